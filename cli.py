@@ -1,0 +1,277 @@
+"""The ``samsvar`` command line: Click commands only; the work is done by the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .validators.issues import EnvironmentProblem, Severity
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+SEVERITY_CHOICE = click.Choice([s.code for s in Severity], case_sensitive=False)
+
+
+class EnvironmentFailure(click.ClickException):
+    """Exit code 3: the machine, not the input, stopped the run."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+    def __init__(self, problem: EnvironmentProblem) -> None:
+        message = str(problem) + (f"\nhint: {problem.hint}" if problem.hint else "")
+        super().__init__(message)
+
+
+class Samsvar(click.Group):
+    """Maps library errors to exit codes and never shows a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EnvironmentProblem as problem:
+            raise EnvironmentFailure(problem) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # pragma: no cover - a bug; exercised by the hostile corpus
+            if os.environ.get("SAMSVAR_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"internal error ({type(exc).__name__}: {exc}); rerun with SAMSVAR_DEBUG=1 and report it"
+            ) from None
+
+
+@click.group(cls=Samsvar, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="samsvar")
+def cli() -> None:
+    """samsvar: conformance checks for Norwegian health interoperability.
+
+    Validates FHIR R4 resources and Bundles (JSON and XML) and Norwegian XML messages offline,
+    and reports located, coded issues for people, CI and FHIR tools.
+
+    Exit codes: 0 clean, 1 findings at or above the fail level, 2 usage error,
+    3 environment error (for example a FHIR package missing offline).
+    """
+
+
+# --------------------------------------------------------------------------- validate
+def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from .validators.policy import ConfigError, parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT",
+              help="text (default), json, operationoutcome, junit or sarif. Repeatable.")
+@click.option("--report", "formats", multiple=True, hidden=True)
+@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, writable=True),
+              help="File for the format given at the same position (the first --output goes with the "
+                   "first --format). Formats without one go to standard output.")
+@click.option("--fail-on", type=SEVERITY_CHOICE, default=None,
+              help="Lowest severity that makes the exit code 1 [default: error, or fail-on in the config].")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Configuration file [default: nearest samsvar.toml or pyproject.toml with [tool.samsvar]].")
+@click.option("--no-config", is_flag=True, help="Ignore configuration files.")
+@click.option("--select", multiple=True, metavar="CODE", help="Only these rule codes or prefixes. Repeatable.")
+@click.option("--ignore", multiple=True, metavar="CODE", help="Drop these rule codes or prefixes. Repeatable.")
+@click.option("--ig", "igs", multiple=True, metavar="PACKAGE|FILE",
+              help="Extra definitions: package id#version from the cache, a .tgz, a package folder, "
+                   "or a JSON conformance resource or folder of them. Repeatable.")
+@click.option("--profile", "profiles", multiple=True, metavar="URL", help="Validate against this profile.")
+@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
+              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
+@click.option("--production", is_flag=True, default=None,
+              help="Treat synthetic test identities as errors.")
+@click.option("--max-size", callback=_size, metavar="SIZE", help="Largest file read, e.g. 256MB [default: 256MB].")
+@click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
+@click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
+def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
+             fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
+             ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
+             cache_root: Path | None, production: bool | None, max_size: int | None,
+             max_depth: int | None, color: bool | None) -> None:
+    """Validate files, folders (recursively: *.json, *.xml) or - (standard input).
+
+    \b
+    Examples:
+      samsvar validate patient.json
+      samsvar validate bundles/ --format sarif --output samsvar.sarif
+      samsvar validate - < patient.xml
+      samsvar validate exports/ -f json -o report.json -f junit -o junit.xml -f text
+    """
+    from .conformance.reports import FORMATS, render
+    from .conformance.session import ValidateRequest, run_validate
+    from .validators.policy import ConfigError
+
+    formats = formats or ("text",)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise click.BadParameter(f"{fmt!r} is not a format; choose from {', '.join(FORMATS)}",
+                                     param_hint="--format")
+    if len(outputs) > len(formats):
+        raise click.UsageError("more --output files than --format options; pair each --output with a --format")
+    if len(formats) - len(outputs) > 1:
+        raise click.UsageError("only one format can go to standard output; give --output FILE for the others")
+    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
+    if missing:
+        raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATH")
+
+    request = ValidateRequest(
+        paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
+        select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
+        production=production, max_size=max_size, max_depth=max_depth,
+    )
+    try:
+        report = run_validate(request, stdin=click.get_binary_stream("stdin"))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    use_color = sys.stdout.isatty() if color is None else color
+    for i, fmt in enumerate(formats):
+        if i < len(outputs):
+            Path(outputs[i]).write_text(render(report, fmt), encoding="utf-8")
+        else:
+            click.echo(render(report, fmt, color=use_color and fmt == "text"), nl=False, color=use_color)
+    sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
+
+
+# --------------------------------------------------------------------------- packages
+@cli.group()
+def packages() -> None:
+    """FHIR packages in the shared cache (~/.fhir/packages, as SUSHI and HL7's validator use)."""
+
+
+@packages.command("install")
+@click.argument("sources", nargs=-1, required=True, metavar="ID#VERSION|FILE.tgz|FOLDER...")
+@click.option("--registry", envvar="SAMSVAR_PACKAGE_REGISTRY", default=None,
+              help="Package registry base URL [default: https://packages.fhir.org].")
+@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
+              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
+@click.option("--no-deps", is_flag=True, help="Do not install the dependencies of packages fetched by id.")
+def packages_install(sources: tuple[str, ...], registry: str | None, cache_root: Path | None, no_deps: bool) -> None:
+    """Install packages from a tarball, a folder or (by id, over the network) a registry.
+
+    \b
+    Examples:
+      samsvar packages install hl7.fhir.r4.core-4.0.1.tgz
+      samsvar packages install hl7.fhir.no.basis#2.2.2
+    """
+    from .validators.fhir.packages import PackageCache, default_registry
+
+    cache = PackageCache(cache_root)
+    for source in sources:
+        with _download_progress(source) as progress:
+            installed = cache.install(source, registry=registry or default_registry(),
+                                      progress=progress, with_dependencies=not no_deps)
+        for info in installed:
+            click.echo(f"installed {info.ref} -> {info.path}")
+            missing = cache.missing_dependencies(info)
+            if missing:
+                click.echo(f"  note: dependencies not in the cache: {', '.join(missing)}; install them too", err=True)
+
+
+class _download_progress:
+    """A rich progress bar on standard error, shown only while bytes arrive."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, done: int, total: int | None) -> None:
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                      TransferSpeedColumn(), console=Console(stderr=True), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(f"downloading {self.label}", total=total)
+        self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+@packages.command("list")
+@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
+              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def packages_list(cache_root: Path | None, as_json: bool) -> None:
+    """List the installed packages."""
+    from .validators.fhir.packages import PackageCache
+
+    cache = PackageCache(cache_root)
+    infos = cache.list()
+    if as_json:
+        click.echo(json.dumps([{"id": i.id, "version": i.version, "fhirVersions": i.fhir_versions,
+                                "path": str(i.path)} for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo(f"no packages in {cache.root}")
+        return
+    for info in infos:
+        click.echo(f"{info.ref:<50} FHIR {','.join(info.fhir_versions) or '?':<8} {info.path}")
+
+
+# --------------------------------------------------------------------------- rules
+@cli.group()
+def rules() -> None:
+    """The rule catalogue: every check samsvar makes, by stable code."""
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rules_list(as_json: bool) -> None:
+    """List every rule: code, default severity, title."""
+    from .validators.rules import all_rules
+
+    catalogue = all_rules()
+    if as_json:
+        click.echo(json.dumps([{"code": r.code, "severity": r.severity.code, "title": r.title,
+                                "requirement": r.requirement, "implemented": r.implemented}
+                               for r in catalogue], indent=2, ensure_ascii=False))
+        return
+    for r in catalogue:
+        click.echo(f"{r.code:<13} {r.severity.code:<12} {r.title}")
+
+
+@rules.command("explain")
+@click.argument("code")
+def rules_explain(code: str) -> None:
+    """Explain one rule, with a bad and a good example."""
+    from .validators.rules import get_rule
+
+    found = get_rule(code)
+    if found is None:
+        raise click.BadParameter(f"no rule {code!r}; see 'samsvar rules list'", param_hint="CODE")
+    click.echo(f"{found.code}: {found.title}\n")
+    click.echo(f"Default severity: {found.severity.code}")
+    if found.requirement:
+        click.echo(f"Requirement: {found.requirement}")
+    click.echo(f"\n{found.explanation}\n\nExample (bad):\n{_indent(found.bad)}\n\nExample (good):\n{_indent(found.good)}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def main() -> None:
+    cli(prog_name="samsvar")
+
+

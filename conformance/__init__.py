@@ -1,0 +1,1 @@
+"""Conformance: the report model and its renderers (later: the catalogue, judge and suites)."""

@@ -1,0 +1,95 @@
+"""The report of a run: tool and reproducibility block, one result per artifact, a summary.
+
+Every renderer (text, JSON, OperationOutcome, JUnit, SARIF) reads this one model.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..validators.issues import Issue, Severity
+from ..validators.runner import Result
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRecord:
+    id: str
+    version: str
+    sha256: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(slots=True)
+class Reproducibility:
+    samsvar: str = __version__
+    packages: list[PackageRecord] = field(default_factory=list)
+    config_path: str | None = None
+    config_sha256: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "samsvar": self.samsvar,
+            "packages": [p.as_dict() for p in self.packages],
+            "config": {"path": self.config_path, "sha256": self.config_sha256},
+            "options": self.options,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    results: list[Result]
+    fail_on: Severity = Severity.ERROR
+    reproducibility: Reproducibility = field(default_factory=Reproducibility)
+    notices: list[str] = field(default_factory=list)
+    """What was not checked and why (features not implemented yet), for every reader."""
+
+    @property
+    def issues(self) -> list[Issue]:
+        return [issue for result in self.results for issue in result.issues]
+
+    def counts(self) -> dict[str, int]:
+        counts = {severity.code: 0 for severity in sorted(Severity, reverse=True)}
+        for issue in self.issues:
+            if not issue.waived:
+                counts[issue.severity.code] += 1
+        counts["waived"] = sum(1 for issue in self.issues if issue.waived)
+        return counts
+
+    def failing(self, result: Result) -> bool:
+        return any(i.severity >= self.fail_on and not i.waived for i in result.issues)
+
+    @property
+    def passed(self) -> bool:
+        return not any(self.failing(result) for result in self.results)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": len(self.results),
+            "files_failed": sum(1 for result in self.results if self.failing(result)),
+            "issues": self.counts(),
+            "fail_on": self.fail_on.code,
+            "passed": self.passed,
+        }
+
+    def tool(self) -> dict[str, Any]:
+        return {
+            "name": "samsvar",
+            "version": __version__,
+            "python": platform.python_version(),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON report: ``{"tool", "results", "summary"}`` plus reproducibility and notices."""
+        return {
+            "tool": self.tool(),
+            "reproducibility": self.reproducibility.as_dict(),
+            "results": [result.as_dict() for result in self.results],
+            "summary": self.summary(),
+            "notices": list(self.notices),
+        }

@@ -1,0 +1,125 @@
+"""A ``validate`` run from request to report: configuration, validation, policy, notices.
+
+The library call under ``samsvar validate``; the CLI only parses options and renders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..validators.detect import Kind
+from ..validators.issues import Severity
+from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Limits
+from ..validators.policy import Policy, find_config, load_policy, parse_size
+from ..validators.runner import Options, Result, Validator
+from .report import PackageRecord, Report, Reproducibility
+
+NOT_YET_FHIR = (
+    "FHIR checks implemented so far: well-formedness, resource type and Norwegian identifiers. "
+    "Structure, cardinality, datatypes, profiles, slicing, invariants, references and bindings "
+    "are not implemented yet, so a clean FHIR result does not mean the resource is valid FHIR."
+)
+NOT_YET_PROFILE = "--profile was accepted and the profile was found, but profile validation is not implemented yet."
+NOT_YET_MESSAGES = "Norwegian XML messages are recognised but not validated yet (SAMSVAR-002)."
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateRequest:
+    paths: tuple[str, ...]
+    fail_on: str | None = None
+    config_path: Path | None = None
+    use_config: bool = True
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    igs: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    cache_root: Path | None = None
+    production: bool | None = None
+    max_size: int | None = None
+    max_depth: int | None = None
+    today: dt.date | None = field(default=None, compare=False)
+
+
+def resolve_policy(request: ValidateRequest) -> Policy:
+    if not request.use_config:
+        return Policy()
+    return load_policy(request.config_path or find_config(Path.cwd()))
+
+
+def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
+    policy = resolve_policy(request)
+    settings = policy.settings
+    if request.select:
+        policy = _replace(policy, select=request.select)
+    if request.ignore:
+        policy = _replace(policy, ignore=policy.ignore + request.ignore)
+    fail_on = Severity.parse(request.fail_on) if request.fail_on else policy.fail_on
+
+    options = Options(
+        limits=Limits(
+            max_bytes=request.max_size or parse_size(settings.get("max-size", DEFAULT_MAX_BYTES)),
+            max_depth=request.max_depth or int(settings.get("max-depth", DEFAULT_MAX_DEPTH)),
+        ),
+        production=bool(request.production if request.production is not None else settings.get("production", False)),
+        profiles=request.profiles or tuple(settings.get("profile", ())),
+        igs=request.igs or tuple(settings.get("ig", ())),
+        cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
+    )
+    validator = Validator(options)
+    if options.profiles or options.igs:
+        validator.definitions()  # a missing profile or package is an environment error up front
+
+    results: list[Result] = []
+    for result in validator.validate_paths(request.paths, stdin):
+        result.issues = policy.apply(result.path, result.issues, request.today)
+        results.append(result)
+    expired = policy.apply(str(policy.source), policy.expired_waiver_issues(request.today), request.today)
+    if expired:
+        results.append(Result(str(policy.source), Kind("config", "samsvar"), "toml", expired))
+
+    return Report(
+        results=results,
+        fail_on=fail_on,
+        reproducibility=Reproducibility(
+            packages=[_record(p) for p in validator.packages],
+            config_path=str(policy.source) if policy.source else None,
+            config_sha256=policy.sha256,
+            options={
+                "fail_on": fail_on.code,
+                "production": options.production,
+                "max_bytes": options.limits.max_bytes,
+                "max_depth": options.limits.max_depth,
+                "igs": list(options.igs),
+                "profiles": list(options.profiles),
+                "select": list(policy.select),
+                "ignore": list(policy.ignore),
+            },
+        ),
+        notices=_notices(results, options),
+    )
+
+
+def _replace(policy: Policy, **changes: Any) -> Policy:
+    from dataclasses import replace
+
+    return replace(policy, **changes)
+
+
+def _record(package: Any) -> PackageRecord:
+    info = getattr(package, "info", package)
+    return PackageRecord(id=str(info.id), version=str(info.version), sha256=str(package.sha256))
+
+
+def _notices(results: list[Result], options: Options) -> list[str]:
+    families = {result.kind.family for result in results}
+    notices = []
+    if "fhir" in families:
+        notices.append(NOT_YET_FHIR)
+    if options.profiles:
+        notices.append(NOT_YET_PROFILE)
+    if "message" in families:
+        notices.append(NOT_YET_MESSAGES)
+    return notices

@@ -1,0 +1,223 @@
+"""The command line: exit codes, formats, outputs, stdin, folders, configuration, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samsvar import __version__
+
+from .conftest import FIXTURES
+
+IDS = FIXTURES / "fhir" / "identifiers"
+VALID = IDS / "valid-fnr.json"
+BAD = IDS / "fnr-wrong-checksum.json"
+SYNTHETIC = IDS / "synthetic-tenor.json"
+
+
+def test_version_and_help(run) -> None:
+    version = run("--version")
+    assert version.exit_code == 0 and __version__ in version.stdout
+    helped = run("--help")
+    assert helped.exit_code == 0
+    for command in ("validate", "packages", "rules"):
+        assert command in helped.stdout
+    assert "Exit codes" in helped.stdout
+    assert "--fail-on" in run("validate", "--help").stdout
+
+
+def test_exit_0_on_a_clean_file(run) -> None:
+    outcome = run("validate", str(VALID))
+    assert outcome.exit_code == 0, outcome.stdout
+    assert "1 file" in outcome.stdout
+
+
+def test_exit_1_on_findings_with_location(run) -> None:
+    outcome = run("validate", str(BAD))
+    assert outcome.exit_code == 1
+    assert "NO-ID-003" in outcome.stdout
+    assert f"{BAD}:6:" in outcome.stdout  # the value's line in the file
+    assert "Patient.identifier[0].value" in outcome.stdout
+
+
+def test_exit_2_on_usage_errors(run) -> None:
+    assert run("validate").exit_code == 2
+    assert run("validate", "no/such/file.json").exit_code == 2
+    assert run("validate", str(VALID), "--no-such-option").exit_code == 2
+    assert run("validate", str(VALID), "--format", "pdf").exit_code == 2
+    assert run("validate", str(VALID), "-f", "json", "-f", "sarif").exit_code == 2  # two to stdout
+    assert run("rules", "explain", "NOPE-999").exit_code == 2
+
+
+def test_exit_3_when_the_core_package_is_missing(run, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    outcome = run("validate", str(VALID), "--cache", str(empty))
+    assert outcome.exit_code == 3
+    assert "hl7.fhir.r4.core" in outcome.stderr and "samsvar packages install" in outcome.stderr
+
+
+def test_exit_3_when_an_ig_package_is_missing(run) -> None:
+    outcome = run("validate", str(VALID), "--ig", "example.not.installed#1.0.0")
+    assert outcome.exit_code == 3
+
+
+def test_exit_3_when_a_profile_is_unknown(run) -> None:
+    outcome = run("validate", str(VALID), "--profile", "http://example.org/StructureDefinition/nope")
+    assert outcome.exit_code == 3
+    assert "nope" in outcome.stderr
+
+
+def test_known_profile_is_accepted_and_the_gap_is_said(run) -> None:
+    outcome = run("validate", str(VALID), "--ig", "hl7.fhir.no.basis#2.2.2",
+                  "--profile", "http://hl7.no/fhir/StructureDefinition/no-basis-Patient", "-f", "json")
+    assert outcome.exit_code == 0, outcome.stderr
+    report = json.loads(outcome.stdout)
+    assert any("profile validation is not implemented" in n for n in report["notices"])
+    assert {p["id"] for p in report["reproducibility"]["packages"]} >= {"hl7.fhir.r4.core", "hl7.fhir.no.basis"}
+
+
+def test_malformed_input_is_a_finding_not_a_crash(run, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"resourceType": "Patient",\n  "active": tru}')
+    outcome = run("validate", str(broken), "-f", "json")
+    assert outcome.exit_code == 1
+    issue = json.loads(outcome.stdout)["results"][0]["issues"][0]
+    assert issue["rule"] == "INPUT-001" and issue["severity"] == "fatal"
+    assert (issue["line"], issue["column"]) == (2, 13)
+
+
+def test_stdin(run) -> None:
+    outcome = run("validate", "-", "-f", "json", input=BAD.read_bytes())
+    assert outcome.exit_code == 1
+    result = json.loads(outcome.stdout)["results"][0]
+    assert result["path"] == "-" and result["issues"][0]["rule"] == "NO-ID-003"
+
+
+def test_folders_are_walked_recursively_for_json_and_xml(run, tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "p.json").write_bytes(VALID.read_bytes())
+    (tmp_path / "a" / "p.xml").write_bytes((IDS / "fnr-wrong-checksum.xml").read_bytes())
+    (tmp_path / "a" / "notes.txt").write_text("not validated")
+    (tmp_path / "a" / ".hidden.json").write_text("{broken")
+    outcome = run("validate", str(tmp_path / "a"), "-f", "json")
+    results = json.loads(outcome.stdout)["results"]
+    assert sorted(Path(r["path"]).name for r in results) == ["p.json", "p.xml"]
+    xml = next(r for r in results if r["path"].endswith(".xml"))
+    assert xml["kind"] == "fhir:Patient" and xml["format"] == "xml"
+    assert xml["issues"][0]["rule"] == "NO-ID-003"
+    assert (xml["issues"][0]["line"], xml["issues"][0]["column"]) == (5, 5)
+
+
+def test_every_format_to_its_own_file_and_text_to_stdout(run, tmp_path: Path) -> None:
+    outputs = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "sarif", "junit", "operationoutcome")}
+    args = ["validate", str(BAD), str(VALID)]
+    for fmt, path in outputs.items():
+        args += ["-f", fmt, "-o", str(path)]
+    outcome = run(*args, "-f", "text")
+    assert outcome.exit_code == 1
+    assert "NO-ID-003" in outcome.stdout
+    assert json.loads(outputs["json"].read_text())["summary"]["files"] == 2
+    assert json.loads(outputs["sarif"].read_text())["version"] == "2.1.0"
+    assert outputs["junit"].read_text().lstrip().startswith("<")
+    assert json.loads(outputs["operationoutcome"].read_text())["resourceType"] == "Bundle"
+
+
+def test_json_report_shape(run) -> None:
+    report = json.loads(run("validate", str(BAD), "-f", "json").stdout)
+    assert set(report) >= {"tool", "results", "summary", "reproducibility"}
+    assert report["tool"]["version"] == __version__
+    issue = report["results"][0]["issues"][0]
+    assert set(issue) >= {"rule", "severity", "message", "expression", "line", "column"}
+    repro = report["reproducibility"]
+    core = next(p for p in repro["packages"] if p["id"] == "hl7.fhir.r4.core")
+    assert core["version"] == "4.0.1" and len(core["sha256"]) == 64
+    assert len(repro["config"]["sha256"]) == 64
+
+
+def test_fail_on_warning_and_production(run) -> None:
+    assert run("validate", str(SYNTHETIC)).exit_code == 0  # information only
+    assert run("validate", str(SYNTHETIC), "--fail-on", "information").exit_code == 1
+    prod = run("validate", str(SYNTHETIC), "--production", "-f", "json")
+    assert prod.exit_code == 1
+    assert json.loads(prod.stdout)["results"][0]["issues"][0]["severity"] == "error"
+
+
+def test_select_and_ignore(run) -> None:
+    assert run("validate", str(BAD), "--ignore", "NO-ID-003").exit_code == 0
+    assert run("validate", str(BAD), "--ignore", "NO-ID").exit_code == 0
+    assert run("validate", str(BAD), "--select", "INPUT").exit_code == 0
+    assert run("validate", str(BAD), "--select", "NO-ID-003").exit_code == 1
+
+
+def _config(folder: Path, text: str, name: str = "samsvar.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_config_regrades_and_is_hashed(run, tmp_path: Path) -> None:
+    _config(tmp_path, '[severity]\n"NO-ID-003" = "warning"\n')
+    outcome = run("validate", str(BAD), "-f", "json")
+    report = json.loads(outcome.stdout)
+    assert outcome.exit_code == 0
+    assert report["results"][0]["issues"][0]["severity"] == "warning"
+    assert report["reproducibility"]["config"]["path"].endswith("samsvar.toml")
+    assert run("validate", str(BAD), "--no-config").exit_code == 1
+
+
+def test_config_in_pyproject(run, tmp_path: Path) -> None:
+    _config(tmp_path, '[project]\nname = "x"\n\n[tool.samsvar]\nignore = ["NO-ID-003"]\n', "pyproject.toml")
+    assert run("validate", str(BAD)).exit_code == 0
+
+
+def test_waivers_and_expired_waivers(run, tmp_path: Path) -> None:
+    waiver = '[[waiver]]\nrule = "NO-ID-003"\nowner = "epj-team@example.no"\nreason = "legacy data"\nexpires = {date}\n'
+    _config(tmp_path, waiver.format(date="2999-01-01"))
+    active = run("validate", str(BAD), "-f", "json")
+    assert active.exit_code == 0
+    issue = json.loads(active.stdout)["results"][0]["issues"][0]
+    assert issue["waived"]["owner"] == "epj-team@example.no"
+
+    _config(tmp_path, waiver.format(date="2001-01-01"))
+    expired = run("validate", str(BAD), "-f", "json")
+    assert expired.exit_code == 1
+    results = json.loads(expired.stdout)["results"]
+    config = next(r for r in results if r["kind"] == "config:samsvar")
+    assert config["issues"][0]["rule"] == "CONFIG-001" and config["issues"][0]["line"] == 1
+    assert "waived" not in results[0]["issues"][0]
+
+
+def test_bad_config_is_a_usage_error(run, tmp_path: Path) -> None:
+    _config(tmp_path, 'fail-on = "sometimes"\n')
+    outcome = run("validate", str(VALID))
+    assert outcome.exit_code == 2 and "fail-on" in outcome.stderr + outcome.stdout
+    _config(tmp_path, '[[waiver]]\nrule = "NO-ID-003"\n')
+    assert run("validate", str(VALID)).exit_code == 2
+
+
+def test_rules_list_and_explain(run) -> None:
+    listed = run("rules", "list")
+    assert listed.exit_code == 0
+    for code in ("INPUT-001", "INPUT-007", "NO-ID-003", "NO-ID-005", "CONFIG-001", "FHIR-001"):
+        assert code in listed.stdout
+    explained = run("rules", "explain", "no-id-003")
+    assert explained.exit_code == 0
+    assert "Example (bad)" in explained.stdout and "Example (good)" in explained.stdout
+    catalogue = json.loads(run("rules", "list", "--json").stdout)
+    assert all(r["code"] and r["title"] and r["severity"] for r in catalogue)
+
+
+def test_the_installed_entry_point_runs_without_traceback(fhir_cache: Path, tmp_path: Path) -> None:
+    """The real console script, in a real process, with stdin and the text renderer."""
+    env = {"SAMSVAR_FHIR_HOME": str(fhir_cache), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", "from samsvar.cli import main; main()", "validate", "-"],
+                          input=b"{not json", capture_output=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1
+    assert b"INPUT-001" in proc.stdout
+    assert b"Traceback" not in proc.stderr
+    assert b"\x1b[" not in proc.stdout  # no colour when not a terminal

@@ -1,0 +1,42 @@
+"""Every fixture folder with an ``expected.toml`` is a contract: each file raises exactly the
+rule codes listed for it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from samsvar.validators import Options, Validator
+
+from .conftest import FIXTURES
+
+
+def _cases() -> list[tuple[Path, list[str]]]:
+    cases = []
+    for manifest in sorted(FIXTURES.rglob("expected.toml")):
+        expected = tomllib.loads(manifest.read_text(encoding="utf-8"))["expected"]
+        cases.extend((manifest.parent / name, codes) for name, codes in expected.items())
+    return cases
+
+
+CASES = _cases()
+
+
+def test_every_manifest_names_existing_files_and_every_file_is_listed() -> None:
+    assert CASES, "no fixture manifests found"
+    for manifest in FIXTURES.rglob("expected.toml"):
+        listed = set(tomllib.loads(manifest.read_text(encoding="utf-8"))["expected"])
+        present = {p.name for p in manifest.parent.iterdir() if p.is_file() and p.name != "expected.toml"}
+        assert listed == present, f"{manifest}: listed and present files differ: {listed ^ present}"
+
+
+@pytest.mark.parametrize(("path", "codes"), CASES, ids=[str(p.relative_to(FIXTURES)) for p, _ in CASES])
+def test_fixture_raises_exactly_its_rules(path: Path, codes: list[str], fhir_cache: Path) -> None:
+    result = Validator(Options(cache_root=fhir_cache)).validate_bytes(str(path), path.read_bytes())
+    assert sorted({i.rule for i in result.issues}) == sorted(set(codes)), [
+        (i.rule, i.message) for i in result.issues]
+    for issue in result.issues:
+        assert issue.line is not None and issue.column is not None, f"{issue.rule} has no line/column"
+        assert issue.line >= 1 and issue.column >= 1

@@ -1,0 +1,59 @@
+"""Detection: which standard a parsed document follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lxml import etree
+
+from .issues import Issue
+from .load import INPUT_UNKNOWN, Document
+
+FHIR_NS = "http://hl7.org/fhir"
+
+Family = Literal["fhir", "message", "config", "unknown"]
+
+# Namespaces of the Norwegian message standards (issue: messages). Recognised now so that a
+# mixed folder says clearly what is not validated yet, instead of calling them unknown.
+MESSAGE_NAMESPACES: dict[str, str] = {
+    "http://www.kith.no/xmlstds/msghead/2006-05-24": "MsgHead v1.2",
+    "http://www.kith.no/xmlstds/apprec/2004-11-21": "AppRec v1.0",
+    "http://www.kith.no/xmlstds/apprec/2012-02-15": "AppRec v1.1",
+    "http://www.kith.no/xmlstds/dialog/2006-10-11": "Dialogmelding v1.0",
+    "http://www.kith.no/xmlstds/dialog/2013-01-23": "Dialogmelding v1.1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    family: Family
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.name}"
+
+
+UNKNOWN = Kind("unknown", "unknown")
+
+
+def detect(document: Document) -> tuple[Kind, list[Issue]]:
+    """The kind of ``document``, or UNKNOWN with a fatal issue saying why."""
+    if document.format == "json":
+        tree = document.tree
+        if isinstance(tree, dict) and isinstance(tree.get("resourceType"), str):
+            return Kind("fhir", tree["resourceType"]), []
+        if isinstance(tree, dict):
+            why = "a JSON object without a 'resourceType' property is not a FHIR resource"
+        else:
+            why = f"a JSON {type(tree).__name__.replace('list', 'array')} is not a FHIR resource (expected an object)"
+        return UNKNOWN, [INPUT_UNKNOWN.issue(f"Unsupported artifact: {why}.", path=())]
+    qname = etree.QName(document.tree)
+    if qname.namespace == FHIR_NS:
+        return Kind("fhir", qname.localname), []
+    if qname.namespace in MESSAGE_NAMESPACES:
+        return Kind("message", MESSAGE_NAMESPACES[qname.namespace]), []
+    namespace = qname.namespace or "no namespace"
+    return UNKNOWN, [INPUT_UNKNOWN.issue(
+        f"Unsupported standard: root element <{qname.localname}> in {namespace} is neither FHIR "
+        f"({FHIR_NS}) nor a supported Norwegian message standard.", path=())]

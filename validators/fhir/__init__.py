@@ -1,0 +1,1 @@
+"""FHIR R4 validation: packages, definitions, formats and the checks."""

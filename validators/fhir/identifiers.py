@@ -1,0 +1,32 @@
+"""Norwegian identifier checks applied to FHIR ``Identifier`` elements, found by their system."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..issues import Issue, Path
+from ..national_ids import identifier_issues, scheme_for
+
+
+def _identifiers(tree: Any) -> Iterator[tuple[dict[str, Any], Path]]:
+    """Every object with a national identifier ``system`` (not a Coding), iteratively."""
+    stack: list[tuple[Any, Path]] = [(tree, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            system = value.get("system")
+            if isinstance(system, str) and "code" not in value and scheme_for(system) is not None:
+                yield value, path
+            stack.extend((child, (*path, key)) for key, child in reversed(list(value.items()))
+                         if isinstance(child, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((child, (*path, i)) for i, child in reversed(list(enumerate(value)))
+                         if isinstance(child, (dict, list)))
+
+
+def check_identifiers(resource: dict[str, Any], *, production: bool = False) -> Iterator[Issue]:
+    """Issues for every Norwegian identifier in ``resource`` (a resource or a Bundle)."""
+    for identifier, path in _identifiers(resource):
+        value_path = (*path, "value") if "value" in identifier else path
+        yield from identifier_issues(identifier["system"], identifier.get("value"),
+                                     path=value_path, production=production)

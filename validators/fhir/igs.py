@@ -1,0 +1,118 @@
+"""What ``--ig`` loads: installed packages by id, package tarballs and folders, and loose
+conformance resources (JSON files or folders of them). Never touches the network."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from ..issues import EnvironmentProblem
+from .definitions import Definitions
+from .packages import PackageCache, load_packages, parse_package_ref
+
+
+class TarballPackage:
+    """A package read straight from its ``.tgz`` (nothing is installed into the cache)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._files: dict[str, bytes] = {}
+        try:
+            with tarfile.open(path, "r:gz") as archive:
+                for member in archive:
+                    name = member.name.removeprefix("./")
+                    if member.isfile() and name.startswith("package/") and name.endswith(".json") and "/" not in name[8:]:
+                        handle = archive.extractfile(member)
+                        if handle is not None:
+                            self._files[name[8:]] = handle.read()
+        except (OSError, tarfile.TarError, EOFError) as exc:
+            raise EnvironmentProblem(f"cannot read package {path}: {exc}") from None
+        if "package.json" not in self._files:
+            raise EnvironmentProblem(f"{path} is not a FHIR package: it has no package/package.json")
+        self.manifest: dict[str, Any] = json.loads(self._files["package.json"])
+        self.id = str(self.manifest.get("name"))
+        self.version = str(self.manifest.get("version"))
+        self._index = self._read_index()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}#{self.version}"
+
+    @property
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def _read_index(self) -> list[dict[str, Any]]:
+        if ".index.json" in self._files:
+            return list(json.loads(self._files[".index.json"]).get("files", []))
+        index = []
+        for filename, raw in self._files.items():
+            if filename in ("package.json", ".index.json"):
+                continue
+            try:
+                resource = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(resource, dict) and "resourceType" in resource:
+                index.append({"filename": filename, **{k: resource.get(k) for k in ("resourceType", "id", "url", "version", "kind", "type")}})
+        return index
+
+    @property
+    def index(self) -> list[dict[str, Any]]:
+        return self._index
+
+    def load(self, filename: str) -> dict[str, Any]:
+        return json.load(io.BytesIO(self._files[filename]))
+
+
+def _loose_resources(path: Path) -> list[dict[str, Any]]:
+    files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+    resources = []
+    for file in files:
+        try:
+            resource = json.loads(file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise EnvironmentProblem(f"--ig {file}: not a readable JSON conformance resource ({exc})") from None
+        if isinstance(resource, dict) and "resourceType" in resource:
+            resources.append(resource)
+    return resources
+
+
+def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -> tuple[Definitions, list[Any]]:
+    """Definitions of the core package, then of every ``--ig`` in order; and the packages used."""
+    cache = PackageCache(cache_root)
+    refs = [core]
+    tarballs: list[TarballPackage] = []
+    loose: list[dict[str, Any]] = []
+    for ig in igs:
+        path = Path(ig)
+        if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
+            tarball = TarballPackage(path)
+            tarballs.append(tarball)
+            refs.extend(f"{dep}#{version}" for dep, version in (tarball.manifest.get("dependencies") or {}).items())
+        elif path.is_dir() and ((path / "package" / "package.json").is_file() or (path / "package.json").is_file()):
+            info = cache.install_folder(path)
+            refs.append(info.ref)
+        elif path.exists():
+            loose.extend(_loose_resources(path))
+        else:
+            try:
+                package_id, version = parse_package_ref(ig)
+            except ValueError:
+                raise EnvironmentProblem(f"--ig {ig}: no such file or folder, and not a package id#version") from None
+            refs.append(f"{package_id}#{version}" if version else package_id)
+    packages: list[Any] = list(load_packages(cache, _unique(refs)))
+    packages.extend(tarballs)
+    return Definitions(packages, loose), packages
+
+
+def _unique(refs: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for ref in refs:
+        seen.setdefault(ref, None)
+    return list(seen)

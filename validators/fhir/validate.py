@@ -1,0 +1,41 @@
+"""FHIR validation of one resource: the checks run in order, each yielding issues.
+
+Implemented now: the resource type is one the loaded definitions know, and Norwegian
+identifiers. Structure, profiles, slicing, invariants, references and bindings are the next
+layers (see the README's feature table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .definitions import Definitions
+from .identifiers import check_identifiers
+
+FHIR_UNKNOWN_TYPE = rule(
+    "FHIR-001", "Unknown resource type", Severity.ERROR,
+    """
+    ``resourceType`` (or the XML root element) must name a resource type of FHIR R4. A
+    misspelt or R5-only type cannot be read by an R4 receiver.
+    """,
+    bad='{"resourceType": "Patiant"}',
+    good='{"resourceType": "Patient"}',
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FhirOptions:
+    production: bool = False
+
+
+def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
+    resource_type = resource.get("resourceType")
+    if resource_type not in definitions.resource_types:
+        yield FHIR_UNKNOWN_TYPE.issue(
+            f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
+            f"(hl7.fhir.r4.core).", path=("resourceType",))
+        return
+    yield from check_identifiers(resource, production=options.production)

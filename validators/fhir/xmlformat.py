@@ -1,0 +1,220 @@
+"""FHIR XML to the JSON model, typed by the StructureDefinitions of the base specification.
+
+The engine works on one model (FHIR JSON as Python values, as FHIRPath engines expect), so an
+XML resource is read into it once: element definitions say which elements repeat (JSON arrays)
+and which are primitives (``value`` attributes become JSON strings, numbers or booleans, and
+``id``/``extension`` of a primitive go to ``_name``). Every path is mapped back to the XML
+element it came from, so issues keep their line and column.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lxml import etree
+
+from ..issues import Issue, Path, Severity
+from ..positions import XmlLocator
+from ..rules import rule
+from .definitions import Definitions
+
+FHIR_NS = "http://hl7.org/fhir"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+FHIR_XML_NAMESPACE = rule(
+    "FHIR-XML-001", "Element outside the FHIR namespace", Severity.ERROR,
+    """
+    Every element of a FHIR XML resource is in the namespace ``http://hl7.org/fhir``, except
+    the narrative ``div``, which is XHTML. An element in another namespace (or none) is not
+    part of the resource; receivers will ignore or reject it.
+    """,
+    bad='<Patient xmlns="http://hl7.org/fhir"><x:note xmlns:x="urn:x"/></Patient>',
+    good='<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
+)
+FHIR_XML_TEXT = rule(
+    "FHIR-XML-002", "Text content in a FHIR XML element", Severity.ERROR,
+    """
+    FHIR XML carries primitive values in ``value`` attributes, never as element text (except
+    inside the XHTML narrative). Text content is lost when the resource is read.
+    """,
+    bad='<gender>female</gender>',
+    good='<gender value="female"/>',
+)
+
+_INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
+_INLINE_TYPES = {"BackboneElement", "Element"}
+_FHIRPATH_STRING = "http://hl7.org/fhirpath/System.String"
+
+
+def _type_codes(element: dict[str, Any]) -> list[str]:
+    return [t.get("code", "") for t in element.get("type") or []]
+
+
+def _is_primitive(code: str) -> bool:
+    return bool(code) and (code[0].islower() or code.startswith("http://hl7.org/fhirpath/"))
+
+
+def _primitive_value(code: str, text: str) -> Any:
+    if code == "boolean":
+        return {"true": True, "false": False}.get(text, text)
+    if code in _INTEGER_TYPES:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if code == "decimal":
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return text
+    return text
+
+
+class _Context:
+    """Where we are in the definitions: a StructureDefinition's elements and a path in it."""
+
+    __slots__ = ("elements", "path")
+
+    def __init__(self, elements: dict[str, dict[str, Any]], path: str) -> None:
+        self.elements = elements
+        self.path = path
+
+
+class FhirXmlReader:
+    def __init__(self, definitions: Definitions, locator: XmlLocator) -> None:
+        self.definitions = definitions
+        self.locator = locator
+        self.issues: list[Issue] = []
+
+    # -- resolution ---------------------------------------------------------------------
+    def _child_definition(self, ctx: _Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The element definition of child ``name`` and, for a choice, the chosen type."""
+        element = ctx.elements.get(f"{ctx.path}.{name}")
+        if element is not None:
+            codes = _type_codes(element)
+            return element, codes[0] if len(codes) == 1 else None
+        prefix = f"{ctx.path}."
+        for path, element in ctx.elements.items():
+            if not (path.startswith(prefix) and path.endswith("[x]")):
+                continue
+            base = path[len(prefix):-3]
+            if "." in base or not name.startswith(base):
+                continue
+            suffix = name[len(base):]
+            for code in _type_codes(element):
+                if code[:1].upper() + code[1:] == suffix:
+                    return element, code
+        return None, None
+
+    def _context_for(self, ctx: _Context, element: dict[str, Any], code: str | None) -> _Context | None:
+        reference = element.get("contentReference")
+        if reference:
+            return _Context(ctx.elements, reference.split("#", 1)[1])
+        if code is None or code in _INLINE_TYPES:
+            return _Context(ctx.elements, element["path"])
+        elements = self.definitions.elements(code)
+        return _Context(elements, code) if elements is not None else None
+
+    # -- reading ------------------------------------------------------------------------
+    def read_resource(self, element: etree._Element, path: Path) -> dict[str, Any]:
+        resource_type = etree.QName(element).localname
+        self.locator.elements[path] = element
+        resource: dict[str, Any] = {"resourceType": resource_type}
+        elements = self.definitions.elements(resource_type)
+        ctx = _Context(elements, resource_type) if elements is not None else None
+        self._read_children(element, ctx, resource, path)
+        return resource
+
+    def _read_children(self, parent: etree._Element, ctx: _Context | None, into: dict[str, Any], path: Path) -> None:
+        if parent.text and parent.text.strip():
+            self._text_issue(parent, path)
+        groups: dict[str, list[etree._Element]] = {}
+        for child in parent:
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions
+            if child.tail and child.tail.strip():
+                self._text_issue(parent, path)
+            qname = etree.QName(child)
+            if qname.namespace != FHIR_NS and not (qname.localname == "div" and qname.namespace == XHTML_NS):
+                self.locator.elements[(*path, f"{{{qname.namespace}}}{qname.localname}")] = child
+                self.issues.append(FHIR_XML_NAMESPACE.issue(
+                    f"Element <{qname.localname}> is in namespace {qname.namespace or '(none)'}, "
+                    f"not {FHIR_NS}; it was ignored.",
+                    path=(*path, f"{{{qname.namespace}}}{qname.localname}")))
+                continue
+            groups.setdefault(qname.localname, []).append(child)
+        for name, children in groups.items():
+            self._read_group(name, children, ctx, into, path)
+
+    def _read_group(self, name: str, children: list[etree._Element], ctx: _Context | None,
+                    into: dict[str, Any], path: Path) -> None:
+        element, code = self._child_definition(ctx, name) if ctx is not None else (None, None)
+        repeats = element is None and len(children) > 1 or (
+            element is not None and element.get("max", "1") != "1")
+        if name == "div" and etree.QName(children[0]).namespace == XHTML_NS:
+            self.locator.elements[(*path, name)] = children[0]
+            into[name] = etree.tostring(children[0], encoding="unicode", with_tail=False)
+            return
+        values: list[Any] = []
+        extras: list[Any] = []
+        for i, child in enumerate(children):
+            child_path: Path = (*path, name, i) if repeats else (*path, name)
+            value, extra = self._read_element(child, element, code, ctx, child_path, name, i if repeats else None)
+            values.append(value)
+            extras.append(extra)
+        if repeats:
+            if any(v is not None for v in values):
+                into[name] = values
+            if any(e is not None for e in extras):
+                into["_" + name] = extras
+        else:  # a non-repeating element given twice: keep the last, as JSON would; structure reports it
+            if values[-1] is not None:
+                into[name] = values[-1]
+            if extras[-1] is not None:
+                into["_" + name] = extras[-1]
+
+    def _read_element(self, node: etree._Element, element: dict[str, Any] | None, code: str | None,
+                      ctx: _Context | None, path: Path, name: str, index: int | None) -> tuple[Any, Any]:
+        self.locator.elements[path] = node
+        underscore: Path = (*path[:-2], "_" + name, index) if index is not None else (*path[:-1], "_" + name)
+        self.locator.elements[underscore] = node
+        if element is not None and code == "Resource" or (element is not None and code in self.definitions.resource_types):
+            inner = [c for c in node if isinstance(c.tag, str)]
+            if inner:
+                return self.read_resource(inner[0], path), None
+            return {}, None
+        primitive = code is not None and _is_primitive(code) or (element is None and "value" in node.attrib)
+        if primitive:
+            value = node.get("value")
+            converted = _primitive_value(code or "string", value) if value is not None else None
+            extra: dict[str, Any] = {}
+            if node.get("id") is not None:
+                extra["id"] = node.get("id")
+            if len(node):
+                ext_ctx = self._extension_context()
+                self._read_children(node, ext_ctx and _Context(ext_ctx.elements, "Element"), extra, underscore)
+            return converted, (extra or None)
+        out: dict[str, Any] = {}
+        for attribute in ("id", "url"):
+            if node.get(attribute) is not None:
+                out[attribute] = node.get(attribute)
+        child_ctx = self._context_for(ctx, element, code) if (ctx is not None and element is not None) else None
+        self._read_children(node, child_ctx, out, path)
+        return out, None
+
+    def _extension_context(self) -> _Context | None:
+        elements = self.definitions.elements("Element")
+        return _Context(elements, "Element") if elements is not None else None
+
+    def _text_issue(self, element: etree._Element, path: Path) -> None:
+        self.issues.append(FHIR_XML_TEXT.issue(
+            f"Element <{etree.QName(element).localname}> has text content; FHIR XML puts values in "
+            "the value attribute.", path=path))
+
+
+def read_fhir_xml(root: etree._Element, definitions: Definitions, locator: XmlLocator) -> tuple[dict[str, Any], list[Issue]]:
+    """The JSON model of a FHIR XML resource, and the XML-specific issues found on the way."""
+    reader = FhirXmlReader(definitions, locator)
+    resource = reader.read_resource(root, ())
+    return resource, reader.issues

@@ -1,0 +1,337 @@
+"""Loading: bytes in, a parsed document with source positions out, or located fatal issues.
+
+Everything here treats input as hostile: size and nesting limits, strict UTF-8 for JSON,
+XML without DTDs, entities or network access. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from lxml import etree
+
+from .issues import Issue, Severity
+from .positions import JsonLocator, Locator, XmlLocator
+from .rules import rule
+
+Format = Literal["json", "xml"]
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 200
+
+INPUT_JSON = rule(
+    "INPUT-001", "Not well-formed JSON", Severity.FATAL,
+    """
+    The file could not be parsed as JSON (RFC 8259), so nothing else could be checked.
+    The message gives the parser's reason and the line and column where it stopped.
+    """,
+    bad='{"resourceType": "Patient", "active": true,}',
+    good='{"resourceType": "Patient", "active": true}',
+)
+INPUT_XML = rule(
+    "INPUT-002", "Not well-formed XML", Severity.FATAL,
+    """
+    The file could not be parsed as XML 1.0, so nothing else could be checked. The message
+    gives the parser's reason and the line and column where it stopped.
+    """,
+    bad='<Patient xmlns="http://hl7.org/fhir"><active value="true"></Patient>',
+    good='<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
+)
+INPUT_ENCODING = rule(
+    "INPUT-003", "Not UTF-8", Severity.FATAL,
+    """
+    JSON must be encoded in UTF-8 (RFC 8259 section 8.1), and FHIR requires UTF-8 for every
+    format. The file contains a byte sequence that is not UTF-8, or starts with a UTF-16/32
+    byte order mark. Re-save the file as UTF-8.
+    """,
+    bad="A file saved as Windows-1252 with 'Ø' stored as the single byte 0xD8.",
+    good="The same file saved as UTF-8, where 'Ø' is the two bytes 0xC3 0x98.",
+)
+INPUT_EMPTY = rule(
+    "INPUT-004", "Empty file", Severity.FATAL,
+    "The file is empty or contains only white space, so there is no artifact to check.",
+    bad="(a zero-byte file)",
+    good='{"resourceType": "Patient"}',
+)
+INPUT_TOO_LARGE = rule(
+    "INPUT-005", "File larger than the size limit", Severity.FATAL,
+    """
+    The file is larger than the configured limit (``--max-size`` or ``max-size`` in the
+    configuration), so it was not read. The limit protects CI machines from runaway inputs;
+    raise it deliberately for bulk files.
+    """,
+    bad="A 2 GB Bundle checked with the default limit.",
+    good="samsvar validate --max-size 4GB big-bundle.json",
+)
+INPUT_DEPTH = rule(
+    "INPUT-006", "Nesting deeper than the limit", Severity.FATAL,
+    """
+    The document nests objects, arrays or elements deeper than the configured limit
+    (``--max-depth``). Real FHIR resources and messages stay far below it; such depth is a
+    sign of generated or hostile input.
+    """,
+    bad='[[[[[[ ... 10,000 levels ... ]]]]]]',
+    good='{"resourceType": "Questionnaire", "item": [{"item": [{"linkId": "1.1"}]}]}',
+)
+INPUT_DTD = rule(
+    "INPUT-007", "XML document type declaration not allowed", Severity.FATAL,
+    """
+    The XML carries a DOCTYPE. Neither FHIR nor the Norwegian message standards use DTDs, and
+    DTD entities are how XXE (reading local files, fetching URLs) and "billion laughs"
+    (exponential expansion) attacks work. samsvar never expands entities or loads DTDs; it
+    rejects the document instead.
+    """,
+    bad='<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+    good='<Patient xmlns="http://hl7.org/fhir"/>',
+)
+INPUT_UNKNOWN = rule(
+    "INPUT-008", "Unsupported artifact", Severity.FATAL,
+    """
+    The file is neither JSON nor XML, or it is but samsvar does not know the standard it
+    follows (a JSON object without ``resourceType``, an XML namespace that is not FHIR or a
+    supported Norwegian message standard).
+    """,
+    bad='{"name": "not a FHIR resource"}',
+    good='{"resourceType": "Patient"}',
+)
+INPUT_BOM = rule(
+    "INPUT-009", "Byte order mark at the start of JSON", Severity.WARNING,
+    """
+    RFC 8259 says JSON text must not begin with a byte order mark; some parsers reject it.
+    samsvar ignores it and warns. Save the file as UTF-8 without BOM.
+    """,
+    bad="EF BB BF 7B ... (UTF-8 BOM before '{')",
+    good="7B ... ('{' as the first byte)",
+)
+INPUT_DUPLICATE_KEY = rule(
+    "INPUT-010", "Duplicate JSON property", Severity.ERROR,
+    """
+    The same property name appears twice in one JSON object. JSON parsers disagree about which
+    value wins, so receivers may read a different resource than the sender meant.
+    """,
+    bad='{"resourceType": "Patient", "gender": "male", "gender": "female"}',
+    good='{"resourceType": "Patient", "gender": "female"}',
+)
+INPUT_UNREADABLE = rule(
+    "INPUT-011", "File could not be read", Severity.FATAL,
+    "The operating system refused to read the file (permissions, a broken link, a device).",
+    bad="chmod 000 patient.json",
+    good="chmod 644 patient.json",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed artifact: its tree, the format it came in and how to locate paths in it."""
+
+    name: str
+    format: Format
+    tree: Any  # JSON value, or the lxml root element
+    locator: Locator
+    data: bytes = field(repr=False)
+    encoding_declared: str | None = None
+
+
+@dataclass(slots=True)
+class Loaded:
+    document: Document | None
+    issues: list[Issue]
+
+
+_UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def sniff_format(data: bytes, name: str) -> Format | None:
+    """JSON or XML, by the first significant byte, then by file name."""
+    head = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+    if head in (b"{", b"["):
+        return "json"
+    if head == b"<":
+        return "xml"
+    lowered = name.lower()
+    if lowered.endswith(".json"):
+        return "json"
+    if lowered.endswith(".xml"):
+        return "xml"
+    return None
+
+
+def load_bytes(name: str, data: bytes, limits: Limits = Limits()) -> Loaded:
+    """Parse ``data``; never raises on bad input, returns fatal issues instead."""
+    if len(data) > limits.max_bytes:
+        return Loaded(None, [INPUT_TOO_LARGE.issue(
+            f"File is {len(data):,} bytes, over the limit of {limits.max_bytes:,} bytes; "
+            "raise --max-size to check it.", line=1, column=1)])
+    if data.startswith(_UTF16_32_BOMS):
+        return Loaded(None, [INPUT_ENCODING.issue(
+            "File starts with a UTF-16 or UTF-32 byte order mark; FHIR and JSON require UTF-8.",
+            line=1, column=1)])
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        return Loaded(None, [INPUT_EMPTY.issue("File is empty.", line=1, column=1)])
+    fmt = sniff_format(data, name)
+    if fmt == "json":
+        return _load_json(name, data, limits)
+    if fmt == "xml":
+        return _load_xml(name, data, limits)
+    return Loaded(None, [INPUT_UNKNOWN.issue(
+        "File is neither JSON nor XML: the first significant character is neither '{', '[' nor '<'.",
+        line=1, column=1)])
+
+
+def _position_of_offset(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    column = offset - (before.rfind(b"\n") + 1) + 1
+    return line, column
+
+
+def _load_json(name: str, data: bytes, limits: Limits) -> Loaded:
+    issues: list[Issue] = []
+    if data.startswith(codecs.BOM_UTF8):
+        issues.append(INPUT_BOM.issue("File starts with a UTF-8 byte order mark.", line=1, column=1))
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _position_of_offset(data, exc.start)
+        issues.append(INPUT_ENCODING.issue(
+            f"Byte 0x{data[exc.start]:02X} at line {line}, column {column} is not valid UTF-8 "
+            f"({exc.reason}); save the file as UTF-8.", line=line, column=column))
+        return Loaded(None, issues)
+
+    duplicates: list[tuple[int, str]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    duplicates.append((id(obj), key))
+                seen.add(key)
+        return obj
+
+    try:
+        tree = json.loads(text, object_pairs_hook=pairs, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        issues.append(INPUT_JSON.issue(
+            f"Not well-formed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+            line=exc.lineno, column=exc.colno))
+        return Loaded(None, issues)
+    except RecursionError:
+        issues.append(INPUT_DEPTH.issue(
+            "JSON nests too deeply to be parsed.", line=1, column=1))
+        return Loaded(None, issues)
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        issues.append(INPUT_JSON.issue(f"JSON could not be read: {exc}.", line=1, column=1))
+        return Loaded(None, issues)
+
+    depth, deep_path = _json_depth(tree, limits.max_depth)
+    locator = JsonLocator(text)
+    if deep_path is not None:
+        line, column = locator.locate(deep_path) or (1, 1)
+        issues.append(INPUT_DEPTH.issue(
+            f"JSON nests deeper than the limit of {limits.max_depth} levels.",
+            line=line, column=column))
+        return Loaded(None, issues)
+    for obj_id, key in duplicates:
+        path = _find_object(tree, obj_id)
+        issues.append(INPUT_DUPLICATE_KEY.issue(
+            f"Property {key!r} appears more than once in the same object; only the last value is kept.",
+            path=(*path, key) if path is not None else None))
+    return Loaded(Document(name, "json", tree, locator, data), issues)
+
+
+def _json_depth(tree: Any, limit: int) -> tuple[int, tuple | None]:
+    """Maximum container depth, iteratively; stops with a path at the first level over ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, tuple, int]] = [(tree, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        if depth > limit:
+            return depth, path
+        deepest = max(deepest, depth)
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                stack.append((child, (*path, key), depth + 1))
+    return deepest, None
+
+
+def _find_object(tree: Any, obj_id: int) -> tuple | None:
+    stack: list[tuple[Any, tuple]] = [(tree, ())]
+    while stack:
+        value, path = stack.pop()
+        if id(value) == obj_id:
+            return path
+        if isinstance(value, dict):
+            stack.extend((child, (*path, key)) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(value))
+    return None
+
+
+def safe_xml_parser() -> etree.XMLParser:
+    """An lxml parser that never loads DTDs, resolves entities or touches the network."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
+
+
+def _load_xml(name: str, data: bytes, limits: Limits) -> Loaded:
+    try:
+        root = etree.fromstring(data, safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (exc.lineno or 1, exc.offset or 1)
+        message = str(exc.msg or exc).split(", line ")[0]
+        if "encoding" in message.lower() or "utf-8" in message.lower():
+            return Loaded(None, [INPUT_ENCODING.issue(
+                f"Not well-formed XML: {message}.", line=line, column=column)])
+        return Loaded(None, [INPUT_XML.issue(
+            f"Not well-formed XML: {message} (line {line}, column {column}).",
+            line=line, column=column)])
+    except (ValueError, etree.LxmlError) as exc:
+        return Loaded(None, [INPUT_XML.issue(f"Not well-formed XML: {exc}.", line=1, column=1)])
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        return Loaded(None, [INPUT_DTD.issue(
+            "XML document type declarations (DOCTYPE) are not allowed; entities were not expanded "
+            "and nothing was fetched.", line=1, column=1)])
+    locator = XmlLocator(data, root)
+    deep = _xml_too_deep(root, limits.max_depth)
+    if deep is not None:
+        line, column = locator.element_position(deep)
+        return Loaded(None, [INPUT_DEPTH.issue(
+            f"XML nests deeper than the limit of {limits.max_depth} elements.",
+            line=line, column=column)])
+    return Loaded(Document(name, "xml", root, locator, data, docinfo.encoding), [])
+
+
+def _xml_too_deep(root: etree._Element, limit: int) -> etree._Element | None:
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return element
+        stack.extend((child, depth + 1) for child in element if isinstance(child.tag, str))
+    return None

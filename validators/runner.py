@@ -1,0 +1,220 @@
+"""The validation flow for files, folders and streams: load, detect, validate, locate.
+
+This is the library API under ``samsvar validate``: :class:`Validator` holds what is loaded
+once per process (packages, definitions) and turns bytes into a :class:`Result`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator
+
+from .detect import UNKNOWN, Kind, detect
+from .issues import EnvironmentProblem, Issue, Path as DocPath, Severity
+from .load import INPUT_UNREADABLE, Document, Limits, load_bytes
+from .rules import rule
+
+CORE_PACKAGE = "hl7.fhir.r4.core#4.0.1"
+VALIDATED_SUFFIXES = (".json", ".xml")
+
+INTERNAL = rule(
+    "SAMSVAR-001", "samsvar failed on this file", Severity.FATAL,
+    """
+    samsvar met an unexpected condition while checking this file and stopped checking it; the
+    rest of the run went on. This is a bug in samsvar, not necessarily in the file: please
+    report it with the file (or a reduced copy) attached.
+    """,
+    bad="(any file that makes samsvar fail)",
+    good="(the same file after the bug is fixed)",
+)
+MESSAGE_NOT_IMPLEMENTED = rule(
+    "SAMSVAR-002", "Check not implemented yet", Severity.INFORMATION,
+    """
+    samsvar recognised the artifact but the checks for its standard are not implemented yet,
+    so it was not validated. The README's feature table lists what is and is not checked.
+    """,
+    bad="A MsgHead v1.2 message (message validation is planned).",
+    good="A FHIR R4 resource.",
+)
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome for one artifact."""
+
+    path: str
+    kind: Kind
+    format: str | None
+    issues: list[Issue] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": str(self.kind),
+            "format": self.format,
+            "issues": [issue.as_dict() for issue in self.issues],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    limits: Limits = Limits()
+    production: bool = False
+    profiles: tuple[str, ...] = ()
+    igs: tuple[str, ...] = ()
+    cache_root: Path | None = None
+    core: str = CORE_PACKAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One artifact to read: a file, or standard input (``name == "-"``)."""
+
+    name: str
+    path: Path | None
+
+    def read(self, max_bytes: int, stdin: BinaryIO | None = None) -> bytes:
+        """Up to ``max_bytes + 1`` bytes, so the caller can tell an over-size input."""
+        if self.path is None:
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            return stream.read(max_bytes + 1)
+        with self.path.open("rb") as handle:
+            return handle.read(max_bytes + 1)
+
+
+def iter_inputs(paths: Iterable[str]) -> Iterator[Input]:
+    """Files as given, folders recursively (``.json``/``.xml``, sorted, no hidden entries)."""
+    for raw in paths:
+        if raw == "-":
+            yield Input("-", None)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            yield Input(raw, path)
+
+
+def _walk(folder: Path) -> Iterator[Input]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        yield Input(str(folder), folder)  # reading it reports the error where it belongs
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file() and entry.name.lower().endswith(VALIDATED_SUFFIXES):
+            yield Input(entry.path, Path(entry.path))
+
+
+def fhirpath_expression(root: str, path: DocPath) -> str:
+    """``Patient.identifier[0].value`` from a document path."""
+    parts = [root]
+    for step in path:
+        if isinstance(step, int):
+            parts[-1] += f"[{step}]"
+        else:
+            name = step.rsplit("}", 1)[-1]
+            parts.append(name[1:] if name.startswith("_") else name)
+    return ".".join(parts)
+
+
+class Validator:
+    """Validates artifacts; packages and definitions are loaded once, on first need."""
+
+    def __init__(self, options: Options = Options()) -> None:
+        self.options = options
+        self._definitions = None
+        self._packages: list[Any] = []
+
+    # -- environment --------------------------------------------------------------------
+    @property
+    def packages(self) -> list[Any]:
+        """The FHIR packages loaded so far (for the reproducibility block)."""
+        return list(self._packages)
+
+    def definitions(self):  # -> Definitions
+        if self._definitions is None:
+            from .fhir.igs import load_definitions
+
+            self._definitions, self._packages = load_definitions(
+                self.options.core, self.options.igs, self.options.cache_root)
+            for profile in self.options.profiles:
+                if self._definitions.get(profile) is None:
+                    raise EnvironmentProblem(
+                        f"profile {profile} is not defined in the loaded packages",
+                        hint="load the package or file that defines it with --ig")
+        return self._definitions
+
+    # -- validation ---------------------------------------------------------------------
+    def validate_input(self, item: Input, stdin: BinaryIO | None = None) -> Result:
+        try:
+            data = item.read(self.options.limits.max_bytes, stdin)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            return Result(item.name, UNKNOWN, None, [INPUT_UNREADABLE.issue(
+                f"Could not read {item.name}: {reason}.", line=1, column=1)])
+        return self.validate_bytes(item.name, data)
+
+    def validate_bytes(self, name: str, data: bytes) -> Result:
+        loaded = load_bytes(name, data, self.options.limits)
+        document = loaded.document
+        result = Result(name, UNKNOWN, document.format if document else None, list(loaded.issues))
+        if document is None:
+            return result
+        try:
+            kind, issues = detect(document)
+            result.kind = kind
+            result.issues.extend(issues)
+            if kind.family == "fhir":
+                result.issues.extend(self._validate_fhir(document))
+            elif kind.family == "message":
+                result.issues.append(MESSAGE_NOT_IMPLEMENTED.issue(
+                    f"{kind.name} recognised; Norwegian message validation is not implemented yet, "
+                    "so this file was not checked.", path=()))
+        except EnvironmentProblem:
+            raise
+        except Exception as exc:  # a bug must cost one file, not the run
+            result.issues.append(INTERNAL.issue(
+                f"samsvar failed while checking this file ({type(exc).__name__}: {exc}); "
+                "please report this.", line=1, column=1))
+        locate(document, result)
+        return result
+
+    def _validate_fhir(self, document: Document) -> list[Issue]:
+        from .fhir.validate import FhirOptions, validate_resource
+        from .fhir.xmlformat import read_fhir_xml
+
+        definitions = self.definitions()
+        issues: list[Issue] = []
+        if document.format == "xml":
+            resource, xml_issues = read_fhir_xml(document.tree, definitions, document.locator)  # type: ignore[arg-type]
+            issues.extend(xml_issues)
+        else:
+            resource = document.tree
+        issues.extend(validate_resource(resource, definitions, FhirOptions(production=self.options.production)))
+        return issues
+
+    def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator[Result]:
+        for item in iter_inputs(paths):
+            yield self.validate_input(item, stdin)
+
+
+def locate(document: Document, result: Result) -> None:
+    """Fill expression, line and column of every issue that points into the document."""
+    root = result.kind.name if result.kind.family == "fhir" else None
+    for issue in result.issues:
+        if issue.path is None:
+            continue
+        if issue.expression is None and root is not None:
+            issue.expression = fhirpath_expression(root, issue.path)
+        if issue.line is None:
+            position = document.locator.locate(issue.path)
+            if position is not None:
+                issue.line, issue.column = position
