@@ -27,6 +27,12 @@ class EnvironmentFailure(click.ClickException):
         super().__init__(message)
 
 
+class InternalFailure(click.ClickException):
+    """Exit code 3 as well: samsvar itself failed, so the run proves nothing about the input."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
 class Samsvar(click.Group):
     """Maps library errors to exit codes and never shows a traceback."""
 
@@ -40,7 +46,7 @@ class Samsvar(click.Group):
         except Exception as exc:  # pragma: no cover - a bug; exercised by the hostile corpus
             if os.environ.get("SAMSVAR_DEBUG"):
                 raise
-            raise click.ClickException(
+            raise InternalFailure(
                 f"internal error ({type(exc).__name__}: {exc}); rerun with SAMSVAR_DEBUG=1 and report it"
             ) from None
 
@@ -54,7 +60,7 @@ def cli() -> None:
     and reports located, coded issues for people, CI and FHIR tools.
 
     Exit codes: 0 clean, 1 findings at or above the fail level, 2 usage error,
-    3 environment error (for example a FHIR package missing offline).
+    3 environment error (for example a FHIR package missing offline) or internal error.
     """
 
 

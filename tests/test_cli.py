@@ -40,7 +40,7 @@ def test_exit_1_on_findings_with_location(run) -> None:
     outcome = run("validate", str(BAD))
     assert outcome.exit_code == 1
     assert "NO-ID-003" in outcome.stdout
-    assert f"{BAD}:6:" in outcome.stdout  # the value's line in the file
+    assert f"{BAD}:7:7:" in outcome.stdout  # the "value" key of the identifier
     assert "Patient.identifier[0].value" in outcome.stdout
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -298,12 +299,36 @@ def safe_xml_parser() -> etree.XMLParser:
     )
 
 
+_PROLOG_SKIP = re.compile(rb"(?:\s+|\xef\xbb\xbf|<\?.*?\?>|<!--.*?-->)", re.DOTALL)
+
+
+def _doctype_offset(data: bytes) -> int | None:
+    """Where a DOCTYPE starts in the prolog, found without letting libxml2 read it."""
+    offset = 0
+    while True:
+        match = _PROLOG_SKIP.match(data, offset)
+        if not match or match.end() == offset:
+            break
+        offset = match.end()
+    return offset if data.startswith(b"<!DOCTYPE", offset) else None
+
+
 def _load_xml(name: str, data: bytes, limits: Limits) -> Loaded:
+    doctype = _doctype_offset(data[:1_000_000])
+    if doctype is not None:
+        line, column = _position_of_offset(data, doctype)
+        return Loaded(None, [INPUT_DTD.issue(
+            "XML document type declarations (DOCTYPE) are not allowed; the document was not parsed, "
+            "no entity was expanded and nothing was fetched.", line=line, column=column)])
     try:
         root = etree.fromstring(data, safe_xml_parser())
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 1, exc.offset or 1)
         message = str(exc.msg or exc).split(", line ")[0]
+        if "excessive depth" in message.lower():
+            return Loaded(None, [INPUT_DEPTH.issue(
+                f"XML nests deeper than the parser's limit of 256 elements ({message}).",
+                line=line, column=column)])
         if "encoding" in message.lower() or "utf-8" in message.lower():
             return Loaded(None, [INPUT_ENCODING.issue(
                 f"Not well-formed XML: {message}.", line=line, column=column)])

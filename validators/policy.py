@@ -177,10 +177,13 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KNOWN_KEYS))}")
     try:
-        severity = {code.upper(): Severity.parse(value) for code, value in table.get("severity", {}).items()}
-        fail_on = Severity.parse(table.get("fail-on", "error"))
+        fail_on = Severity.parse(str(table.get("fail-on", "error")))
     except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{source}: fail-on: {exc}") from None
+    try:
+        severity = {code.upper(): Severity.parse(str(value)) for code, value in table.get("severity", {}).items()}
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
     settings = {k: table[k] for k in ("production", "max-size", "max-depth", "ig", "profile", "cache") if k in table}
     return Policy(

@@ -36,6 +36,8 @@ class Definitions:
         self._elements: dict[str, dict[str, dict[str, Any]]] = {}
         self.resource_types: set[str] = set()
         self.type_kinds: dict[str, str] = {}
+        self.memo: dict[str, Any] = {}
+        """Caches derived from the definitions (for example the XML reader's child maps)."""
         for package in packages:
             for meta in package.index:
                 self._add(_Entry(package, meta.get("filename"), meta))

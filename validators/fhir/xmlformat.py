@@ -81,6 +81,31 @@ class _Context:
         self.path = path
 
 
+ChildMap = dict[str, tuple[dict[str, Any], str | None]]
+
+
+def child_map(definitions: Definitions, ctx: _Context) -> ChildMap:
+    """Child names allowed at ``ctx`` (choices expanded: ``valueQuantity``), cached per definitions."""
+    cache: dict[tuple[int, str], ChildMap] = definitions.memo.setdefault("xml_child_maps", {})
+    key = (id(ctx.elements), ctx.path)
+    found = cache.get(key)
+    if found is None:
+        found = {}
+        prefix = ctx.path + "."
+        for path, element in ctx.elements.items():
+            tail = path[len(prefix):]
+            if not path.startswith(prefix) or "." in tail:
+                continue
+            codes = _type_codes(element)
+            if tail.endswith("[x]"):
+                for code in codes:
+                    found[tail[:-3] + code[:1].upper() + code[1:]] = (element, code)
+            else:
+                found[tail] = (element, codes[0] if len(codes) == 1 else None)
+        cache[key] = found
+    return found
+
+
 class FhirXmlReader:
     def __init__(self, definitions: Definitions, locator: XmlLocator) -> None:
         self.definitions = definitions
@@ -90,22 +115,7 @@ class FhirXmlReader:
     # -- resolution ---------------------------------------------------------------------
     def _child_definition(self, ctx: _Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
         """The element definition of child ``name`` and, for a choice, the chosen type."""
-        element = ctx.elements.get(f"{ctx.path}.{name}")
-        if element is not None:
-            codes = _type_codes(element)
-            return element, codes[0] if len(codes) == 1 else None
-        prefix = f"{ctx.path}."
-        for path, element in ctx.elements.items():
-            if not (path.startswith(prefix) and path.endswith("[x]")):
-                continue
-            base = path[len(prefix):-3]
-            if "." in base or not name.startswith(base):
-                continue
-            suffix = name[len(base):]
-            for code in _type_codes(element):
-                if code[:1].upper() + code[1:] == suffix:
-                    return element, code
-        return None, None
+        return child_map(self.definitions, ctx).get(name, (None, None))
 
     def _context_for(self, ctx: _Context, element: dict[str, Any], code: str | None) -> _Context | None:
         reference = element.get("contentReference")
@@ -186,6 +196,8 @@ class FhirXmlReader:
             return {}, None
         primitive = code is not None and _is_primitive(code) or (element is None and "value" in node.attrib)
         if primitive:
+            if node.text and node.text.strip():
+                self._text_issue(node, path)
             value = node.get("value")
             converted = _primitive_value(code or "string", value) if value is not None else None
             extra: dict[str, Any] = {}
@@ -218,3 +230,90 @@ def read_fhir_xml(root: etree._Element, definitions: Definitions, locator: XmlLo
     reader = FhirXmlReader(definitions, locator)
     resource = reader.read_resource(root, ())
     return resource, reader.issues
+
+
+# -- writing --------------------------------------------------------------------------------
+def write_fhir_xml(resource: dict[str, Any], definitions: Definitions) -> bytes:
+    """FHIR XML for a resource in the JSON model, children in definition order."""
+    element = _write_resource(resource, definitions)
+    return etree.tostring(element, encoding="UTF-8", xml_declaration=True)
+
+
+def _write_resource(resource: dict[str, Any], definitions: Definitions) -> etree._Element:
+    resource_type = resource["resourceType"]
+    node = etree.Element(f"{{{FHIR_NS}}}{resource_type}", nsmap={None: FHIR_NS})
+    elements = definitions.elements(resource_type)
+    _write_children(node, resource, _Context(elements, resource_type) if elements else None, definitions, True)
+    return node
+
+
+def _order_key(ctx: _Context | None, name: str) -> int:
+    if ctx is None:
+        return 0
+    order = list(ctx.elements)
+    for i, path in enumerate(order):
+        tail = path[len(ctx.path) + 1:]
+        if path.startswith(ctx.path + ".") and "." not in tail and (
+                tail == name or (tail.endswith("[x]") and name.startswith(tail[:-3]))):
+            return i
+    return len(order)
+
+
+_ATTRIBUTES = {"id", "url"}
+
+
+def _write_children(node: etree._Element, obj: dict[str, Any], ctx: _Context | None, definitions: Definitions,
+                    is_resource: bool = False) -> None:
+    names = [k for k in obj if not (is_resource and k == "resourceType") and not k.startswith("_")]
+    names += [k[1:] for k in obj if k.startswith("_") and k[1:] not in obj]
+    for name in names:
+        if name in _ATTRIBUTES and isinstance(obj.get(name), str) and not is_resource:
+            node.set(name, obj[name])
+    for name in sorted(names, key=lambda n: _order_key(ctx, n)):
+        value, extra = obj.get(name), obj.get("_" + name)
+        if name in _ATTRIBUTES and node.get(name) is not None:
+            continue
+        if name == "div" and isinstance(value, str):
+            node.append(etree.fromstring(value.encode("utf-8"), _xhtml_parser()))
+            continue
+        element, code = _child_definition_for(ctx, name, definitions)
+        values = value if isinstance(value, list) else [value]
+        extras = extra if isinstance(extra, list) else [extra] * len(values)
+        if value is None:
+            values = [None] * len(extras)
+        for item, item_extra in zip(values, extras):
+            child = etree.SubElement(node, f"{{{FHIR_NS}}}{name}")
+            if isinstance(item, dict) and (code == "Resource" or code in definitions.resource_types
+                                           or (element is None and "resourceType" in item)):
+                child.append(_write_resource(item, definitions))
+            elif isinstance(item, dict):
+                child_ctx = None
+                if ctx is not None and element is not None:
+                    child_ctx = FhirXmlReader(definitions, None)._context_for(ctx, element, code)  # type: ignore[arg-type]
+                _write_children(child, item, child_ctx, definitions)
+            elif item is not None:
+                child.set("value", _primitive_text(item))
+            if isinstance(item_extra, dict):
+                if "id" in item_extra:
+                    child.set("id", item_extra["id"])
+                elements = definitions.elements("Element")
+                _write_children(child, {k: v for k, v in item_extra.items() if k != "id"},
+                                _Context(elements, "Element") if elements else None, definitions)
+
+
+def _child_definition_for(ctx: _Context | None, name: str, definitions: Definitions) -> tuple[dict[str, Any] | None, str | None]:
+    if ctx is None:
+        return None, None
+    return FhirXmlReader(definitions, None)._child_definition(ctx, name)  # type: ignore[arg-type]
+
+
+def _primitive_text(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def _xhtml_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

@@ -1,0 +1,60 @@
+"""Human text, one line per issue (``path:line:column: severity RULE message``), like a linter."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.text import Text
+
+from ...validators.issues import Issue, Severity
+from ..report import Report
+
+_STYLES = {
+    Severity.FATAL: "bold red",
+    Severity.ERROR: "red",
+    Severity.WARNING: "yellow",
+    Severity.INFORMATION: "cyan",
+}
+
+
+def _issue_line(path: str, issue: Issue) -> Text:
+    where = path
+    if issue.line is not None:
+        where += f":{issue.line}:{issue.column or 1}"
+    line = Text()
+    line.append(where + ": ", style="bold")
+    line.append(issue.severity.code, style=_STYLES[issue.severity])
+    line.append(" ")
+    line.append(issue.rule, style="bold")
+    line.append(" " + issue.message)
+    if issue.expression:
+        line.append(f"\n    at {issue.expression}", style="dim")
+    if issue.waiver is not None:
+        line.append(f"\n    (waived: {issue.waiver.owner}, until {issue.waiver.expires}: {issue.waiver.reason})",
+                    style="dim")
+    return line
+
+
+def summary_line(report: Report) -> str:
+    summary = report.summary()
+    counts = summary["issues"]
+    files = summary["files"]
+    noun = "file" if files == 1 else "files"
+    parts = ", ".join(f"{counts[s.code]} {s.code}" for s in sorted(Severity, reverse=True))
+    return (f"{files} {noun} checked: {summary['files_failed']} failed (fail level: {summary['fail_on']}) "
+            f"- {parts}, {counts['waived']} waived")
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, color_system="standard" if color else None,
+                      width=10_000, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    for result in report.results:
+        for issue in sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0)):
+            console.print(_issue_line(result.path, issue))
+    for notice in report.notices:
+        console.print(Text("note: " + notice, style="dim"))
+    verdict = Text(summary_line(report), style="bold green" if report.passed else "bold red")
+    console.print(verdict)
+    return buffer.getvalue().encode("utf-8", "backslashreplace").decode("utf-8")
