@@ -139,7 +139,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         production=production, max_size=max_size, max_depth=max_depth,
     )
     try:
-        report = run_validate(request, stdin=click.get_binary_stream("stdin"))
+        report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 

@@ -5,6 +5,8 @@ Every renderer (text, JSON, OperationOutcome, JUnit, SARIF) reads this one model
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +31,21 @@ class Reproducibility:
     samsvar: str = __version__
     packages: list[PackageRecord] = field(default_factory=list)
     config_path: str | None = None
-    config_sha256: str = ""
+    config_file_sha256: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_sha256(self) -> str:
+        """Hash of the effective configuration: the file's hash and every option in force."""
+        canonical = json.dumps({"file": self.config_file_sha256, "options": self.options}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "samsvar": self.samsvar,
             "packages": [p.as_dict() for p in self.packages],
-            "config": {"path": self.config_path, "sha256": self.config_sha256},
+            "config": {"path": self.config_path, "file_sha256": self.config_file_sha256,
+                       "sha256": self.config_sha256},
             "options": self.options,
         }
 

@@ -86,7 +86,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         reproducibility=Reproducibility(
             packages=[_record(p) for p in validator.packages],
             config_path=str(policy.source) if policy.source else None,
-            config_sha256=policy.sha256,
+            config_file_sha256=policy.sha256 if policy.source else None,
             options={
                 "fail_on": fail_on.code,
                 "production": options.production,
@@ -96,6 +96,8 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
                 "profiles": list(options.profiles),
                 "select": list(policy.select),
                 "ignore": list(policy.ignore),
+                "severity": {code: severity.code for code, severity in sorted(policy.severity.items())},
+                "waivers": [[w.rule, w.owner, w.expires, w.path, w.expression] for w in policy.waivers],
             },
         ),
         notices=_notices(results, options),

@@ -136,7 +136,9 @@ def test_json_report_shape(run) -> None:
     repro = report["reproducibility"]
     core = next(p for p in repro["packages"] if p["id"] == "hl7.fhir.r4.core")
     assert core["version"] == "4.0.1" and len(core["sha256"]) == 64
-    assert len(repro["config"]["sha256"]) == 64
+    assert len(repro["config"]["sha256"]) == 64 and repro["config"]["file_sha256"] is None
+    other = json.loads(run("validate", str(BAD), "-f", "json", "--ignore", "NO-ID-005").stdout)
+    assert other["reproducibility"]["config"]["sha256"] != repro["config"]["sha256"]
 
 
 def test_fail_on_warning_and_production(run) -> None:
@@ -167,6 +169,7 @@ def test_config_regrades_and_is_hashed(run, tmp_path: Path) -> None:
     assert outcome.exit_code == 0
     assert report["results"][0]["issues"][0]["severity"] == "warning"
     assert report["reproducibility"]["config"]["path"].endswith("samsvar.toml")
+    assert len(report["reproducibility"]["config"]["file_sha256"]) == 64
     assert run("validate", str(BAD), "--no-config").exit_code == 1
 
 

@@ -18,7 +18,7 @@ from samsvar.validators.national_ids import ID_CHECKSUM, ID_SYNTHETIC
 from samsvar.validators.runner import Result
 
 PATIENT = Kind("fhir", "Patient")
-REPRO = Reproducibility(packages=[PackageRecord("hl7.fhir.r4.core", "4.0.1", "ab" * 32)], config_sha256="cd" * 32)
+REPRO = Reproducibility(packages=[PackageRecord("hl7.fhir.r4.core", "4.0.1", "ab" * 32)], options={"fail_on": "error"})
 
 
 def _mixed() -> Report:
@@ -98,7 +98,7 @@ def test_junit_parses_back() -> None:
     failure = cases["ids/patient.json"].result[0]
     assert failure.type == "NO-ID-003" and "NO-ID-003" in failure.text
     assert "NO-ID-005" in cases["ids/patient.json"].system_out  # below the fail level
-    assert any(p.name == "config.sha256" and p.value == "cd" * 32 for p in suite.properties())
+    assert any(p.name == "config.sha256" and p.value == REPRO.config_sha256 for p in suite.properties())
 
 
 def test_junit_fail_level_moves_issues() -> None:

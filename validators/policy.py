@@ -62,7 +62,8 @@ class Policy:
     fail_on: Severity = Severity.ERROR
     settings: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
-    sha256: str = hashlib.sha256(b"").hexdigest()
+    sha256: str | None = None
+    """sha256 of the configuration file's bytes (None: no file)."""
 
     def selected(self, code: str) -> bool:
         return _matches(code, self.select) and not _matches(code, self.ignore)
