@@ -224,3 +224,12 @@ def test_the_installed_entry_point_runs_without_traceback(fhir_cache: Path, tmp_
     assert b"INPUT-001" in proc.stdout
     assert b"Traceback" not in proc.stderr
     assert b"\x1b[" not in proc.stdout  # no colour when not a terminal
+
+
+def test_exit_3_on_a_broken_cache(run, tmp_path: Path) -> None:
+    broken = tmp_path / "cache" / "hl7.fhir.r4.core#4.0.1" / "package"
+    broken.mkdir(parents=True)
+    (broken / "package.json").write_text("{not json")
+    outcome = run("validate", str(VALID), "--cache", str(tmp_path / "cache"))
+    assert outcome.exit_code == 3 and "package.json" in outcome.stderr
+    assert run("validate", str(VALID), "--cache", str(VALID)).exit_code == 2  # a file is not a cache folder

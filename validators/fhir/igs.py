@@ -11,7 +11,7 @@ from typing import Any
 
 from ..issues import EnvironmentProblem
 from .definitions import Definitions
-from .packages import PackageCache, load_packages, parse_package_ref
+from .packages import Package, PackageCache, load_packages, parse_package_ref
 
 
 class TarballPackage:
@@ -88,6 +88,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     cache = PackageCache(cache_root)
     refs = [core]
     tarballs: list[TarballPackage] = []
+    folders: list[Package] = []
     loose: list[dict[str, Any]] = []
     for ig in igs:
         path = Path(ig)
@@ -96,8 +97,9 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             tarballs.append(tarball)
             refs.extend(f"{dep}#{version}" for dep, version in (tarball.manifest.get("dependencies") or {}).items())
         elif path.is_dir() and ((path / "package" / "package.json").is_file() or (path / "package.json").is_file()):
-            info = cache.install_folder(path)
-            refs.append(info.ref)
+            folder = Package(path)  # read in place; nothing is installed into the cache
+            folders.append(folder)
+            refs.extend(f"{dep}#{version}" for dep, version in folder.info.dependencies.items())
         elif path.exists():
             loose.extend(_loose_resources(path))
         else:
@@ -107,6 +109,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
                 raise EnvironmentProblem(f"--ig {ig}: no such file or folder, and not a package id#version") from None
             refs.append(f"{package_id}#{version}" if version else package_id)
     packages: list[Any] = list(load_packages(cache, _unique(refs)))
+    packages.extend(folders)
     packages.extend(tarballs)
     return Definitions(packages, loose), packages
 

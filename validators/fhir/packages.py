@@ -194,10 +194,7 @@ class PackageCache:
     def get(self, package_id: str, version: str | None = None) -> Package | None:
         if version is not None:
             folder = self.root / f"{package_id}#{version}"
-            try:
-                return Package(folder) if (folder / "package" / "package.json").is_file() else None
-            except EnvironmentProblem:
-                return None
+            return Package(folder) if (folder / "package" / "package.json").is_file() else None
         candidates = [i for i in self.list() if i.id == package_id]
         return Package(candidates[-1].path) if candidates else None
 
