@@ -9,8 +9,12 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from ..issues import EnvironmentProblem
+from ..load import load_bytes
 from .definitions import Definitions
+from .xmlformat import FHIR_NS, read_fhir_xml
 from .packages import Package, PackageCache, load_packages, parse_package_ref
 
 
@@ -70,17 +74,29 @@ class TarballPackage:
         return json.load(io.BytesIO(self._files[filename]))
 
 
-def _loose_resources(path: Path) -> list[dict[str, Any]]:
-    files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
-    resources = []
-    for file in files:
-        try:
-            resource = json.loads(file.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise EnvironmentProblem(f"--ig {file}: not a readable JSON conformance resource ({exc})") from None
-        if isinstance(resource, dict) and "resourceType" in resource:
-            resources.append(resource)
-    return resources
+def _loose_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in (".json", ".xml") and p.is_file())
+    return [path]
+
+
+def _read_loose(file: Path, definitions: Definitions) -> dict[str, Any] | None:
+    """A conformance resource from a JSON or FHIR XML file (XML is read with the definitions so far)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise EnvironmentProblem(f"--ig {file}: cannot read it ({exc})") from None
+    loaded = load_bytes(str(file), data)
+    document = loaded.document
+    if document is None:
+        reason = loaded.issues[0].message if loaded.issues else "unreadable"
+        raise EnvironmentProblem(f"--ig {file}: not a readable conformance resource ({reason})")
+    if document.format == "json":
+        return document.tree if isinstance(document.tree, dict) and "resourceType" in document.tree else None
+    if etree.QName(document.tree).namespace != FHIR_NS:
+        return None
+    resource, _ = read_fhir_xml(document.tree, definitions, document.locator)  # type: ignore[arg-type]
+    return resource
 
 
 def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -> tuple[Definitions, list[Any]]:
@@ -89,7 +105,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     refs = [core]
     tarballs: list[TarballPackage] = []
     folders: list[Package] = []
-    loose: list[dict[str, Any]] = []
+    loose: list[Path] = []
     for ig in igs:
         path = Path(ig)
         if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
@@ -101,7 +117,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             folders.append(folder)
             refs.extend(f"{dep}#{version}" for dep, version in folder.info.dependencies.items())
         elif path.exists():
-            loose.extend(_loose_resources(path))
+            loose.extend(_loose_files(path))
         else:
             try:
                 package_id, version = parse_package_ref(ig)
@@ -111,7 +127,12 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     packages: list[Any] = list(load_packages(cache, _unique(refs)))
     packages.extend(folders)
     packages.extend(tarballs)
-    return Definitions(packages, loose), packages
+    definitions = Definitions(packages)
+    for file in loose:
+        resource = _read_loose(file, definitions)
+        if resource is not None:
+            definitions.add_resource(resource)
+    return definitions, packages
 
 
 def _unique(refs: list[str]) -> list[str]:

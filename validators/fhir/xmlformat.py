@@ -15,6 +15,7 @@ from typing import Any
 from lxml import etree
 
 from ..issues import Issue, Path, Severity
+from ..load import safe_xml_parser
 from ..positions import XmlLocator
 from ..rules import rule
 from .definitions import Definitions
@@ -274,7 +275,7 @@ def _write_children(node: etree._Element, obj: dict[str, Any], ctx: _Context | N
         if name in _ATTRIBUTES and node.get(name) is not None:
             continue
         if name == "div" and isinstance(value, str):
-            node.append(etree.fromstring(value.encode("utf-8"), _xhtml_parser()))
+            node.append(etree.fromstring(value.encode("utf-8"), safe_xml_parser()))
             continue
         element, code = _child_definition_for(ctx, name, definitions)
         values = value if isinstance(value, list) else [value]
@@ -313,7 +314,3 @@ def _primitive_text(value: Any) -> str:
     if value is False:
         return "false"
     return str(value)
-
-
-def _xhtml_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
