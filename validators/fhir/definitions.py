@@ -13,6 +13,41 @@ from typing import Any, Iterable, Protocol
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 
 
+FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+
+ElementDefinition = dict[str, Any]
+ChildMap = dict[str, tuple[ElementDefinition, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A place in the definitions: a StructureDefinition's snapshot and an element path in it."""
+
+    elements: dict[str, ElementDefinition]
+    path: str
+    url: str = ""
+
+
+def type_code(type_: dict[str, Any]) -> str:
+    """A type's code, with FHIRPath system types mapped back to their FHIR primitive."""
+    code = type_.get("code", "")
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        for ext in type_.get("extension") or []:
+            if ext.get("url") == FHIR_TYPE_EXT:
+                return str(ext.get("valueUrl") or ext.get("valueUri") or "string")
+        return code.rsplit(".", 1)[1].lower()
+    return code
+
+
+def type_codes(element: ElementDefinition) -> list[str]:
+    return [type_code(t) for t in element.get("type") or []]
+
+
+def is_primitive(code: str) -> bool:
+    return bool(code) and code[0].islower()
+
+
 class PackageLike(Protocol):
     @property
     def index(self) -> list[dict[str, Any]]: ...
@@ -105,6 +140,67 @@ class Definitions:
             by_path.setdefault(element["path"], element)  # slices share a path; keep the base
         self._elements[type_or_url] = by_path
         return by_path
+
+    def context(self, type_or_url: str) -> Context | None:
+        """The root context of a type or profile."""
+        sd = self.structure_definition(type_or_url)
+        elements = self.elements(type_or_url)
+        if sd is None or elements is None:
+            return None
+        root = next(iter(elements), sd.get("type", ""))
+        return Context(elements, root, str(sd.get("url", "")))
+
+    def children(self, ctx: Context) -> ChildMap:
+        """Child names allowed at ``ctx`` (choices expanded: ``valueQuantity``), cached."""
+        cache: dict[tuple[int, str], ChildMap] = self.memo.setdefault("children", {})
+        key = (id(ctx.elements), ctx.path)
+        found = cache.get(key)
+        if found is None:
+            found = {}
+            prefix = ctx.path + "."
+            for path, element in ctx.elements.items():
+                tail = path[len(prefix):]
+                if not path.startswith(prefix) or "." in tail:
+                    continue
+                codes = type_codes(element)
+                if tail.endswith("[x]"):
+                    for code in codes:
+                        found[tail[:-3] + code[:1].upper() + code[1:]] = (element, code)
+                else:
+                    found[tail] = (element, codes[0] if len(codes) == 1 else None)
+            cache[key] = found
+        return found
+
+    def child_elements(self, ctx: Context) -> list[ElementDefinition]:
+        """The direct child element definitions at ``ctx``, once each, in definition order."""
+        seen: dict[str, ElementDefinition] = {}
+        for element, _ in self.children(ctx).values():
+            seen.setdefault(element["path"], element)
+        return list(seen.values())
+
+    def descend(self, ctx: Context, element: ElementDefinition, code: str | None) -> Context | None:
+        """The context for the content of ``element`` (of type ``code``) found at ``ctx``."""
+        reference = element.get("contentReference")
+        if reference:
+            return Context(ctx.elements, reference.split("#", 1)[1], ctx.url)
+        if code is None or code in ("BackboneElement", "Element") and self.children(
+                Context(ctx.elements, element["path"], ctx.url)):
+            return Context(ctx.elements, element["path"], ctx.url)
+        return self.context(code)
+
+    def primitive_regex(self, code: str) -> str | None:
+        """The regex the core StructureDefinition of a primitive type gives its value."""
+        cache: dict[str, str | None] = self.memo.setdefault("regex", {})
+        if code not in cache:
+            elements = self.elements(code) or {}
+            value = elements.get(f"{code}.value") or {}
+            regex = None
+            for type_ in value.get("type") or []:
+                for ext in type_.get("extension") or []:
+                    if ext.get("url") == REGEX_EXT:
+                        regex = ext.get("valueString")
+            cache[code] = regex
+        return cache[code]
 
     def canonicals(self) -> list[str]:
         return sorted(self._by_url)

@@ -14,6 +14,7 @@ from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
 from .identifiers import check_identifiers
+from .structure import StructureChecker
 
 FHIR_UNKNOWN_TYPE = rule(
     "FHIR-001", "Unknown resource type", Severity.ERROR,
@@ -38,4 +39,5 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
+    yield from StructureChecker(definitions).check_resource(resource, (), resource_type)
     yield from check_identifiers(resource, production=options.production)

@@ -18,7 +18,7 @@ from ..issues import Issue, Path, Severity
 from ..load import safe_xml_parser
 from ..positions import XmlLocator
 from ..rules import rule
-from .definitions import Definitions
+from .definitions import Context, Definitions, is_primitive, type_codes
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -44,16 +44,6 @@ FHIR_XML_TEXT = rule(
 )
 
 _INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
-_INLINE_TYPES = {"BackboneElement", "Element"}
-_FHIRPATH_STRING = "http://hl7.org/fhirpath/System.String"
-
-
-def _type_codes(element: dict[str, Any]) -> list[str]:
-    return [t.get("code", "") for t in element.get("type") or []]
-
-
-def _is_primitive(code: str) -> bool:
-    return bool(code) and (code[0].islower() or code.startswith("http://hl7.org/fhirpath/"))
 
 
 def _primitive_value(code: str, text: str) -> Any:
@@ -72,41 +62,6 @@ def _primitive_value(code: str, text: str) -> Any:
     return text
 
 
-class _Context:
-    """Where we are in the definitions: a StructureDefinition's elements and a path in it."""
-
-    __slots__ = ("elements", "path")
-
-    def __init__(self, elements: dict[str, dict[str, Any]], path: str) -> None:
-        self.elements = elements
-        self.path = path
-
-
-ChildMap = dict[str, tuple[dict[str, Any], str | None]]
-
-
-def child_map(definitions: Definitions, ctx: _Context) -> ChildMap:
-    """Child names allowed at ``ctx`` (choices expanded: ``valueQuantity``), cached per definitions."""
-    cache: dict[tuple[int, str], ChildMap] = definitions.memo.setdefault("xml_child_maps", {})
-    key = (id(ctx.elements), ctx.path)
-    found = cache.get(key)
-    if found is None:
-        found = {}
-        prefix = ctx.path + "."
-        for path, element in ctx.elements.items():
-            tail = path[len(prefix):]
-            if not path.startswith(prefix) or "." in tail:
-                continue
-            codes = _type_codes(element)
-            if tail.endswith("[x]"):
-                for code in codes:
-                    found[tail[:-3] + code[:1].upper() + code[1:]] = (element, code)
-            else:
-                found[tail] = (element, codes[0] if len(codes) == 1 else None)
-        cache[key] = found
-    return found
-
-
 class FhirXmlReader:
     def __init__(self, definitions: Definitions, locator: XmlLocator) -> None:
         self.definitions = definitions
@@ -114,30 +69,23 @@ class FhirXmlReader:
         self.issues: list[Issue] = []
 
     # -- resolution ---------------------------------------------------------------------
-    def _child_definition(self, ctx: _Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    def _child_definition(self, ctx: Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
         """The element definition of child ``name`` and, for a choice, the chosen type."""
-        return child_map(self.definitions, ctx).get(name, (None, None))
+        return self.definitions.children(ctx).get(name, (None, None))
 
-    def _context_for(self, ctx: _Context, element: dict[str, Any], code: str | None) -> _Context | None:
-        reference = element.get("contentReference")
-        if reference:
-            return _Context(ctx.elements, reference.split("#", 1)[1])
-        if code is None or code in _INLINE_TYPES:
-            return _Context(ctx.elements, element["path"])
-        elements = self.definitions.elements(code)
-        return _Context(elements, code) if elements is not None else None
+    def _context_for(self, ctx: Context, element: dict[str, Any], code: str | None) -> Context | None:
+        return self.definitions.descend(ctx, element, code)
 
     # -- reading ------------------------------------------------------------------------
     def read_resource(self, element: etree._Element, path: Path) -> dict[str, Any]:
         resource_type = etree.QName(element).localname
         self.locator.elements[path] = element
         resource: dict[str, Any] = {"resourceType": resource_type}
-        elements = self.definitions.elements(resource_type)
-        ctx = _Context(elements, resource_type) if elements is not None else None
+        ctx = self.definitions.context(resource_type)
         self._read_children(element, ctx, resource, path)
         return resource
 
-    def _read_children(self, parent: etree._Element, ctx: _Context | None, into: dict[str, Any], path: Path) -> None:
+    def _read_children(self, parent: etree._Element, ctx: Context | None, into: dict[str, Any], path: Path) -> None:
         if parent.text and parent.text.strip():
             self._text_issue(parent, path)
         groups: dict[str, list[etree._Element]] = {}
@@ -158,7 +106,7 @@ class FhirXmlReader:
         for name, children in groups.items():
             self._read_group(name, children, ctx, into, path)
 
-    def _read_group(self, name: str, children: list[etree._Element], ctx: _Context | None,
+    def _read_group(self, name: str, children: list[etree._Element], ctx: Context | None,
                     into: dict[str, Any], path: Path) -> None:
         element, code = self._child_definition(ctx, name) if ctx is not None else (None, None)
         repeats = element is None and len(children) > 1 or (
@@ -186,7 +134,7 @@ class FhirXmlReader:
                 into["_" + name] = extras[-1]
 
     def _read_element(self, node: etree._Element, element: dict[str, Any] | None, code: str | None,
-                      ctx: _Context | None, path: Path, name: str, index: int | None) -> tuple[Any, Any]:
+                      ctx: Context | None, path: Path, name: str, index: int | None) -> tuple[Any, Any]:
         self.locator.elements[path] = node
         underscore: Path = (*path[:-2], "_" + name, index) if index is not None else (*path[:-1], "_" + name)
         self.locator.elements[underscore] = node
@@ -195,7 +143,7 @@ class FhirXmlReader:
             if inner:
                 return self.read_resource(inner[0], path), None
             return {}, None
-        primitive = code is not None and _is_primitive(code) or (element is None and "value" in node.attrib)
+        primitive = code is not None and is_primitive(code) or (element is None and "value" in node.attrib)
         if primitive:
             if node.text and node.text.strip():
                 self._text_issue(node, path)
@@ -206,7 +154,7 @@ class FhirXmlReader:
                 extra["id"] = node.get("id")
             if len(node):
                 ext_ctx = self._extension_context()
-                self._read_children(node, ext_ctx and _Context(ext_ctx.elements, "Element"), extra, underscore)
+                self._read_children(node, ext_ctx and Context(ext_ctx.elements, "Element"), extra, underscore)
             return converted, (extra or None)
         out: dict[str, Any] = {}
         for attribute in ("id", "url"):
@@ -216,9 +164,9 @@ class FhirXmlReader:
         self._read_children(node, child_ctx, out, path)
         return out, None
 
-    def _extension_context(self) -> _Context | None:
+    def _extension_context(self) -> Context | None:
         elements = self.definitions.elements("Element")
-        return _Context(elements, "Element") if elements is not None else None
+        return Context(elements, "Element") if elements is not None else None
 
     def _text_issue(self, element: etree._Element, path: Path) -> None:
         self.issues.append(FHIR_XML_TEXT.issue(
@@ -244,11 +192,11 @@ def _write_resource(resource: dict[str, Any], definitions: Definitions) -> etree
     resource_type = resource["resourceType"]
     node = etree.Element(f"{{{FHIR_NS}}}{resource_type}", nsmap={None: FHIR_NS})
     elements = definitions.elements(resource_type)
-    _write_children(node, resource, _Context(elements, resource_type) if elements else None, definitions, True)
+    _write_children(node, resource, Context(elements, resource_type) if elements else None, definitions, True)
     return node
 
 
-def _order_key(ctx: _Context | None, name: str) -> int:
+def _order_key(ctx: Context | None, name: str) -> int:
     if ctx is None:
         return 0
     order = list(ctx.elements)
@@ -263,7 +211,7 @@ def _order_key(ctx: _Context | None, name: str) -> int:
 _ATTRIBUTES = {"id", "url"}
 
 
-def _write_children(node: etree._Element, obj: dict[str, Any], ctx: _Context | None, definitions: Definitions,
+def _write_children(node: etree._Element, obj: dict[str, Any], ctx: Context | None, definitions: Definitions,
                     is_resource: bool = False) -> None:
     names = [k for k in obj if not (is_resource and k == "resourceType") and not k.startswith("_")]
     names += [k[1:] for k in obj if k.startswith("_") and k[1:] not in obj]
@@ -299,10 +247,10 @@ def _write_children(node: etree._Element, obj: dict[str, Any], ctx: _Context | N
                     child.set("id", item_extra["id"])
                 elements = definitions.elements("Element")
                 _write_children(child, {k: v for k, v in item_extra.items() if k != "id"},
-                                _Context(elements, "Element") if elements else None, definitions)
+                                Context(elements, "Element") if elements else None, definitions)
 
 
-def _child_definition_for(ctx: _Context | None, name: str, definitions: Definitions) -> tuple[dict[str, Any] | None, str | None]:
+def _child_definition_for(ctx: Context | None, name: str, definitions: Definitions) -> tuple[dict[str, Any] | None, str | None]:
     if ctx is None:
         return None, None
     return FhirXmlReader(definitions, None)._child_definition(ctx, name)  # type: ignore[arg-type]

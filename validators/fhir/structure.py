@@ -1,0 +1,268 @@
+"""Structure: the instance walked against the snapshot of its type, as the core definitions say.
+
+Unknown properties, cardinality, JSON arrays versus single values, the JSON type and format of
+primitives (regexes from the StructureDefinitions), primitive extensions (``_name``),
+contained and nested resources, empty objects. Expressions follow HL7's validator: choice
+elements as ``value.ofType(Quantity)``, errors about missing or extra children on the parent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..issues import Issue, Path, Severity
+from ..rules import rule
+from .definitions import Context, Definitions, ElementDefinition, is_primitive
+from .primitives import format_problem, id_problem, json_type_problem
+
+UNKNOWN_PROPERTY = rule(
+    "FHIR-STRUCT-001", "Unrecognized property", Severity.ERROR,
+    """
+    The property is not an element of this type in FHIR R4 (or of the profile). Receivers
+    ignore or reject it; if it carries data, the data is lost. Misspelt names and choice
+    elements with the wrong type suffix (``valueCode`` where only ``valueCoding`` is allowed)
+    are the usual causes; extra data belongs in an extension.
+    """,
+    bad='{"resourceType": "Patient", "gendr": "female"}',
+    good='{"resourceType": "Patient", "gender": "female"}',
+)
+MIN_CARDINALITY = rule(
+    "FHIR-STRUCT-002", "Required element missing", Severity.ERROR,
+    "An element has fewer repetitions than its minimum cardinality (for example a missing ``status``).",
+    bad='{"resourceType": "Observation", "code": {"text": "Weight"}}',
+    good='{"resourceType": "Observation", "status": "final", "code": {"text": "Weight"}}',
+)
+MAX_CARDINALITY = rule(
+    "FHIR-STRUCT-003", "Too many repetitions", Severity.ERROR,
+    "An element repeats more often than its maximum cardinality allows.",
+    bad='(a profile with name 0..1) {"resourceType": "Patient", "name": [{"family": "A"}, {"family": "B"}]}',
+    good='{"resourceType": "Patient", "name": [{"family": "A"}]}',
+)
+ARRAY_SHAPE = rule(
+    "FHIR-STRUCT-004", "JSON array where a single value belongs, or the reverse", Severity.ERROR,
+    """
+    In FHIR JSON an element that can repeat (max > 1) is always a JSON array, even with one
+    item, and an element that cannot repeat is never an array.
+    """,
+    bad='{"resourceType": "Patient", "name": {"family": "Nordmann"}}',
+    good='{"resourceType": "Patient", "name": [{"family": "Nordmann"}]}',
+)
+PRIMITIVE_TYPE = rule(
+    "FHIR-STRUCT-005", "Primitive value of the wrong JSON type", Severity.ERROR,
+    """
+    FHIR JSON represents boolean as JSON true/false, integer and decimal as JSON numbers, and
+    every other primitive as a JSON string.
+    """,
+    bad='{"resourceType": "Patient", "active": "true"}',
+    good='{"resourceType": "Patient", "active": true}',
+)
+PRIMITIVE_FORMAT = rule(
+    "FHIR-STRUCT-006", "Primitive value not in the format of its type", Severity.ERROR,
+    """
+    The value does not match its datatype: the regular expression the core specification gives
+    (date, dateTime, instant, time, id, code, uri, oid, uuid, base64Binary, ...), a real
+    calendar date, a time zone on a dateTime with a time, the range of integers, non-empty
+    strings.
+    """,
+    bad='{"resourceType": "Patient", "birthDate": "1972-02-30"}',
+    good='{"resourceType": "Patient", "birthDate": "1972-02-29"}',
+)
+RESOURCE_ID = rule(
+    "FHIR-STRUCT-007", "Invalid resource id", Severity.ERROR,
+    "A resource id is 1 to 64 characters from A-Z, a-z, 0-9, '-' and '.'.",
+    bad='{"resourceType": "Patient", "id": "pasient_1"}',
+    good='{"resourceType": "Patient", "id": "pasient-1"}',
+)
+NOT_AN_OBJECT = rule(
+    "FHIR-STRUCT-008", "Complex element is not a JSON object", Severity.ERROR,
+    "Elements of complex datatypes, backbone elements and resources are JSON objects.",
+    bad='{"resourceType": "Patient", "name": ["Kari Nordmann"]}',
+    good='{"resourceType": "Patient", "name": [{"text": "Kari Nordmann"}]}',
+)
+EMPTY = rule(
+    "FHIR-STRUCT-009", "Empty element", Severity.ERROR,
+    """
+    Every FHIR element has a value or children (invariant ele-1): empty objects, empty arrays and
+    nulls that no ``_name`` extension explains are not allowed. Leave the element out instead.
+    """,
+    bad='{"resourceType": "Patient", "name": [{}]}',
+    good='{"resourceType": "Patient"}',
+)
+NOT_A_RESOURCE = rule(
+    "FHIR-STRUCT-010", "Resource expected", Severity.ERROR,
+    "Contained resources, Bundle entries and Parameters resources must be resources with a known resourceType.",
+    bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "x"}}]}',
+    good='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
+)
+
+
+def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
+    """``value.ofType(Quantity)`` for choice elements, as HL7's validator writes them."""
+    if element["path"].endswith("[x]") and code:
+        return f"{element['path'].rsplit('.', 1)[1][:-3]}.ofType({code})"
+    return name
+
+
+class StructureChecker:
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+
+    def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            yield NOT_A_RESOURCE.issue("A resource is expected here: a JSON object with a resourceType.",
+                                       path=path, expression=expression)
+            return
+        resource_type = resource["resourceType"]
+        ctx = self.definitions.context(resource_type)
+        if ctx is None or resource_type not in self.definitions.resource_types:
+            yield NOT_A_RESOURCE.issue(f"Unknown resource type '{resource_type}'.",
+                                       path=(*path, "resourceType"), expression=expression)
+            return
+        if "id" in resource:
+            problem = id_problem(resource["id"])
+            if problem:
+                yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
+        yield from self._object(resource, ctx, path, expression, resource=True)
+
+    def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
+                resource: bool = False) -> Iterator[Issue]:
+        children = self.definitions.children(ctx)
+        counts: dict[str, int] = {}
+        for key, value in obj.items():
+            if resource and key == "resourceType":
+                continue
+            name = key[1:] if key.startswith("_") else key
+            found = children.get(name)
+            if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
+                yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
+                                             expression=expression)
+                continue
+            element, code = found
+            if key.startswith("_"):
+                if name not in obj:
+                    counts[element["path"]] = counts.get(element["path"], 0) + _present(value)
+                yield from self._primitive_extensions(value, element, (*path, key), f"{expression}.{name}")
+                continue
+            repeats = element.get("max", "1") != "1"
+            shown = f"{expression}.{_display_name(name, element, code)}"
+            if repeats and not isinstance(value, list):
+                yield ARRAY_SHAPE.issue(
+                    f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
+                    path=(*path, key), expression=shown)
+                items: list[Any] = [value]
+            elif not repeats and isinstance(value, list):
+                yield ARRAY_SHAPE.issue(f"The property {name} must be a single value, not a JSON Array",
+                                        path=(*path, key), expression=shown)
+                items = value
+            else:
+                items = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and not value:
+                yield EMPTY.issue(f"The array {name} is empty; leave the property out.", path=(*path, key),
+                                  expression=shown)
+            extras = obj.get("_" + name)
+            present = 0
+            for i, item in enumerate(items):
+                item_path: Path = (*path, key, i) if isinstance(value, list) else (*path, key)
+                item_expression = f"{shown}[{i}]" if repeats else shown
+                if item is None:
+                    explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
+                    if not explained:
+                        yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
+                                          path=item_path, expression=item_expression)
+                    continue
+                present += 1
+                yield from self._value(item, element, code, ctx, item_path, item_expression)
+            counts[element["path"]] = counts.get(element["path"], 0) + present
+        yield from self._cardinality(ctx, counts, expression, path)
+
+    def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
+        for element in self.definitions.child_elements(ctx):
+            count = counts.get(element["path"], 0)
+            minimum = int(element.get("min", 0))
+            maximum = element.get("max", "*")
+            source = f" (from {ctx.url})" if ctx.url else ""
+            if count < minimum:
+                yield MIN_CARDINALITY.issue(
+                    f"{element['path']}: minimum required = {minimum}, but only found {count}{source}",
+                    path=path, expression=expression)
+            if maximum not in ("*", None) and count > int(maximum):
+                yield MAX_CARDINALITY.issue(
+                    f"{element['path']}: max allowed = {maximum}, but found {count}{source}",
+                    path=path, expression=expression)
+
+    def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
+               expression: str) -> Iterator[Issue]:
+        if code in self.definitions.resource_types or code == "Resource":
+            yield from self.check_resource(value, path, expression)
+            return
+        if code is not None and is_primitive(code):
+            yield from self._primitive(value, code, path, expression)
+            return
+        if not isinstance(value, dict):
+            yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
+                                      path=path, expression=expression)
+            return
+        if not value:
+            yield EMPTY.issue("Object must have some content", path=path, expression=expression)
+            return
+        child = self.definitions.descend(ctx, element, code)
+        if child is not None:
+            yield from self._object(value, child, path, expression)
+
+    def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
+        if code == "xhtml":
+            if not isinstance(value, str) or not value.strip():
+                yield PRIMITIVE_TYPE.issue("The narrative div must be a non-empty string of XHTML",
+                                           path=path, expression=expression)
+            return
+        problem = json_type_problem(code, value)
+        if problem:
+            yield PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
+                                       expression=expression)
+            return
+        problem = format_problem(code, value, self.definitions.primitive_regex(code))
+        if problem:
+            yield PRIMITIVE_FORMAT.issue(problem, path=path, expression=expression)
+
+    def _primitive_extensions(self, value: Any, element: ElementDefinition, path: Path,
+                              expression: str) -> Iterator[Issue]:
+        """``_name``: an object (or array of objects/nulls) with ``id`` and ``extension``."""
+        ctx = self.definitions.context("Element")
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if item is None:
+                continue
+            item_path: Path = (*path, i) if isinstance(value, list) else path
+            if not isinstance(item, dict):
+                yield NOT_AN_OBJECT.issue(f"_{element['path'].rsplit('.', 1)[1]} must be a JSON object",
+                                          path=item_path, expression=expression)
+            elif ctx is not None:
+                yield from self._object(item, ctx, item_path, expression)
+
+
+def _present(value: Any) -> int:
+    if isinstance(value, list):
+        return sum(1 for v in value if v is not None)
+    return 0 if value is None else 1
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an Object"
+    if isinstance(value, list):
+        return "an Array"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return "a string"
+
+
+def _json_literal(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value[:100]}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:100]
