@@ -8,7 +8,7 @@ elements as ``value.ofType(Quantity)``, errors about missing or extra children o
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from ..issues import Issue, Path, Severity
 from ..rules import rule
@@ -103,9 +103,14 @@ def _display_name(name: str, element: ElementDefinition, code: str | None) -> st
     return name
 
 
+ElementCheck = Callable[[Any, ElementDefinition, "str | None", Path, str], Iterator[Issue]]
+"""A check run on every element value the walk visits (bindings, references, ...)."""
+
+
 class StructureChecker:
-    def __init__(self, definitions: Definitions) -> None:
+    def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = ()) -> None:
         self.definitions = definitions
+        self.element_checks = tuple(element_checks)
 
     def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -192,6 +197,8 @@ class StructureChecker:
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
                expression: str) -> Iterator[Issue]:
+        for check in self.element_checks:
+            yield from check(value, element, code, path, expression)
         if code in self.definitions.resource_types or code == "Resource":
             yield from self.check_resource(value, path, expression)
             return

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
+from .bindings import BindingChecker
 from .identifiers import check_identifiers
 from .structure import StructureChecker
 
@@ -39,5 +40,6 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    yield from StructureChecker(definitions).check_resource(resource, (), resource_type)
+    checker = StructureChecker(definitions, [BindingChecker(definitions)])
+    yield from checker.check_resource(resource, (), resource_type)
     yield from check_identifiers(resource, production=options.production)
