@@ -92,7 +92,7 @@ def test_malformed_input_is_a_finding_not_a_crash(run, tmp_path: Path) -> None:
 
 
 def test_stdin(run) -> None:
-    outcome = run("validate", "-", "-f", "json", input=BAD.read_bytes())
+    outcome = run("validate", "-", "-f", "json", "--ignore", "FHIR-INV-003", input=BAD.read_bytes())
     assert outcome.exit_code == 1
     result = json.loads(outcome.stdout)["results"][0]
     assert result["path"] == "-" and result["issues"][0]["rule"] == "NO-ID-003"
@@ -104,7 +104,7 @@ def test_folders_are_walked_recursively_for_json_and_xml(run, tmp_path: Path) ->
     (tmp_path / "a" / "p.xml").write_bytes((IDS / "fnr-wrong-checksum.xml").read_bytes())
     (tmp_path / "a" / "notes.txt").write_text("not validated")
     (tmp_path / "a" / ".hidden.json").write_text("{broken")
-    outcome = run("validate", str(tmp_path / "a"), "-f", "json")
+    outcome = run("validate", str(tmp_path / "a"), "-f", "json", "--ignore", "FHIR-INV-003")
     results = json.loads(outcome.stdout)["results"]
     assert sorted(Path(r["path"]).name for r in results) == ["p.json", "p.xml"]
     xml = next(r for r in results if r["path"].endswith(".xml"))
@@ -144,7 +144,7 @@ def test_json_report_shape(run) -> None:
 def test_fail_on_warning_and_production(run) -> None:
     assert run("validate", str(SYNTHETIC)).exit_code == 0  # information only
     assert run("validate", str(SYNTHETIC), "--fail-on", "information").exit_code == 1
-    prod = run("validate", str(SYNTHETIC), "--production", "-f", "json")
+    prod = run("validate", str(SYNTHETIC), "--production", "-f", "json", "--ignore", "FHIR-INV-003")
     assert prod.exit_code == 1
     assert json.loads(prod.stdout)["results"][0]["issues"][0]["severity"] == "error"
 
@@ -181,13 +181,13 @@ def test_config_in_pyproject(run, tmp_path: Path) -> None:
 def test_waivers_and_expired_waivers(run, tmp_path: Path) -> None:
     waiver = '[[waiver]]\nrule = "NO-ID-003"\nowner = "epj-team@example.no"\nreason = "legacy data"\nexpires = {date}\n'
     _config(tmp_path, waiver.format(date="2999-01-01"))
-    active = run("validate", str(BAD), "-f", "json")
+    active = run("validate", str(BAD), "-f", "json", "--ignore", "FHIR-INV-003")
     assert active.exit_code == 0
     issue = json.loads(active.stdout)["results"][0]["issues"][0]
     assert issue["waived"]["owner"] == "epj-team@example.no"
 
     _config(tmp_path, waiver.format(date="2001-01-01"))
-    expired = run("validate", str(BAD), "-f", "json")
+    expired = run("validate", str(BAD), "-f", "json", "--ignore", "FHIR-INV-003")
     assert expired.exit_code == 1
     results = json.loads(expired.stdout)["results"]
     config = next(r for r in results if r["kind"] == "config:samsvar")

@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 from ..issues import Issue, Path, Severity
 from ..rules import rule
-from .definitions import Definitions, ElementDefinition
+from .definitions import Definitions
+from .structure import Visit
 
 NOT_IN_VALUE_SET = rule(
     "FHIR-BIND-001", "Code not in the required value set", Severity.ERROR,
@@ -114,8 +115,8 @@ class BindingChecker:
         self.definitions = definitions
         self.expander = Expander(definitions)
 
-    def __call__(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
-                 expression: str) -> Iterator[Issue]:
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        value, element, code, path, expression = visit.value, visit.element, visit.code, visit.path, visit.expression
         binding = element.get("binding")
         if not binding or binding.get("strength") != "required" or code not in _CODING_TYPES:
             return

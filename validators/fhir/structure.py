@@ -8,6 +8,7 @@ elements as ``value.ofType(Quantity)``, errors about missing or extra children o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from ..issues import Issue, Path, Severity
@@ -103,14 +104,30 @@ def _display_name(name: str, element: ElementDefinition, code: str | None) -> st
     return name
 
 
-ElementCheck = Callable[[Any, ElementDefinition, "str | None", Path, str], Iterator[Issue]]
-"""A check run on every element value the walk visits (bindings, references, ...)."""
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One element value the walk visits, with what a check needs to judge it."""
+
+    value: Any
+    element: ElementDefinition
+    code: str | None
+    path: Path
+    expression: str
+    resource: dict[str, Any]
+    """The nearest enclosing resource (``%resource``)."""
+    root: dict[str, Any]
+    """The outermost resource (``%rootResource``)."""
+
+
+ElementCheck = Callable[[Visit], Iterator[Issue]]
+"""A check run on every element value the walk visits (bindings, invariants, references, ...)."""
 
 
 class StructureChecker:
     def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = ()) -> None:
         self.definitions = definitions
         self.element_checks = tuple(element_checks)
+        self._resources: list[dict[str, Any]] = []
 
     def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -127,7 +144,22 @@ class StructureChecker:
             problem = id_problem(resource["id"])
             if problem:
                 yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
-        yield from self._object(resource, ctx, path, expression, resource=True)
+        self._resources.append(resource)
+        try:
+            root_element = ctx.elements.get(ctx.path)
+            if root_element is not None:
+                yield from self._run_checks(resource, root_element, resource_type, path, expression)
+            yield from self._object(resource, ctx, path, expression, resource=True)
+        finally:
+            self._resources.pop()
+
+    def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
+                    expression: str) -> Iterator[Issue]:
+        if not self.element_checks:
+            return
+        visit = Visit(value, element, code, path, expression, self._resources[-1], self._resources[0])
+        for check in self.element_checks:
+            yield from check(visit)
 
     def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
                 resource: bool = False) -> Iterator[Issue]:
@@ -197,8 +229,8 @@ class StructureChecker:
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
                expression: str) -> Iterator[Issue]:
-        for check in self.element_checks:
-            yield from check(value, element, code, path, expression)
+        if code not in self.definitions.resource_types and code != "Resource":
+            yield from self._run_checks(value, element, code, path, expression)
         if code in self.definitions.resource_types or code == "Resource":
             yield from self.check_resource(value, path, expression)
             return

@@ -15,6 +15,7 @@ from ..rules import rule
 from .definitions import Definitions
 from .bindings import BindingChecker
 from .identifiers import check_identifiers
+from .invariants import InvariantChecker
 from .structure import StructureChecker
 
 FHIR_UNKNOWN_TYPE = rule(
@@ -40,6 +41,6 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    checker = StructureChecker(definitions, [BindingChecker(definitions)])
+    checker = StructureChecker(definitions, [BindingChecker(definitions), InvariantChecker(definitions)])
     yield from checker.check_resource(resource, (), resource_type)
     yield from check_identifiers(resource, production=options.production)

@@ -1,0 +1,122 @@
+"""Invariants: every ``constraint`` of the element definitions, evaluated with fhirpathpy.
+
+Expressions are compiled once per process. A constraint whose expression fhirpathpy cannot
+evaluate (a function it lacks, a comparison it does not support) is reported as *could not be
+evaluated* (information), never as passed or failed. Constraints that other layers check
+better are skipped and named in ``SKIPPED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .definitions import Definitions
+from .fhirpath import compile_expression
+from .structure import Visit
+
+INVARIANT_FAILED = rule(
+    "FHIR-INV-001", "Invariant failed", Severity.ERROR,
+    """
+    A constraint (invariant) of the element's definition evaluated to false. The message gives
+    the constraint key, its human text and the FHIRPath expression. Constraints of severity
+    warning are reported as warnings.
+    """,
+    bad='{"resourceType": "Observation", "referenceRange": [{"text": ""}]} (obs-3 and friends)',
+    good='{"resourceType": "Period", "start": "2026-01-01", "end": "2026-12-31"} (per-1: start <= end)',
+)
+INVARIANT_NOT_EVALUATED = rule(
+    "FHIR-INV-002", "Invariant could not be evaluated", Severity.INFORMATION,
+    """
+    samsvar's FHIRPath engine could not evaluate this constraint (a function or comparison it
+    does not support yet), so it was neither passed nor failed. The FHIRPath work of the engine
+    issue extends what is supported.
+    """,
+    bad="(a constraint using htmlChecks() or comparing Quantities)",
+    good="(a constraint using exists(), count(), matches() ...)",
+)
+
+BEST_PRACTICE = rule(
+    "FHIR-INV-003", "Best-practice invariant not met", Severity.WARNING,
+    """
+    A constraint the specification marks as best practice (for example dom-6: a resource
+    should have a narrative) is not met. HL7's validator reports these as warnings too; ignore
+    the code in the configuration where the practice does not apply.
+    """,
+    bad='{"resourceType": "Patient", "id": "p"} (dom-6: no text.div)',
+    good='{"resourceType": "Patient", "id": "p", "text": {"status": "generated", "div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari</div>"}}',
+)
+BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
+
+SKIPPED = {
+    "ele-1": "checked by the structure layer (FHIR-STRUCT-009)",
+    "txt-1": "needs htmlChecks(); narrative checks come with the XHTML layer",
+    "txt-2": "needs htmlChecks(); narrative checks come with the XHTML layer",
+    "dom-3": "contained resources must be referenced: checked by the references layer (planned)",
+}
+
+Compiled = Callable[..., list[Any]]
+ResourceNode: Any = None  # fhirpathpy's typed node, imported on first use (keeps start-up fast)
+
+
+def _type_path(visit: Visit) -> str:
+    """The model path fhirpathpy types the focus by: the type, or the backbone element's path."""
+    code = visit.code
+    if code and code not in ("BackboneElement", "Element"):
+        return code
+    reference = visit.element.get("contentReference")
+    return reference.split("#", 1)[1] if reference else visit.element["path"]
+
+
+class InvariantChecker:
+    def __init__(self, definitions: Definitions) -> None:
+        global ResourceNode
+        from fhirpathpy.engine.nodes import ResourceNode
+
+        self.definitions = definitions
+        self._compiled: dict[str, Compiled | Exception] = definitions.memo.setdefault("fhirpath", {})
+
+    def _compile(self, expression: str) -> Compiled | Exception:
+        found = self._compiled.get(expression)
+        if found is None:
+            try:
+                found = compile_expression(expression)
+            except Exception as exc:  # noqa: BLE001 - an unparsable expression is a finding of its own
+                found = exc
+            self._compiled[expression] = found
+        return found
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        for constraint in visit.element.get("constraint") or []:
+            key = constraint.get("key", "")
+            expression = constraint.get("expression")
+            if not expression or key in SKIPPED:
+                continue
+            compiled = self._compile(expression)
+            outcome: list[Any] | Exception
+            if isinstance(compiled, Exception):
+                outcome = compiled
+            else:
+                try:
+                    focus = ResourceNode.create_node(visit.value, _type_path(visit))
+                    outcome = compiled(focus, {"resource": visit.resource, "rootResource": visit.root})
+                except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
+                    outcome = exc
+            if isinstance(outcome, Exception):
+                yield INVARIANT_NOT_EVALUATED.issue(
+                    f"Constraint {key} could not be evaluated ({type(outcome).__name__}): {expression}",
+                    path=visit.path, expression=visit.expression)
+            elif outcome == [False] and _best_practice(constraint):
+                yield BEST_PRACTICE.issue(
+                    f"Constraint failed: {key}: '{constraint.get('human', '')}' (best practice)",
+                    path=visit.path, expression=visit.expression)
+            elif outcome == [False]:
+                severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
+                yield INVARIANT_FAILED.issue(
+                    f"Constraint failed: {key}: '{constraint.get('human', '')}' (expression: {expression})",
+                    path=visit.path, expression=visit.expression, severity=severity)
+
+
+def _best_practice(constraint: dict[str, Any]) -> bool:
+    return any(ext.get("url") == BEST_PRACTICE_EXT and ext.get("valueBoolean") for ext in constraint.get("extension") or [])
