@@ -246,6 +246,9 @@ class StructureChecker:
             return
         child = self.definitions.descend(ctx, element, code)
         if child is not None:
+            type_root = child.elements.get(child.path) if child.path == code else None
+            if type_root is not None:  # the datatype's own constraints (per-1, qty-3, ...)
+                yield from self._run_checks(value, type_root, code, path, expression)
             yield from self._object(value, child, path, expression)
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
