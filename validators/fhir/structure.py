@@ -116,7 +116,7 @@ class Visit:
     resource: dict[str, Any]
     """The nearest enclosing resource (``%resource``)."""
     root: dict[str, Any]
-    """The outermost resource (``%rootResource``)."""
+    """``%rootResource``: the container of a contained resource, else the resource itself."""
 
 
 ElementCheck = Callable[[Visit], Iterator[Issue]]
@@ -127,7 +127,8 @@ class StructureChecker:
     def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = ()) -> None:
         self.definitions = definitions
         self.element_checks = tuple(element_checks)
-        self._resources: list[dict[str, Any]] = []
+        self._resources: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        """(resource, its root resource): contained resources have their container as root."""
 
     def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -144,7 +145,8 @@ class StructureChecker:
             problem = id_problem(resource["id"])
             if problem:
                 yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
-        self._resources.append(resource)
+        contained = len(path) >= 2 and path[-2] == "contained" and bool(self._resources)
+        self._resources.append((resource, self._resources[-1][1] if contained else resource))
         try:
             root_element = ctx.elements.get(ctx.path)
             if root_element is not None:
@@ -157,7 +159,8 @@ class StructureChecker:
                     expression: str) -> Iterator[Issue]:
         if not self.element_checks:
             return
-        visit = Visit(value, element, code, path, expression, self._resources[-1], self._resources[0])
+        resource, root = self._resources[-1]
+        visit = Visit(value, element, code, path, expression, resource, root)
         for check in self.element_checks:
             yield from check(visit)
 
