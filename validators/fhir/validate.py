@@ -14,6 +14,7 @@ from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
 from .bindings import BindingChecker
+from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .structure import StructureChecker
@@ -41,6 +42,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    checker = StructureChecker(definitions, [BindingChecker(definitions), InvariantChecker(definitions)])
+    checker = StructureChecker(definitions, [
+        BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions)])
     yield from checker.check_resource(resource, (), resource_type)
     yield from check_identifiers(resource, production=options.production)

@@ -1,0 +1,143 @@
+"""Extensions: resolved by URL in the loaded definitions; value type, sub-extensions, context.
+
+Wording and locations follow HL7's validator: an unknown extension is an error ("could not be
+found so is not allowed here"; load its package with ``--ig``), a context error is reported on
+the element that carries the extension.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .definitions import Definitions, type_codes
+from .structure import Visit
+
+NOT_ABSOLUTE = rule(
+    "FHIR-EXT-001", "Extension URL is not absolute", Severity.ERROR,
+    "The url of a (top-level) extension identifies its definition and must be an absolute URL.",
+    bad='{"extension": [{"url": "birthPlace", "valueString": "Bergen"}]}',
+    good='{"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", '
+         '"valueAddress": {"city": "Bergen"}}]}',
+)
+UNKNOWN = rule(
+    "FHIR-EXT-002", "Unknown extension", Severity.ERROR,
+    """
+    No StructureDefinition with this url is loaded, so the extension cannot be validated and is
+    not allowed (as in HL7's validator). Load the package that defines it with ``--ig``.
+    """,
+    bad='{"extension": [{"url": "http://example.org/fhir/StructureDefinition/not-loaded", "valueString": "x"}]}',
+    good='(the same, with --ig pointing at the package or file that defines the extension)',
+)
+WRONG_VALUE = rule(
+    "FHIR-EXT-003", "Extension value of a type the extension does not allow", Severity.ERROR,
+    "The extension's definition lists the types its value may have (or none, for a complex extension).",
+    bad='{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", "valueString": "Bergen"}',
+    good='{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", "valueAddress": {"city": "Bergen"}}',
+)
+UNKNOWN_SUB = rule(
+    "FHIR-EXT-004", "Sub-extension not defined by the extension", Severity.ERROR,
+    "A complex extension defines its sub-extensions by url; this one is not among them.",
+    bad='(patient-animal) {"extension": [{"url": "species-x", "valueCodeableConcept": {"text": "dog"}}]}',
+    good='(patient-animal) {"extension": [{"url": "species", "valueCodeableConcept": {"text": "dog"}}]}',
+)
+WRONG_CONTEXT = rule(
+    "FHIR-EXT-005", "Extension used where its definition does not allow it", Severity.ERROR,
+    "The extension's definition lists the elements (contexts) it may be used on; this is not one.",
+    bad='(an extension with context Patient, used on Organization)',
+    good='(the same extension used on Patient)',
+)
+
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
+_TRAILING_EXTENSION = re.compile(r"\.(?:modifierE|e)xtension(?:\[\d+\])?$")
+
+
+class ExtensionChecker:
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        if visit.code != "Extension" or not isinstance(visit.value, dict):
+            return
+        url = visit.value.get("url")
+        parent_path = visit.element["path"].rsplit(".", 1)[0]
+        nested = parent_path.endswith("Extension") or parent_path.endswith(".extension")
+        if not isinstance(url, str) or nested:
+            return  # a missing url is a cardinality error; sub-extensions are checked by their parent
+        if not _ABSOLUTE.match(url):
+            yield NOT_ABSOLUTE.issue(f"Extension.url must be an absolute URL (found '{url}')",
+                                     path=visit.path, expression=visit.expression)
+            return
+        definition = self.definitions.get(url)
+        if definition is None or definition.get("type") != "Extension":
+            if _EXAMPLE_DOMAIN.match(url):  # as HL7's validator: example URLs are for examples
+                yield UNKNOWN.issue(f"The extension {url} is not defined; it uses an example domain, so it "
+                                    "is accepted without checks", path=(*visit.path, "url"),
+                                    expression=visit.expression, severity=Severity.INFORMATION)
+            else:
+                yield UNKNOWN.issue(f"The extension {url} could not be found so is not allowed here "
+                                    "(load the package that defines it with --ig)",
+                                    path=(*visit.path, "url"), expression=visit.expression)
+            return
+        yield from self._context(visit, url, definition, parent_path)
+        yield from self._content(visit, url, definition, visit.value, visit.expression)
+
+    def _content(self, visit: Visit, url: str, definition: dict[str, Any], value: dict[str, Any],
+                 expression: str, prefix: str = "Extension") -> Iterator[Issue]:
+        elements = (definition.get("snapshot") or {}).get("element")
+        if not elements:
+            return  # a differential-only definition: its content is checked once snapshots are generated
+        value_element = next((e for e in elements if e.get("id") == f"{prefix}.value[x]"), None)
+        allowed = set(type_codes(value_element)) if value_element and value_element.get("max") != "0" else set()
+        for key in value:
+            if key.startswith("value") and len(key) > 5:
+                suffix = key[5:]
+                if not any(code[:1].upper() + code[1:] == suffix for code in allowed):
+                    shown = ", ".join(sorted(allowed)) or "no value (a complex extension)"
+                    yield WRONG_VALUE.issue(
+                        f"The extension {url} does not allow a value of type {suffix[:1].lower() + suffix[1:]}; "
+                        f"allowed: {shown}", path=(*visit.path, key), expression=f"{expression}.value")
+        slices = {e.get("sliceName"): e for e in elements
+                  if e.get("path") == "Extension.extension" and e.get("sliceName") and e.get("id", "").count(":") == 1
+                  and e["id"].startswith(f"{prefix}.extension:")}
+        if not slices:
+            return
+        known: dict[str, str] = {}
+        for name in slices:
+            url_element = next((e for e in elements if e.get("id") == f"{prefix}.extension:{name}.url"), {})
+            known[str(url_element.get("fixedUri") or name)] = name
+        for i, child in enumerate(value.get("extension") or []):
+            child_url = child.get("url") if isinstance(child, dict) else None
+            if isinstance(child_url, str) and not _ABSOLUTE.match(child_url) and child_url not in known:
+                yield UNKNOWN_SUB.issue(f"Sub-extension url '{child_url}' is not defined by the Extension {url}",
+                                        path=(*visit.path, "extension", i),
+                                        expression=f"{expression}.extension[{i}]")
+            elif isinstance(child_url, str) and child_url in known:
+                yield from self._content(visit, url, definition, child, f"{expression}.extension[{i}]",
+                                         f"{prefix}.extension:{known[child_url]}")
+
+    def _context(self, visit: Visit, url: str, definition: dict[str, Any], parent_path: str) -> Iterator[Issue]:
+        contexts = definition.get("context") or []
+        if not contexts or parent_path == "Element":
+            return  # no context stated, or a primitive's extension whose owner is not known here
+        parent_root = parent_path.split(".", 1)[0]
+        candidates = {parent_path, "Element"}
+        if parent_root in self.definitions.resource_types:
+            candidates |= {"Resource", "DomainResource"} if parent_path == parent_root else {"BackboneElement"}
+        elif parent_path == parent_root:
+            candidates.add(self.definitions.type_kinds.get(parent_root, "") and parent_root)
+        for context in contexts:
+            if context.get("type") != "element" or context.get("expression") in candidates:
+                return
+        allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
+        parent_expression = _TRAILING_EXTENSION.sub("", visit.expression)
+        # R4's own extensions state some contexts inconsistently with how the specification uses
+        # them (fixed in later versions): for those a mismatch is a warning, not an error.
+        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("fhirVersion") == "4.0.1"
+        yield WRONG_CONTEXT.issue(
+            f"The extension {url} is not allowed to be used at this point (this element is {parent_path}; "
+            f"allowed: {allowed})", path=visit.path, expression=parent_expression,
+            severity=Severity.WARNING if core else None)
