@@ -117,6 +117,8 @@ class Visit:
     """The nearest enclosing resource (``%resource``)."""
     root: dict[str, Any]
     """``%rootResource``: the container of a contained resource, else the resource itself."""
+    top: dict[str, Any]
+    """The outermost resource of the document (a Bundle, when the resource is one of its entries)."""
 
 
 ElementCheck = Callable[[Visit], Iterator[Issue]]
@@ -160,7 +162,7 @@ class StructureChecker:
         if not self.element_checks:
             return
         resource, root = self._resources[-1]
-        visit = Visit(value, element, code, path, expression, resource, root)
+        visit = Visit(value, element, code, path, expression, resource, root, self._resources[0][0])
         for check in self.element_checks:
             yield from check(visit)
 

@@ -17,6 +17,7 @@ from .bindings import BindingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
+from .references import ReferenceChecker
 from .structure import StructureChecker
 
 FHIR_UNKNOWN_TYPE = rule(
@@ -43,6 +44,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
     checker = StructureChecker(definitions, [
-        BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions)])
+        BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
+        ReferenceChecker(definitions)])
     yield from checker.check_resource(resource, (), resource_type)
     yield from check_identifiers(resource, production=options.production)
