@@ -18,9 +18,10 @@ from ..validators.runner import Options, Result, Validator
 from .report import PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
-    "FHIR checks implemented so far: well-formedness, resource type and Norwegian identifiers. "
-    "Structure, cardinality, datatypes, profiles, slicing, invariants, references and bindings "
-    "are not implemented yet, so a clean FHIR result does not mean the resource is valid FHIR."
+    "FHIR checks implemented so far: structure against the core definitions, invariants, required "
+    "bindings, extensions, references and Norwegian identifiers. Profiles (snapshots, slicing, "
+    "fixed/pattern, meta.profile) are not implemented yet, so a clean result does not mean the "
+    "resource conforms to its profiles."
 )
 NOT_YET_PROFILE = "--profile was accepted and the profile was found, but profile validation is not implemented yet."
 NOT_YET_MESSAGES = "Norwegian XML messages are recognised but not validated yet (SAMSVAR-002)."
