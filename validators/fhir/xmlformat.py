@@ -18,7 +18,7 @@ from ..issues import Issue, Path, Severity
 from ..load import safe_xml_parser
 from ..positions import XmlLocator
 from ..rules import rule
-from .definitions import Context, Definitions, is_primitive, type_codes
+from .definitions import Context, Definitions, is_primitive
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -72,9 +72,6 @@ class FhirXmlReader:
     def _child_definition(self, ctx: Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
         """The element definition of child ``name`` and, for a choice, the chosen type."""
         return self.definitions.children(ctx).get(name, (None, None))
-
-    def _context_for(self, ctx: Context, element: dict[str, Any], code: str | None) -> Context | None:
-        return self.definitions.descend(ctx, element, code)
 
     # -- reading ------------------------------------------------------------------------
     def read_resource(self, element: etree._Element, path: Path) -> dict[str, Any]:
@@ -153,20 +150,15 @@ class FhirXmlReader:
             if node.get("id") is not None:
                 extra["id"] = node.get("id")
             if len(node):
-                ext_ctx = self._extension_context()
-                self._read_children(node, ext_ctx and Context(ext_ctx.elements, "Element"), extra, underscore)
+                self._read_children(node, self.definitions.context("Element"), extra, underscore)
             return converted, (extra or None)
         out: dict[str, Any] = {}
         for attribute in ("id", "url"):
             if node.get(attribute) is not None:
                 out[attribute] = node.get(attribute)
-        child_ctx = self._context_for(ctx, element, code) if (ctx is not None and element is not None) else None
+        child_ctx = self.definitions.descend(ctx, element, code) if (ctx is not None and element is not None) else None
         self._read_children(node, child_ctx, out, path)
         return out, None
-
-    def _extension_context(self) -> Context | None:
-        elements = self.definitions.elements("Element")
-        return Context(elements, "Element") if elements is not None else None
 
     def _text_issue(self, element: etree._Element, path: Path) -> None:
         self.issues.append(FHIR_XML_TEXT.issue(
@@ -191,8 +183,7 @@ def write_fhir_xml(resource: dict[str, Any], definitions: Definitions) -> bytes:
 def _write_resource(resource: dict[str, Any], definitions: Definitions) -> etree._Element:
     resource_type = resource["resourceType"]
     node = etree.Element(f"{{{FHIR_NS}}}{resource_type}", nsmap={None: FHIR_NS})
-    elements = definitions.elements(resource_type)
-    _write_children(node, resource, Context(elements, resource_type) if elements else None, definitions, True)
+    _write_children(node, resource, definitions.context(resource_type), definitions, True)
     return node
 
 
@@ -225,7 +216,7 @@ def _write_children(node: etree._Element, obj: dict[str, Any], ctx: Context | No
         if name == "div" and isinstance(value, str):
             node.append(etree.fromstring(value.encode("utf-8"), safe_xml_parser()))
             continue
-        element, code = _child_definition_for(ctx, name, definitions)
+        element, code = definitions.children(ctx).get(name, (None, None)) if ctx is not None else (None, None)
         values = value if isinstance(value, list) else [value]
         extras = extra if isinstance(extra, list) else [extra] * len(values)
         if value is None:
@@ -236,24 +227,15 @@ def _write_children(node: etree._Element, obj: dict[str, Any], ctx: Context | No
                                            or (element is None and "resourceType" in item)):
                 child.append(_write_resource(item, definitions))
             elif isinstance(item, dict):
-                child_ctx = None
-                if ctx is not None and element is not None:
-                    child_ctx = FhirXmlReader(definitions, None)._context_for(ctx, element, code)  # type: ignore[arg-type]
+                child_ctx = definitions.descend(ctx, element, code) if ctx is not None and element is not None else None
                 _write_children(child, item, child_ctx, definitions)
             elif item is not None:
                 child.set("value", _primitive_text(item))
             if isinstance(item_extra, dict):
                 if "id" in item_extra:
                     child.set("id", item_extra["id"])
-                elements = definitions.elements("Element")
                 _write_children(child, {k: v for k, v in item_extra.items() if k != "id"},
-                                Context(elements, "Element") if elements else None, definitions)
-
-
-def _child_definition_for(ctx: Context | None, name: str, definitions: Definitions) -> tuple[dict[str, Any] | None, str | None]:
-    if ctx is None:
-        return None, None
-    return FhirXmlReader(definitions, None)._child_definition(ctx, name)  # type: ignore[arg-type]
+                                definitions.context("Element"), definitions)
 
 
 def _primitive_text(value: Any) -> str:
