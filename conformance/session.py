@@ -19,11 +19,14 @@ from .report import PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
     "FHIR checks implemented so far: structure against the core definitions, invariants, required "
-    "bindings, extensions, references and Norwegian identifiers. Profiles (snapshots, slicing, "
-    "fixed/pattern, meta.profile) are not implemented yet, so a clean result does not mean the "
-    "resource conforms to its profiles."
+    "bindings, extensions, references, Norwegian identifiers, and profiles that ship a snapshot. "
+    "Snapshot generation and slicing are not implemented yet, so a clean result does not prove "
+    "conformance to a sliced or differential-only profile."
 )
-NOT_YET_PROFILE = "--profile was accepted and the profile was found, but profile validation is not implemented yet."
+NOT_YET_PROFILE = (
+    "Profiles are validated from their snapshots (cardinality, types, bindings, invariants, fixed and "
+    "pattern values); slicing and snapshot generation are not implemented yet."
+)
 NOT_YET_MESSAGES = "Norwegian XML messages are recognised but not validated yet (SAMSVAR-002)."
 
 

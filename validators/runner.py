@@ -198,7 +198,8 @@ class Validator:
             issues.extend(xml_issues)
         else:
             resource = document.tree
-        issues.extend(validate_resource(resource, definitions, FhirOptions(production=self.options.production)))
+        issues.extend(validate_resource(resource, definitions, FhirOptions(
+            production=self.options.production, profiles=self.options.profiles)))
         return issues
 
     def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator[Result]:

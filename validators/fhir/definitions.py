@@ -183,9 +183,11 @@ class Definitions:
         reference = element.get("contentReference")
         if reference:
             return Context(ctx.elements, reference.split("#", 1)[1], ctx.url)
-        if code is None or code in ("BackboneElement", "Element") and self.children(
-                Context(ctx.elements, element["path"], ctx.url)):
-            return Context(ctx.elements, element["path"], ctx.url)
+        here = Context(ctx.elements, element["path"], ctx.url)
+        if code is None or code in ("BackboneElement", "Element") and self.children(here):
+            return here
+        if ctx.elements is not (self.elements(code) or {}) and self.children(here):
+            return here  # a profile's snapshot that constrains this element's children itself
         return self.context(code)
 
     def primitive_regex(self, code: str) -> str | None:

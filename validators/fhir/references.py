@@ -110,7 +110,8 @@ class ReferenceChecker:
             if type_.get("code") != "Reference":
                 continue
             for profile in type_.get("targetProfile") or []:
-                name = profile.split("|", 1)[0].rsplit("/", 1)[-1]
+                definition = self.definitions.structure_definition(profile.split("|", 1)[0])
+                name = str(definition.get("type")) if definition else profile.split("|", 1)[0].rsplit("/", 1)[-1]
                 if name in ("Resource", "DomainResource"):
                     return set()
                 targets.add(name)

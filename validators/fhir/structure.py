@@ -126,9 +126,12 @@ ElementCheck = Callable[[Visit], Iterator[Issue]]
 
 
 class StructureChecker:
-    def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = ()) -> None:
+    def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = (),
+                 root_profile: str | None = None) -> None:
         self.definitions = definitions
         self.element_checks = tuple(element_checks)
+        self.root_profile = root_profile
+        """Walk the outermost resource against this profile's snapshot instead of its base type."""
         self._resources: list[tuple[dict[str, Any], dict[str, Any]]] = []
         """(resource, its root resource): contained resources have their container as root."""
 
@@ -138,7 +141,8 @@ class StructureChecker:
                                        path=path, expression=expression)
             return
         resource_type = resource["resourceType"]
-        ctx = self.definitions.context(resource_type)
+        profile = self.root_profile if not self._resources else None
+        ctx = self.definitions.context(profile or resource_type)
         if ctx is None or resource_type not in self.definitions.resource_types:
             yield NOT_A_RESOURCE.issue(f"Unknown resource type '{resource_type}'.",
                                        path=(*path, "resourceType"), expression=expression)

@@ -17,6 +17,7 @@ from .bindings import BindingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
+from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
 
@@ -34,6 +35,7 @@ FHIR_UNKNOWN_TYPE = rule(
 @dataclass(frozen=True, slots=True)
 class FhirOptions:
     production: bool = False
+    profiles: tuple[str, ...] = ()
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -43,8 +45,23 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    checker = StructureChecker(definitions, [
-        BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
-        ReferenceChecker(definitions)])
-    yield from checker.check_resource(resource, (), resource_type)
+    checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
+              ReferenceChecker(definitions)]
+    seen: set[tuple[str, str | None, str]] = set()
+    for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
+        seen.add((issue.rule, issue.expression, issue.message))
+        yield issue
+    declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+    for url in dict.fromkeys([*options.profiles, *declared]):
+        profile, reason = usable_profile(definitions, url, resource_type)
+        if profile is None:
+            yield PROFILE_NOT_USABLE.issue(reason, path=("meta",) if url in declared else (),
+                                           expression=resource_type)
+            continue
+        walker = StructureChecker(definitions, [*checks, FixedPatternChecker()], root_profile=profile)
+        for issue in walker.check_resource(resource, (), resource_type):
+            key = (issue.rule, issue.expression, issue.message)
+            if key not in seen:  # the base walk already said it
+                seen.add(key)
+                yield issue
     yield from check_identifiers(resource, production=options.production)
