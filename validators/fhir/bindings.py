@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Path, Severity
 from ..rules import rule
 from .definitions import Definitions
-from .structure import Visit
+from .visit import Visit
 
 NOT_IN_VALUE_SET = rule(
     "FHIR-BIND-001", "Code not in the required value set", Severity.ERROR,

@@ -44,6 +44,11 @@ def type_codes(element: ElementDefinition) -> list[str]:
     return [type_code(t) for t in element.get("type") or []]
 
 
+def element_key(element: ElementDefinition) -> str:
+    """The element's id (its path where an old snapshot has no ids): the key of its context."""
+    return str(element.get("id") or element["path"])
+
+
 def is_primitive(code: str) -> bool:
     return bool(code) and code[0].islower()
 
@@ -127,19 +132,57 @@ class Definitions:
         url = type_or_url if "/" in type_or_url else FHIR_SD + type_or_url
         return self.get(url)
 
+    def snapshot_elements(self, type_or_url: str) -> list[ElementDefinition] | None:
+        """The snapshot of a type or profile; generated from the differential when it has none."""
+        cache: dict[str, list[ElementDefinition] | None] = self.memo.setdefault("snapshots", {})
+        if type_or_url in cache:
+            return cache[type_or_url]
+        sd = self.structure_definition(type_or_url)
+        result: list[ElementDefinition] | None = None
+        if sd is not None:
+            result = (sd.get("snapshot") or {}).get("element") or None
+            if result is None:
+                cache[type_or_url] = None  # guards against a profile based on itself
+                result = self._generate(sd, type_or_url)
+        cache[type_or_url] = result
+        return result
+
+    def _generate(self, sd: dict[str, Any], key: str) -> list[ElementDefinition] | None:
+        from .snapshot import generate
+
+        problems: dict[str, list[str]] = self.memo.setdefault("snapshot-problems", {})
+        base_url = sd.get("baseDefinition")
+        differential = (sd.get("differential") or {}).get("element")
+        if sd.get("derivation", "constraint") != "constraint" or not base_url or not differential:
+            problems[key] = ["it has no snapshot, and is not a constraint on a base with a differential"]
+            return None
+        base = self.snapshot_elements(str(base_url).split("|", 1)[0])
+        if base is None:
+            problems[key] = [f"its base {base_url} is not available"]
+            return None
+        snapshot = generate(sd, base, self.snapshot_elements)
+        if snapshot.problems:
+            problems[key] = snapshot.problems
+            return None
+        return snapshot.elements
+
+    def snapshot_problems(self, type_or_url: str) -> list[str]:
+        """Why :meth:`snapshot_elements` gave nothing for a differential-only profile."""
+        problems: dict[str, list[str]] = self.memo.get("snapshot-problems", {})
+        return problems.get(type_or_url, [])
+
     def elements(self, type_or_url: str) -> dict[str, dict[str, Any]] | None:
-        """Snapshot element definitions of a StructureDefinition, by element path."""
+        """Snapshot element definitions of a StructureDefinition, by element id (slices included)."""
         if type_or_url in self._elements:
             return self._elements[type_or_url]
-        sd = self.structure_definition(type_or_url)
-        if sd is None:
+        snapshot = self.snapshot_elements(type_or_url)
+        if snapshot is None:
             return None
-        snapshot = (sd.get("snapshot") or {}).get("element") or []
-        by_path: dict[str, dict[str, Any]] = {}
+        by_id: dict[str, dict[str, Any]] = {}
         for element in snapshot:
-            by_path.setdefault(element["path"], element)  # slices share a path; keep the base
-        self._elements[type_or_url] = by_path
-        return by_path
+            by_id.setdefault(str(element.get("id") or element["path"]), element)
+        self._elements[type_or_url] = by_id
+        return by_id
 
     def context(self, type_or_url: str) -> Context | None:
         """The root context of a type or profile."""
@@ -158,10 +201,10 @@ class Definitions:
         if found is None:
             found = {}
             prefix = ctx.path + "."
-            for path, element in ctx.elements.items():
-                tail = path[len(prefix):]
-                if not path.startswith(prefix) or "." in tail:
-                    continue
+            for id_, element in ctx.elements.items():
+                tail = id_[len(prefix):]
+                if not id_.startswith(prefix) or "." in tail or ":" in tail:
+                    continue  # deeper, or a slice (see :meth:`slices`)
                 codes = type_codes(element)
                 if tail.endswith("[x]"):
                     for code in codes:
@@ -175,20 +218,39 @@ class Definitions:
         """The direct child element definitions at ``ctx``, once each, in definition order."""
         seen: dict[str, ElementDefinition] = {}
         for element, _ in self.children(ctx).values():
-            seen.setdefault(element["path"], element)
+            seen.setdefault(element_key(element), element)
         return list(seen.values())
 
     def descend(self, ctx: Context, element: ElementDefinition, code: str | None) -> Context | None:
         """The context for the content of ``element`` (of type ``code``) found at ``ctx``."""
+        here = Context(ctx.elements, element_key(element), ctx.url)
         reference = element.get("contentReference")
-        if reference:
-            return Context(ctx.elements, reference.split("#", 1)[1], ctx.url)
-        here = Context(ctx.elements, element["path"], ctx.url)
+        if reference:  # unless a profile constrained this element's children itself
+            return here if self.children(here) else Context(ctx.elements, reference.split("#", 1)[1], ctx.url)
         if code is None or code in ("BackboneElement", "Element") and self.children(here):
             return here
         if ctx.elements is not (self.elements(code) or {}) and self.children(here):
             return here  # a profile's snapshot that constrains this element's children itself
+        if code != "Extension":  # extensions are checked against their definition by url
+            profiles = [p for t in element.get("type") or [] if type_code(t) == code for p in t.get("profile") or []]
+            if len(profiles) == 1:
+                profiled = self.context(profiles[0])
+                if profiled is not None:
+                    return profiled
         return self.context(code)
+
+    def slices(self, ctx: Context, element: ElementDefinition) -> list[ElementDefinition]:
+        """The slices defined on ``element`` in the snapshot of ``ctx``, in definition order."""
+        cache: dict[tuple[int, str], list[ElementDefinition]] = self.memo.setdefault("slices", {})
+        own = element_key(element)
+        key = (id(ctx.elements), own)
+        found = cache.get(key)
+        if found is None:
+            prefix = own + ":"
+            found = [e for id_, e in ctx.elements.items()
+                     if id_.startswith(prefix) and not any(c in id_[len(prefix):] for c in ".:/")]
+            cache[key] = found
+        return found
 
     def primitive_regex(self, code: str) -> str | None:
         """The regex the core StructureDefinition of a primitive type gives its value."""

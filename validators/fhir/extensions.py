@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions, type_codes
-from .structure import Visit
+from .visit import Visit
 
 NOT_ABSOLUTE = rule(
     "FHIR-EXT-001", "Extension URL is not absolute", Severity.ERROR,

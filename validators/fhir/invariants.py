@@ -14,7 +14,7 @@ from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
 from .fhirpath import compile_expression
-from .structure import Visit
+from .visit import Visit
 
 INVARIANT_FAILED = rule(
     "FHIR-INV-001", "Invariant failed", Severity.ERROR,
@@ -100,7 +100,8 @@ class InvariantChecker:
             else:
                 try:
                     focus = ResourceNode.create_node(visit.value, _type_path(visit))
-                    outcome = compiled(focus, {"resource": visit.resource, "rootResource": visit.root})
+                    outcome = compiled(focus, {"resource": _typed(visit.resource), "rootResource": _typed(visit.root),
+                                               "context": focus})
                 except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
                     outcome = exc
             if isinstance(outcome, Exception):
@@ -116,6 +117,11 @@ class InvariantChecker:
                 yield INVARIANT_FAILED.issue(
                     f"Constraint failed: {key}: '{constraint.get('human', '')}' (expression: {expression})",
                     path=visit.path, expression=visit.expression, severity=severity)
+
+
+def _typed(resource: dict[str, Any]) -> Any:
+    """A resource as a typed node, so ``%resource.type().name`` is its resource type."""
+    return ResourceNode.create_node(resource, resource.get("resourceType"))
 
 
 def _best_practice(constraint: dict[str, Any]) -> bool:

@@ -8,12 +8,13 @@ come next); a profile that cannot be used is reported, never silently skipped.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
-from .structure import Visit
+from .visit import Visit
 
 FIXED_VALUE = rule(
     "FHIR-PROF-001", "Value differs from the fixed value of the profile", Severity.ERROR,
@@ -38,17 +39,33 @@ PROFILE_NOT_USABLE = rule(
     good='(the same, with the defining package loaded with --ig)',
 )
 
+OUT_OF_RANGE = rule(
+    "FHIR-PROF-004", "Value outside the range the profile allows", Severity.ERROR,
+    """
+    The profile gives the element a minValue[x] or maxValue[x] (a number, a date or time, or a
+    Quantity in the same unit) and the value lies outside it.
+    """,
+    bad='(profile: valueQuantity minValueQuantity 3 kg) {"valueQuantity": {"value": 2, "system": "http://unitsofmeasure.org", "code": "kg"}}',
+    good='{"valueQuantity": {"value": 72, "system": "http://unitsofmeasure.org", "code": "kg"}}',
+)
+TOO_LONG = rule(
+    "FHIR-PROF-005", "Text longer than the profile's maxLength", Severity.ERROR,
+    "The profile limits the length of this string (maxLength), for example to fit a receiving system's field.",
+    bad='(profile: name.family maxLength 5) {"family": "Nordmann"}',
+    good='{"family": "Berg"}',
+)
 
-def _matches_pattern(value: Any, pattern: Any) -> bool:
+
+def matches_pattern(value: Any, pattern: Any) -> bool:
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(_matches_pattern(value.get(k), v) for k, v in pattern.items())
+        return isinstance(value, dict) and all(matches_pattern(value.get(k), v) for k, v in pattern.items())
     if isinstance(pattern, list):
-        return isinstance(value, list) and all(any(_matches_pattern(item, p) for item in value) for p in pattern)
+        return isinstance(value, list) and all(any(matches_pattern(item, p) for item in value) for p in pattern)
     return value == pattern
 
 
 class FixedPatternChecker:
-    """An element check: fixed[x] and pattern[x] of the definition the walk is in."""
+    """An element check: fixed[x], pattern[x], minValue[x], maxValue[x] and maxLength of the definition."""
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         for key, expected in visit.element.items():
@@ -57,9 +74,48 @@ class FixedPatternChecker:
                     yield FIXED_VALUE.issue(f"Value is {_show(visit.value)} but is fixed to {_show(expected)}",
                                             path=visit.path, expression=visit.expression)
             elif key.startswith("pattern") and len(key) > 7:
-                if not _matches_pattern(visit.value, expected):
+                if not matches_pattern(visit.value, expected):
                     yield PATTERN_VALUE.issue(f"Value is {_show(visit.value)} but must match the pattern "
                                               f"{_show(expected)}", path=visit.path, expression=visit.expression)
+            elif key.startswith(("minValue", "maxValue")) and len(key) > 8:
+                order = _compare(visit.value, expected)
+                low = key.startswith("min")
+                if order is not None and (order < 0 if low else order > 0):
+                    word = "less than the specified minimum" if low else "greater than the specified maximum"
+                    yield OUT_OF_RANGE.issue(f"The value in the instance ({_show(_plain(visit.value))}) is {word} "
+                                             f"value ({_show(_plain(expected))})", path=visit.path,
+                                             expression=visit.expression)
+            elif key == "maxLength" and isinstance(visit.value, str) and isinstance(expected, int):
+                if len(visit.value) > expected:
+                    yield TOO_LONG.issue(f"The value is {len(visit.value)} characters long, more than the "
+                                         f"maxLength of {expected}", path=visit.path, expression=visit.expression)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict) and "value" in value:
+        return f"{value.get('value')} {value.get('code') or value.get('unit') or ''}".strip()
+    return value
+
+
+def _compare(value: Any, limit: Any) -> int | None:
+    """-1, 0 or 1 when the value and the limit can be ordered; None when they cannot."""
+    if isinstance(limit, dict):  # Quantity: only in the same unit
+        if not isinstance(value, dict) or "value" not in value or "value" not in limit:
+            return None
+        if (value.get("system"), value.get("code")) != (limit.get("system"), limit.get("code")):
+            return None
+        value, limit = value["value"], limit["value"]
+    if isinstance(limit, bool) or isinstance(value, bool):
+        return None
+    if isinstance(limit, (int, float, Decimal)) and isinstance(value, (int, float, Decimal)):
+        a, b = Decimal(str(value)), Decimal(str(limit))
+        return (a > b) - (a < b)
+    if isinstance(limit, str) and isinstance(value, str):
+        # dates and times: compared at the precision both have; equal there is not out of range
+        size = min(len(value), len(limit))
+        a, b = value[:size], limit[:size]
+        return (a > b) - (a < b)
+    return None
 
 
 def _show(value: Any) -> str:
@@ -72,8 +128,9 @@ def usable_profile(definitions: Definitions, url: str, resource_type: str) -> tu
     profile = definitions.structure_definition(url)
     if profile is None:
         return None, f"Profile {url} is not in the loaded packages; load it with --ig. It was not checked."
-    if not (profile.get("snapshot") or {}).get("element"):
-        return None, f"Profile {url} has no snapshot; snapshot generation is not implemented yet. It was not checked."
+    if definitions.snapshot_elements(url) is None:
+        why = "; ".join(definitions.snapshot_problems(url)) or "it has no snapshot"
+        return None, f"Profile {url} could not be used: {why}. It was not checked."
     if profile.get("type") != resource_type:
         return None, f"Profile {url} is for {profile.get('type')}, not {resource_type}. It was not checked."
     return str(profile["url"]), ""

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
-from .structure import Visit
+from .visit import Visit
 
 WRONG_TARGET = rule(
     "FHIR-REF-001", "Reference to a resource type the element does not allow", Severity.ERROR,

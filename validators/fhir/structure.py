@@ -8,13 +8,15 @@ elements as ``value.ofType(Quantity)``, errors about missing or extra children o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..issues import Issue, Path, Severity
 from ..rules import rule
-from .definitions import Context, Definitions, ElementDefinition, is_primitive
+from .definitions import Context, Definitions, ElementDefinition, element_key, is_primitive, type_codes
+from .references import BundleIndex
+from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
+from .visit import ElementCheck, Visit
 
 UNKNOWN_PROPERTY = rule(
     "FHIR-STRUCT-001", "Unrecognized property", Severity.ERROR,
@@ -95,6 +97,12 @@ NOT_A_RESOURCE = rule(
     bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "x"}}]}',
     good='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
 )
+WRONG_RESOURCE_TYPE = rule(
+    "FHIR-STRUCT-011", "Resource of a type the element does not allow", Severity.ERROR,
+    "The element (for example a profiled Parameters.parameter.resource) allows only some resource types.",
+    bad='(profile: parameter.resource is Patient or Practitioner) {"resource": {"resourceType": "Organization"}}',
+    good='{"resource": {"resourceType": "Patient"}}',
+)
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -102,27 +110,6 @@ def _display_name(name: str, element: ElementDefinition, code: str | None) -> st
     if element["path"].endswith("[x]") and code:
         return f"{element['path'].rsplit('.', 1)[1][:-3]}.ofType({code})"
     return name
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """One element value the walk visits, with what a check needs to judge it."""
-
-    value: Any
-    element: ElementDefinition
-    code: str | None
-    path: Path
-    expression: str
-    resource: dict[str, Any]
-    """The nearest enclosing resource (``%resource``)."""
-    root: dict[str, Any]
-    """``%rootResource``: the container of a contained resource, else the resource itself."""
-    top: dict[str, Any]
-    """The outermost resource of the document (a Bundle, when the resource is one of its entries)."""
-
-
-ElementCheck = Callable[[Visit], Iterator[Issue]]
-"""A check run on every element value the walk visits (bindings, invariants, references, ...)."""
 
 
 class StructureChecker:
@@ -134,6 +121,59 @@ class StructureChecker:
         """Walk the outermost resource against this profile's snapshot instead of its base type."""
         self._resources: list[tuple[dict[str, Any], dict[str, Any]]] = []
         """(resource, its root resource): contained resources have their container as root."""
+        self._slice_matcher: SliceMatcher | None = None
+        self._bundle_index: tuple[dict[str, Any], BundleIndex] | None = None
+        self._conforming: set[tuple[int, str]] = set()
+
+    # -- what slicing needs from the walk ---------------------------------------------------------
+
+    def _matcher(self) -> SliceMatcher:
+        if self._slice_matcher is None:
+            self._slice_matcher = SliceMatcher(self.definitions, self._conforms, self._resolve)
+        return self._slice_matcher
+
+    def _conforms(self, value: Any, profile: str, code: str | None) -> bool:
+        """Does ``value`` conform to ``profile``? A nested walk; errors decide."""
+        key = (id(value), profile)
+        if key in self._conforming:
+            return True  # a profile that refers back to itself: assume the inner case holds
+        ctx = self.definitions.context(profile)
+        if ctx is None:
+            return False
+        self._conforming.add(key)
+        try:
+            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+                nested = StructureChecker(self.definitions, self.element_checks, root_profile=profile)
+                nested._conforming = self._conforming
+                issues: Iterator[Issue] = nested.check_resource(value, (), value["resourceType"])
+            else:
+                nested = StructureChecker(self.definitions, self.element_checks)
+                nested._resources = list(self._resources) or [({}, {})]
+                nested._conforming = self._conforming
+                root = ctx.elements.get(ctx.path, {})
+                issues = _chain(nested._run_checks(value, root, code, (), ""),
+                                nested._object(value, ctx, (), "") if isinstance(value, dict) else iter(()))
+            return not any(issue.severity >= Severity.ERROR for issue in issues)
+        finally:
+            self._conforming.discard(key)
+
+    def _resolve(self, reference: Any) -> dict[str, Any] | None:
+        """The resource a Reference points to inside this document (contained or Bundle entry)."""
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if not isinstance(target, str) or not self._resources:
+            return None
+        if target.startswith("#"):
+            for contained in self._resources[-1][1].get("contained") or []:
+                if isinstance(contained, dict) and contained.get("id") == target[1:]:
+                    return contained
+            return None
+        top = self._resources[0][0]
+        if top.get("resourceType") != "Bundle":
+            return None
+        if self._bundle_index is None or self._bundle_index[0] is not top:
+            self._bundle_index = (top, BundleIndex(top))
+        found = self._bundle_index[1].resolve(target)
+        return found[0] if len(found) == 1 else None
 
     def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -186,10 +226,11 @@ class StructureChecker:
             element, code = found
             if key.startswith("_"):
                 if name not in obj:
-                    counts[element["path"]] = counts.get(element["path"], 0) + _present(value)
+                    counts[element_key(element)] = counts.get(element_key(element), 0) + _present(value)
                 yield from self._primitive_extensions(value, element, (*path, key), f"{expression}.{name}")
                 continue
-            repeats = element.get("max", "1") != "1"
+            # JSON arrays follow the base definition: a profile's max of 1 does not change the shape
+            repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
             shown = f"{expression}.{_display_name(name, element, code)}"
             if repeats and not isinstance(value, list):
                 yield ARRAY_SHAPE.issue(
@@ -206,7 +247,7 @@ class StructureChecker:
                 yield EMPTY.issue(f"The array {name} is empty; leave the property out.", path=(*path, key),
                                   expression=shown)
             extras = obj.get("_" + name)
-            present = 0
+            present: list[Item] = []
             for i, item in enumerate(items):
                 item_path: Path = (*path, key, i) if isinstance(value, list) else (*path, key)
                 item_expression = f"{shown}[{i}]" if repeats else shown
@@ -216,14 +257,21 @@ class StructureChecker:
                         yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
                                           path=item_path, expression=item_expression)
                     continue
-                present += 1
-                yield from self._value(item, element, code, ctx, item_path, item_expression)
-            counts[element["path"]] = counts.get(element["path"], 0) + present
+                present.append(Item(item, code, i, item_path, item_expression))
+            definitions: list[ElementDefinition | None] = [None] * len(present)
+            slices = self.definitions.slices(ctx, element) if element.get("slicing") else []
+            if slices and present:
+                assignment = assign(self._matcher(), ctx, element, slices, present, path, expression)
+                yield from assignment.issues
+                definitions = assignment.slices
+            for item, chosen in zip(present, definitions):
+                yield from self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
+            counts[element_key(element)] = counts.get(element_key(element), 0) + len(present)
         yield from self._cardinality(ctx, counts, expression, path)
 
     def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
         for element in self.definitions.child_elements(ctx):
-            count = counts.get(element["path"], 0)
+            count = counts.get(element_key(element), 0)
             minimum = int(element.get("min", 0))
             maximum = element.get("max", "*")
             source = f" (from {ctx.url})" if ctx.url else ""
@@ -238,6 +286,15 @@ class StructureChecker:
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
                expression: str) -> Iterator[Issue]:
+        if code is None and isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+            allowed = type_codes(element)  # a choice of resource types: the resource says which
+            if allowed and all(c in self.definitions.resource_types or c == "Resource" for c in allowed):
+                if value["resourceType"] not in allowed and "Resource" not in allowed:
+                    yield WRONG_RESOURCE_TYPE.issue(
+                        f"{element['path']}: a resource of type {value['resourceType']} is not allowed "
+                        f"(allowed: {', '.join(allowed)})", path=path, expression=expression)
+                    return
+                code = value["resourceType"]
         if code not in self.definitions.resource_types and code != "Resource":
             yield from self._run_checks(value, element, code, path, expression)
         if code in self.definitions.resource_types or code == "Resource":
@@ -289,6 +346,11 @@ class StructureChecker:
                                           path=item_path, expression=expression)
             elif ctx is not None:
                 yield from self._object(item, ctx, item_path, expression)
+
+
+def _chain(*iterators: Iterator[Issue]) -> Iterator[Issue]:
+    for iterator in iterators:
+        yield from iterator
 
 
 def _present(value: Any) -> int:

@@ -1,0 +1,30 @@
+"""What the structure walk hands to each element check (bindings, invariants, references, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from ..issues import Issue, Path
+from .definitions import ElementDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One element value the walk visits, with what a check needs to judge it."""
+
+    value: Any
+    element: ElementDefinition
+    code: str | None
+    path: Path
+    expression: str
+    resource: dict[str, Any]
+    """The nearest enclosing resource (``%resource``)."""
+    root: dict[str, Any]
+    """``%rootResource``: the container of a contained resource, else the resource itself."""
+    top: dict[str, Any]
+    """The outermost resource of the document (a Bundle, when the resource is one of its entries)."""
+
+
+ElementCheck = Callable[[Visit], Iterator[Issue]]
+"""A check run on every element value the walk visits (bindings, invariants, references, ...)."""
