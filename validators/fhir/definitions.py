@@ -15,6 +15,7 @@ FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+PROFILE_ELEMENT_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element"
 
 ElementDefinition = dict[str, Any]
 ChildMap = dict[str, tuple[ElementDefinition, str | None]]
@@ -129,7 +130,7 @@ class Definitions:
         return resource
 
     def structure_definition(self, type_or_url: str) -> dict[str, Any] | None:
-        url = type_or_url if "/" in type_or_url else FHIR_SD + type_or_url
+        url = type_or_url if ("/" in type_or_url or ":" in type_or_url) else FHIR_SD + type_or_url
         return self.get(url)
 
     def snapshot_elements(self, type_or_url: str) -> list[ElementDefinition] | None:
@@ -232,12 +233,40 @@ class Definitions:
         if ctx.elements is not (self.elements(code) or {}) and self.children(here):
             return here  # a profile's snapshot that constrains this element's children itself
         if code != "Extension":  # extensions are checked against their definition by url
-            profiles = [p for t in element.get("type") or [] if type_code(t) == code for p in t.get("profile") or []]
+            profiles = self.type_profiles(element, code)
             if len(profiles) == 1:
-                profiled = self.context(profiles[0])
+                profiled = self.profile_context(*profiles[0])
                 if profiled is not None:
                     return profiled
         return self.context(code)
+
+    @staticmethod
+    def type_profiles(element: ElementDefinition, code: str | None) -> list[tuple[str, str | None]]:
+        """The profiles ``element`` requires of its type ``code``: (url, element id) pairs.
+
+        The element id comes from the ``elementdefinition-profile-element`` extension, which points
+        at one element inside the profile (a section template of a document library).
+        """
+        found: list[tuple[str, str | None]] = []
+        for type_ in element.get("type") or []:
+            if code is not None and type_code(type_) != code:
+                continue
+            extensions = type_.get("_profile") or []
+            for i, url in enumerate(type_.get("profile") or []):
+                target = None
+                ext = extensions[i] if i < len(extensions) and isinstance(extensions[i], dict) else {}
+                for item in ext.get("extension") or []:
+                    if item.get("url") == PROFILE_ELEMENT_EXT:
+                        target = item.get("valueString")
+                found.append((str(url), target))
+        return found
+
+    def profile_context(self, url: str, element_id: str | None = None) -> Context | None:
+        """The context of a profile, or of one element inside it."""
+        ctx = self.context(url)
+        if ctx is None or element_id is None:
+            return ctx
+        return Context(ctx.elements, element_id, ctx.url) if element_id in ctx.elements else None
 
     def slices(self, ctx: Context, element: ElementDefinition) -> list[ElementDefinition]:
         """The slices defined on ``element`` in the snapshot of ``ctx``, in definition order."""

@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .definitions import Definitions
+
 ElementDefinition = dict[str, Any]
 SnapshotSource = Callable[[str], "list[ElementDefinition] | None"]
 """Snapshot elements of a type or profile by URL or type name (generated on demand)."""
@@ -99,14 +101,19 @@ class _Builder:
             types = parent.get("type") or []
             if len(types) != 1:
                 return False
-            profiles = types[0].get("profile") or []
+            profiles = Definitions.type_profiles(parent, None)
             code = str(types[0].get("code", ""))
-            source = self.source(profiles[0]) if len(profiles) == 1 else None
-            if source is None:
-                source = self.source(code)
+            source = self.source(profiles[0][0]) if len(profiles) == 1 else None
+            if source and profiles[0][1]:  # one element of the profile (elementdefinition-profile-element)
+                root = profiles[0][1]
+                source = [e for e in source if element_id(e) == root or element_id(e).startswith(root + ".")]
+            elif source:
+                root = element_id(source[0])
             if not source:
-                return False
-            root = element_id(source[0])
+                source = self.source(code)
+                if not source:
+                    return False
+                root = element_id(source[0])
         children = []
         for element in source[1:]:
             old = element_id(element)

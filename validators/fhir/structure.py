@@ -103,6 +103,15 @@ WRONG_RESOURCE_TYPE = rule(
     bad='(profile: parameter.resource is Patient or Practitioner) {"resource": {"resourceType": "Organization"}}',
     good='{"resource": {"resourceType": "Patient"}}',
 )
+NO_PROFILE_MATCH = rule(
+    "FHIR-STRUCT-012", "Element conforms to none of its allowed profiles", Severity.ERROR,
+    """
+    The element's type lists several profiles (for example two Address profiles); the value must
+    conform to at least one of them, and it conforms to none.
+    """,
+    bad='(type Address, profiles with use 1..1 or type 1..1) {"address": [{"text": "Storgata 1"}]}',
+    good='{"address": [{"use": "home", "text": "Storgata 1"}]}',
+)
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -132,12 +141,12 @@ class StructureChecker:
             self._slice_matcher = SliceMatcher(self.definitions, self._conforms, self._resolve)
         return self._slice_matcher
 
-    def _conforms(self, value: Any, profile: str, code: str | None) -> bool:
-        """Does ``value`` conform to ``profile``? A nested walk; errors decide."""
+    def _conforms(self, value: Any, profile: str, code: str | None, element_id: str | None = None) -> bool:
+        """Does ``value`` conform to ``profile`` (or one element of it)? A nested walk; errors decide."""
         key = (id(value), profile)
         if key in self._conforming:
             return True  # a profile that refers back to itself: assume the inner case holds
-        ctx = self.definitions.context(profile)
+        ctx = self.definitions.profile_context(profile, element_id)
         if ctx is None:
             return False
         self._conforming.add(key)
@@ -156,6 +165,16 @@ class StructureChecker:
             return not any(issue.severity >= Severity.ERROR for issue in issues)
         finally:
             self._conforming.discard(key)
+
+    def _extension_context(self, value: dict[str, Any]) -> Context | None:
+        """An extension is walked against its own definition (found by url) when it is loaded."""
+        url = value.get("url")
+        if not isinstance(url, str) or ":" not in url:
+            return None
+        definition = self.definitions.get(url)
+        if definition is None or definition.get("type") != "Extension":
+            return None
+        return self.definitions.context(url)
 
     def _resolve(self, reference: Any) -> dict[str, Any] | None:
         """The resource a Reference points to inside this document (contained or Bundle entry)."""
@@ -219,6 +238,9 @@ class StructureChecker:
                 continue
             name = key[1:] if key.startswith("_") else key
             found = children.get(name)
+            if found is None and key.startswith("value") and "Extension.value[x]" in ctx.elements:
+                counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
+                continue  # a value type the extension does not allow: the extension check says so
             if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
                 yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
                                              expression=expression)
@@ -260,7 +282,7 @@ class StructureChecker:
                 present.append(Item(item, code, i, item_path, item_expression))
             definitions: list[ElementDefinition | None] = [None] * len(present)
             slices = self.definitions.slices(ctx, element) if element.get("slicing") else []
-            if slices and present:
+            if slices:
                 assignment = assign(self._matcher(), ctx, element, slices, present, path, expression)
                 yield from assignment.issues
                 definitions = assignment.slices
@@ -272,6 +294,10 @@ class StructureChecker:
     def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
         for element in self.definitions.child_elements(ctx):
             count = counts.get(element_key(element), 0)
+            if count == 0 and element.get("slicing"):  # required slices of an absent element
+                slices = self.definitions.slices(ctx, element)
+                if slices:
+                    yield from assign(self._matcher(), ctx, element, slices, [], path, expression).issues
             minimum = int(element.get("min", 0))
             maximum = element.get("max", "*")
             source = f" (from {ctx.url})" if ctx.url else ""
@@ -310,7 +336,14 @@ class StructureChecker:
         if not value:
             yield EMPTY.issue("Object must have some content", path=path, expression=expression)
             return
+        profiles = self.definitions.type_profiles(element, code) if code != "Extension" else []
+        if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
+            yield NO_PROFILE_MATCH.issue(
+                f"Unable to find a match for the specified profile among choices: "
+                f"{', '.join(url for url, _ in profiles)}", path=path, expression=expression)
         child = self.definitions.descend(ctx, element, code)
+        if code == "Extension" and child is not None and child.path == "Extension":
+            child = self._extension_context(value) or child
         if child is not None:
             type_root = child.elements.get(child.path) if child.path == code else None
             if type_root is not None:  # the datatype's own constraints (per-1, qty-3, ...)
