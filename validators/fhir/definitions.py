@@ -154,7 +154,10 @@ class Definitions:
         problems: dict[str, list[str]] = self.memo.setdefault("snapshot-problems", {})
         base_url = sd.get("baseDefinition")
         differential = (sd.get("differential") or {}).get("element")
-        if sd.get("derivation", "constraint") != "constraint" or not base_url or not differential:
+        base_type = str(base_url or "").split("|", 1)[0].rsplit("/", 1)[-1]
+        # "specialization" of a type by itself is a mislabelled constraint; HL7's tools read it so
+        constraint = sd.get("derivation", "constraint") == "constraint" or sd.get("type") == base_type
+        if not constraint or not base_url or not differential:
             problems[key] = ["it has no snapshot, and is not a constraint on a base with a differential"]
             return None
         base = self.snapshot_elements(str(base_url).split("|", 1)[0])

@@ -70,9 +70,7 @@ class FixedPatternChecker:
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         for key, expected in visit.element.items():
             if key.startswith("fixed") and len(key) > 5:
-                if visit.value != expected:
-                    yield FIXED_VALUE.issue(f"Value is {_show(visit.value)} but is fixed to {_show(expected)}",
-                                            path=visit.path, expression=visit.expression)
+                yield from _fixed_differences(visit.value, expected, visit.path, visit.expression)
             elif key.startswith("pattern") and len(key) > 7:
                 if not matches_pattern(visit.value, expected):
                     yield PATTERN_VALUE.issue(f"Value is {_show(visit.value)} but must match the pattern "
@@ -91,10 +89,53 @@ class FixedPatternChecker:
                                          f"maxLength of {expected}", path=visit.path, expression=visit.expression)
 
 
+def _fixed_differences(value: Any, fixed: Any, path: tuple[str | int, ...], expression: str) -> Iterator[Issue]:
+    """fixed[x] is exact: every element of the fixed value, and nothing else, as HL7 compares it."""
+    if isinstance(value, dict) and isinstance(fixed, dict):
+        for key in value:
+            if key not in fixed and key != "id" and not (key.startswith("_") and key[1:] in fixed):
+                yield FIXED_VALUE.issue(f"The element {key} is present in the instance but not allowed in the "
+                                        "applicable fixed value specified in profile", path=(*path, key),
+                                        expression=f"{expression}.{key}")
+        for key, wanted in fixed.items():
+            if key not in value:
+                yield FIXED_VALUE.issue(f"Missing element '{key}' - required by fixed value {_show(fixed)}",
+                                        path=path, expression=expression)
+            else:
+                yield from _fixed_differences(value[key], wanted, (*path, key), f"{expression}.{key}")
+    elif isinstance(value, list) and isinstance(fixed, list) and len(value) == len(fixed):
+        for i, (item, wanted) in enumerate(zip(value, fixed)):
+            yield from _fixed_differences(item, wanted, (*path, i), f"{expression}[{i}]")
+    elif value != fixed:
+        yield FIXED_VALUE.issue(f"Value is {_show(value)} but is fixed to {_show(fixed)}", path=path,
+                                expression=expression)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict) and "value" in value:
         return f"{value.get('value')} {value.get('code') or value.get('unit') or ''}".strip()
     return value
+
+
+UCUM = "http://unitsofmeasure.org"
+_PREFIXES = {"": 1, "k": Decimal(1000), "h": Decimal(100), "da": Decimal(10), "d": Decimal("0.1"),
+             "c": Decimal("0.01"), "m": Decimal("0.001"), "u": Decimal("1e-6"), "n": Decimal("1e-9")}
+_BASE_UNITS = ("g", "m", "L", "l", "s", "mol")
+
+
+def _in_base_unit(quantity: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """A Quantity's value in its UCUM base unit (``1 kg`` -> ``1000 g``): metric prefixes only."""
+    raw, system, code = quantity.get("value"), quantity.get("system"), quantity.get("code")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal)):
+        return None
+    value = Decimal(str(raw))
+    if system != UCUM or not isinstance(code, str):
+        return (value, f"{system}|{code}") if code is not None or system is not None else (value, "")
+    for base in _BASE_UNITS:
+        prefix = code[:-len(base)] if code.endswith(base) else None
+        if prefix is not None and prefix in _PREFIXES:
+            return value * _PREFIXES[prefix], base.upper() if base in ("L", "l") else base
+    return value, code
 
 
 def _compare(value: Any, limit: Any) -> int | None:
@@ -102,9 +143,10 @@ def _compare(value: Any, limit: Any) -> int | None:
     if isinstance(limit, dict):  # Quantity: only in the same unit
         if not isinstance(value, dict) or "value" not in value or "value" not in limit:
             return None
-        if (value.get("system"), value.get("code")) != (limit.get("system"), limit.get("code")):
+        a, b = _in_base_unit(value), _in_base_unit(limit)
+        if a is None or b is None or a[1] != b[1]:
             return None
-        value, limit = value["value"], limit["value"]
+        value, limit = a[0], b[0]
     if isinstance(limit, bool) or isinstance(value, bool):
         return None
     if isinstance(limit, (int, float, Decimal)) and isinstance(value, (int, float, Decimal)):

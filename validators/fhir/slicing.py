@@ -208,6 +208,10 @@ class SliceMatcher:
                 current, codes = candidates[0], ["Extension"]
                 continue
             child = elements.get(f"{own}.{arg}") or elements.get(f"{own}.{arg}[x]")
+            inherited = _from_fixed(current, arg)
+            if child is None and inherited is not None:  # fixedContactPoint {use: home} -> use = home
+                current, codes = inherited, []
+                continue
             if child is None:  # not constrained in the slice: take it from the type or type profile
                 profiles = [p for t in current.get("type") or [] for p in t.get("profile") or []]
                 base = self.definitions.context(profiles[0] if len(profiles) == 1 else (codes[0] if len(codes) == 1 else ""))
@@ -280,6 +284,15 @@ class SliceMatcher:
             if any(self.conforms(value, profile, code) for profile in profiles):
                 return None
         return f"{path} does not conform to {' or '.join(profiles)}"
+
+
+def _from_fixed(element: ElementDefinition, name: str) -> ElementDefinition | None:
+    """A child's fixed/pattern value taken from its parent's complex fixed[x]/pattern[x]."""
+    for key, value in element.items():
+        if key.startswith(("fixed", "pattern")) and isinstance(value, dict) and name in value:
+            return {"id": f"{element_key(element)}.{name}", "path": f"{element.get('path')}.{name}",
+                    ("fixed" if key.startswith("fixed") else "pattern") + "Value": value[name]}
+    return None
 
 
 def _codings(value: Any) -> list[tuple[str, str]]:

@@ -112,6 +112,16 @@ NO_PROFILE_MATCH = rule(
     bad='(type Address, profiles with use 1..1 or type 1..1) {"address": [{"text": "Storgata 1"}]}',
     good='{"address": [{"use": "home", "text": "Storgata 1"}]}',
 )
+UNKNOWN_TYPE_PROFILE = rule(
+    "FHIR-STRUCT-013", "Profile of an element's type not found", Severity.ERROR,
+    """
+    A profile requires an element to conform to another profile (a type profile such as an
+    identifier profile) that is not in the loaded packages, so the element cannot be validated.
+    Load the package that defines it with ``--ig``.
+    """,
+    bad='(type Identifier, profile http://fhir.de/StructureDefinition/identifier-iknr, not loaded)',
+    good='(the same with the package loaded)',
+)
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -194,13 +204,14 @@ class StructureChecker:
         found = self._bundle_index[1].resolve(target)
         return found[0] if len(found) == 1 else None
 
-    def check_resource(self, resource: Any, path: Path, expression: str) -> Iterator[Issue]:
+    def check_resource(self, resource: Any, path: Path, expression: str, profile: str | None = None) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             yield NOT_A_RESOURCE.issue("A resource is expected here: a JSON object with a resourceType.",
                                        path=path, expression=expression)
             return
         resource_type = resource["resourceType"]
-        profile = self.root_profile if not self._resources else None
+        if profile is None:
+            profile = self.root_profile if not self._resources else None
         ctx = self.definitions.context(profile or resource_type)
         if ctx is None or resource_type not in self.definitions.resource_types:
             yield NOT_A_RESOURCE.issue(f"Unknown resource type '{resource_type}'.",
@@ -324,7 +335,22 @@ class StructureChecker:
         if code not in self.definitions.resource_types and code != "Resource":
             yield from self._run_checks(value, element, code, path, expression)
         if code in self.definitions.resource_types or code == "Resource":
-            yield from self.check_resource(value, path, expression)
+            actual = value.get("resourceType") if isinstance(value, dict) else None
+            profiles = self.definitions.type_profiles(element, code)
+            wanted = [code] if code != "Resource" else []
+            if len(profiles) == 1:
+                profiled = self.definitions.structure_definition(profiles[0][0])
+                wanted = [str(profiled.get("type"))] if profiled else wanted
+            if wanted and isinstance(actual, str) and actual not in wanted:
+                yield WRONG_RESOURCE_TYPE.issue(f"The type '{actual}' is not valid - must be {wanted[0]}",
+                                                path=path, expression=expression)
+                return
+            if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
+                yield NO_PROFILE_MATCH.issue(
+                    f"Unable to find a match for the specified profile among choices: "
+                    f"{', '.join(url for url, _ in profiles)}", path=path, expression=expression)
+            single = profiles[0][0] if len(profiles) == 1 and self.definitions.context(profiles[0][0]) else None
+            yield from self.check_resource(value, path, expression, profile=single)
             return
         if code is not None and is_primitive(code):
             yield from self._primitive(value, code, path, expression)
@@ -337,6 +363,11 @@ class StructureChecker:
             yield EMPTY.issue("Object must have some content", path=path, expression=expression)
             return
         profiles = self.definitions.type_profiles(element, code) if code != "Extension" else []
+        for url, _ in profiles:
+            if self.definitions.context(url) is None:
+                yield UNKNOWN_TYPE_PROFILE.issue(
+                    f"Unknown profile {url}: the element must conform to it, but it is not in the loaded "
+                    f"packages (load it with --ig)", path=path, expression=expression)
         if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
             yield NO_PROFILE_MATCH.issue(
                 f"Unable to find a match for the specified profile among choices: "
