@@ -13,7 +13,8 @@ from typing import Any, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions, type_codes
-from .visit import Visit
+from .fhirpath import compile_expression
+from .visit import Parent, Visit
 
 NOT_ABSOLUTE = rule(
     "FHIR-EXT-001", "Extension URL is not absolute", Severity.ERROR,
@@ -52,12 +53,12 @@ WRONG_CONTEXT = rule(
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
-_TRAILING_EXTENSION = re.compile(r"\.(?:modifierE|e)xtension(?:\[\d+\])?$")
 
 
 class ExtensionChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
+        self._compiled: dict[str, Any] = {}
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code != "Extension" or not isinstance(visit.value, dict):
@@ -82,7 +83,7 @@ class ExtensionChecker:
                                     "(load the package that defines it with --ig)",
                                     path=(*visit.path, "url"), expression=visit.expression)
             return
-        yield from self._context(visit, url, definition, parent_path)
+        yield from self._context(visit, url, definition)
         yield from self._content(visit, url, definition, visit.value, visit.expression)
 
     def _content(self, visit: Visit, url: str, definition: dict[str, Any], value: dict[str, Any],
@@ -119,25 +120,71 @@ class ExtensionChecker:
                 yield from self._content(visit, url, definition, child, f"{expression}.extension[{i}]",
                                          f"{prefix}.extension:{known[child_url]}")
 
-    def _context(self, visit: Visit, url: str, definition: dict[str, Any], parent_path: str) -> Iterator[Issue]:
+    def _context(self, visit: Visit, url: str, definition: dict[str, Any]) -> Iterator[Issue]:
         contexts = definition.get("context") or []
-        if not contexts or parent_path == "Element":
-            return  # no context stated, or a primitive's extension whose owner is not known here
-        parent_root = parent_path.split(".", 1)[0]
-        candidates = {parent_path, "Element"}
-        if parent_root in self.definitions.resource_types:
-            candidates |= {"Resource", "DomainResource"} if parent_path == parent_root else {"BackboneElement"}
-        elif parent_path == parent_root:
-            candidates.add(self.definitions.type_kinds.get(parent_root, "") and parent_root)
-        for context in contexts:
-            if context.get("type") != "element" or context.get("expression") in candidates:
-                return
-        allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
-        parent_expression = _TRAILING_EXTENSION.sub("", visit.expression)
+        parent = visit.parent
+        if parent is None:
+            return
         # R4's own extensions state some contexts inconsistently with how the specification uses
         # them (fixed in later versions): for those a mismatch is a warning, not an error.
         core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("fhirVersion") == "4.0.1"
-        yield WRONG_CONTEXT.issue(
-            f"The extension {url} is not allowed to be used at this point (this element is {parent_path}; "
-            f"allowed: {allowed})", path=visit.path, expression=parent_expression,
-            severity=Severity.WARNING if core else None)
+        severity = Severity.WARNING if core else None
+        if contexts and not any(self._allows(context, parent, visit) for context in contexts):
+            allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
+            yield WRONG_CONTEXT.issue(
+                f"The extension {url} is not allowed to be used at this point (this element is "
+                f"[{parent.type_name}, {parent.element_path}]; allowed: {allowed})",
+                path=visit.path, expression=parent.expression, severity=severity)
+            return
+        for invariant in definition.get("contextInvariant") or []:
+            if self._evaluate(invariant, parent) == [False]:
+                yield WRONG_CONTEXT.issue(
+                    f"The extension {url} is not allowed to be used at this point (based on context invariant "
+                    f"'{invariant}')", path=visit.path, expression=parent.expression, severity=severity)
+
+    def _allows(self, context: dict[str, Any], parent: Parent, visit: Visit) -> bool:
+        kind, expression = context.get("type"), str(context.get("expression", ""))
+        if kind == "element":
+            candidates = {parent.type_name, parent.element_path, "Element"}
+            root = parent.element_path.split(".", 1)[0]
+            if parent.element_path == root and root in self.definitions.resource_types:
+                candidates |= {"Resource"} if root in ("Bundle", "Parameters", "Binary") else {"Resource", "DomainResource"}
+            elif parent.type_name == parent.element_path:
+                candidates.add("BackboneElement")
+            if parent.type_name in self.definitions.type_kinds and not parent.type_name[:1].islower():
+                candidates.add("DataType")
+            return expression in candidates or expression.split("#", 1)[-1] in candidates
+        if kind == "extension":  # on that extension, or on its value
+            holder = parent.value if parent.type_name == "Extension" else (
+                parent.container if parent.element_path == "Extension.value[x]" else None)
+            return isinstance(holder, dict) and holder.get("url") == expression
+        if kind == "fhirpath":
+            found = self._evaluate(expression, None, visit.resource)
+            return found is None or any(_data(node) is parent.value for node in found)
+        return True
+
+    def _evaluate(self, expression: str, parent: Parent | None, resource: Any = None) -> list[Any] | None:
+        """A context expression's result, or None when it cannot be evaluated (then it is not held against)."""
+        from fhirpathpy.engine.nodes import ResourceNode
+
+        compiled = self._compiled.get(expression)
+        if compiled is None:
+            try:
+                compiled = compile_expression(expression)
+            except Exception:  # noqa: BLE001 - an unparsable context is not the instance's fault
+                compiled = False
+            self._compiled[expression] = compiled
+        if compiled is False:
+            return None
+        try:
+            if parent is not None:
+                focus = ResourceNode.create_node(parent.value, parent.type_name)
+            else:
+                focus = ResourceNode.create_node(resource, resource.get("resourceType"))
+            return list(compiled(focus, {}))
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def _data(node: Any) -> Any:
+    return getattr(node, "data", node)

@@ -16,7 +16,7 @@ from .definitions import Context, Definitions, ElementDefinition, element_key, i
 from .references import BundleIndex
 from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
-from .visit import ElementCheck, Visit
+from .visit import ElementCheck, Parent, Visit
 
 UNKNOWN_PROPERTY = rule(
     "FHIR-STRUCT-001", "Unrecognized property", Severity.ERROR,
@@ -141,6 +141,7 @@ class StructureChecker:
         self._resources: list[tuple[dict[str, Any], dict[str, Any]]] = []
         """(resource, its root resource): contained resources have their container as root."""
         self._slice_matcher: SliceMatcher | None = None
+        self._parents: list[Parent] = []
         self._bundle_index: tuple[dict[str, Any], BundleIndex] | None = None
         self._conforming: set[tuple[int, str]] = set()
 
@@ -236,12 +237,21 @@ class StructureChecker:
         if not self.element_checks:
             return
         resource, root = self._resources[-1]
-        visit = Visit(value, element, code, path, expression, resource, root, self._resources[0][0])
+        visit = Visit(value, element, code, path, expression, resource, root, self._resources[0][0],
+                      self._parents[-1] if self._parents else None)
         for check in self.element_checks:
             yield from check(visit)
 
     def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
-                resource: bool = False) -> Iterator[Issue]:
+                resource: bool = False, owner: Parent | None = None) -> Iterator[Issue]:
+        self._parents.append(owner or Parent(obj, ctx.path, ctx.path, expression))
+        try:
+            yield from self._object_content(obj, ctx, path, expression, resource)
+        finally:
+            self._parents.pop()
+
+    def _object_content(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
+                        resource: bool) -> Iterator[Issue]:
         children = self.definitions.children(ctx)
         counts: dict[str, int] = {}
         for key, value in obj.items():
@@ -260,7 +270,9 @@ class StructureChecker:
             if key.startswith("_"):
                 if name not in obj:
                     counts[element_key(element)] = counts.get(element_key(element), 0) + _present(value)
-                yield from self._primitive_extensions(value, element, (*path, key), f"{expression}.{name}")
+                owner = Parent(obj.get(name), code or "", element["path"],
+                               f"{expression}.{_display_name(name, element, code)}", obj)
+                yield from self._primitive_extensions(value, element, (*path, key), owner)
                 continue
             # JSON arrays follow the base definition: a profile's max of 1 does not change the shape
             repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
@@ -379,7 +391,9 @@ class StructureChecker:
             type_root = child.elements.get(child.path) if child.path == code else None
             if type_root is not None:  # the datatype's own constraints (per-1, qty-3, ...)
                 yield from self._run_checks(value, type_root, code, path, expression)
-            yield from self._object(value, child, path, expression)
+            type_name = code if code and code not in ("BackboneElement", "Element") else element["path"]
+            yield from self._object(value, child, path, expression,
+                                    owner=Parent(value, type_name, element["path"], expression))
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
         if code == "xhtml":
@@ -397,9 +411,10 @@ class StructureChecker:
             yield PRIMITIVE_FORMAT.issue(problem, path=path, expression=expression)
 
     def _primitive_extensions(self, value: Any, element: ElementDefinition, path: Path,
-                              expression: str) -> Iterator[Issue]:
+                              owner: Parent) -> Iterator[Issue]:
         """``_name``: an object (or array of objects/nulls) with ``id`` and ``extension``."""
         ctx = self.definitions.context("Element")
+        expression = owner.expression
         items = value if isinstance(value, list) else [value]
         for i, item in enumerate(items):
             if item is None:
@@ -409,7 +424,10 @@ class StructureChecker:
                 yield NOT_AN_OBJECT.issue(f"_{element['path'].rsplit('.', 1)[1]} must be a JSON object",
                                           path=item_path, expression=expression)
             elif ctx is not None:
-                yield from self._object(item, ctx, item_path, expression)
+                values = owner.value if isinstance(owner.value, list) else [owner.value]
+                here = Parent(values[i] if i < len(values) else None, owner.type_name, owner.element_path,
+                              expression, owner.container)
+                yield from self._object(item, ctx, item_path, expression, owner=here)
 
 
 def _chain(*iterators: Iterator[Issue]) -> Iterator[Issue]:

@@ -10,6 +10,20 @@ from .definitions import ElementDefinition
 
 
 @dataclass(frozen=True, slots=True)
+class Parent:
+    """The element that holds the value being visited (what an extension's context is judged on)."""
+
+    value: Any
+    type_name: str
+    """Its type (``Address``, ``boolean``) or, for a backbone element or resource, its path."""
+    element_path: str
+    """Its element path in the resource (``Patient.address``)."""
+    expression: str
+    container: Any = None
+    """The object that holds it (for a primitive: the object with the ``_name``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Visit:
     """One element value the walk visits, with what a check needs to judge it."""
 
@@ -24,6 +38,7 @@ class Visit:
     """``%rootResource``: the container of a contained resource, else the resource itself."""
     top: dict[str, Any]
     """The outermost resource of the document (a Bundle, when the resource is one of its entries)."""
+    parent: Parent | None = None
 
 
 ElementCheck = Callable[[Visit], Iterator[Issue]]
