@@ -1,5 +1,5 @@
 """Every fixture folder with an ``expected.toml`` is a contract: each file raises exactly the
-rule codes listed for it."""
+rule codes listed for it. A manifest's ``igs`` (folders beside it) are loaded as with ``--ig``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from samsvar.validators import Options, Validator
 from .conftest import FIXTURES
 
 
-def _cases() -> list[tuple[Path, list[str], frozenset[str]]]:
-    """(file, rule codes it must raise, codes the folder's manifest says to leave out)."""
+Case = tuple[Path, list[str], frozenset[str], tuple[str, ...]]
+
+
+def _cases() -> list[Case]:
+    """(file, rule codes it must raise, codes the manifest says to leave out, --ig paths)."""
     cases = []
     for manifest in sorted(FIXTURES.rglob("expected.toml")):
         document = tomllib.loads(manifest.read_text(encoding="utf-8"))
         ignored = frozenset(document.get("ignore", []))
-        cases.extend((manifest.parent / name, codes, ignored) for name, codes in document["expected"].items())
+        igs = tuple(str(manifest.parent / ig) for ig in document.get("igs", []))
+        cases.extend((manifest.parent / name, codes, ignored, igs) for name, codes in document["expected"].items())
     return cases
 
 
@@ -34,10 +38,11 @@ def test_every_manifest_names_existing_files_and_every_file_is_listed() -> None:
         assert listed == present, f"{manifest}: listed and present files differ: {listed ^ present}"
 
 
-@pytest.mark.parametrize(("path", "codes", "ignored"), CASES, ids=[str(p.relative_to(FIXTURES)) for p, _, _ in CASES])
+@pytest.mark.parametrize(("path", "codes", "ignored", "igs"), CASES,
+                         ids=[str(case[0].relative_to(FIXTURES)) for case in CASES])
 def test_fixture_raises_exactly_its_rules(path: Path, codes: list[str], ignored: frozenset[str],
-                                          fhir_cache: Path) -> None:
-    result = Validator(Options(cache_root=fhir_cache)).validate_bytes(str(path), path.read_bytes())
+                                          igs: tuple[str, ...], fhir_cache: Path) -> None:
+    result = Validator(Options(cache_root=fhir_cache, igs=igs)).validate_bytes(str(path), path.read_bytes())
     raised = {i.rule for i in result.issues} - ignored
     assert sorted(raised) == sorted(set(codes)), [(i.rule, i.message) for i in result.issues]
     for issue in result.issues:

@@ -8,6 +8,7 @@ come next); a profile that cannot be used is reported, never silently skipped.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -161,7 +162,7 @@ def _compare(value: Any, limit: Any) -> int | None:
 
 
 def _show(value: Any) -> str:
-    text = f"'{value}'" if isinstance(value, str) else repr(value)
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 160 else text[:157] + "..."
 
 

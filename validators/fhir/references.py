@@ -35,7 +35,33 @@ FULLURL_MISMATCH = rule(
     bad='{"fullUrl": "https://fhir.example.no/Patient/2", "resource": {"resourceType": "Patient", "id": "1"}}',
     good='{"fullUrl": "https://fhir.example.no/Patient/1", "resource": {"resourceType": "Patient", "id": "1"}}',
 )
+CONTAINED_UNREFERENCED = rule(
+    "FHIR-REF-002", "Contained resource not referenced", Severity.ERROR,
+    """
+    dom-3: a contained resource is referenced from elsewhere in its container (``#id``), or it
+    refers to the container (``#``). Otherwise it is not part of the record and should be a
+    resource of its own.
+    """,
+    bad='{"resourceType": "Condition", "contained": [{"resourceType": "Practitioner", "id": "p1"}], "subject": {"reference": "Patient/1"}}',
+    good='{"resourceType": "Condition", "contained": [{"resourceType": "Practitioner", "id": "p1"}], "asserter": {"reference": "#p1"}}',
+)
+DUPLICATE_LINK = rule(
+    "FHIR-BUNDLE-003", "Bundle link relation repeated", Severity.ERROR,
+    "Each link relation type (self, first, next, previous, last) occurs at most once in Bundle.link.",
+    bad='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}, {"relation": "self", "url": "http://a/2"}]}',
+    good='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}]}',
+)
+FULLURL_MISSING = rule(
+    "FHIR-BUNDLE-004", "Bundle entry without fullUrl", Severity.ERROR,
+    """
+    Except in transactions and batches (where new resources may have no identity yet), each
+    entry with a resource has a fullUrl: the identity references in the Bundle resolve against.
+    """,
+    bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
+    good='{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:...", "resource": {"resourceType": "Patient"}}]}',
+)
 
+_NARRATIVE_LINK = re.compile(r"""(?:href|src)\s*=\s*["']#([^"']+)["']""")
 _LITERAL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 _ABSOLUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://\S+|urn:(?:uuid|oid):\S+)$")
 
@@ -81,6 +107,11 @@ class ReferenceChecker:
             yield from self._reference(visit)
         elif visit.element.get("path") == "Bundle.entry" and isinstance(visit.value, dict):
             yield from self._entry(visit)
+        elif visit.value is visit.resource and isinstance(visit.value, dict):
+            if visit.value.get("contained"):
+                yield from _contained(visit)
+            if visit.value.get("resourceType") == "Bundle":
+                yield from _links(visit)
 
     def _reference(self, visit: Visit) -> Iterator[Issue]:
         reference = visit.value.get("reference")
@@ -120,6 +151,11 @@ class ReferenceChecker:
     def _entry(self, visit: Visit) -> Iterator[Issue]:
         full_url = visit.value.get("fullUrl")
         resource = visit.value.get("resource")
+        if full_url is None and isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
+                and visit.resource.get("type") not in ("transaction", "batch"):
+            yield FULLURL_MISSING.issue(
+                "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the "
+                "identity of the resource in the entry", path=visit.path, expression=visit.expression)
         if not isinstance(full_url, str):
             return
         if not _ABSOLUTE.match(full_url):
@@ -135,3 +171,47 @@ class ReferenceChecker:
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, so it must end with the correct "
                     f"type and id (/{expected[0]}/{expected[1]})", path=(*visit.path, "fullUrl"),
                     expression=visit.expression)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON tree (references, canonicals and uris among them)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _contained(visit: Visit) -> Iterator[Issue]:
+    """dom-3, by one pass over the resource's strings rather than one FHIRPath search per resource."""
+    local: set[str] = set()
+    for text in _strings(visit.value):
+        if text.startswith("#"):
+            local.add(text)
+        elif "<" in text:  # a narrative's links and images count as references (as in FHIR R5's dom-3)
+            local.update("#" + target for target in _NARRATIVE_LINK.findall(text))
+    for i, contained in enumerate(visit.value.get("contained") or []):
+        if not isinstance(contained, dict) or not isinstance(contained.get("id"), str):
+            continue
+        if f"#{contained['id']}" in local or any(text == "#" for text in _strings(contained)):
+            continue
+        yield CONTAINED_UNREFERENCED.issue(
+            f"The contained resource '{contained['id']}' is not referenced to from elsewhere in the containing "
+            "resource nor does it refer to the containing resource (dom-3)",
+            path=(*visit.path, "contained", i), expression=f"{visit.expression}.contained[{i}]")
+
+
+def _links(visit: Visit) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for i, link in enumerate(visit.value.get("link") or []):
+        relation = link.get("relation") if isinstance(link, dict) else None
+        if not isinstance(relation, str):
+            continue
+        if relation in seen:
+            yield DUPLICATE_LINK.issue(f"The link relationship type '{relation}' can only occur once",
+                                       path=(*visit.path, "link", i), expression=f"{visit.expression}.link[{i}]")
+        seen.add(relation)

@@ -1,8 +1,9 @@
-"""FHIR validation of one resource: the checks run in order, each yielding issues.
+"""FHIR validation of one resource: the structure walk with its element checks, then profiles.
 
-Implemented now: the resource type is one the loaded definitions know, and Norwegian
-identifiers. Structure, profiles, slicing, invariants, references and bindings are the next
-layers (see the README's feature table).
+The base walk checks the resource against the core definitions (structure, bindings,
+invariants, extensions, references, narrative); then every profile asked for (``--profile``) or
+declared (``meta.profile``) gets a walk of its own, with fixed/pattern/range checks and slicing;
+issues the base walk already gave are not repeated. Norwegian identifiers come last.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .bindings import BindingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
+from .narrative import NarrativeChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
@@ -46,7 +48,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
     checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
-              ReferenceChecker(definitions)]
+              ReferenceChecker(definitions), NarrativeChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))

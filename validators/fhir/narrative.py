@@ -1,0 +1,130 @@
+"""Narrative: the XHTML of ``Narrative.div``, as FHIR R4 restricts it (invariants txt-1 and txt-2).
+
+The div is parsed as XML by lxml with entities, DTDs and network access off, so a hostile
+narrative cannot reach out or expand. Then: the root is an XHTML ``div``; only the basic
+formatting elements and attributes of HTML 4 that FHIR allows are used (no ``script``,
+``form``, ``iframe``, ``style`` blocks, event handlers or ``javascript:`` links); and there is
+some text or an image (txt-2). Entities other than XML's own five and numeric references are
+an error: XHTML in FHIR has no DTD to define ``&nbsp;`` or ``&reg;``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from lxml import etree
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .visit import Visit
+
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+MALFORMED = rule(
+    "FHIR-XHTML-001", "Narrative is not well-formed XHTML", Severity.ERROR,
+    "Narrative.div must be a well-formed XML fragment: one div element in the XHTML namespace.",
+    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</div>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</p></div>"}',
+)
+ENTITY = rule(
+    "FHIR-XHTML-002", "Entity that XHTML in FHIR does not define", Severity.ERROR,
+    """
+    Only ``&amp;``, ``&lt;``, ``&gt;``, ``&quot;``, ``&apos;`` and numeric character references
+    are defined in FHIR's XHTML; write the character itself (UTF-8) or ``&#174;``.
+    """,
+    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Merke&reg;</div>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Merke®</div>"}',
+)
+NOT_A_DIV = rule(
+    "FHIR-XHTML-003", "Narrative root is not an XHTML div", Severity.ERROR,
+    "The narrative's root element is ``div`` in the namespace http://www.w3.org/1999/xhtml.",
+    bad='{"div": "<p xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari</p>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</p></div>"}',
+)
+ELEMENT = rule(
+    "FHIR-XHTML-004", "Element not allowed in the narrative", Severity.ERROR,
+    """
+    txt-1: the narrative contains only the basic HTML formatting elements (chapters 7-11 and 15
+    of HTML 4, without forms). Active content such as ``script``, ``iframe``, ``object`` or
+    ``form`` is refused for the security of every system that displays it.
+    """,
+    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><script>alert(1)</script></div>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><b>Kari</b></div>"}',
+)
+ATTRIBUTE = rule(
+    "FHIR-XHTML-005", "Attribute not allowed in the narrative", Severity.ERROR,
+    "txt-1: event handlers (``onclick``) and other attributes outside HTML 4's basic set, and ``javascript:`` URLs, are refused.",
+    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p onclick=\\"x()\\">Kari</p></div>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p class=\\"name\\">Kari</p></div>"}',
+)
+EMPTY = rule(
+    "FHIR-XHTML-006", "Narrative has no content", Severity.ERROR,
+    "txt-2: the narrative has some non-whitespace text (or an image).",
+    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">  </div>"}',
+    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari Nordmann</div>"}',
+)
+
+ALLOWED_ELEMENTS = frozenset("""
+    a abbr acronym address b bdo big blockquote br caption cite code col colgroup dd dfn div dl dt
+    em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot
+    th thead tr tt ul var
+""".split())
+ALLOWED_ATTRIBUTES = frozenset("""
+    abbr accesskey align alt axis bgcolor border cellhalign cellpadding cellspacing cellvalign char
+    charoff charset class colspan compact coords dir frame headers height href hreflang hspace id
+    lang longdesc name nowrap rel rev rowspan rules scope shape span src start style summary
+    tabindex title type valign value vspace width
+""".split())
+_XML_ATTRIBUTES = frozenset({"{http://www.w3.org/XML/1998/namespace}lang", "{http://www.w3.org/XML/1998/namespace}space"})
+_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)([A-Za-z][A-Za-z0-9]*);")
+_SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data:text/html)", re.IGNORECASE)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+class NarrativeChecker:
+    """An element check: every ``xhtml`` value (Narrative.div)."""
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        if visit.code != "xhtml" or not isinstance(visit.value, str) or not visit.value.strip():
+            return  # missing or non-string values are the structure check's
+        where = {"path": visit.path, "expression": visit.expression}
+        entity = _ENTITY.search(visit.value)
+        if entity:
+            yield ENTITY.issue(f"Invalid entity in the XHTML ('&{entity.group(1)};')", **where)
+            return
+        try:
+            root = etree.fromstring(visit.value.encode("utf-8"), _PARSER)
+        except etree.XMLSyntaxError as exc:
+            yield MALFORMED.issue(f"The narrative is not well-formed XHTML: {exc.msg}", **where)
+            return
+        if root.tag != f"{{{XHTML_NS}}}div":
+            yield NOT_A_DIV.issue(f"The narrative root must be a div in the XHTML namespace ({XHTML_NS}), "
+                                  f"not {_name(root.tag)}", **where)
+        yield from _content(root, where)
+        if not "".join(root.itertext()).strip() and root.find(f".//{{{XHTML_NS}}}img") is None:
+            yield EMPTY.issue("Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'",
+                              **where)
+
+
+def _content(root: etree._Element, where: dict[str, object]) -> Iterator[Issue]:
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue  # comments and processing instructions
+        qname = etree.QName(node)
+        if qname.namespace != XHTML_NS or qname.localname not in ALLOWED_ELEMENTS:
+            yield ELEMENT.issue(f"Invalid element name in the XHTML ('{qname.localname}')", **where)
+            continue
+        for attribute, value in node.attrib.items():
+            name = etree.QName(attribute)
+            allowed = attribute in _XML_ATTRIBUTES or (name.namespace is None and name.localname in ALLOWED_ATTRIBUTES)
+            if not allowed:
+                yield ATTRIBUTE.issue(f"Invalid attribute name in the XHTML ('{name.localname}' on "
+                                      f"'{qname.localname}')", **where)
+            elif name.localname in ("href", "src") and _SCRIPT_URL.match(value):
+                yield ATTRIBUTE.issue(f"A script URL is not allowed in the XHTML ('{name.localname}' on "
+                                      f"'{qname.localname}')", **where)
+
+
+def _name(tag: str) -> str:
+    return etree.QName(tag).localname
