@@ -18,14 +18,13 @@ from ..validators.runner import Options, Result, Validator
 from .report import PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
-    "FHIR checks implemented so far: structure against the core definitions, invariants, required "
-    "bindings, extensions, references, Norwegian identifiers, and profiles that ship a snapshot. "
-    "Snapshot generation and slicing are not implemented yet, so a clean result does not prove "
-    "conformance to a sliced or differential-only profile."
+    "Not implemented yet, so a clean result does not cover them: code systems that are not in the "
+    "loaded packages (SNOMED CT, LOINC, Volven: reported as 'could not be checked'), display names, "
+    "QuestionnaireResponse against its Questionnaire, and references to resources outside the file."
 )
 NOT_YET_PROFILE = (
-    "Profiles are validated from their snapshots (cardinality, types, bindings, invariants, fixed and "
-    "pattern values); slicing and snapshot generation are not implemented yet."
+    "Profiles are validated from their snapshots, generated from the differential when a profile has "
+    "none (cardinality, types, bindings, invariants, fixed/pattern/ranges, slicing)."
 )
 NOT_YET_MESSAGES = "Norwegian XML messages are recognised but not validated yet (SAMSVAR-002)."
 
@@ -42,6 +41,7 @@ class ValidateRequest:
     profiles: tuple[str, ...] = ()
     cache_root: Path | None = None
     production: bool | None = None
+    must_support: bool = False
     max_size: int | None = None
     max_depth: int | None = None
     today: dt.date | None = field(default=None, compare=False)
@@ -68,6 +68,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             max_depth=request.max_depth or int(settings.get("max-depth", DEFAULT_MAX_DEPTH)),
         ),
         production=bool(request.production if request.production is not None else settings.get("production", False)),
+        must_support=request.must_support or bool(settings.get("must-support", False)),
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
@@ -94,6 +95,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             options={
                 "fail_on": fail_on.code,
                 "production": options.production,
+                "must_support": options.must_support,
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,
                 "igs": list(options.igs),

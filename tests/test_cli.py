@@ -76,8 +76,21 @@ def test_known_profile_is_accepted_and_the_gap_is_said(run) -> None:
                   "--profile", "http://hl7.no/fhir/StructureDefinition/no-basis-Patient", "-f", "json")
     assert outcome.exit_code == 0, outcome.stderr
     report = json.loads(outcome.stdout)
-    assert any("slicing and snapshot generation are not implemented" in n for n in report["notices"])
+    assert any("generated from the differential" in n for n in report["notices"])
+    assert any("Not implemented yet" in n for n in report["notices"])
     assert {p["id"] for p in report["reproducibility"]["packages"]} >= {"hl7.fhir.r4.core", "hl7.fhir.no.basis"}
+
+
+def test_must_support_is_reported_only_on_request(run) -> None:
+    profiles = FIXTURES / "fhir" / "profiles"
+    args = ("validate", str(profiles / "valid-patient.json"), "--ig", str(profiles / "definitions"), "-f", "json")
+    quiet = json.loads(run(*args).stdout)
+    asked = run(*args, "--must-support")
+    assert asked.exit_code == 0, asked.stderr
+    codes = [(i["rule"], i["expression"]) for r in json.loads(asked.stdout)["results"] for i in r["issues"]]
+    assert ("FHIR-STRUCT-014", "Patient") in codes
+    assert not any(i["rule"] == "FHIR-STRUCT-014" for r in quiet["results"] for i in r["issues"])
+    assert json.loads(asked.stdout)["reproducibility"]["options"]["must_support"] is True
 
 
 def test_malformed_input_is_a_finding_not_a_crash(run, tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
 """Imports every module that declares rules, so the registry is complete."""
 
 from . import load, national_ids, policy, runner  # noqa: F401
-from .fhir import bindings, extensions, invariants, profiles, references, structure, validate, xmlformat  # noqa: F401
+from .fhir import (  # noqa: F401
+    bindings, extensions, invariants, narrative, profiles, references, slicing, structure, validate, xmlformat,
+)

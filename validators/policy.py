@@ -6,6 +6,7 @@ fail-on = "error"            # or "warning", "information", "fatal"
 select = ["ALL"]             # codes or prefixes ("NO-ID" = every NO-ID-* rule)
 ignore = ["INPUT-009"]
 production = false
+must-support = false        # report absent mustSupport elements of profiles
 max-size = "256MB"
 max-depth = 200
 
@@ -170,7 +171,8 @@ def load_policy(path: Path | None) -> Policy:
     return _policy_from(table, path, hashlib.sha256(raw).hexdigest())
 
 
-_KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "max-size", "max-depth", "ig", "profile", "cache"}
+_KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
+               "max-depth", "ig", "profile", "cache"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -186,7 +188,8 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     except (ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
-    settings = {k: table[k] for k in ("production", "max-size", "max-depth", "ig", "profile", "cache") if k in table}
+    settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache")
+                if k in table}
     return Policy(
         select=tuple(_strings(table.get("select", ["ALL"]), "select", source)),
         ignore=tuple(_strings(table.get("ignore", []), "ignore", source)),

@@ -63,6 +63,7 @@ class Result:
 class Options:
     limits: Limits = Limits()
     production: bool = False
+    must_support: bool = False
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -199,7 +200,8 @@ class Validator:
         else:
             resource = document.tree
         issues.extend(validate_resource(resource, definitions, FhirOptions(
-            production=self.options.production, profiles=self.options.profiles)))
+            production=self.options.production, profiles=self.options.profiles,
+            must_support=self.options.must_support)))
         return issues
 
     def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator[Result]:

@@ -122,6 +122,16 @@ UNKNOWN_TYPE_PROFILE = rule(
     bad='(type Identifier, profile http://fhir.de/StructureDefinition/identifier-iknr, not loaded)',
     good='(the same with the package loaded)',
 )
+MUST_SUPPORT = rule(
+    "FHIR-STRUCT-014", "mustSupport element absent", Severity.INFORMATION,
+    """
+    Reported only with ``--must-support``: the profile marks the element mustSupport, and this
+    instance leaves it out. That is allowed (absent data is not an error), but a certifier
+    asks to see that the system can send it when it has the data.
+    """,
+    bad='(--must-support; no-basis-Patient marks Patient.address mustSupport) {"resourceType": "Patient"}',
+    good='{"resourceType": "Patient", "address": [{"city": "Oslo"}]}',
+)
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -133,13 +143,15 @@ def _display_name(name: str, element: ElementDefinition, code: str | None) -> st
 
 class StructureChecker:
     def __init__(self, definitions: Definitions, element_checks: Sequence[ElementCheck] = (),
-                 root_profile: str | None = None) -> None:
+                 root_profile: str | None = None, must_support: bool = False) -> None:
         self.definitions = definitions
         self.element_checks = tuple(element_checks)
         self.root_profile = root_profile
         """Walk the outermost resource against this profile's snapshot instead of its base type."""
         self._resources: list[tuple[dict[str, Any], dict[str, Any]]] = []
         """(resource, its root resource): contained resources have their container as root."""
+        self.must_support = must_support
+        """Report mustSupport elements that are absent (``--must-support``)."""
         self._slice_matcher: SliceMatcher | None = None
         self._parents: list[Parent] = []
         self._bundle_index: tuple[dict[str, Any], BundleIndex] | None = None
@@ -324,6 +336,11 @@ class StructureChecker:
             minimum = int(element.get("min", 0))
             maximum = element.get("max", "*")
             source = f" (from {ctx.url})" if ctx.url else ""
+            if count == 0 and self.must_support and element.get("mustSupport") and minimum == 0 \
+                    and element.get("max") != "0":
+                yield MUST_SUPPORT.issue(
+                    f"{element['path']} is mustSupport in {ctx.url or 'the profile'} and is absent here; a "
+                    "receiver that supports it may expect it when the data exists", path=path, expression=expression)
             if count < minimum:
                 yield MIN_CARDINALITY.issue(
                     f"{element['path']}: minimum required = {minimum}, but only found {count}{source}",

@@ -38,6 +38,8 @@ FHIR_UNKNOWN_TYPE = rule(
 class FhirOptions:
     production: bool = False
     profiles: tuple[str, ...] = ()
+    must_support: bool = False
+    """Report mustSupport elements of the profiles that the instance leaves out."""
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -60,7 +62,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             yield PROFILE_NOT_USABLE.issue(reason, path=("meta",) if url in declared else (),
                                            expression=resource_type)
             continue
-        walker = StructureChecker(definitions, [*checks, FixedPatternChecker()], root_profile=profile)
+        walker = StructureChecker(definitions, [*checks, FixedPatternChecker()], root_profile=profile,
+                                  must_support=options.must_support)
         for issue in walker.check_resource(resource, (), resource_type):
             key = (issue.rule, issue.expression, issue.message)
             if key not in seen:  # the base walk already said it
