@@ -2,5 +2,5 @@
 
 from . import load, national_ids, policy, runner  # noqa: F401
 from .fhir import (  # noqa: F401
-    bindings, extensions, invariants, narrative, profiles, references, slicing, structure, validate, xmlformat,
+    bindings, extensions, invariants, narrative, profiles, questionnaire, references, slicing, structure, validate, xmlformat,
 )

@@ -16,6 +16,8 @@ INTEGER_TYPES = {"integer": (-2**31, 2**31 - 1), "positiveInt": (1, 2**31 - 1), 
 NUMBER_TYPES = {"decimal", *INTEGER_TYPES}
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 
 @lru_cache(maxsize=None)
@@ -54,6 +56,11 @@ def format_problem(code: str, value: Any, regex: str | None) -> str | None:
         return f"The value '{_short(text)}' is not a valid {code}"
     if code in ("date", "dateTime", "instant"):
         return _calendar_problem(code, text)
+    if code in ("uri", "url", "canonical", "uuid") and text.startswith("urn:uuid:") \
+            and not _UUID.fullmatch(text[9:]):
+        return f"UUIDs must be valid and lowercase ({_short(text[9:])})"
+    if code in ("uri", "url", "canonical", "oid") and text.startswith("urn:oid:") and not _OID.fullmatch(text[8:]):
+        return f"OIDs must be valid ({_short(text[8:])})"
     if code == "base64Binary":
         try:
             base64.b64decode("".join(text.split()), validate=True)

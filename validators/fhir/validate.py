@@ -19,6 +19,7 @@ from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
+from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
@@ -50,7 +51,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
     checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
-              ReferenceChecker(definitions), NarrativeChecker()]
+              ReferenceChecker(definitions), NarrativeChecker(),
+              QuestionnaireChecker(definitions)]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
