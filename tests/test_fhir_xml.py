@@ -84,4 +84,17 @@ def test_foreign_namespace_and_text_content_are_reported(definitions: Definition
     xml = b'<Patient xmlns="http://hl7.org/fhir"><x:note xmlns:x="urn:x"/>\n<gender>female</gender></Patient>'
     document = load_bytes("p.xml", xml).document
     _, issues = read_fhir_xml(document.tree, definitions, document.locator)
-    assert sorted(i.rule for i in issues) == ["FHIR-XML-001", "FHIR-XML-002"]
+    # the text is not a value, so gender is also an empty primitive
+    assert sorted(i.rule for i in issues) == ["FHIR-STRUCT-009", "FHIR-XML-001", "FHIR-XML-002"]
+
+
+def test_undefined_attributes_and_elements_are_located_as_hl7_does(definitions: Definitions) -> None:
+    xml = (b'<Observation xmlns="http://hl7.org/fhir"><status value="final" something="x"/>\n'
+           b'<valueInteger><value value="3"/></valueInteger></Observation>')
+    document = load_bytes("o.xml", xml).document
+    resource, issues = read_fhir_xml(document.tree, definitions, document.locator)
+    found = sorted((i.rule, i.expression) for i in issues)
+    assert found == [("FHIR-STRUCT-009", "Observation.value.ofType(integer)"),
+                     ("FHIR-XML-003", "/f:Observation/f:status"),
+                     ("FHIR-XML-004", "/f:Observation/f:valueInteger")]
+    assert "valueInteger" not in resource and resource["status"] == "final"

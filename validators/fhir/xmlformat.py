@@ -19,6 +19,7 @@ from ..load import safe_xml_parser
 from ..positions import XmlLocator
 from ..rules import rule
 from .definitions import Context, Definitions, is_primitive
+from .structure import EMPTY as EMPTY_PRIMITIVE
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -43,7 +44,28 @@ FHIR_XML_TEXT = rule(
     good='<gender value="female"/>',
 )
 
+FHIR_XML_ATTRIBUTE = rule(
+    "FHIR-XML-003", "Undefined attribute", Severity.ERROR,
+    """
+    FHIR XML uses attributes only for ``value`` (primitives), ``id`` and an extension's ``url``,
+    plus namespace declarations. Any other attribute (including ``xsi:schemaLocation``, as
+    HL7's validator judges it) carries data no FHIR reader keeps.
+    """,
+    bad='<status value="final" something="x"/>',
+    good='<status value="final"/>',
+)
+FHIR_XML_ELEMENT = rule(
+    "FHIR-XML-004", "Undefined element", Severity.ERROR,
+    """
+    The element is not defined for its parent in FHIR R4 (a misspelling, an element of another
+    version, or a value written as a child element instead of an attribute). It is not read.
+    """,
+    bad='<valueInteger><value value="3"/></valueInteger>',
+    good='<valueInteger value="3"/>',
+)
+
 _INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def _primitive_value(code: str, text: str) -> Any:
@@ -67,6 +89,8 @@ class FhirXmlReader:
         self.definitions = definitions
         self.locator = locator
         self.issues: list[Issue] = []
+        self._resources: dict[Path, str] = {}
+        """Where each (nested) resource starts, for XPath-style locations."""
 
     # -- resolution ---------------------------------------------------------------------
     def _child_definition(self, ctx: Context, name: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -76,9 +100,12 @@ class FhirXmlReader:
     # -- reading ------------------------------------------------------------------------
     def read_resource(self, element: etree._Element, path: Path) -> dict[str, Any]:
         resource_type = etree.QName(element).localname
+        self._resources[path] = resource_type
         self.locator.elements[path] = element
         resource: dict[str, Any] = {"resourceType": resource_type}
         ctx = self.definitions.context(resource_type)
+        if ctx is not None:
+            self._attributes(element, (), path, resource_type)
         self._read_children(element, ctx, resource, path)
         return resource
 
@@ -98,6 +125,13 @@ class FhirXmlReader:
                     f"Element <{qname.localname}> is in namespace {qname.namespace or '(none)'}, "
                     f"not {FHIR_NS}; it was ignored.",
                     path=(*path, f"{{{qname.namespace}}}{qname.localname}")))
+                continue
+            if ctx is not None and qname.localname != "div" and \
+                    self._child_definition(ctx, qname.localname)[0] is None:
+                self.locator.elements[(*path, qname.localname)] = child
+                self.issues.append(FHIR_XML_ELEMENT.issue(
+                    f"Undefined element '{qname.localname}' at {self._xpath(path)}", path=(*path, qname.localname),
+                    expression=self._xpath(path)))
                 continue
             groups.setdefault(qname.localname, []).append(child)
         for name, children in groups.items():
@@ -130,9 +164,43 @@ class FhirXmlReader:
             if extras[-1] is not None:
                 into["_" + name] = extras[-1]
 
+    def _attributes(self, node: etree._Element, allowed: tuple[str, ...], path: Path, type_name: str) -> None:
+        for attribute in node.attrib:
+            qname = etree.QName(attribute)
+            if qname.namespace is None and qname.localname in allowed:
+                continue
+            shown = f"xsi:{qname.localname}" if qname.namespace == _XSI else qname.localname
+            self.issues.append(FHIR_XML_ATTRIBUTE.issue(
+                f"Undefined attribute '@{shown}' on {etree.QName(node).localname} for type {type_name}",
+                path=path, expression=self._xpath(path)))
+
+    def _fhirpath(self, path: Path, element: dict[str, Any], code: str | None) -> str:
+        """The FHIRPath of an element, choices written as ``value.ofType(integer)``."""
+        from ..runner import fhirpath_expression
+
+        start = max((p for p in self._resources if path[:len(p)] == p), key=len, default=())
+        expression = fhirpath_expression(self._resources.get((), ""), path)
+        if str(element.get("path", "")).endswith("[x]") and code:
+            name = str(path[-1] if isinstance(path[-1], str) else path[-2])
+            stem = str(element["path"]).rsplit(".", 1)[1][:-3]
+            expression = expression.replace(f".{name}", f".{stem}.ofType({code})", 1) if start == () else expression
+        return expression
+
+    def _xpath(self, path: Path) -> str:
+        """HL7's XPath-style location of an XML node: ``/f:Observation/f:valueInteger``, and
+        ``Endpoint/f:connectionType`` inside a Bundle entry or contained resource."""
+        start = max((p for p in self._resources if path[:len(p)] == p), key=len, default=())
+        names = [step.lstrip("_") for step in path[len(start):] if isinstance(step, str)]
+        prefix = f"/f:{self._resources[start]}" if start == () else self._resources[start]
+        return "/".join([prefix, *(f"f:{name}" for name in names)])
+
     def _read_element(self, node: etree._Element, element: dict[str, Any] | None, code: str | None,
                       ctx: Context | None, path: Path, name: str, index: int | None) -> tuple[Any, Any]:
         self.locator.elements[path] = node
+        if element is not None:
+            primitive_type = code is not None and is_primitive(code)
+            allowed = ("value", "id") if primitive_type else (("id", "url") if code == "Extension" else ("id",))
+            self._attributes(node, allowed, path, code or element.get("path", name))
         underscore: Path = (*path[:-2], "_" + name, index) if index is not None else (*path[:-1], "_" + name)
         self.locator.elements[underscore] = node
         if element is not None and code == "Resource" or (element is not None and code in self.definitions.resource_types):
@@ -151,6 +219,10 @@ class FhirXmlReader:
                 extra["id"] = node.get("id")
             if len(node):
                 self._read_children(node, self.definitions.context("Element"), extra, underscore)
+            if converted is None and not extra.get("extension") and element is not None:
+                self.issues.append(EMPTY_PRIMITIVE.issue(
+                    "Primitive types must have a value or must have child extensions", path=path,
+                    expression=self._fhirpath(path, element, code)))
             return converted, (extra or None)
         out: dict[str, Any] = {}
         for attribute in ("id", "url"):
@@ -202,12 +274,21 @@ def _order_key(ctx: Context | None, name: str) -> int:
 _ATTRIBUTES = {"id", "url"}
 
 
+def _is_attribute(element: dict[str, Any] | None) -> bool:
+    """Element.id and Extension.url are XML attributes; a RelatedArtifact's url is an element."""
+    if element is None:
+        return True
+    base = (element.get("base") or {}).get("path") or element.get("path")
+    return base in ("Element.id", "Extension.url")
+
+
 def _write_children(node: etree._Element, obj: dict[str, Any], ctx: Context | None, definitions: Definitions,
                     is_resource: bool = False) -> None:
     names = [k for k in obj if not (is_resource and k == "resourceType") and not k.startswith("_")]
     names += [k[1:] for k in obj if k.startswith("_") and k[1:] not in obj]
     for name in names:
-        if name in _ATTRIBUTES and isinstance(obj.get(name), str) and not is_resource:
+        if name in _ATTRIBUTES and isinstance(obj.get(name), str) and not is_resource \
+                and _is_attribute(definitions.children(ctx).get(name, (None, None))[0] if ctx is not None else None):
             node.set(name, obj[name])
     for name in sorted(names, key=lambda n: _order_key(ctx, n)):
         value, extra = obj.get(name), obj.get("_" + name)
