@@ -2,11 +2,12 @@
 
     python bench/fhirpath_suite.py [--verbose]
 
-Reads ``../shared/data/peer/fhirpath-suite/tests-fhir-r4.xml`` and evaluates every test with
-``samsvar.validators.fhir.fhirpath.compile_expression`` on its input (the JSON form from
-``input-json/``, read as the validator reads JSON: decimals as ``Decimal``), typed with the R4
-model, with ``%context``, ``%resource`` and ``%rootResource`` set to the input. A test passes
-when:
+Reads ``../shared/data/peer/fhirpath-suite/tests-fhir-r4.xml`` (the suite's source of truth;
+``tests-fhir-r4.parsed.json`` beside it holds the same tests) and evaluates every test with
+``samsvar.validators.fhir.fhirpath.compile_expression`` on its input: the JSON form from
+``input-json/``, read as the validator reads JSON (decimals as ``Decimal``) and passed as a node
+typed by the R4 model, as the invariant checker passes resources, with ``%context``,
+``%resource`` and ``%rootResource`` set to it. A test passes when:
 
 - it is marked ``invalid`` (syntax, semantic or execution) and compiling or evaluating raises;
 - it is a ``predicate`` test and the existence of a result matches the expected boolean;
@@ -14,7 +15,9 @@ when:
   says ``ordered="false"``): booleans, integers, decimals and strings by value, dates and times
   by their FHIRPath literal text, Quantities by value and unit.
 
-Prints the share per group and overall, and (``--verbose``) every failing test.
+Tests of the strict mode (``mode="strict"``: semantic errors such as an unknown element name)
+are counted like the others. Prints the share per group and overall, and (``--verbose``) every
+failing test.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fhirpathpy.engine.nodes import ResourceNode  # noqa: E402
 from tests.shared import shared_root  # noqa: E402
 
 from samsvar.validators.fhir.fhirpath import compile_expression  # noqa: E402
@@ -79,8 +83,6 @@ def load_cases(path: Path) -> list[Case]:
 
 def evaluate(case: Case, inputs: Path) -> list[Any]:
     """The expression's result on the test's input (compiling and evaluating may raise)."""
-    from fhirpathpy.engine.nodes import ResourceNode
-
     compiled = compile_expression(case.expression)
     if case.inputfile is None:
         return compiled(None, {})
@@ -173,6 +175,10 @@ def render(result: list[Any]) -> str:
     return "[" + ", ".join(f"{type(v).__name__} {getattr(v, 'asStr', v)}" for v in result) + "]"
 
 
+def render_outputs(outputs: list[Output]) -> str:
+    return "[" + ", ".join(f"{kind or 'untyped'} {text}" for kind, text in outputs) + "]"
+
+
 def share(passed: int, total: int) -> str:
     return f"{passed}/{total} = {100 * passed / max(total, 1):.1f} %"
 
@@ -200,7 +206,7 @@ def main() -> int:
         for outcome in outcomes:
             if not outcome.passed:
                 case = outcome.case
-                expected = f"invalid ({case.invalid})" if case.invalid else case.outputs
+                expected = f"invalid ({case.invalid})" if case.invalid else render_outputs(case.outputs)
                 print(f"- {case.group}/{case.name}: {case.expression!r}\n"
                       f"    expected: {expected}\n    got:      {outcome.got}")
     return 0

@@ -160,7 +160,7 @@ class ExtensionChecker:
             return isinstance(holder, dict) and holder.get("url") == expression
         if kind == "fhirpath":
             found = self._evaluate(expression, None, visit.resource)
-            return found is None or any(_data(node) is parent.value for node in found)
+            return found is None or any(_data(node) == parent.value for node in found)  # results are copies
         return True
 
     def _evaluate(self, expression: str, parent: Parent | None, resource: Any = None) -> list[Any] | None:

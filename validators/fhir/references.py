@@ -47,7 +47,7 @@ CONTAINED_UNREFERENCED = rule(
 )
 DUPLICATE_LINK = rule(
     "FHIR-BUNDLE-003", "Bundle link relation repeated", Severity.ERROR,
-    "Each link relation type (self, first, next, previous, last) occurs at most once in Bundle.link.",
+    "The paging and identity relations (self, first, previous, next, last) occur at most once in Bundle.link.",
     bad='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}, {"relation": "self", "url": "http://a/2"}]}',
     good='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}]}',
 )
@@ -205,12 +205,15 @@ def _contained(visit: Visit) -> Iterator[Issue]:
             path=(*visit.path, "contained", i), expression=f"{visit.expression}.contained[{i}]")
 
 
+_UNIQUE_RELATIONS = frozenset({"self", "first", "previous", "prev", "next", "last"})
+
+
 def _links(visit: Visit) -> Iterator[Issue]:
     seen: set[str] = set()
     for i, link in enumerate(visit.value.get("link") or []):
         relation = link.get("relation") if isinstance(link, dict) else None
-        if not isinstance(relation, str):
-            continue
+        if relation not in _UNIQUE_RELATIONS:
+            continue  # other relations (a document's stylesheets) may repeat
         if relation in seen:
             yield DUPLICATE_LINK.issue(f"The link relationship type '{relation}' can only occur once",
                                        path=(*visit.path, "link", i), expression=f"{visit.expression}.link[{i}]")

@@ -132,6 +132,15 @@ MUST_SUPPORT = rule(
     bad='(--must-support; no-basis-Patient marks Patient.address mustSupport) {"resourceType": "Patient"}',
     good='{"resourceType": "Patient", "address": [{"city": "Oslo"}]}',
 )
+ID_EXTENSION = rule(
+    "FHIR-STRUCT-015", "Extension on a resource id", Severity.ERROR,
+    """
+    A resource's logical id is its identity on the server; it takes no extensions (``_id``).
+    Put extra information about the resource in ``meta`` or in a resource extension.
+    """,
+    bad='{"resourceType": "Patient", "id": "p1", "_id": {"extension": [{"url": "http://example.no/x", "valueString": "y"}]}}',
+    good='{"resourceType": "Patient", "id": "p1"}',
+)
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -271,6 +280,10 @@ class StructureChecker:
                 continue
             name = key[1:] if key.startswith("_") else key
             found = children.get(name)
+            if resource and key == "_id":
+                yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
+                                         expression=f"{expression}.id")
+                continue
             if found is None and key.startswith("value") and "Extension.value[x]" in ctx.elements:
                 counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
                 continue  # a value type the extension does not allow: the extension check says so
@@ -305,6 +318,7 @@ class StructureChecker:
                                   expression=shown)
             extras = obj.get("_" + name)
             present: list[Item] = []
+            only_extensions = 0
             for i, item in enumerate(items):
                 item_path: Path = (*path, key, i) if isinstance(value, list) else (*path, key)
                 item_expression = f"{shown}[{i}]" if repeats else shown
@@ -313,8 +327,17 @@ class StructureChecker:
                     if not explained:
                         yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
                                           path=item_path, expression=item_expression)
+                    else:
+                        only_extensions += 1
                     continue
                 present.append(Item(item, code, i, item_path, item_expression))
+            if isinstance(value, list) and isinstance(extras, list):
+                for i in range(len(value), len(extras)):  # _name longer than name: extension-only items
+                    if extras[i] is None:
+                        yield EMPTY.issue(f"The JSON array for '{name}' is invalid at index {i} - must have at "
+                                          "least one valid value", path=(*path, key), expression=shown)
+                    else:
+                        only_extensions += 1
             definitions: list[ElementDefinition | None] = [None] * len(present)
             slices = self.definitions.slices(ctx, element) if element.get("slicing") else []
             if slices:
@@ -323,7 +346,7 @@ class StructureChecker:
                 definitions = assignment.slices
             for item, chosen in zip(present, definitions):
                 yield from self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
-            counts[element_key(element)] = counts.get(element_key(element), 0) + len(present)
+            counts[element_key(element)] = counts.get(element_key(element), 0) + len(present) + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
     def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
