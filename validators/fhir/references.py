@@ -60,34 +60,89 @@ FULLURL_MISSING = rule(
     bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
     good='{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:...", "resource": {"resourceType": "Patient"}}]}',
 )
+NOT_IN_BUNDLE = rule(
+    "FHIR-BUNDLE-005", "Reference not found in a document or message Bundle", Severity.ERROR,
+    """
+    A document or message travels as one Bundle: its relative and ``urn:`` references resolve
+    to entries of the Bundle, by the fullUrl rules (a relative reference resolves against the
+    referring entry's base URL). The message says when a resource with the same type and id is
+    present but does not match by those rules.
+    """,
+    bad='(document; the Composition has fullUrl urn:uuid:...) {"subject": {"reference": "Patient/123"}}',
+    good='{"subject": {"reference": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8"}}',
+)
+UNREACHABLE = rule(
+    "FHIR-BUNDLE-006", "Document entry not reachable from the Composition", Severity.ERROR,
+    """
+    Every entry of a document Bundle is part of the document: reachable from the Composition by
+    following references (in either direction). An entry nothing links to is not part of what
+    the author attested, and receivers may drop it.
+    """,
+    bad='(a document with an Observation that no section or other entry refers to)',
+    good='(the Observation is an entry of a section)',
+)
+_SELF_CONTAINED = ("document", "message")
 
+_RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})")
+_RESTFUL_BASE = re.compile(r"^(https?://.+/)[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+_HISTORY = re.compile(r"/_history/[A-Za-z0-9\-.]{1,64}$")
 _NARRATIVE_LINK = re.compile(r"""(?:href|src)\s*=\s*["']#([^"']+)["']""")
 _LITERAL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 _ABSOLUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://\S+|urn:(?:uuid|oid):\S+)$")
 
 
 class BundleIndex:
-    """fullUrl and ``Type/id`` of every entry of one Bundle."""
+    """The entries of one Bundle by fullUrl (and by ``Type/id``, to explain near misses).
+
+    Resolution follows the fullUrl rules of FHIR R4 (bundle.html#references): an absolute
+    reference matches a fullUrl; a relative ``Type/id`` resolves against the base of the
+    referring entry's RESTful fullUrl. Where the referrer has a ``urn:uuid`` fullUrl, a relative
+    reference matches ``urn:uuid:<id>``, as HL7's validator does; where it has no fullUrl, the
+    entry whose fullUrl ends with ``/Type/id`` or whose resource has that type and id.
+    """
 
     def __init__(self, bundle: dict[str, Any]) -> None:
-        self.by_url: dict[str, list[dict[str, Any]]] = {}
-        for entry in bundle.get("entry") or []:
+        self.by_full_url: dict[str, list[dict[str, Any]]] = {}
+        self.by_type_id: dict[str, list[dict[str, Any]]] = {}
+        self.by_tail: dict[str, list[dict[str, Any]]] = {}
+        self.entry_of: dict[int, int] = {}
+        """id(resource) -> entry index."""
+        for i, entry in enumerate(bundle.get("entry") or []):
             if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
                 continue
             resource = entry["resource"]
-            keys = {entry.get("fullUrl")}
+            self.entry_of[id(resource)] = i
+            full_url = entry.get("fullUrl")
+            if isinstance(full_url, str):
+                self.by_full_url.setdefault(_unversioned(full_url), []).append(resource)
+                tail = _LITERAL.search(full_url)
+                if tail:
+                    self.by_tail.setdefault(f"{tail.group(1)}/{tail.group(2)}", []).append(resource)
             if isinstance(resource.get("resourceType"), str) and isinstance(resource.get("id"), str):
-                keys.add(f"{resource['resourceType']}/{resource['id']}")
-            for key in keys:
-                if isinstance(key, str):
-                    self.by_url.setdefault(key, []).append(resource)
+                self.by_type_id.setdefault(f"{resource['resourceType']}/{resource['id']}", []).append(resource)
 
-    def resolve(self, reference: str) -> list[dict[str, Any]]:
-        found = self.by_url.get(reference)
-        if found is None:
-            match = _LITERAL.search(reference)
-            found = self.by_url.get(f"{match.group(1)}/{match.group(2)}", []) if match else []
-        return found
+    def resolve(self, reference: str, referrer: str | None = None) -> list[dict[str, Any]]:
+        reference = _unversioned(reference)
+        if _ABSOLUTE.match(reference):
+            return self.by_full_url.get(reference, [])
+        match = _RELATIVE.fullmatch(reference)
+        if match is None:
+            return []
+        if isinstance(referrer, str):
+            base = _RESTFUL_BASE.match(referrer)
+            if base:
+                return self.by_full_url.get(base.group(1) + reference, [])
+            return self.by_full_url.get(f"urn:uuid:{match.group(2)}", [])
+        return self.by_tail.get(reference) or self.by_type_id.get(reference, [])
+
+    def near_misses(self, reference: str) -> int:
+        """How many resources have the reference's type and id but another identity."""
+        match = _RELATIVE.fullmatch(_unversioned(reference))
+        return len(self.by_type_id.get(f"{match.group(1)}/{match.group(2)}", [])) if match else 0
+
+
+def _unversioned(url: str) -> str:
+    return _HISTORY.sub("", url)
 
 
 class ReferenceChecker:
@@ -104,7 +159,8 @@ class ReferenceChecker:
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code == "Reference" and isinstance(visit.value, dict):
-            yield from self._reference(visit)
+            if visit.element.get("path") != "Reference":  # not again for the datatype's own constraints
+                yield from self._reference(visit)
         elif visit.element.get("path") == "Bundle.entry" and isinstance(visit.value, dict):
             yield from self._entry(visit)
         elif visit.value is visit.resource and isinstance(visit.value, dict):
@@ -112,6 +168,8 @@ class ReferenceChecker:
                 yield from _contained(visit)
             if visit.value.get("resourceType") == "Bundle":
                 yield from _links(visit)
+                if visit.value.get("type") == "document":
+                    yield from _reachability(visit, self._index(visit.value))
 
     def _reference(self, visit: Visit) -> Iterator[Issue]:
         reference = visit.value.get("reference")
@@ -126,14 +184,30 @@ class ReferenceChecker:
                 f"for this element (must be one of [{', '.join(sorted(targets))}])",
                 path=visit.path, expression=visit.expression)
             return
-        if visit.top.get("resourceType") != "Bundle" or not targets:
+        top = visit.top
+        if top.get("resourceType") != "Bundle" or visit.resource is top:
             return
-        for resolved in self._index(visit.top).resolve(reference)[:1]:
-            actual = resolved.get("resourceType")
-            if isinstance(actual, str) and actual not in targets:
-                yield WRONG_TARGET.issue(
-                    f"Matching reference for reference {reference} has resourceType {actual} "
-                    f"(must be one of [{', '.join(sorted(targets))}])", path=visit.path, expression=visit.expression)
+        index = self._index(top)
+        entry = index.entry_of.get(id(visit.root))
+        referrer = top["entry"][entry].get("fullUrl") if entry is not None else None
+        resolved = index.resolve(reference, referrer if isinstance(referrer, str) else None)
+        if not resolved:
+            if top.get("type") in _SELF_CONTAINED and (not _ABSOLUTE.match(reference) or reference.startswith("urn:")):
+                misses = index.near_misses(reference)
+                note = (f". Note that there {'is a resource' if misses == 1 else f'are {misses} resources'} in the "
+                        "bundle with the same type and id, but they do not match because of the fullUrl based rules "
+                        "around matching relative references") if misses else ""
+                yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
+                                          path=visit.path, expression=visit.expression)
+            return
+        actual = resolved[0].get("resourceType")
+        if implied and isinstance(actual, str) and actual != implied.group(1) and not _ABSOLUTE.match(reference):
+            yield WRONG_TARGET.issue(f"Matching reference for reference {reference} has resourceType {actual}",
+                                     path=visit.path, expression=visit.expression)
+        elif targets and isinstance(actual, str) and actual not in targets:
+            yield WRONG_TARGET.issue(
+                f"Matching reference for reference {reference} has resourceType {actual} "
+                f"(must be one of [{', '.join(sorted(targets))}])", path=visit.path, expression=visit.expression)
 
     def _targets(self, visit: Visit) -> set[str]:
         targets: set[str] = set()
@@ -218,3 +292,42 @@ def _links(visit: Visit) -> Iterator[Issue]:
             yield DUPLICATE_LINK.issue(f"The link relationship type '{relation}' can only occur once",
                                        path=(*visit.path, "link", i), expression=f"{visit.expression}.link[{i}]")
         seen.add(relation)
+
+
+def _reachability(visit: Visit, index: BundleIndex) -> Iterator[Issue]:
+    """Entries of a document not linked (either way) to the Composition: one pass over references."""
+    entries = visit.value.get("entry") or []
+    links: dict[int, set[int]] = {i: set() for i in range(len(entries))}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        referrer = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        for reference in _references(entry["resource"]):
+            for target in index.resolve(reference, referrer)[:1]:
+                j = index.entry_of.get(id(target))
+                if j is not None and j != i:
+                    links[i].add(j)
+                    links[j].add(i)
+    reached, frontier = {0}, [0]
+    while frontier:
+        for j in links.get(frontier.pop(), ()):
+            if j not in reached:
+                reached.add(j)
+                frontier.append(j)
+    for i, entry in enumerate(entries):
+        if i not in reached and isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            yield UNREACHABLE.issue(
+                f"Entry '{entry.get('fullUrl')}' isn't reachable by traversing links (forward or backward) from the "
+                "Composition", path=(*visit.path, "entry", i), expression=f"{visit.expression}.entry[{i}]")
+
+
+def _references(resource: dict[str, Any]) -> Iterator[str]:
+    stack: list[Any] = [resource]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("reference"), str):
+                yield item["reference"]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
