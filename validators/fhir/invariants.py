@@ -56,6 +56,13 @@ SKIPPED = {
     "dom-3": "checked natively by the references layer in one pass (FHIR-REF-002)",
 }
 
+ERRATA = {
+    "que-12": ("enableWhen.count() > 2 implies enableBehavior.exists()",
+               "enableWhen.count() > 1 implies enableBehavior.exists()"),
+}
+"""R4 invariants whose published expression is known to be wrong, with the corrected expression
+HL7's validator also uses (R4's que-12 says ``count() > 2`` where the rule means more than one)."""
+
 Compiled = Callable[..., list[Any]]
 ResourceNode: Any = None  # fhirpathpy's typed node, imported on first use (keeps start-up fast)
 
@@ -91,6 +98,8 @@ class InvariantChecker:
         for constraint in visit.element.get("constraint") or []:
             key = constraint.get("key", "")
             expression = constraint.get("expression")
+            if key in ERRATA and expression == ERRATA[key][0]:
+                expression = ERRATA[key][1]
             if not expression or key in SKIPPED:
                 continue
             compiled = self._compile(expression)

@@ -172,22 +172,10 @@ class _Session:
     def __init__(self, definitions: Definitions, response: dict[str, Any], visit: Visit) -> None:
         self.definitions = definitions
         self.root = _Here(visit.path, visit.expression)
-        self.answers: dict[str, list[Any]] = {}
-        self._collect(response.get("item") or [])
 
-    def _collect(self, items: list[Any]) -> None:
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            for answer in item.get("answer") or []:
-                if isinstance(answer, dict):
-                    found = _value(answer)
-                    if found:
-                        self.answers.setdefault(str(item.get("linkId")), []).append(found[1])
-                    self._collect(answer.get("item") or [])
-            self._collect(item.get("item") or [])
-
-    def items(self, definitions: list[Any], responses: list[Any], parent: _Here) -> Iterator[Issue]:
+    def items(self, definitions: list[Any], responses: list[Any], parent: _Here,
+              scopes: tuple[list[Any], ...] = ()) -> Iterator[Issue]:
+        scopes = (responses, *scopes)
         by_link = {d.get("linkId"): d for d in definitions if isinstance(d, dict)}
         seen: dict[str, int] = {}
         for i, response in enumerate(responses):
@@ -203,19 +191,20 @@ class _Session:
             seen[str(link)] = seen.get(str(link), 0) + 1
             if seen[str(link)] == 2 and not definition.get("repeats"):
                 yield ANSWER_COUNT.issue("Only one response answer item with this linkId allowed", **_at(here))
-            yield from self._item(definition, response, here)
+            yield from self._item(definition, response, here, scopes)
         for definition in by_link.values():
             link = str(definition.get("linkId"))
-            if definition.get("required") and link not in seen and self._enabled(definition) \
+            if definition.get("required") and link not in seen and self._enabled(definition, scopes) \
                     and definition.get("type") != "display":
                 kind = "group" if definition.get("type") == "group" else "item"
                 yield ANSWER_COUNT.issue(f"No response answer found for required {kind} '{link}'", **_at(parent))
 
-    def _item(self, definition: dict[str, Any], response: dict[str, Any], here: _Here) -> Iterator[Issue]:
+    def _item(self, definition: dict[str, Any], response: dict[str, Any], here: _Here,
+              scopes: tuple[list[Any], ...]) -> Iterator[Issue]:
         answers = [a for a in response.get("answer") or [] if isinstance(a, dict)]
         kind = definition.get("type")
         link = definition.get("linkId")
-        if answers and not self._enabled(definition):
+        if answers and not self._enabled(definition, scopes):
             yield NOT_ENABLED.issue(f"Item has answer, even though it is not enabled (item id = '{link}')", **_at(here))
         if kind in _NO_ANSWERS:
             if answers:
@@ -225,15 +214,15 @@ class _Session:
                 yield ANSWER_NOT_ALLOWED.issue(message, **_at(here))
             if kind == "group" and definition.get("required") and not response.get("item"):
                 yield ANSWER_COUNT.issue("No sub-items found for required group", **_at(here))
-            yield from self.items(definition.get("item") or [], response.get("item") or [], here)
+            yield from self.items(definition.get("item") or [], response.get("item") or [], here, scopes)
             return
         yield from self._counts(definition, answers, here)
         for j, answer in enumerate(answers):
             answer_here = _Here((*here.path, "answer", j), f"{here.expression}.answer[{j}]")
             yield from self._answer(definition, answer, answer_here)
-            yield from self.items(definition.get("item") or [], answer.get("item") or [], answer_here)
+            yield from self.items(definition.get("item") or [], answer.get("item") or [], answer_here, scopes)
         if response.get("item"):
-            yield from self.items(definition.get("item") or [], response.get("item") or [], here)
+            yield from self.items(definition.get("item") or [], response.get("item") or [], here, scopes)
 
     def _counts(self, definition: dict[str, Any], answers: list[Any], here: _Here) -> Iterator[Issue]:
         minimum, maximum = _ext(definition, "questionnaire-minOccurs"), _ext(definition, "questionnaire-maxOccurs")
@@ -277,20 +266,43 @@ class _Session:
         elif value not in values:
             yield NOT_AN_OPTION.issue(f"The {code} {value} is not in the set of permitted values", **_at(value_here))
 
-    def _enabled(self, definition: dict[str, Any]) -> bool:
+    def _enabled(self, definition: dict[str, Any], scopes: tuple[list[Any], ...]) -> bool:
         conditions = [c for c in definition.get("enableWhen") or [] if isinstance(c, dict)]
         if not conditions:
             return True
-        results = [self._condition(c) for c in conditions]
+        results = [self._condition(c, scopes) for c in conditions]
         return any(results) if definition.get("enableBehavior") == "any" else all(results)
 
-    def _condition(self, condition: dict[str, Any]) -> bool:
-        answers = self.answers.get(str(condition.get("question")), [])
+    @staticmethod
+    def _condition(condition: dict[str, Any], scopes: tuple[list[Any], ...]) -> bool:
+        """The question's answers come from the nearest enclosing item list that has the question
+        (the same repetition of a repeating group first), as HL7's validator resolves them."""
+        link = str(condition.get("question"))
+        answers: list[Any] = []
+        for scope in scopes:
+            if _answers(scope, link, answers):
+                break
         operator = condition.get("operator")
         expected = next((v for k, v in condition.items() if k.startswith("answer")), None)
         if operator == "exists":
             return bool(answers) == bool(expected)
         return any(_compare_answer(answer, operator, expected) for answer in answers)
+
+
+def _answers(items: list[Any], link: str, into: list[Any]) -> bool:
+    """Collect the answers to ``link`` among ``items`` and their descendants; True if the item is there."""
+    found = False
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if str(item.get("linkId")) == link:
+            found = True
+            into.extend(v[1] for a in item.get("answer") or [] if isinstance(a, dict) and (v := _value(a)))
+        for answer in item.get("answer") or []:
+            if isinstance(answer, dict):
+                found = _answers(answer.get("item") or [], link, into) or found
+        found = _answers(item.get("item") or [], link, into) or found
+    return found
 
 
 def _compare_answer(answer: Any, operator: Any, expected: Any) -> bool:
