@@ -55,6 +55,19 @@ TOO_LONG = rule(
     bad='(profile: name.family maxLength 5) {"family": "Nordmann"}',
     good='{"family": "Berg"}',
 )
+VALUE_REQUIRED = rule(
+    "FHIR-PROF-006", "Value required by the profile", Severity.ERROR,
+    """
+    The profile says the primitive must have a value (``mustHaveValue``), or names the only
+    extensions that may stand in for a missing value (``valueAlternatives``, for example
+    data-absent-reason); here there is no value and no allowed alternative. Both are FHIR R5
+    ElementDefinition properties, used in R4 profiles through their cross-version extensions.
+    """,
+    bad='(Patient.active mustHaveValue) {"_active": {"extension": [{"url": ".../data-absent-reason", "valueCode": "unknown"}]}}',
+    good='{"active": true}',
+)
+MUST_HAVE_VALUE = "ElementDefinition.mustHaveValue"
+VALUE_ALTERNATIVES = "ElementDefinition.valueAlternatives"
 
 
 def matches_pattern(value: Any, pattern: Any) -> bool:
@@ -177,3 +190,26 @@ def usable_profile(definitions: Definitions, url: str, resource_type: str) -> tu
     if profile.get("type") != resource_type:
         return None, f"Profile {url} is for {profile.get('type')}, not {resource_type}. It was not checked."
     return str(profile["url"]), ""
+
+
+def value_required(element: dict[str, Any], extras: Any, profile: str, path: tuple[str | int, ...],
+                   expression: str) -> Iterator[Issue]:
+    """mustHaveValue and valueAlternatives of ``element``, for a primitive given only as ``_name``."""
+    flags = {str(ext.get("url", "")).rsplit("extension-", 1)[-1]: ext for ext in element.get("extension") or []
+             if isinstance(ext, dict)}
+    must = flags.get(MUST_HAVE_VALUE, {}).get("valueBoolean") is True
+    alternatives = [str(ext.get("valueCanonical") or ext.get("valueUri")) for ext in element.get("extension") or []
+                    if isinstance(ext, dict) and str(ext.get("url", "")).endswith(VALUE_ALTERNATIVES)]
+    if not must and not alternatives:
+        return
+    items = extras if isinstance(extras, list) else [extras]
+    for item in items:
+        used = {str(e.get("url")) for e in (item or {}).get("extension") or [] if isinstance(e, dict)}
+        where = f"``{element.get('path')}`` in the profile '{profile}'"
+        if must:
+            yield VALUE_REQUIRED.issue(f"The element definition {where} requires that a value be present in this "
+                                       "element", path=path, expression=expression)
+        elif not used & set(alternatives):
+            yield VALUE_REQUIRED.issue(f"The element definition {where} requires that if a value is not present, "
+                                       f"one of the extensions {', '.join(alternatives)} must be present",
+                                       path=path, expression=expression)

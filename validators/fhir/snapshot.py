@@ -31,8 +31,8 @@ ElementDefinition = dict[str, Any]
 SnapshotSource = Callable[[str], "list[ElementDefinition] | None"]
 """Snapshot elements of a type or profile by URL or type name (generated on demand)."""
 
-_ADDITIVE = ("constraint", "mapping", "condition")
-_IGNORED = ("id", "path", "sliceName", "extension")
+_ADDITIVE = ("constraint", "mapping", "condition", "extension")
+_IGNORED = ("id", "path", "sliceName")
 _CHOICE_RENAME = re.compile(r"^(.*?)([A-Z][A-Za-z]*)$")
 
 
@@ -202,14 +202,19 @@ class _Builder:
             if key in _IGNORED:
                 continue
             if key in _ADDITIVE:
-                merged = {(c.get("key") or repr(c)): c for c in target.get(key) or []}
+                merged = {_merge_key(c): c for c in target.get(key) or []}
                 for item in value:
-                    merged[item.get("key") or repr(item)] = copy.deepcopy(item)
+                    merged[_merge_key(item)] = copy.deepcopy(item)
                 target[key] = list(merged.values())
             else:
                 target[key] = copy.deepcopy(value)
         if diff.get("sliceName"):
             target["sliceName"] = diff["sliceName"]
+
+
+def _merge_key(item: dict[str, Any]) -> str:
+    """Constraints merge by key, extensions by url (the profile's value wins), the rest by content."""
+    return str(item.get("key") or item.get("url") or repr(item))
 
 
 def _split_last(id_: str) -> tuple[str, str, str]:

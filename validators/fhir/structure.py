@@ -16,6 +16,7 @@ from .definitions import Context, Definitions, ElementDefinition, element_key, i
 from .references import BundleIndex
 from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
+from .profiles import value_required
 from .visit import ElementCheck, Parent, Visit
 
 UNKNOWN_PROPERTY = rule(
@@ -293,10 +294,11 @@ class StructureChecker:
                 continue
             element, code = found
             if key.startswith("_"):
-                if name not in obj:
-                    counts[element_key(element)] = counts.get(element_key(element), 0) + _present(value)
                 owner = Parent(obj.get(name), code or "", element["path"],
                                f"{expression}.{_display_name(name, element, code)}", obj)
+                if name not in obj:
+                    counts[element_key(element)] = counts.get(element_key(element), 0) + _present(value)
+                    yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
                 yield from self._primitive_extensions(value, element, (*path, key), owner)
                 continue
             # JSON arrays follow the base definition: a profile's max of 1 does not change the shape
