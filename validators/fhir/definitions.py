@@ -298,5 +298,19 @@ class Definitions:
             cache[code] = regex
         return cache[code]
 
+    def global_profiles(self, resource_type: str) -> list[str]:
+        """Profiles the loaded ImplementationGuides declare for every resource of a type (``global``)."""
+        table: dict[str, list[str]] | None = self.memo.get("globals")
+        if table is None:
+            table = {}
+            for url, entry in list(self._by_url.items()):
+                if entry.meta.get("resourceType") != "ImplementationGuide":
+                    continue
+                for item in (self.get(url) or {}).get("global") or []:
+                    if isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("profile"), str):
+                        table.setdefault(item["type"], []).append(item["profile"])
+            self.memo["globals"] = table
+        return table.get(resource_type, [])
+
     def canonicals(self) -> list[str]:
         return sorted(self._by_url)

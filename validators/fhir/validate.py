@@ -58,7 +58,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
         seen.add((issue.rule, issue.expression, issue.message))
         yield issue
     declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
-    for url in dict.fromkeys([*options.profiles, *declared]):
+    implied = definitions.global_profiles(resource_type)  # ImplementationGuide.global of loaded IGs
+    for url in dict.fromkeys([*options.profiles, *declared, *implied]):
         profile, reason = usable_profile(definitions, url, resource_type)
         if profile is None:
             yield PROFILE_NOT_USABLE.issue(reason, path=("meta",) if url in declared else (),
