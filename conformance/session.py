@@ -20,7 +20,7 @@ from .report import PackageRecord, Report, Reproducibility
 NOT_YET_FHIR = (
     "Not implemented yet, so a clean result does not cover them: code systems that are not in the "
     "loaded packages (SNOMED CT, LOINC, Volven: reported as 'could not be checked'), display names, "
-    "QuestionnaireResponse against its Questionnaire, and references to resources outside the file."
+    "extensible bindings, and references to resources outside the file."
 )
 NOT_YET_PROFILE = (
     "Profiles are validated from their snapshots, generated from the differential when a profile has "
