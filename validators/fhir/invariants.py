@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
-from .fhirpath import compile_expression
+from .fhirpath import HOOKS, Hooks, compile_expression
 from .visit import Visit
 
 INVARIANT_FAILED = rule(
@@ -83,6 +83,9 @@ class InvariantChecker:
 
         self.definitions = definitions
         self._compiled: dict[str, Compiled | Exception] = definitions.memo.setdefault("fhirpath", {})
+        self._bundle: tuple[dict[str, Any], Any] | None = None
+        self._expander: Any = None
+        self._conforming: set[tuple[int, str]] = set()
 
     def _compile(self, expression: str) -> Compiled | Exception:
         found = self._compiled.get(expression)
@@ -107,12 +110,15 @@ class InvariantChecker:
             if isinstance(compiled, Exception):
                 outcome = compiled
             else:
+                token = HOOKS.set(self._hooks(visit))
                 try:
                     focus = ResourceNode.create_node(visit.value, _type_path(visit))
                     outcome = compiled(focus, {"resource": _typed(visit.resource), "rootResource": _typed(visit.root),
                                                "context": focus})
                 except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
                     outcome = exc
+                finally:
+                    HOOKS.reset(token)
             if isinstance(outcome, Exception):
                 yield INVARIANT_NOT_EVALUATED.issue(
                     f"Constraint {key} could not be evaluated ({type(outcome).__name__}): {expression}",
@@ -126,6 +132,71 @@ class InvariantChecker:
                 yield INVARIANT_FAILED.issue(
                     f"Constraint failed: {key}: '{constraint.get('human', '')}' (expression: {expression})",
                     path=visit.path, expression=visit.expression, severity=severity)
+
+
+    # -- what FHIRPath asks of the validator: resolve(), conformsTo(), memberOf() --------------------
+
+    def _hooks(self, visit: Visit) -> Hooks:
+        return Hooks(resolve=lambda reference: self._resolve(visit, reference),
+                     conforms_to=self._conforms_to, member_of=self._member_of)
+
+    def _resolve(self, visit: Visit, reference: Any) -> dict[str, Any] | None:
+        """A reference inside the document: a contained resource, or an entry of the outermost Bundle."""
+        from .references import BundleIndex
+
+        target = reference.get("reference") if isinstance(reference, dict) else reference
+        if not isinstance(target, str):
+            return None
+        if target.startswith("#"):
+            return next((c for c in visit.root.get("contained") or []
+                         if isinstance(c, dict) and c.get("id") == target[1:]), None)
+        top = visit.top
+        if top.get("resourceType") != "Bundle":
+            return None
+        if self._bundle is None or self._bundle[0] is not top:
+            self._bundle = (top, BundleIndex(top))
+        index = self._bundle[1]
+        entry = index.entry_of.get(id(visit.root))
+        referrer = top["entry"][entry].get("fullUrl") if entry is not None else None
+        found = index.resolve(target, referrer if isinstance(referrer, str) else None)
+        return found[0] if len(found) == 1 else None
+
+    def _conforms_to(self, resource: Any, url: str) -> bool | None:
+        """conformsTo(): a nested walk of the resource against the profile; None if it cannot be used."""
+        from .bindings import BindingChecker
+        from .profiles import FixedPatternChecker, usable_profile
+        from .structure import StructureChecker
+
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            return None
+        profile, _ = usable_profile(self.definitions, url, resource["resourceType"])
+        key = (id(resource), url)
+        if profile is None:
+            definition = self.definitions.structure_definition(url)
+            return False if definition is not None else None  # another type does not conform; unknown is unknown
+        if key in self._conforming:
+            return None
+        self._conforming.add(key)
+        try:
+            checks = [BindingChecker(self.definitions), self, FixedPatternChecker()]
+            walker = StructureChecker(self.definitions, checks, root_profile=profile)
+            return not any(i.severity >= Severity.ERROR for i in walker.check_resource(resource, (), ""))
+        finally:
+            self._conforming.discard(key)
+
+    def _member_of(self, value: Any, url: str) -> bool | None:
+        from .bindings import Expander
+
+        if self._expander is None:
+            self._expander = Expander(self.definitions)
+        codes = self._expander.expand(url)
+        if codes is None:
+            return None
+        if isinstance(value, str):
+            return any(code == value for _, code in codes)
+        codings = value.get("coding") if isinstance(value, dict) and "coding" in value else [value]
+        return any(isinstance(c, dict) and (str(c.get("system", "")), str(c.get("code", ""))) in codes
+                   for c in codings or [])
 
 
 def _typed(resource: dict[str, Any]) -> Any:
