@@ -17,6 +17,7 @@ import collections
 import json
 import re
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -55,6 +56,28 @@ def _cache(root: Path) -> Path:
     return cache
 
 
+def _as_folder(tgz: Path) -> Path:
+    """A package as a folder whose only dependency is the core (the extensions and terminology
+    packs in ../shared name versions of each other that are not there)."""
+    folder = Path(tempfile.mkdtemp(prefix="samsvar-bench-pack-"))
+    with tarfile.open(tgz) as archive:
+        archive.extractall(folder, filter="data")
+    manifest = folder / "package" / "package.json"
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    info["dependencies"] = {"hl7.fhir.r4.core": "4.0.1"}
+    manifest.write_text(json.dumps(info), encoding="utf-8")
+    return folder
+
+
+def _hl7_defaults(root: Path) -> list[str]:
+    """What HL7's validator loads by itself for R4 besides the core: the FHIR extensions pack and
+    HL7 terminology. samsvar loads only what it is given, so the bench gives it these (``--ig``)
+    to compare like with like."""
+    packages = root / "data" / "fhir-packages"
+    return [str(_as_folder(packages / "hl7.terminology.r4-7.0.1.tgz")),
+            str(_as_folder(packages / "hl7.fhir.uv.extensions.r4-5.3.0-ballot-tc1.tgz"))]
+
+
 def _profile_url(path: Path) -> str | None:
     from samsvar.validators.load import load_bytes
 
@@ -67,10 +90,11 @@ def _profile_url(path: Path) -> str | None:
     return url.get("value") if url is not None else None
 
 
-def run_step(case: dict, step: str, folder: Path, cache: Path) -> Step:
+def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[str] | None = None) -> Step:
     expected = {_normalise(p) for p in case["expected"][step]["error_paths"]}
     result = Step(case, step, expected)
-    igs = [str(folder / s) for s in case.get("supporting") or []]
+    igs = list(defaults or [])
+    igs += [str(folder / s) for s in case.get("supporting") or []]
     profiles: tuple[str, ...] = ()
     if step == "profile" and case.get("profile"):
         igs += [str(folder / s) for s in case.get("profile_supporting") or []]
@@ -101,13 +125,14 @@ def main() -> int:
     folder = root / "data" / "peer" / "fhir-test-cases" / "validator"
     manifest = json.loads((folder.parent / "manifest.r4-offline.json").read_text())
     cache = _cache(root)
+    defaults = _hl7_defaults(root)
     started = time.perf_counter()
     steps: list[Step] = []
     for case in manifest["test-cases"]:
         if args.only and args.only not in case["name"]:
             continue
         for step in case["expected"]:
-            steps.append(run_step(case, step, folder, cache))
+            steps.append(run_step(case, step, folder, cache, defaults))
     elapsed = time.perf_counter() - started
 
     by_topic: dict[str, list[Step]] = collections.defaultdict(list)

@@ -147,10 +147,16 @@ class InvariantChecker:
         target = reference.get("reference") if isinstance(reference, dict) else reference
         if not isinstance(target, str):
             return None
-        if target.startswith("#"):
-            return next((c for c in visit.root.get("contained") or []
-                         if isinstance(c, dict) and c.get("id") == target[1:]), None)
         top = visit.top
+        if target.startswith("#"):
+            found = _contained(visit.root, target[1:])
+            if found or top.get("resourceType") != "Bundle":
+                return found[0] if len(found) == 1 else None
+            # evaluated from the Bundle: the reference's own container is not known, so take the
+            # one entry whose contained resources have that id
+            found = [c for e in top.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                     for c in _contained(e["resource"], target[1:])]
+            return found[0] if len(found) == 1 else None
         if top.get("resourceType") != "Bundle":
             return None
         if self._bundle is None or self._bundle[0] is not top:
@@ -197,6 +203,10 @@ class InvariantChecker:
         codings = value.get("coding") if isinstance(value, dict) and "coding" in value else [value]
         return any(isinstance(c, dict) and (str(c.get("system", "")), str(c.get("code", ""))) in codes
                    for c in codings or [])
+
+
+def _contained(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
+    return [c for c in resource.get("contained") or [] if isinstance(c, dict) and c.get("id") == id_]
 
 
 def _typed(resource: dict[str, Any]) -> Any:

@@ -309,6 +309,18 @@ def _reachability(visit: Visit, index: BundleIndex) -> Iterator[Issue]:
                     links[i].add(j)
                     links[j].add(i)
     reached, frontier = {0}, [0]
+    for k, link in enumerate(visit.value.get("link") or []):  # a document's stylesheets are part of it too
+        if not isinstance(link, dict) or link.get("relation") != "stylesheet" or not isinstance(link.get("url"), str):
+            continue
+        found = index.resolve(link["url"])
+        if not found and not _ABSOLUTE.match(link["url"]):
+            yield NOT_IN_BUNDLE.issue("The stylesheet reference could not be resolved in this bundle",
+                                      path=(*visit.path, "link", k, "url"), expression=f"{visit.expression}.link[{k}].url")
+        for target in found[:1]:
+            j = index.entry_of.get(id(target))
+            if j is not None and j not in reached:
+                reached.add(j)
+                frontier.append(j)
     while frontier:
         for j in links.get(frontier.pop(), ()):
             if j not in reached:
