@@ -59,9 +59,13 @@ SKIPPED = {
 ERRATA = {
     "que-12": ("enableWhen.count() > 2 implies enableBehavior.exists()",
                "enableWhen.count() > 1 implies enableBehavior.exists()"),
+    "que-7": ("operator = 'exists' implies (answer is Boolean)",
+              "operator = 'exists' implies (answer is boolean)"),
 }
-"""R4 invariants whose published expression is known to be wrong, with the corrected expression
-HL7's validator also uses (R4's que-12 says ``count() > 2`` where the rule means more than one)."""
+"""R4 invariants whose published expression is known to be wrong, with the corrected expression:
+que-12 says ``count() > 2`` where the rule means more than one; que-7 tests for the FHIRPath
+system type ``Boolean``, which a FHIR ``boolean`` is not, so as published it fails every valid
+``exists`` condition."""
 
 Compiled = Callable[..., list[Any]]
 ResourceNode: Any = None  # fhirpathpy's typed node, imported on first use (keeps start-up fast)

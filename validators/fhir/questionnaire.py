@@ -86,6 +86,16 @@ OUT_OF_BOUNDS = rule(
     good='{"answer": [{"valueDate": "2021"}]}',
 )
 
+INNER_ENABLE_WHEN = rule(
+    "FHIR-QR-009", "enableWhen on an item's own sub-item", Severity.ERROR,
+    """
+    A Questionnaire item cannot be enabled by the answer to one of its own sub-items: the
+    sub-items are only shown once the item is enabled, so the condition can never be met.
+    """,
+    bad='{"linkId": "g", "type": "group", "enableWhen": [{"question": "g.1", ...}], "item": [{"linkId": "g.1", ...}]}',
+    good='(the condition names an item outside the group)',
+)
+
 _ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "boolean": ("boolean",), "decimal": ("decimal",), "integer": ("integer",), "date": ("date",),
     "dateTime": ("dateTime",), "time": ("time",), "string": ("string",), "text": ("string",), "url": ("uri",),
@@ -138,8 +148,12 @@ class QuestionnaireChecker:
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         response = visit.value
-        if visit.value is not visit.resource or not isinstance(response, dict) \
-                or response.get("resourceType") != "QuestionnaireResponse":
+        if visit.value is not visit.resource or not isinstance(response, dict):
+            return
+        if response.get("resourceType") == "Questionnaire":
+            yield from _inner_conditions(response.get("item") or [], _Here(visit.path, visit.expression))
+            return
+        if response.get("resourceType") != "QuestionnaireResponse":
             return
         canonical = response.get("questionnaire")
         if not isinstance(canonical, str):
@@ -287,6 +301,25 @@ class _Session:
         if operator == "exists":
             return bool(answers) == bool(expected)
         return any(_compare_answer(answer, operator, expected) for answer in answers)
+
+
+def _inner_conditions(items: list[Any], parent: _Here) -> Iterator[Issue]:
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        here = _Here((*parent.path, "item", i), f"{parent.expression}.item[{i}]")
+        inner = set(_link_ids(item.get("item") or []))
+        if any(isinstance(c, dict) and c.get("question") in inner for c in item.get("enableWhen") or []):
+            yield INNER_ENABLE_WHEN.issue("Questions with an enableWhen cannot refer to an inner question for its "
+                                          "enableWhen condition", **_at(here))
+        yield from _inner_conditions(item.get("item") or [], here)
+
+
+def _link_ids(items: list[Any]) -> Iterator[str]:
+    for item in items:
+        if isinstance(item, dict):
+            yield str(item.get("linkId"))
+            yield from _link_ids(item.get("item") or [])
 
 
 def _answers(items: list[Any], link: str, into: list[Any]) -> bool:
