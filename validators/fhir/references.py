@@ -54,8 +54,9 @@ DUPLICATE_LINK = rule(
 FULLURL_MISSING = rule(
     "FHIR-BUNDLE-004", "Bundle entry without fullUrl", Severity.ERROR,
     """
-    Except in transactions and batches (where new resources may have no identity yet), each
-    entry with a resource has a fullUrl: the identity references in the Bundle resolve against.
+    Except in transactions and batches and their responses (where new resources may have no
+    identity yet) and a search's OperationOutcome, each entry with a resource has a fullUrl: the
+    identity references in the Bundle resolve against.
     """,
     bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
     good='{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:...", "resource": {"resourceType": "Patient"}}]}',
@@ -82,6 +83,8 @@ UNREACHABLE = rule(
     good='(the Observation is an entry of a section)',
 )
 _SELF_CONTAINED = ("document", "message")
+_NO_FULLURL_NEEDED = ("transaction", "batch", "transaction-response", "batch-response")
+"""New resources in a transaction have no identity yet; responses echo what the server returns."""
 
 _RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})")
 _RESTFUL_BASE = re.compile(r"^(https?://.+/)[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
@@ -225,8 +228,9 @@ class ReferenceChecker:
     def _entry(self, visit: Visit) -> Iterator[Issue]:
         full_url = visit.value.get("fullUrl")
         resource = visit.value.get("resource")
+        search_mode = (visit.value.get("search") or {}).get("mode") if isinstance(visit.value.get("search"), dict) else None
         if full_url is None and isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
-                and visit.resource.get("type") not in ("transaction", "batch"):
+                and visit.resource.get("type") not in _NO_FULLURL_NEEDED and search_mode != "outcome":
             yield FULLURL_MISSING.issue(
                 "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the "
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)
