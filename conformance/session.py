@@ -72,6 +72,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
+        terminology=settings.get("terminology"),
     )
     validator = Validator(options)
     if options.profiles or options.igs:
@@ -96,6 +97,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
                 "fail_on": fail_on.code,
                 "production": options.production,
                 "must_support": options.must_support,
+                "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,
                 "igs": list(options.igs),
@@ -131,3 +133,13 @@ def _notices(results: list[Result], options: Options) -> list[str]:
     if "message" in families:
         notices.append(NOT_YET_MESSAGES)
     return notices
+
+
+def _terminology_record(policy: object) -> dict[str, object]:
+    """The terminology policy in the reproducibility block (what decides unavailable code systems)."""
+    if policy is None:
+        return {"default": "warn", "systems": {}, "server": None}
+    return {"default": getattr(policy, "default"), "systems": dict(getattr(policy, "systems")),
+            "server": getattr(policy, "server"),
+            "snomed_database": str(getattr(policy, "snomed_database")) if getattr(policy, "snomed_database") else None}
+

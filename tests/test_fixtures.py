@@ -1,19 +1,22 @@
 """Every fixture folder with an ``expected.toml`` is a contract: each file raises exactly the
-rule codes listed for it. A manifest's ``igs`` (folders beside it) are loaded as with ``--ig``."""
+rule codes listed for it. A manifest's ``igs`` (folders beside it) are loaded as with ``--ig``,
+and its ``[terminology]`` table is the terminology policy, as in ``samsvar.toml``."""
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from samsvar.validators import Options, Validator
+from samsvar.validators.terminology.service import TerminologyPolicy
 
 from .conftest import FIXTURES
 
 
-Case = tuple[Path, list[str], frozenset[str], tuple[str, ...]]
+Case = tuple[Path, list[str], frozenset[str], Options]
 
 
 def _cases() -> list[Case]:
@@ -23,7 +26,9 @@ def _cases() -> list[Case]:
         document = tomllib.loads(manifest.read_text(encoding="utf-8"))
         ignored = frozenset(document.get("ignore", []))
         igs = tuple(str(manifest.parent / ig) for ig in document.get("igs", []))
-        cases.extend((manifest.parent / name, codes, ignored, igs) for name, codes in document["expected"].items())
+        policy = TerminologyPolicy.from_settings(document["terminology"]) if "terminology" in document else None
+        options = Options(igs=igs, terminology=policy)
+        cases.extend((manifest.parent / name, codes, ignored, options) for name, codes in document["expected"].items())
     return cases
 
 
@@ -38,11 +43,11 @@ def test_every_manifest_names_existing_files_and_every_file_is_listed() -> None:
         assert listed == present, f"{manifest}: listed and present files differ: {listed ^ present}"
 
 
-@pytest.mark.parametrize(("path", "codes", "ignored", "igs"), CASES,
+@pytest.mark.parametrize(("path", "codes", "ignored", "options"), CASES,
                          ids=[str(case[0].relative_to(FIXTURES)) for case in CASES])
 def test_fixture_raises_exactly_its_rules(path: Path, codes: list[str], ignored: frozenset[str],
-                                          igs: tuple[str, ...], fhir_cache: Path) -> None:
-    result = Validator(Options(cache_root=fhir_cache, igs=igs)).validate_bytes(str(path), path.read_bytes())
+                                          options: Options, fhir_cache: Path) -> None:
+    result = Validator(replace(options, cache_root=fhir_cache)).validate_bytes(str(path), path.read_bytes())
     raised = {i.rule for i in result.issues} - ignored
     assert sorted(raised) == sorted(set(codes)), [(i.rule, i.message) for i in result.issues]
     for issue in result.issues:

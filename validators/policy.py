@@ -10,6 +10,12 @@ must-support = false        # report absent mustSupport elements of profiles
 max-size = "256MB"
 max-depth = 200
 
+[terminology]                # code systems not available offline (SNOMED CT, LOINC, full NLK)
+default = "warn"             # warn | trust-format | remote
+systems = { "http://snomed.info/sct" = "trust-format" }
+# server = "https://tx.example.no/fhir"    # for "remote"; timeout = 10, retries = 2
+# snomed-database = "snomed.sqlite"        # from `samsvar terminology load-rf2`
+
 [severity]                   # re-grade by code or prefix
 "NO-ID-005" = "warning"
 
@@ -172,7 +178,7 @@ def load_policy(path: Path | None) -> Policy:
 
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
-               "max-depth", "ig", "profile", "cache"}
+               "max-depth", "ig", "profile", "cache", "terminology"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -190,6 +196,13 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache")
                 if k in table}
+    if "terminology" in table:
+        from .terminology.service import TerminologyPolicy
+
+        try:
+            settings["terminology"] = TerminologyPolicy.from_settings(dict(table["terminology"]), source.parent)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     return Policy(
         select=tuple(_strings(table.get("select", ["ALL"]), "select", source)),
         ignore=tuple(_strings(table.get("ignore", []), "ignore", source)),

@@ -68,6 +68,8 @@ class Options:
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
     core: str = CORE_PACKAGE
+    terminology: Any = None
+    """A :class:`~samsvar.validators.terminology.service.TerminologyPolicy`; None = the default (warn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,10 @@ class Validator:
 
             self._definitions, self._packages = load_definitions(
                 self.options.core, self.options.igs, self.options.cache_root)
+            from .terminology.service import TerminologyPolicy, TerminologyService
+
+            self._definitions.memo["terminology"] = TerminologyService(
+                self._definitions, self.options.terminology or TerminologyPolicy())
             for profile in self.options.profiles:
                 if self._definitions.get(profile) is None:
                     raise EnvironmentProblem(

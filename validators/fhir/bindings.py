@@ -1,10 +1,10 @@
-"""Bindings: codes in required value sets, expanded locally from the loaded packages.
+"""Bindings and codes, judged by the terminology service (``samsvar.validators.terminology``).
 
-A value set expands here when its ``compose`` lists concepts, or includes whole code systems
-that the packages define completely (``content = complete``), or other such value sets.
-Filters and code systems that are not available (SNOMED CT, LOINC, ...) make the value set
-"not expandable offline": the code is then reported as *could not be checked* (a warning),
-never passed silently and never failed wrongly. The terminology service will deepen this.
+Required bindings: a code from the value set, else an error; extensible bindings: a warning
+when none of the codes is in the value set. Every Coding whose code system is loaded in full
+has a code of that system and one of its displays. Where the service cannot decide (a code
+system not available offline), the policy's answer is reported: *could not be checked* (warn),
+a format verdict (trust-format) or the terminology server's (remote); never a silent pass.
 """
 
 from __future__ import annotations
@@ -42,128 +42,181 @@ NOT_CHECKED = rule(
     good="(the same, with the code system loaded; or a value set with enumerated codes)",
 )
 
-Codes = frozenset[tuple[str, str]]
+NOT_IN_EXTENSIBLE = rule(
+    "FHIR-BIND-004", "Code not in the extensible value set", Severity.WARNING,
+    """
+    The element has an *extensible* binding: a code from the value set must be used when one
+    fits, and other codes only when none does. None of the codes given is in the value set.
+    """,
+    bad='(Observation.category, extensible) {"coding": [{"system": "http://example.no/kategori", "code": "x"}]}',
+    good='{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}',
+)
+UNKNOWN_CODE = rule(
+    "FHIR-TX-001", "Code not in its code system", Severity.ERROR,
+    """
+    The Coding names a code system that is loaded in full (a CodeSystem with content
+    ``complete``), and the code is not one of its codes: a typo, a retired code or the wrong system.
+    """,
+    bad='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "EMERG"}',
+    good='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "C"}',
+)
+WRONG_DISPLAY = rule(
+    "FHIR-TX-002", "Display does not match the code", Severity.ERROR,
+    """
+    The Coding's display is none of the code's displays in its code system (the display or a
+    designation in any language; case and white space are ignored). A receiver shows the display,
+    so a wrong one misleads. For samsvar's own Norwegian code systems, whose texts come from the
+    public viewers rather than an official export, this is a warning.
+    """,
+    bad='{"system": "http://hl7.org/fhir/administrative-gender", "code": "female", "display": "Mann"}',
+    good='{"system": "http://hl7.org/fhir/administrative-gender", "code": "female", "display": "Female"}',
+)
+BAD_FORMAT = rule(
+    "FHIR-TX-003", "Code not in the format of its code system", Severity.ERROR,
+    """
+    With ``trust-format`` for a code system that is not available offline, samsvar checks the
+    code's format: a SNOMED CT concept id (partition and Verhoeff check digit) or a LOINC code
+    (mod-10 check digit). This code fails that check, so it cannot be a code of the system.
+    """,
+    bad='{"system": "http://loinc.org", "code": "8867-5"}',
+    good='{"system": "http://loinc.org", "code": "8867-4"}',
+)
+SERVER_DOWN = rule(
+    "FHIR-TX-004", "Terminology server could not be used", Severity.WARNING,
+    """
+    The policy for this code system is ``remote``, and the terminology server did not answer
+    (time-out, connection refused, an error). The code was not checked: an environment problem,
+    not a verdict on the data. Answers from earlier runs come from the persistent cache.
+    """,
+    bad='(server = "http://tx.example" down)',
+    good='(the server answering $validate-code)',
+)
+FORMAT_ONLY = rule(
+    "FHIR-TX-005", "Code checked by format only", Severity.INFORMATION,
+    "With ``trust-format``, a well-formed code is accepted without knowing that it is in the value set.",
+    bad='(trust-format for SNOMED CT) {"system": "http://snomed.info/sct", "code": "22298006"}',
+    good='(SNOMED CT loaded from RF2, or a terminology server)',
+)
+
 _CODING_TYPES = {"Coding", "CodeableConcept", "code", "Quantity"}
 
 
-class Expander:
-    """Local ``$expand`` of value sets into (system, code) pairs, or None when not possible."""
+def terminology(definitions: Definitions) -> Any:
+    """The terminology service of these definitions (the runner installs one with its policy)."""
+    service = definitions.memo.get("terminology")
+    if service is None:
+        from ..terminology.service import TerminologyService
 
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-        self._cache: dict[str, Codes | None] = definitions.memo.setdefault("expansions", {})
-
-    def expand(self, url: str, _seen: frozenset[str] = frozenset()) -> Codes | None:
-        key = url.split("|", 1)[0]
-        if key in self._cache:
-            return self._cache[key]
-        if key in _seen:
-            return None
-        value_set = self.definitions.get(key)
-        result = None if value_set is None else self._compose(value_set.get("compose") or {}, _seen | {key})
-        self._cache[key] = result
-        return result
-
-    def _compose(self, compose: dict[str, Any], seen: frozenset[str]) -> Codes | None:
-        included: set[tuple[str, str]] = set()
-        for include in compose.get("include") or []:
-            codes = self._include(include, seen)
-            if codes is None:
-                return None
-            included |= codes
-        for exclude in compose.get("exclude") or []:
-            codes = self._include(exclude, seen)
-            if codes is None:
-                return None
-            included -= codes
-        return frozenset(included)
-
-    def _include(self, include: dict[str, Any], seen: frozenset[str]) -> set[tuple[str, str]] | None:
-        if include.get("filter"):
-            return None
-        system = include.get("system")
-        codes: set[tuple[str, str]] | None = None
-        if system:
-            if include.get("concept"):
-                codes = {(system, c["code"]) for c in include["concept"] if "code" in c}
-            else:
-                code_system = self.definitions.get(system)
-                if code_system is None or code_system.get("content") != "complete":
-                    return None
-                codes = {(system, code) for code in _all_codes(code_system.get("concept") or [])}
-        for value_set in include.get("valueSet") or []:
-            nested = self.expand(value_set, seen)
-            if nested is None:
-                return None
-            codes = set(nested) if codes is None else codes & nested
-        return codes if codes is not None else set()
-
-
-def _all_codes(concepts: list[dict[str, Any]]) -> Iterator[str]:
-    stack = list(concepts)
-    while stack:
-        concept = stack.pop()
-        if "code" in concept:
-            yield concept["code"]
-        stack.extend(concept.get("concept") or [])
+        service = definitions.memo["terminology"] = TerminologyService(definitions)
+    return service
 
 
 class BindingChecker:
-    """An element check for :class:`StructureChecker`: required bindings of coded elements."""
+    """An element check for :class:`StructureChecker`: required and extensible bindings."""
 
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
-        self.expander = Expander(definitions)
+        self.service = terminology(definitions)
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
-        value, element, code, path, expression = visit.value, visit.element, visit.code, visit.path, visit.expression
+        value, element, code = visit.value, visit.element, visit.code
         binding = element.get("binding")
-        if not binding or binding.get("strength") != "required" or code not in _CODING_TYPES:
+        if not binding or code not in _CODING_TYPES or binding.get("strength") not in ("required", "extensible"):
             return
         url = binding.get("valueSet")
         if not url:
             return
-        expansion = self.expander.expand(url)
+        where = {"path": visit.path, "expression": visit.expression}
         label = self._label(url)
-        if code == "code":
-            if not isinstance(value, str):
+        required = binding.get("strength") == "required"
+        codings = _codings(value, code)
+        if not codings:
+            return
+        if required:
+            for system, item, _ in codings:
+                if system is None and code != "code":
+                    yield NO_SYSTEM.issue(f"The Coding with code '{item}' has no system, so it cannot be checked "
+                                          f"against the required value set {label}", **where)
+                    return
+        verdicts = [self.service.validate_code(system, item, None, url) for system, item, _ in codings]
+        if any(v.valid is True for v in verdicts):
+            return
+        if all(v.valid is False for v in verdicts):
+            if not required:
+                yield NOT_IN_EXTENSIBLE.issue(f"None of the codes provided are in the value set {label}, and a code "
+                                              "should come from this value set unless it has no suitable code", **where)
                 return
-            if expansion is None:
-                yield NOT_CHECKED.issue(f"The code '{value}' could not be checked: the value set {label} "
-                                        "cannot be expanded offline.", path=path, expression=expression)
-            elif value not in {c for _, c in expansion}:
-                yield NOT_IN_VALUE_SET.issue(
-                    f"The value provided ('{value}') was not found in the value set {label}, and a code is "
-                    "required from this value set", path=path, expression=expression)
+            if code == "code":
+                yield NOT_IN_VALUE_SET.issue(f"The value provided ('{codings[0][1]}') was not found in the value set "
+                                             f"{label}, and a code is required from this value set", **where)
+            else:
+                shown = ", ".join(f"{s}#{c}" for s, c, _ in codings)
+                what = "None of the codings provided are" if len(codings) > 1 else f"The code {shown} is"
+                yield NOT_IN_VALUE_SET.issue(f"{what} in the value set {label}, and a code from this value set is "
+                                             "required", **where)
+            for verdict in verdicts:
+                if verdict.kind == "format-error":
+                    yield BAD_FORMAT.issue(verdict.message, **where)
             return
-        if code == "Quantity":
-            if isinstance(value, dict) and value.get("code") and value.get("system"):
-                yield from self._codings([value], expansion, label, path, expression, "Quantity")
-            return
-        codings = [value] if code == "Coding" else (value.get("coding") or [] if isinstance(value, dict) else [])
-        codings = [c for c in codings if isinstance(c, dict) and c.get("code")]
-        if codings:
-            yield from self._codings(codings, expansion, label, path, expression, code)
-
-    def _codings(self, codings: list[dict[str, Any]], expansion: Codes | None, label: str, path: Path,
-                 expression: str, code: str) -> Iterator[Issue]:
-        for coding in codings:
-            if not coding.get("system"):
-                yield NO_SYSTEM.issue(f"The Coding with code '{coding['code']}' has no system, so it cannot be "
-                                      f"checked against the required value set {label}", path=path,
-                                      expression=expression)
-                return
-        if expansion is None:
-            yield NOT_CHECKED.issue(f"The code could not be checked: the value set {label} cannot be expanded "
-                                    "offline.", path=path, expression=expression)
-            return
-        if not any((c["system"], c["code"]) in expansion for c in codings):
-            shown = ", ".join(f"{c['system']}#{c['code']}" for c in codings)
-            what = "None of the codings provided are" if len(codings) > 1 else f"The code {shown} is"
-            yield NOT_IN_VALUE_SET.issue(f"{what} in the value set {label}, and a code from this value set is "
-                                         "required", path=path, expression=expression)
+        if required:
+            yield from _undecided(verdicts, label, where)
 
     def _label(self, url: str) -> str:
         value_set = self.definitions.get(url)
         name = value_set.get("name") if value_set else None
         return f"'{name}' ({url})" if name else f"({url})"
+
+
+def _undecided(verdicts: list[Any], label: str, where: dict[str, Any]) -> Iterator[Issue]:
+    """What the policy made of codes that could not be decided locally."""
+    for verdict in verdicts:
+        if verdict.valid is False and verdict.kind == "format-error":
+            yield BAD_FORMAT.issue(verdict.message, **where)
+    kinds = {v.kind for v in verdicts if v.valid is None}
+    if "server-down" in kinds:
+        yield SERVER_DOWN.issue(next(v.message for v in verdicts if v.kind == "server-down"), **where)
+    elif kinds == {"format-only"}:
+        yield FORMAT_ONLY.issue(next(v.message for v in verdicts if v.kind == "format-only"), **where)
+    elif kinds:
+        first = next(v for v in verdicts if v.valid is None)
+        yield NOT_CHECKED.issue(f"{first.message.rstrip('.')}; the required value set is {label}.", **where)
+
+
+def _codings(value: Any, code: str | None) -> list[tuple[str | None, str, str | None]]:
+    """(system, code, display) of a coded value."""
+    if code == "code":
+        return [(None, value, None)] if isinstance(value, str) else []
+    if not isinstance(value, dict):
+        return []
+    if code == "Quantity":
+        return [(value.get("system"), value["code"], None)] if value.get("code") and value.get("system") else []
+    items = [value] if code == "Coding" else [c for c in value.get("coding") or [] if isinstance(c, dict)]
+    return [(c.get("system"), c["code"], c.get("display")) for c in items if isinstance(c.get("code"), str)]
+
+
+class CodingChecker:
+    """An element check: every Coding whose code system is loaded in full has a real code and display."""
+
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+        self.service = terminology(definitions)
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        if visit.code != "Coding" or not isinstance(visit.value, dict):
+            return
+        system, code, display = visit.value.get("system"), visit.value.get("code"), visit.value.get("display")
+        if not isinstance(system, str) or not isinstance(code, str):
+            return
+        index = self.service.code_system(system)
+        if index is None:
+            return  # not available locally: bindings and the policy decide what to say
+        verdict = self.service.validate_code(system, code, display if isinstance(display, str) else None)
+        if verdict.valid is False and verdict.kind == "unknown-code":
+            yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code")
+        elif verdict.display_ok is False:
+            ours = self.definitions.source(system) == "samsvar.profiles#local"
+            choices = " or ".join(f"'{d}'" for d in verdict.displays[:6])
+            yield WRONG_DISPLAY.issue(
+                f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}",
+                path=(*visit.path, "display"), expression=f"{visit.expression}.display",
+                severity=Severity.WARNING if ours else None)

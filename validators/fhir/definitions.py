@@ -312,5 +312,15 @@ class Definitions:
             self.memo["globals"] = table
         return table.get(resource_type, [])
 
+    def source(self, url: str) -> str | None:
+        """The package (``id#version``) a canonical resource came from, or None for a loose file."""
+        entry = self._by_url.get(url.split("|", 1)[0])
+        package = entry.package if entry else None
+        return getattr(package, "ref", None) if package is not None else None
+
+    def resource_type(self, url: str) -> str | None:
+        entry = self._by_url.get(url.split("|", 1)[0])
+        return entry.meta.get("resourceType") if entry else None
+
     def canonicals(self) -> list[str]:
         return sorted(self._by_url)

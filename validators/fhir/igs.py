@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,44 @@ class TarballPackage:
         return json.load(io.BytesIO(self._files[filename]))
 
 
+class ProjectResources:
+    """samsvar's own conformance resources (``profiles/terminology/``): always loaded, read lazily.
+
+    The index comes from the head of each file (resourceType, url, version), so start-up does
+    not parse the large code systems (ICD-10) until a code is looked up in them.
+    """
+
+    ref = "samsvar.profiles#local"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._index: list[dict[str, Any]] | None = None
+
+    @property
+    def index(self) -> list[dict[str, Any]]:
+        if self._index is None:
+            self._index = [meta for meta in (_head(p) for p in sorted(self.folder.glob("*.json"))) if meta]
+        return self._index
+
+    def load(self, filename: str) -> dict[str, Any]:
+        return json.loads((self.folder / filename).read_text(encoding="utf-8"))
+
+
+_HEAD_FIELD = re.compile(r'"(resourceType|url|version|id)"\s*:\s*"([^"]*)"')
+
+
+def _head(path: Path) -> dict[str, Any] | None:
+    with path.open("rb") as handle:
+        head = handle.read(4096).decode("utf-8", "replace")
+    meta: dict[str, Any] = {"filename": path.name}
+    for key, value in _HEAD_FIELD.findall(head):
+        meta.setdefault(key, value)
+    return meta if meta.get("url") and meta.get("resourceType") else None
+
+
+PROJECT_TERMINOLOGY = Path(__file__).resolve().parent.parent.parent / "profiles" / "terminology"
+
+
 def _loose_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in (".json", ".xml") and p.is_file())
@@ -127,7 +166,8 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     packages: list[Any] = list(load_packages(cache, _unique(refs)))
     packages.extend(folders)
     packages.extend(tarballs)
-    definitions = Definitions(packages)
+    project = [ProjectResources(PROJECT_TERMINOLOGY)] if PROJECT_TERMINOLOGY.is_dir() else []
+    definitions = Definitions([*project, *packages])
     for file in loose:
         resource = _read_loose(file, definitions)
         if resource is not None:

@@ -88,7 +88,6 @@ class InvariantChecker:
         self.definitions = definitions
         self._compiled: dict[str, Compiled | Exception] = definitions.memo.setdefault("fhirpath", {})
         self._bundle: tuple[dict[str, Any], Any] | None = None
-        self._expander: Any = None
         self._conforming: set[tuple[int, str]] = set()
 
     def _compile(self, expression: str) -> Compiled | Exception:
@@ -195,18 +194,16 @@ class InvariantChecker:
             self._conforming.discard(key)
 
     def _member_of(self, value: Any, url: str) -> bool | None:
-        from .bindings import Expander
+        """memberOf(): the terminology service's verdict; unknown stays unknown (empty)."""
+        from .bindings import _codings, terminology
 
-        if self._expander is None:
-            self._expander = Expander(self.definitions)
-        codes = self._expander.expand(url)
-        if codes is None:
-            return None
-        if isinstance(value, str):
-            return any(code == value for _, code in codes)
-        codings = value.get("coding") if isinstance(value, dict) and "coding" in value else [value]
-        return any(isinstance(c, dict) and (str(c.get("system", "")), str(c.get("code", ""))) in codes
-                   for c in codings or [])
+        service = terminology(self.definitions)
+        kind = "code" if isinstance(value, str) else ("CodeableConcept" if isinstance(value, dict) and "coding" in value
+                                                      else "Coding")
+        verdicts = [service.validate_code(system, code, None, url) for system, code, _ in _codings(value, kind)]
+        if any(v.valid is True for v in verdicts):
+            return True
+        return False if verdicts and all(v.valid is False for v in verdicts) else None
 
 
 def _contained(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator
 
 from ..issues import Issue, Path, Severity
 from ..rules import rule
-from .bindings import Expander
 from .definitions import Context, Definitions, ElementDefinition, element_key, type_codes
 from .profiles import matches_pattern
 
@@ -174,7 +173,9 @@ class SliceMatcher:
 
     def __init__(self, definitions: Definitions, conforms: Conforms, resolve: Resolve) -> None:
         self.definitions = definitions
-        self.expander = Expander(definitions)
+        from .bindings import terminology
+
+        self.terminology = terminology(definitions)
         self.conforms = conforms
         self.resolve = resolve
 
@@ -263,14 +264,19 @@ class SliceMatcher:
             return f"{path} must be {wanted!r} but is {found}"
         binding = definition.get("binding") or {}
         if binding.get("strength") == "required" and binding.get("valueSet"):
-            codes = self.expander.expand(str(binding["valueSet"]))
-            if codes is None:
+            from .bindings import _codings
+
+            undecided = False
+            for value, code in values:
+                kind = "code" if isinstance(value, str) else ("CodeableConcept" if isinstance(value, dict)
+                                                              and "coding" in value else "Coding")
+                for system, item, _ in _codings(value, kind):
+                    verdict = self.terminology.engine.contains(str(binding["valueSet"]), system, item)
+                    if verdict.contains is True:
+                        return None
+                    undecided = undecided or verdict.contains is None
+            if undecided:
                 raise Unusable(f"the value set {binding['valueSet']} of the discriminator could not be expanded")
-            for value, _ in values:
-                if isinstance(value, str) and any(code == value for _, code in codes):
-                    return None
-                if any(pair in codes for pair in _codings(value)):
-                    return None
             return f"{path} has no code in {binding['valueSet']}"
         raise Unusable(f"the slice has no fixed value, pattern or required binding at '{path}'")
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
-from .bindings import BindingChecker
+from .bindings import BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
@@ -52,7 +52,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
         return
     checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
               ReferenceChecker(definitions), NarrativeChecker(),
-              QuestionnaireChecker(definitions)]
+              QuestionnaireChecker(definitions), CodingChecker(definitions)]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
