@@ -82,6 +82,16 @@ UNREACHABLE = rule(
     bad='(a document with an Observation that no section or other entry refers to)',
     good='(the Observation is an entry of a section)',
 )
+AGGREGATION = rule(
+    "FHIR-REF-003", "Reference against the profile's aggregation mode", Severity.ERROR,
+    """
+    The profile says how the referenced resource travels (``aggregation``): ``contained`` in
+    this resource, ``bundled`` in the same Bundle, or ``referenced`` from elsewhere. This
+    reference is of another kind.
+    """,
+    bad='(subject aggregation = bundled) {"subject": {"reference": "https://server.example/Patient/1"}}',
+    good='{"subject": {"reference": "urn:uuid:..."}}  (the Patient is an entry of the Bundle)',
+)
 _SELF_CONTAINED = ("document", "message")
 _NO_FULLURL_NEEDED = ("transaction", "batch", "transaction-response", "batch-response")
 """New resources in a transaction have no identity yet; responses echo what the server returns."""
@@ -176,7 +186,10 @@ class ReferenceChecker:
 
     def _reference(self, visit: Visit) -> Iterator[Issue]:
         reference = visit.value.get("reference")
-        if not isinstance(reference, str) or reference.startswith("#"):
+        if not isinstance(reference, str):
+            return
+        yield from self._aggregation(visit, reference)
+        if reference.startswith("#"):
             return
         targets = self._targets(visit)
         implied = _LITERAL.search(reference)
@@ -211,6 +224,33 @@ class ReferenceChecker:
             yield WRONG_TARGET.issue(
                 f"Matching reference for reference {reference} has resourceType {actual} "
                 f"(must be one of [{', '.join(sorted(targets))}])", path=visit.path, expression=visit.expression)
+
+    def _aggregation(self, visit: Visit, reference: str) -> Iterator[Issue]:
+        """A profile's aggregation modes: the reference must be contained, bundled or a reference."""
+        modes = {m for t in visit.element.get("type") or [] if t.get("code") == "Reference"
+                 for m in t.get("aggregation") or []}
+        if not modes:
+            return
+        if reference.startswith("#"):
+            kind = "contained"
+        else:
+            top = visit.top
+            bundled = top.get("resourceType") == "Bundle" and visit.resource is not top and bool(
+                self._index(top).resolve(reference, self._referrer(visit)))
+            kind = "bundled" if bundled else "referenced"
+        if kind == "referenced" and visit.top.get("resourceType") != "Bundle":
+            return  # a resource on its own: whether its targets travel with it is not known here
+        if kind not in modes:
+            wording = {"contained": "contained", "bundled": "in the bundle", "referenced": "external"}[kind]
+            yield AGGREGATION.issue(f"Reference is {wording} which isn't supported by the specified aggregation "
+                                    f"mode(s) for the reference ({', '.join(sorted(modes))})",
+                                    path=visit.path, expression=visit.expression)
+
+    def _referrer(self, visit: Visit) -> str | None:
+        index = self._index(visit.top)
+        entry = index.entry_of.get(id(visit.root))
+        referrer = visit.top["entry"][entry].get("fullUrl") if entry is not None else None
+        return referrer if isinstance(referrer, str) else None
 
     def _targets(self, visit: Visit) -> set[str]:
         targets: set[str] = set()

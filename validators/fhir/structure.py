@@ -16,7 +16,7 @@ from .definitions import Context, Definitions, ElementDefinition, element_key, i
 from .references import BundleIndex
 from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
-from .profiles import value_required
+from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
 
 UNKNOWN_PROPERTY = rule(
@@ -245,14 +245,48 @@ class StructureChecker:
             if problem:
                 yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
         contained = len(path) >= 2 and path[-2] == "contained" and bool(self._resources)
+        nested = bool(self._resources)
         self._resources.append((resource, self._resources[-1][1] if contained else resource))
+        seen: set[tuple[str, str | None, str]] = set()
         try:
             root_element = ctx.elements.get(ctx.path)
             if root_element is not None:
-                yield from self._run_checks(resource, root_element, resource_type, path, expression)
-            yield from self._object(resource, ctx, path, expression, resource=True)
+                for issue in self._run_checks(resource, root_element, resource_type, path, expression):
+                    seen.add((issue.rule, issue.expression, issue.message))
+                    yield issue
+            for issue in self._object(resource, ctx, path, expression, resource=True):
+                seen.add((issue.rule, issue.expression, issue.message))
+                yield issue
+            if nested:  # a Bundle entry or contained resource: its own meta.profile applies too
+                for issue in self._declared_profiles(resource, path, expression, profile):
+                    if (issue.rule, issue.expression, issue.message) not in seen:
+                        seen.add((issue.rule, issue.expression, issue.message))
+                        yield issue
         finally:
             self._resources.pop()
+
+    def _declared_profiles(self, resource: dict[str, Any], path: Path, expression: str,
+                           current: str | None) -> Iterator[Issue]:
+        declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+        for url in dict.fromkeys(declared):
+            usable, reason = usable_profile(self.definitions, url, resource["resourceType"])
+            if usable is None:
+                yield PROFILE_NOT_USABLE.issue(reason, path=(*path, "meta"), expression=expression)
+                continue
+            key = (id(resource), usable)
+            if usable == current or key in self._conforming:
+                continue
+            checks = [*self.element_checks]
+            if not any(isinstance(c, FixedPatternChecker) for c in checks):
+                checks.append(FixedPatternChecker())
+            walker = StructureChecker(self.definitions, checks, root_profile=usable, must_support=self.must_support)
+            walker._resources = list(self._resources[:-1])
+            walker._conforming = self._conforming
+            self._conforming.add(key)
+            try:
+                yield from walker.check_resource(resource, path, expression, profile=usable)
+            finally:
+                self._conforming.discard(key)
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
                     expression: str) -> Iterator[Issue]:
