@@ -56,6 +56,8 @@ UNKNOWN_CODE = rule(
     """
     The Coding names a code system that is loaded in full (a CodeSystem with content
     ``complete``), and the code is not one of its codes: a typo, a retired code or the wrong system.
+    For samsvar's own Norwegian code systems (current codes from the public viewers, without
+    retired ones such as pre-2020 kommunenummer) this is a warning.
     """,
     bad='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "EMERG"}',
     good='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "C"}',
@@ -202,8 +204,8 @@ class CodingChecker:
         self.service = terminology(definitions)
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
-        if visit.code != "Coding" or not isinstance(visit.value, dict):
-            return
+        if visit.code != "Coding" or not isinstance(visit.value, dict) or visit.element.get("path") == "Coding":
+            return  # (not again for the datatype's own constraints)
         system, code, display = visit.value.get("system"), visit.value.get("code"), visit.value.get("display")
         if not isinstance(system, str) or not isinstance(code, str):
             return
@@ -211,10 +213,13 @@ class CodingChecker:
         if index is None:
             return  # not available locally: bindings and the policy decide what to say
         verdict = self.service.validate_code(system, code, display if isinstance(display, str) else None)
+        ours = self.definitions.source(system) == "samsvar.profiles#local"
         if verdict.valid is False and verdict.kind == "unknown-code":
-            yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code")
+            note = (" (samsvar's copy of this list comes from the public viewer and has no retired codes: check "
+                    "that the code is current)") if ours else ""
+            yield UNKNOWN_CODE.issue(verdict.message + note, path=(*visit.path, "code"),
+                                     expression=f"{visit.expression}.code", severity=Severity.WARNING if ours else None)
         elif verdict.display_ok is False:
-            ours = self.definitions.source(system) == "samsvar.profiles#local"
             choices = " or ".join(f"'{d}'" for d in verdict.displays[:6])
             yield WRONG_DISPLAY.issue(
                 f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}",
