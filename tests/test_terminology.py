@@ -247,3 +247,18 @@ def test_policy_settings_are_checked() -> None:
         TerminologyPolicy.from_settings({"systems": {"http://loinc.org": "remote"}})
     policy = TerminologyPolicy.from_settings({"systems": {"http://snomed.info/sct": "trust-format"}})
     assert policy.mode("http://snomed.info/sct") == "trust-format" and policy.mode("http://loinc.org") == "warn"
+
+
+def test_snomed_ct_from_rf2_answers_is_a_filters(definitions: Definitions, tmp_path: Path) -> None:
+    from samsvar.validators.terminology.rf2 import load_rf2
+
+    from .conftest import FIXTURES
+
+    database = tmp_path / "snomed.sqlite"
+    load_rf2(FIXTURES / "terminology" / "rf2", database)
+    service = TerminologyService(definitions, TerminologyPolicy(snomed_database=database))
+    findings = T + "ValueSet/snomed"  # is-a 404684003 |Clinical finding|
+    assert service.validate_code("http://snomed.info/sct", "22298006", None, findings).valid is True
+    assert service.validate_code("http://snomed.info/sct", "138875005", None, findings).valid is False
+    assert service.validate_code("http://snomed.info/sct", "99999999999", None, findings).valid is False
+    assert service.lookup("http://snomed.info/sct", "22298006")["display"]  # type: ignore[index]
