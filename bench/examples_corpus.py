@@ -2,7 +2,8 @@
 
     python bench/examples_corpus.py [--verbose] [--only r4|no-basis]
 
-- every resource of hl7.fhir.r4.examples#4.0.1 against the core definitions: the official
+- every resource of hl7.fhir.r4.examples#4.0.1 against the core definitions, with the FHIR
+  extensions pack and HL7 terminology loaded as HL7's validator loads them: the official
   examples should produce no errors except a few known-bad ones;
 - every example of hl7.fhir.no.basis#2.2.2 with that package loaded (``--ig``), so each is
   also checked against the no-basis profiles it declares in meta.profile.
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.shared import shared_root  # noqa: E402
+from hl7_defaults import hl7_defaults  # noqa: E402
 
 from samsvar.validators import Options, Severity, Validator  # noqa: E402
 from samsvar.validators.fhir.packages import PackageCache  # noqa: E402
@@ -77,7 +79,7 @@ def main() -> int:
                    Options(cache_root=cache, igs=(str(basis),)), args.verbose)
     if args.only in (None, "r4"):
         run_corpus("hl7.fhir.r4.examples#4.0.1", _examples(packages / "hl7.fhir.r4.examples-4.0.1.tgz"),
-                   Options(cache_root=cache), args.verbose)
+                   Options(cache_root=cache, igs=tuple(hl7_defaults(root))), args.verbose)
     return 0
 
 

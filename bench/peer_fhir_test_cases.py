@@ -17,7 +17,6 @@ import collections
 import json
 import re
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.shared import shared_root  # noqa: E402
+from hl7_defaults import hl7_defaults  # noqa: E402
 
 from samsvar.validators import EnvironmentProblem, Options, Severity, Validator  # noqa: E402
 from samsvar.validators.fhir.packages import PackageCache  # noqa: E402
@@ -54,28 +54,6 @@ def _cache(root: Path) -> Path:
     cache = Path(tempfile.mkdtemp(prefix="samsvar-bench-"))
     PackageCache(cache).install_tgz(root / "data" / "fhir-packages" / "hl7.fhir.r4.core-4.0.1.tgz")
     return cache
-
-
-def _as_folder(tgz: Path) -> Path:
-    """A package as a folder whose only dependency is the core (the extensions and terminology
-    packs in ../shared name versions of each other that are not there)."""
-    folder = Path(tempfile.mkdtemp(prefix="samsvar-bench-pack-"))
-    with tarfile.open(tgz) as archive:
-        archive.extractall(folder, filter="data")
-    manifest = folder / "package" / "package.json"
-    info = json.loads(manifest.read_text(encoding="utf-8"))
-    info["dependencies"] = {"hl7.fhir.r4.core": "4.0.1"}
-    manifest.write_text(json.dumps(info), encoding="utf-8")
-    return folder
-
-
-def _hl7_defaults(root: Path) -> list[str]:
-    """What HL7's validator loads by itself for R4 besides the core: the FHIR extensions pack and
-    HL7 terminology. samsvar loads only what it is given, so the bench gives it these (``--ig``)
-    to compare like with like."""
-    packages = root / "data" / "fhir-packages"
-    return [str(_as_folder(packages / "hl7.terminology.r4-7.0.1.tgz")),
-            str(_as_folder(packages / "hl7.fhir.uv.extensions.r4-5.3.0-ballot-tc1.tgz"))]
 
 
 def _profile_url(path: Path) -> str | None:
@@ -125,7 +103,7 @@ def main() -> int:
     folder = root / "data" / "peer" / "fhir-test-cases" / "validator"
     manifest = json.loads((folder.parent / "manifest.r4-offline.json").read_text())
     cache = _cache(root)
-    defaults = _hl7_defaults(root)
+    defaults = hl7_defaults(root)
     started = time.perf_counter()
     steps: list[Step] = []
     for case in manifest["test-cases"]:
