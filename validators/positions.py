@@ -1,13 +1,16 @@
 """Source positions, computed lazily: only documents with reported issues pay for them.
 
-JSON positions come from ``json-source-map`` (RFC 6901 pointers to line/column); XML positions
-come from one expat pass that records where each start tag begins, in document order.
+JSON positions come from one regex-tokenizer pass (RFC 6901 pointers to offsets); XML
+positions come from one expat pass that records where each start tag begins, in document order.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
+import re
 import xml.parsers.expat
-from typing import Protocol
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -24,32 +27,73 @@ def json_pointer(path: Path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+
+
+def json_offsets(text: str) -> dict[str, int]:
+    """Character offset of every value of a (valid) JSON text by RFC 6901 pointer: the offset of
+    its member name when it has one, so editors underline the name. One pass with a regex
+    tokenizer; only documents with issues pay for it."""
+    offsets: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [kind, pointer, key or index, expecting a key, key offset]
+    for match in _JSON_TOKEN.finditer(text):
+        token, at = match.group(), match.start()
+        if token in ",:]}":
+            if token == ",":
+                top = stack[-1]
+                if top[0] == "[":
+                    top[2] += 1
+                else:
+                    top[3] = True
+            elif token == ":":
+                stack[-1][3] = False
+            else:
+                stack.pop()
+            continue
+        if stack and stack[-1][0] == "{" and stack[-1][3]:
+            key = token[1:-1] if "\\" not in token else json.loads(token)
+            stack[-1][2], stack[-1][4] = key, at
+            continue
+        if stack:
+            top = stack[-1]
+            step = str(top[2]).replace("~", "~0").replace("/", "~1")
+            pointer = f"{top[1]}/{step}"
+            offsets[pointer] = top[4] if top[0] == "{" else at
+        else:
+            pointer = ""
+            offsets[pointer] = at
+        if token in "{[":
+            stack.append([token, pointer, 0 if token == "[" else None, token == "{", at])
+    return offsets
+
+
 class JsonLocator:
     """Line and column of a path in a JSON text; falls back to the nearest ancestor."""
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._map: dict | None = None
+        self._offsets: dict[str, int] | None = None
+        self._lines: list[int] | None = None
 
-    def _source_map(self) -> dict:
-        if self._map is None:
-            from json_source_map import calculate
-
+    def _map(self) -> dict[str, int]:
+        if self._offsets is None:
             try:
-                self._map = calculate(self._text)
-            except Exception:  # the text parsed with json; a map failure must not hide issues
-                self._map = {}
-        return self._map
+                self._offsets = json_offsets(self._text)
+            except (IndexError, ValueError):  # the text parsed with json; a map failure must not hide issues
+                self._offsets = {}
+            self._lines = [m.start() for m in re.finditer("\n", self._text)]
+        return self._offsets
 
     def locate(self, path: Path) -> Position | None:
-        source_map = self._source_map()
+        offsets = self._map()
         for depth in range(len(path), -1, -1):
-            entry = source_map.get(json_pointer(path[:depth]))
-            if entry is None:
+            offset = offsets.get(json_pointer(path[:depth]))
+            if offset is None:
                 continue
-            # An issue about a member points at its key, so editors underline the name.
-            start = entry.key_start if entry.key_start is not None else entry.value_start
-            return start.line + 1, start.column + 1
+            lines = self._lines or []
+            line = bisect.bisect_left(lines, offset)
+            column = offset - (lines[line - 1] + 1 if line else 0)
+            return line + 1, column + 1
         return None
 
 

@@ -169,13 +169,11 @@ def _read_csv(path: Path, code_column: str | None, display_column: str | None) -
 
 
 def _json_line(text: str, pointer: str) -> int | None:
-    from json_source_map import calculate
+    from ..positions import JsonLocator
 
-    try:
-        entry = calculate(text).get(pointer)
-    except Exception:  # the text parsed with json; a position is only a courtesy
-        return None
-    return None if entry is None else entry.value_start.line + 1
+    steps = tuple(int(p) if p.isdigit() else p for p in pointer.split("/")[1:]) if pointer else ()
+    position = JsonLocator(text).locate(steps)
+    return None if position is None else position[0]
 
 
 def _scalar(value: Any) -> str:
