@@ -210,6 +210,17 @@ def test_display_with_norwegian(no_store: SnomedStore) -> None:
     assert no_store.display(MI, "en") == "Heart attack"
 
 
+def test_fsn_in_the_requested_language_first(folder: Path, tmp_path: Path) -> None:
+    _append(folder / DESCRIPTIONS_NO, "\t".join([
+        "7000033010", "20260101", "1", "51000202101", ROOT, "no", "900000000000003001",
+        "SNOMED CT-begrep (SNOMED RT+CTV3)", "900000000000017005"]))
+    load_rf2(folder, tmp_path / "snomed.sqlite")
+    with SnomedStore(tmp_path / "snomed.sqlite") as fsn:
+        assert fsn.display(ROOT, "nb") == "SNOMED CT-begrep (SNOMED RT+CTV3)"
+        assert fsn.display(ROOT) == "SNOMED CT Concept (SNOMED RT+CTV3)"
+        assert fsn.display(ROOT, "sv") == "SNOMED CT Concept (SNOMED RT+CTV3)"
+
+
 def test_unknown_language_reference_set(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no active members of language reference set 450828004"):
         load_rf2(RF2, tmp_path / "snomed.sqlite", language_refset="450828004")
@@ -232,6 +243,9 @@ def test_unknown_language_reference_set(tmp_path: Path) -> None:
     (RELATIONSHIPS, 6, b"8000005026\t20020131\t1\t900000000000207008\t22298006\tMI\t0\t116680003"
                        b"\t900000000000011006\t900000000000451002",
      "destinationId 'MI' is not a SNOMED CT identifier"),
+    (RELATIONSHIPS, 2, b"8000001024\t20020131\t1\t900000000000207008\t0404684003\t138875005\t0\t116680003"
+                       b"\t900000000000011006\t900000000000451002",
+     "sourceId '0404684003' is not a SNOMED CT identifier (1 to 18 digits, no leading zero)"),
     (DESCRIPTIONS_NO, 10, "38341003\t20260101\t1\t51000202101\t38341003\tno\t900000000000013009"
                           "\th\xf8yt\t900000000000448009".encode("latin-1"), "not UTF-8"),
     (DESCRIPTIONS_NO, 3, b"7000025014\t20260101\t1\t51000202101\t64572001\tno\t900000000000013009"

@@ -20,6 +20,9 @@ PROVEN_BY_TESTS = {
     "SAMSVAR-001": "tests/test_rule_coverage.py::test_a_crash_in_a_check_costs_one_file_not_the_run",
     "SAMSVAR-002": "tests/test_rule_coverage.py::test_a_norwegian_message_says_it_was_not_checked",
     "FHIR-STRUCT-014": "tests/test_cli.py::test_must_support_is_reported_only_on_request",
+    "MSG-001": "tests/test_message_schemas.py::test_unsupported_namespace_is_msg_001_and_has_no_schema",
+    "MSG-XSD-001": "tests/test_message_schemas.py::test_envelope_error_missing_msgid",
+    "MSG-XSD-002": "tests/test_message_schemas.py::test_no_pack_installed_is_one_warning_that_says_how_to_install",
 }
 
 

@@ -33,7 +33,7 @@ LOINC codes -- Regenstrief Institute, *LOINC Users' Guide*, "Calculating Mod 10 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 SNOMED_CT_SYSTEM = "http://snomed.info/sct"
 LOINC_SYSTEM = "http://loinc.org"

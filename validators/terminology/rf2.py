@@ -6,7 +6,8 @@ files with a header row and CRLF line ends, one file per component type
 Every row is a version of a component; the row with the latest ``effectiveTime`` is the current
 one, and ``active`` says whether the component is in use. A *snapshot* file holds one row per
 component, but folders that combine releases (an international and a national edition) can hold
-several, so the latest row wins here whatever the file layout.
+several, so the latest row wins here whatever the file layout (between rows with the same id and
+effectiveTime, the one read last: files in path order, rows in file order).
 
 Files read, found anywhere under the folder, and their columns (by header name):
 
@@ -34,11 +35,10 @@ import itertools
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 FSN = 900000000000003001
 SYNONYM = 900000000000013009
@@ -193,8 +193,9 @@ class _Reader:
         return [header.index(name) for name in self.kind.columns]
 
     def sctid(self, column: str, value: str) -> int:
-        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_SCTID_DIGITS:
-            raise self.error(f"{column} {value!r} is not a SNOMED CT identifier (1 to 18 digits)")
+        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_SCTID_DIGITS or value[0] == "0":
+            raise self.error(f"{column} {value!r} is not a SNOMED CT identifier "
+                             "(1 to 18 digits, no leading zero)")
         return int(value)
 
     def effective_time(self, value: str) -> int:
@@ -280,7 +281,7 @@ def _sources(folder: Path, refset: int | None) -> list[_Source]:
         sources.append(_Source(_LANGUAGE, "raw_language", _find(folder, _LANGUAGE), _language_rows(refset)))
     missing = [source.kind.pattern for source in sources if not source.files]
     if missing:
-        raise ValueError(f"no {' or '.join(missing)} under {folder}")
+        raise ValueError(f"no {' and no '.join(missing)} under {folder}")
     return sources
 
 
@@ -465,11 +466,14 @@ class SnomedStore:
         return None if row is None else str(row[0])
 
     def _fsn(self, key: int, languages: Sequence[str]) -> str | None:
-        first = languages[0] if languages else "en"
-        query = ("SELECT term FROM description WHERE concept_id = ? AND type_id = ? "
-                 "ORDER BY language_code = ? DESC, language_code = 'en' DESC, id LIMIT 1")
-        row = self._one(query, key, FSN, first)
-        return None if row is None else str(row[0])
+        """The FSN in the first of ``languages`` that has one, else in English, else any."""
+        query = ("SELECT term FROM description WHERE concept_id = ?1 AND type_id = ?2 "
+                 "AND (?3 IS NULL OR language_code = ?3) ORDER BY id LIMIT 1")
+        for language in (*languages, "en", None):
+            row = self._one(query, key, FSN, language)
+            if row is not None:
+                return str(row[0])
+        return None
 
     def close(self) -> None:
         self._connection.close()
