@@ -8,6 +8,7 @@ better are skipped and named in ``SKIPPED``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Iterator
 
 from ..issues import Issue, Severity
@@ -108,6 +109,8 @@ class InvariantChecker:
                 expression = ERRATA[key][1]
             if not expression or key in SKIPPED:
                 continue
+            if _holds_trivially(expression, visit.value):
+                continue
             compiled = self._compile(expression)
             outcome: list[Any] | Exception
             if isinstance(compiled, Exception):
@@ -204,6 +207,34 @@ class InvariantChecker:
         if any(v.valid is True for v in verdicts):
             return True
         return False if verdicts and all(v.valid is False for v in verdicts) else None
+
+
+_GUARDS = (
+    re.compile(r"^(\w+)\.empty\(\) or "),
+    re.compile(r"^(\w+)\.exists\(\) implies "),
+    re.compile(r"^\((\w+)\.exists\(\) and [^()]*\) implies "),
+)
+_guard_cache: dict[str, str | None] = {}
+
+
+def _guard(expression: str) -> str | None:
+    """The child whose absence makes the constraint true at once: ``binding.empty() or ...``."""
+    if expression not in _guard_cache:
+        match = next((m for m in (g.match(expression) for g in _GUARDS) if m), None)
+        _guard_cache[expression] = match.group(1) if match else None
+    return _guard_cache[expression]
+
+
+def _holds_trivially(expression: str, value: Any) -> bool:
+    """True when the constraint is ``X.empty() or ...`` / ``X.exists() implies ...`` and the value has
+    no ``X`` (nor ``_X``, nor a choice ``Xtype``): FHIRPath would answer true. Saves most of the
+    FHIRPath evaluations on definitional resources, whose elements carry many such rules."""
+    name = _guard(expression)
+    if name is None or not isinstance(value, dict):
+        return False
+    if name in value or "_" + name in value:
+        return False
+    return not any(k.startswith(name) and k[len(name):len(name) + 1].isupper() for k in value)
 
 
 def _contained(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
