@@ -300,6 +300,36 @@ def terminology_load_rf2(folder: Path, database: Path) -> None:
     click.echo(f"wrote {database}: {summary}")
 
 
+# --------------------------------------------------------------------------- messages
+@cli.group()
+def messages() -> None:
+    """Norwegian XML messages: schema packs for the XSD layer."""
+
+
+@messages.command("install-schemas")
+@click.argument("source", type=click.Path(exists=True, path_type=Path), metavar="FOLDER|ZIP")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="Where packs are kept [default: $SAMSVAR_SCHEMA_HOME or ~/.samsvar/schemas].")
+def messages_install_schemas(source: Path, home: Path | None) -> None:
+    """Install a schema pack: a folder or zip of the official XSDs (for example the Sarepta archive).
+
+    Schemas are found by target namespace and imports by file name inside the pack; nothing is
+    fetched over the network.
+
+    \b
+    Example:
+      samsvar messages install-schemas sarepta-skjema/
+    """
+    from .validators.messages.schemas import install_schemas
+
+    try:
+        info = install_schemas(source, home)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"installed {info.name} in {info.root}: {len(info.files)} schemas, {len(info.namespaces)} namespaces"
+               + (f", {len(info.skipped)} unreadable" if info.skipped else ""))
+
+
 # --------------------------------------------------------------------------- packages
 @cli.group()
 def packages() -> None:

@@ -26,7 +26,10 @@ NOT_YET_PROFILE = (
     "Profiles are validated from their snapshots, generated from the differential when a profile has "
     "none (cardinality, types, bindings, invariants, fixed/pattern/ranges, slicing)."
 )
-NOT_YET_MESSAGES = "Norwegian XML messages are recognised but not validated yet (SAMSVAR-002)."
+NOT_YET_MESSAGES = (
+    "Norwegian messages: the XSD layer needs an installed schema pack (samsvar messages install-schemas PATH; "
+    "without one, MSG-XSD-002 says so); payloads inside NAV fellesformat or SOAP wrappers are not unpacked yet."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,14 @@ FHIR_NS = "http://hl7.org/fhir"
 
 Family = Literal["fhir", "message", "config", "unknown"]
 
-# Namespaces of the Norwegian message standards (issue: messages). Recognised now so that a
-# mixed folder says clearly what is not validated yet, instead of calling them unknown.
-MESSAGE_NAMESPACES: dict[str, str] = {
-    "http://www.kith.no/xmlstds/msghead/2006-05-24": "MsgHead v1.2",
-    "http://www.kith.no/xmlstds/apprec/2004-11-21": "AppRec v1.0",
-    "http://www.kith.no/xmlstds/apprec/2012-02-15": "AppRec v1.1",
-    "http://www.kith.no/xmlstds/dialog/2006-10-11": "Dialogmelding v1.0",
-    "http://www.kith.no/xmlstds/dialog/2013-01-23": "Dialogmelding v1.1",
-}
+def _message_namespaces() -> dict[str, str]:
+    """Namespace -> human title of every Norwegian message standard samsvar knows."""
+    from .messages.standards import STANDARDS
+
+    return {namespace: standard.title for namespace, standard in STANDARDS.items()}
+
+
+MESSAGE_NAMESPACES: dict[str, str] = _message_namespaces()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,15 +30,6 @@ INTERNAL = rule(
     bad="(any file that makes samsvar fail)",
     good="(the same file after the bug is fixed)",
 )
-MESSAGE_NOT_IMPLEMENTED = rule(
-    "SAMSVAR-002", "Check not implemented yet", Severity.INFORMATION,
-    """
-    samsvar recognised the artifact but the checks for its standard are not implemented yet,
-    so it was not validated. The README's feature table lists what is and is not checked.
-    """,
-    bad="A MsgHead v1.2 message (message validation is planned).",
-    good="A FHIR R4 resource.",
-)
 
 
 @dataclass(slots=True)
@@ -134,6 +125,7 @@ class Validator:
     def __init__(self, options: Options = Options()) -> None:
         self.options = options
         self._definitions = None
+        self._light_terminology: Any = None
         self._packages: list[Any] = []
 
     # -- environment --------------------------------------------------------------------
@@ -182,9 +174,7 @@ class Validator:
             if kind.family == "fhir":
                 result.issues.extend(self._validate_fhir(document))
             elif kind.family == "message":
-                result.issues.append(MESSAGE_NOT_IMPLEMENTED.issue(
-                    f"{kind.name} recognised; Norwegian message validation is not implemented yet, "
-                    "so this file was not checked.", path=()))
+                result.issues.extend(self._validate_message(document))
         except EnvironmentProblem:
             raise
         except Exception as exc:  # a bug must cost one file, not the run
@@ -193,6 +183,34 @@ class Validator:
                 "please report this.", line=1, column=1))
         locate(document, result)
         return result
+
+    def _message_terminology(self) -> Any:
+        """Volven code systems for messages: samsvar's own lists, without needing the FHIR core package."""
+        if self._definitions is not None:
+            return self._definitions.memo["terminology"]
+        if self._light_terminology is None:
+            from .fhir.definitions import Definitions
+            from .fhir.igs import PROJECT_TERMINOLOGY, ProjectResources
+            from .terminology.service import TerminologyPolicy, TerminologyService
+
+            definitions = Definitions([ProjectResources(PROJECT_TERMINOLOGY)])
+            self._light_terminology = TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
+        return self._light_terminology
+
+    def _validate_message(self, document: Document) -> list[Issue]:
+        """Schema layer (installed XSD packs), then the rule layer; both run whatever the other finds."""
+        from .messages.rules import check_message
+        from .messages.schemas import default_schema_set, schema_issues
+        from .messages.standards import describe, unsupported_issues
+
+        root = document.tree
+        issues = unsupported_issues(describe(root))
+        issues.extend(schema_issues(root, default_schema_set()))
+        issues.extend(check_message(root, self._message_terminology()))
+        for issue in issues:  # lxml knows lines, not columns: the start of the line, or of the file
+            issue.line = issue.line or 1
+            issue.column = issue.column or 1
+        return issues
 
     def _validate_fhir(self, document: Document) -> list[Issue]:
         from .fhir.validate import FhirOptions, validate_resource

@@ -39,7 +39,6 @@ ISSUE_TYPES: dict[str, str] = {
     "NO-ID": "value",
     "CONFIG-001": "expired",
     "SAMSVAR-001": "exception",
-    "SAMSVAR-002": "not-supported",
 }
 
 

@@ -1,0 +1,859 @@
+"""Rules for Norwegian XML messages: the MsgHead v1.2 envelope, its payloads, and AppRec receipts.
+
+:func:`check_message` runs every rule of :data:`MSGHEAD_CHECKS` over a MsgHead message, or of
+:data:`APPREC_CHECKS` over an AppRec 1.0 or 1.1, and returns the issues; any other root gives no
+issues (the schema layer and the standards table say what it is). Each rule is a small function
+that yields issues; the two registries are the one place a standards editor reads to see which
+rules run on what.
+
+Elements are found by local name, so a rule reads the same whether a payload writes ``fk1:Ident``
+or ``Ident``. Locations are XPath-like expressions of local names (``/MsgHead/MsgInfo/Type``,
+with ``[n]`` where siblings share a name) and the element's source line; lxml keeps no column,
+so the column is 1.
+
+Identifier values (``Ident/Id`` by ``Ident/TypeId/@V``, ``OffId`` by ``TypeOffId``, AppRec's
+``Id``/``TypeId`` and ``AdditionalId``) raise the shared ``NO-ID-*`` rules of
+:mod:`samsvar.validators.national_ids`, so that a wrong fødselsnummer is the same finding in a
+FHIR resource and in a message.
+
+Coded values follow the KITH pattern ``<X V="code" S="oid" DN="display"/>``. Every element
+with ``V`` and ``S`` is checked with the terminology service against the Volven code system
+``urn:oid:<S>``. Elements of type ``kith:CS`` carry no ``S`` (their code system is fixed by the
+standard); the rules that own them (message type, AppRec status, ...) name the code system.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Callable, Iterable, Iterator, TypedDict
+
+from lxml import etree
+
+from ..identifiers import IDENTIFIER_SYSTEMS, IdentifierScheme, PersonKind, Problem, check_person_number
+from ..issues import Issue, Severity
+from ..national_ids import ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_NO_VALUE, ID_SYNTHETIC
+from ..rules import Rule, rule
+from ..terminology.codesystems import normalise_display
+from ..terminology.service import TerminologyService
+
+MSGHEAD_NS = "http://www.kith.no/xmlstds/msghead/2006-05-24"
+APPREC_NAMESPACES = {
+    "http://www.kith.no/xmlstds/apprec/2004-11-21": "1.0",
+    "http://www.kith.no/xmlstds/apprec/2012-02-15": "1.1",
+}
+BASE64_NS = "http://www.kith.no/xmlstds/base64container"
+VOLVEN = "2.16.578.1.12.4.1.1."
+MSG_TYPES = VOLVEN + "8279"
+APPREC_STATUS = VOLVEN + "8258"
+APPREC_ERRORS = VOLVEN + "8221"
+APPREC_ERROR_SYSTEMS = (APPREC_ERRORS, VOLVEN + "8222", VOLVEN + "8223")
+MSGHEAD_MIG_VERSION = "v1.2 2006-05-24"
+REPLY_TYPES = frozenset({"APPREC", "DIALOG_SVAR", "DIALOG_AVVIK"})
+"""Message types (8279) that answer another message, so they name the message they answer."""
+PERSON_ID_TYPES = frozenset({"FNR", "DNR", "HNR", "FHN"})
+"""Person number kinds (8116) that identify a patient nationally."""
+FUTURE_TOLERANCE = timedelta(hours=24)
+
+_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+_DATETIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
+_WHITESPACE = re.compile(r"\s+")
+
+# -- the rules ---------------------------------------------------------------------------------
+
+_DIALOG = '<Content><Dialogmelding xmlns="http://www.kith.no/xmlstds/dialog/2013-01-23">…</Dialogmelding></Content>'
+
+UNKNOWN_TYPE = rule(
+    "MSG-RULE-001", "Message type is not a code of 8279", Severity.ERROR,
+    """
+    ``MsgInfo/Type/@V`` names the kind of message (Volven 8279, "Meldingens funksjon"). The
+    receiver routes and interprets the message by it, so an unknown or missing type makes the
+    message unusable (AppRec: Avvist, T10 "Støtter ikke meldingsformatet").
+    """,
+    bad='<Type V="DIALOG_HELSEFAGLIGE" DN="Helsefaglig dialog"/>',
+    good='<Type V="DIALOG_HELSEFAGLIG" DN="Helsefaglig dialog"/>',
+)
+MIG_VERSION = rule(
+    "MSG-RULE-002", "MIGversion is not the MsgHead 1.2 version", Severity.ERROR,
+    """
+    ``MsgInfo/MIGversion`` states the implementation guide the envelope follows; for the MsgHead
+    1.2 namespace (``http://www.kith.no/xmlstds/msghead/2006-05-24``) it is exactly
+    ``v1.2 2006-05-24``, the default the schema declares.
+    """,
+    bad="<MIGversion>v1.1 2004-11-21</MIGversion>",
+    good="<MIGversion>v1.2 2006-05-24</MIGversion>",
+)
+GENDATE_INVALID = rule(
+    "MSG-RULE-003", "GenDate is not a valid xs:dateTime", Severity.ERROR,
+    """
+    ``GenDate`` (MsgHead ``MsgInfo/GenDate``, AppRec ``GenDate``) is when the message was made,
+    an ``xs:dateTime``: ``YYYY-MM-DDThh:mm:ss`` with optional fractions of a second and an
+    optional time zone (``Z`` or ``+01:00``). A date alone, a space instead of ``T`` or an
+    impossible date (30 February) is refused by the schema.
+    """,
+    bad="<GenDate>2024-02-30 10:15:00</GenDate>",
+    good="<GenDate>2024-02-29T10:15:00+01:00</GenDate>",
+)
+GENDATE_FUTURE = rule(
+    "MSG-RULE-004", "GenDate is in the future", Severity.WARNING,
+    """
+    A message cannot have been made more than 24 hours from now (the margin covers time zones
+    and clock drift). A GenDate further ahead is a wrong clock or a wrong field in the sender's
+    system; receivers sort and deduplicate by it. A GenDate without a time zone is read as
+    Norwegian time.
+    """,
+    bad="<GenDate>2999-01-01T10:15:00</GenDate>",
+    good="<GenDate>2024-05-02T10:15:00+02:00</GenDate>",
+)
+MSGID_MISSING = rule(
+    "MSG-RULE-005", "Message id is missing or empty", Severity.ERROR,
+    """
+    ``MsgInfo/MsgId`` (AppRec: ``Id``) identifies the message; the receipt refers to it in
+    ``OriginalMsgId/Id`` and replies refer to it in ``ConversationRef``. Without it the message
+    cannot be acknowledged (AppRec: Avvist, E10 "Ugyldig meldingsidentifikator").
+    """,
+    bad="<MsgId></MsgId>",
+    good="<MsgId>de1a95c0-4d0c-11e7-9598-0800200c9a66</MsgId>",
+)
+MSGID_NOT_GUID = rule(
+    "MSG-RULE-006", "Message id is not a GUID", Severity.WARNING,
+    """
+    The schema allows any string, but every message id in the published examples and test
+    cases is a GUID (8-4-4-4-12 hexadecimal digits, either case), and the transport
+    (Helsenorge/NHN AMQP, ebXML) and receivers' duplicate detection rely on ids being globally
+    unique. A non-GUID id is legal but risks collisions: generate a GUID.
+    """,
+    bad="<MsgId>MELDING-2024-0001</MsgId>",
+    good="<MsgId>DE1A95C0-4D0C-11E7-9598-0800200C9A66</MsgId>",
+)
+NO_HER_ID = rule(
+    "MSG-RULE-007", "Sender or receiver has no HER-id", Severity.WARNING,
+    """
+    Communication parties in the Norwegian health network are addressed by their HER-id in the
+    Adresseregister (``Ident`` with ``TypeId V="HER" S="2.16.578.1.12.4.1.1.9051"``), on the
+    organisation, a sub-organisation or the health professional. With only an
+    organisasjonsnummer the receiver cannot tell which service or department is meant, and its
+    receipt cannot be routed back.
+    """,
+    bad="<Sender><Organisation><OrganisationName>Legesenter</OrganisationName>"
+        '<Ident><Id>889640782</Id><TypeId V="ENH" S="2.16.578.1.12.4.1.1.9051"/></Ident></Organisation></Sender>',
+    good="<Sender><Organisation><OrganisationName>Legesenter</OrganisationName>"
+         '<Ident><Id>56704</Id><TypeId V="HER" S="2.16.578.1.12.4.1.1.9051"/></Ident></Organisation></Sender>',
+)
+PATIENT_UNIDENTIFIED = rule(
+    "MSG-RULE-008", "Patient without an identifier", Severity.ERROR,
+    """
+    A message about a patient (``MsgInfo/Patient``) identifies the patient with at least one
+    ``Ident`` with a value, normally the fødselsnummer or D-nummer (``TypeId`` in Volven 8116).
+    A name alone cannot be matched to a journal (AppRec: Avvist, E30 "Pasientens fødselsnummer
+    mangler").
+    """,
+    bad="<Patient><FamilyName>Nordmann</FamilyName><GivenName>Kari</GivenName></Patient>",
+    good='<Patient><FamilyName>Nordmann</FamilyName><Ident><Id>13097248022</Id>'
+         '<TypeId V="FNR" S="2.16.578.1.12.4.1.1.8116"/></Ident></Patient>',
+)
+PATIENT_MISMATCH = rule(
+    "MSG-RULE-009", "Payload patient differs from the envelope patient", Severity.ERROR,
+    """
+    When a payload names its patient too (Henvisning, Epikrise, Svarrapport and Rekvisisjon 1.x
+    ``Patient/OffId``; e-resept and BKM ``Patient/Ident``), the person number must be one of the
+    envelope's ``MsgInfo/Patient/Ident``. Two different patients in one message mean one of them
+    is wrong, and the document may be filed in the wrong journal.
+    """,
+    bad='MsgInfo/Patient/Ident/Id 13097248022, payload <Patient><OffId>53097248016</OffId><TypeOffId V="DNR"/>',
+    good='MsgInfo/Patient/Ident/Id 13097248022, payload <Patient><OffId>13097248022</OffId><TypeOffId V="FNR"/>',
+)
+UNKNOWN_CODE = rule(
+    "MSG-RULE-010", "Code is not in its code system", Severity.ERROR,
+    """
+    A coded element (``V`` with ``S``) carries a code that the code system ``S`` does not have,
+    in a code system samsvar holds completely (the Volven lists in ``profiles/terminology``).
+    The receiver cannot interpret it. Check the code against volven.no.
+    """,
+    bad='<TemaKodet V="66" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
+    good='<TemaKodet V="6" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
+)
+CODE_SYSTEM_UNAVAILABLE = rule(
+    "MSG-RULE-011", "Code system not available offline", Severity.INFORMATION,
+    """
+    The message uses a code system (``S``) that samsvar does not hold, so its codes were not
+    checked. Reported once per code system per message, not once per code. Add the code system
+    (``samsvar terminology import``) or a terminology server to check them.
+    """,
+    bad='<Kode V="123" S="2.16.578.1.12.4.1.1.9999"/> (9999 is not loaded)',
+    good='<TemaKodet V="6" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
+)
+DISPLAY_DIFFERS = rule(
+    "MSG-RULE-012", "Display text differs from the code system", Severity.WARNING,
+    """
+    ``DN`` is the code's display name from the code system. A different text suggests the wrong
+    code was picked, or a local text was written where the official one belongs; receivers
+    that show ``DN`` will show what the sender wrote, not what the code means. Only letters and
+    digits are compared, and a DN that contains the official text or is contained in it passes:
+    samsvar's Volven displays come from NHN's display stylesheet and are sometimes abbreviated,
+    and senders add qualifiers ("[Hjemmetjenester:] Praktisk bistand - daglige gjøremål").
+    """,
+    bad='<RoleToPatient V="6" S="2.16.578.1.12.4.1.1.9034" DN="Sykepleier"/>',
+    good='<RoleToPatient V="6" S="2.16.578.1.12.4.1.1.9034" DN="Fastlege"/>',
+)
+CONVERSATION_HALF = rule(
+    "MSG-RULE-013", "ConversationRef has only one of its references", Severity.ERROR,
+    """
+    ``ConversationRef`` links a message to the message it answers (``RefToParent``) and to the
+    first message of the conversation (``RefToConversation``); both are given, with a value,
+    or the element is left out. A conversation's first reply has both equal to the first
+    message's ``MsgId``.
+    """,
+    bad="<ConversationRef><RefToParent>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToParent></ConversationRef>",
+    good="<ConversationRef><RefToParent>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToParent>"
+         "<RefToConversation>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToConversation></ConversationRef>",
+)
+REPLY_WITHOUT_PARENT = rule(
+    "MSG-RULE-014", "Reply without RefToParent", Severity.WARNING,
+    """
+    A message that answers another (``DIALOG_SVAR``, ``DIALOG_AVVIK``, ``APPREC``) should say
+    which message it answers in ``ConversationRef/RefToParent``, so that the receiver can put
+    the answer with its question.
+    """,
+    bad='<Type V="DIALOG_SVAR"/> … (no ConversationRef)',
+    good='<Type V="DIALOG_SVAR"/> … <ConversationRef><RefToParent>…</RefToParent>'
+         "<RefToConversation>…</RefToConversation></ConversationRef>",
+)
+ATTACHMENT_NO_MIME = rule(
+    "MSG-RULE-015", "Attachment without MimeType", Severity.ERROR,
+    """
+    A ``RefDoc`` whose ``Content`` holds base64 data (a ``Base64Container``) states the data's
+    media type in ``MimeType`` (``application/pdf``, ``image/jpeg``, ...); without it the
+    receiver cannot open the attachment (AppRec: OK, feil i delmelding). A ``RefDoc`` with
+    ``MsgType V="XML"`` declares its content XML already: e-resept wraps signed XML messages in
+    base64 that way, without ``MimeType``, in the official examples.
+    """,
+    bad='<RefDoc><MsgType V="A"/><Content><Base64Container>JVBERi0x…</Base64Container></Content></RefDoc>',
+    good='<RefDoc><MsgType V="A"/><MimeType>application/pdf</MimeType><Content><Base64Container>'
+         "JVBERi0x…</Base64Container></Content></RefDoc>",
+)
+ATTACHMENT_NOT_BASE64 = rule(
+    "MSG-RULE-016", "Attachment is not valid base64", Severity.ERROR,
+    """
+    The text of a ``Base64Container`` (or base64 text directly in ``Content``) decodes as base64
+    (RFC 4648 alphabet, correct ``=`` padding; line breaks are allowed). Anything else is a
+    damaged or wrongly encoded attachment.
+    """,
+    bad="<Base64Container>JVBERi0x*LjQ</Base64Container>",
+    good="<Base64Container>JVBERi0xLjQ=</Base64Container>",
+)
+APPREC_UNKNOWN_STATUS = rule(
+    "MSG-RULE-020", "AppRec status is not a code of 8258", Severity.ERROR,
+    """
+    ``AppRec/Status/@V`` is 1 (OK), 2 (Avvist) or 3 (OK, feil i delmelding), Volven 8258. The
+    sender of the original message acts on it; any other value leaves it not knowing whether
+    the message arrived.
+    """,
+    bad='<Status V="0" DN="OK"/>',
+    good='<Status V="1" DN="OK"/>',
+)
+APPREC_UNKNOWN_ERROR = rule(
+    "MSG-RULE-021", "AppRec error is not a code of 8221", Severity.ERROR,
+    """
+    ``AppRec/Error/@V`` is a code of Volven 8221 (``E10``, ``E31``, ``T02``, ``X99``, ...).
+    Receivers of a few standards (NAV legeerklæring, Helfo settlement) use 8222 or 8223 instead
+    and say so with ``S``; other code systems are not allowed.
+    """,
+    bad='<Error V="E99" DN="Ukjent feil"/>',
+    good='<Error V="X99" S="2.16.578.1.12.4.1.1.8221" DN="Annen feil"/>',
+)
+APPREC_UNKNOWN_ORIGINAL_TYPE = rule(
+    "MSG-RULE-022", "AppRec OriginalMsgId/MsgType is not a code of 8279", Severity.ERROR,
+    """
+    ``OriginalMsgId/MsgType/@V`` repeats the type (Volven 8279) of the message the receipt
+    answers, as that message's ``MsgInfo/Type/@V`` had it.
+    """,
+    bad='<OriginalMsgId><MsgType V="DIALOGMELDING"/>…',
+    good='<OriginalMsgId><MsgType V="DIALOG_HELSEFAGLIG" DN="Helsefaglig dialog"/>…',
+)
+APPREC_NO_ORIGINAL_ID = rule(
+    "MSG-RULE-023", "AppRec does not name the message it answers", Severity.ERROR,
+    """
+    ``OriginalMsgId/Id`` is the ``MsgId`` of the message the receipt answers. Without it the
+    sender cannot tell which message was received, accepted or rejected.
+    """,
+    bad="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>…</IssueDate></OriginalMsgId>",
+    good="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>…</IssueDate>"
+         "<Id>de1a95c0-4d0c-11e7-9598-0800200c9a66</Id></OriginalMsgId>",
+)
+APPREC_STATUS_ERRORS = rule(
+    "MSG-RULE-024", "AppRec status and errors disagree", Severity.ERROR,
+    """
+    Status 1 (OK) carries no ``Error``; status 2 (Avvist) and 3 (OK, feil i delmelding) carry
+    at least one ``Error`` saying what was wrong, or the sender cannot correct it.
+    """,
+    bad='<Status V="2" DN="Avvist"/><OriginalMsgId>…',
+    good='<Status V="2" DN="Avvist"/><Error V="E31" S="2.16.578.1.12.4.1.1.8221"/><OriginalMsgId>…',
+)
+
+
+# -- the message being checked -----------------------------------------------------------------
+
+def _oslo() -> tzinfo:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Europe/Oslo")
+    except Exception:  # no time zone database on this machine: CET, within the 24-hour margin
+        return timezone(timedelta(hours=1))
+
+
+OSLO = _oslo()
+
+
+@dataclass
+class Message:
+    """A parsed MsgHead or AppRec and what its rules share."""
+
+    root: etree._Element
+    terminology: TerminologyService
+    now: datetime
+    kind: str
+    """``msghead`` or ``apprec``."""
+    header: etree._Element
+    """``MsgInfo`` of a MsgHead; the root of an AppRec."""
+    owned: set[etree._Element] = field(default_factory=set)
+    """Coded elements that a dedicated rule checks (the generic code check leaves them alone)."""
+    unavailable: set[str] = field(default_factory=set)
+    """Code systems already reported as not available."""
+
+    def unavailable_once(self, oid: str, element: etree._Element, message: str) -> Iterator[Issue]:
+        if oid not in self.unavailable:
+            self.unavailable.add(oid)
+            yield CODE_SYSTEM_UNAVAILABLE.issue(message, **at(element))
+
+
+Check = Callable[[Message], Iterable[Issue]]
+
+
+# -- element helpers ---------------------------------------------------------------------------
+
+def local(element: etree._Element) -> str:
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def child(element: etree._Element | None, name: str) -> etree._Element | None:
+    if element is None:
+        return None
+    for node in element:
+        if local(node) == name:
+            return node
+    return None
+
+
+def children(element: etree._Element | None, name: str) -> list[etree._Element]:
+    return [] if element is None else [node for node in element if local(node) == name]
+
+
+def descendants(element: etree._Element | None, name: str) -> Iterator[etree._Element]:
+    if element is None:
+        return
+    for node in element.iter():
+        if local(node) == name:
+            yield node
+
+
+def text(element: etree._Element | None) -> str:
+    return "" if element is None or element.text is None else element.text.strip()
+
+
+def xpath(element: etree._Element) -> str:
+    """``/MsgHead/MsgInfo/Sender/Organisation/Ident[2]/Id``: local names, positions where needed."""
+    steps = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = local(node)
+        parent = node.getparent()
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        steps.append(name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+class Where(TypedDict):
+    """The location arguments of :meth:`Rule.issue` for an XML element."""
+
+    expression: str
+    line: int | None
+    column: int | None
+
+
+def at(element: etree._Element) -> Where:
+    """The location of an issue about ``element`` (lxml keeps no column: 1 where the line is known)."""
+    line = element.sourceline
+    return {"expression": xpath(element), "line": line, "column": 1 if line else None}
+
+
+def oid_of(system: str) -> str:
+    return system[len("urn:oid:"):] if system.startswith("urn:oid:") else system
+
+
+def system_url(oid: str) -> str:
+    return f"urn:oid:{oid_of(oid)}"
+
+
+def system_name(oid: str) -> str:
+    return f"Volven {oid[len(VOLVEN):]}" if oid.startswith(VOLVEN) else oid
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+def parse_datetime(value: str) -> datetime | None:
+    """An ``xs:dateTime`` (four-digit years) as a datetime, or None when it is not one.
+
+    Naive values (no time zone) are returned naive; fractions beyond microseconds are cut;
+    ``24:00:00`` is the start of the next day, as XML Schema says.
+    """
+    match = _DATETIME.match(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zone = match.group(7), match.group(8)
+    midnight = hour == 24 and minute == 0 and second == 0 and not (fraction and fraction.strip("0"))
+    try:
+        moment = datetime(year, month, day, 0 if midnight else hour, minute, second,
+                          int((fraction or "0")[:6].ljust(6, "0")))
+    except ValueError:
+        return None
+    if midnight:
+        moment += timedelta(days=1)
+    if zone:
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) if zone != "Z" else timedelta()
+        if offset > timedelta(hours=14) or int(zone[4:6] if zone != "Z" else 0) > 59:
+            return None
+        moment = moment.replace(tzinfo=timezone(-offset if zone[0] == "-" else offset))
+    return moment
+
+
+def reference_now(today: date | None) -> datetime:
+    """Now, or the end of ``today`` (Norwegian time) when a day is given (tests, replays)."""
+    if today is None:
+        return datetime.now(timezone.utc)
+    return datetime.combine(today + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(timezone.utc)
+
+
+# -- coded values ------------------------------------------------------------------------------
+
+def check_code(message: Message, element: etree._Element, oid: str, unknown: Rule, what: str) -> Iterator[Issue]:
+    """``element/@V`` in code system ``oid``: ``unknown`` when it is not, a display warning when
+    ``DN`` differs, one information when the code system is not available."""
+    code = element.get("V") or ""
+    if not code.strip():
+        yield unknown.issue(f"{what} has no code (V)", **at(element))
+        return
+    verdict = message.terminology.validate_code(system_url(oid), code, element.get("DN"))
+    if verdict.valid is False:
+        yield unknown.issue(f"{what} '{code}' is not a code of {system_name(oid)} ({oid}){_hint(message, oid, code)}",
+                            **at(element))
+    elif verdict.valid is None:
+        yield from message.unavailable_once(
+            oid, element, f"Codes of {system_name(oid)} in this message were not checked: {verdict.message}")
+    elif verdict.display_ok is False and not _display_matches(element.get("DN") or "", verdict.displays):
+        official = "' or '".join(verdict.displays[:3])
+        yield DISPLAY_DIFFERS.issue(f"DN '{element.get('DN')}' of code '{code}' in {system_name(oid)} differs from "
+                                    f"the code system's display '{official}'", **at(element))
+
+
+def _hint(message: Message, oid: str, code: str) -> str:
+    """A likely correction: Volven codes (ICD-10 among them) are written without dots."""
+    bare = code.replace(".", "")
+    if bare != code and message.terminology.validate_code(system_url(oid), bare).valid:
+        return f"; codes are written without the dot: '{bare}'"
+    return ""
+
+
+def _letters(display: str) -> str:
+    return "".join(ch for ch in normalise_display(display) if ch.isalnum())
+
+
+def _display_matches(display: str, official: list[str]) -> bool:
+    """DN matches when, by letters and digits alone, it contains an official display or is
+    contained in one: our Volven displays come from the KITH viewer and are sometimes abbreviated
+    or punctuated differently, and senders add qualifiers ("[Hjemmetjenester:] ...")."""
+    wanted = _letters(display)
+    return any(wanted in _letters(o) or _letters(o) in wanted for o in official if o)
+
+
+# -- envelope rules ----------------------------------------------------------------------------
+
+def message_type(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-001: ``MsgInfo/Type/@V`` is a code of 8279."""
+    element = child(message.header, "Type")
+    if element is None:
+        yield UNKNOWN_TYPE.issue("The message has no MsgInfo/Type", **at(message.header))
+        return
+    yield from check_code(message, element, MSG_TYPES, UNKNOWN_TYPE, "Message type")
+
+
+def mig_version(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-002: ``MIGversion`` is ``v1.2 2006-05-24``."""
+    element = child(message.header, "MIGversion")
+    if element is None:
+        yield MIG_VERSION.issue(f"MsgInfo/MIGversion is missing; expected '{MSGHEAD_MIG_VERSION}'",
+                                **at(message.header))
+    elif text(element) != MSGHEAD_MIG_VERSION:
+        yield MIG_VERSION.issue(f"MIGversion is '{text(element)}'; MsgHead 1.2 (namespace {MSGHEAD_NS}) has "
+                                f"'{MSGHEAD_MIG_VERSION}'", **at(element))
+
+
+def gen_date(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-003 and -004: ``GenDate`` is an xs:dateTime, not more than 24 hours ahead."""
+    element = child(message.header, "GenDate")
+    if element is None:
+        return  # a missing GenDate is the schema's finding
+    value = text(element)
+    moment = parse_datetime(value)
+    if moment is None:
+        yield GENDATE_INVALID.issue(f"GenDate '{value}' is not a valid xs:dateTime (YYYY-MM-DDThh:mm:ss with an "
+                                    "optional fraction and time zone)", **at(element))
+        return
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=OSLO)
+    if aware - message.now > FUTURE_TOLERANCE:
+        yield GENDATE_FUTURE.issue(f"GenDate {value} is more than 24 hours after the time of checking "
+                                   f"({message.now:%Y-%m-%dT%H:%MZ})", **at(element))
+
+
+def message_id(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-005 and -006: the message id is present, and a GUID."""
+    name = "MsgId" if message.kind == "msghead" else "Id"
+    element = child(message.header, name)
+    if element is None or not text(element):
+        yield MSGID_MISSING.issue(f"The message has no {name} (or it is empty)",
+                                  **at(element if element is not None else message.header))
+    elif not _GUID.match(text(element)):
+        yield MSGID_NOT_GUID.issue(f"{name} '{text(element)}' is not a GUID (8-4-4-4-12 hexadecimal digits)",
+                                   **at(element))
+
+
+def her_ids(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-007: the sender and the receiver each carry a HER-id."""
+    for name in ("Sender", "Receiver"):
+        party = child(message.header, name)
+        if party is None:
+            continue
+        if not any(pair.type_code == "HER" and pair.value for pair in identifier_pairs(party)):
+            yield NO_HER_ID.issue(f"The {name.lower()} has no HER-id (Ident with TypeId V=\"HER\", "
+                                  f"S=\"{VOLVEN}9051\"): it cannot be addressed in the health network",
+                                  **at(party))
+
+
+# -- identifiers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class IdentifierPair:
+    """One identifier: its value element and its type element (``Ident/Id`` + ``Ident/TypeId``)."""
+
+    value_element: etree._Element | None
+    type_element: etree._Element
+    holder: etree._Element
+
+    @property
+    def type_code(self) -> str:
+        return (self.type_element.get("V") or "").strip()
+
+    @property
+    def value(self) -> str:
+        return text(self.value_element)
+
+
+_PAIRS = (("Id", "TypeId"), ("OffId", "TypeOffId"))
+"""(value, type) children that form an identifier on any element; ``AdditionalId`` uses Id/Type."""
+
+
+def identifier_pairs(scope: etree._Element) -> Iterator[IdentifierPair]:
+    """Every identifier at or below ``scope``: ``Ident``, AppRec ``Inst``/``HCPerson``/``AdditionalId``,
+    KITH 1.x ``OffId``/``TypeOffId``."""
+    for node in scope.iter():
+        if not isinstance(node.tag, str):
+            continue
+        pairs = (("Id", "Type"),) if local(node) == "AdditionalId" else _PAIRS
+        for value_name, type_name in pairs:
+            type_element = child(node, type_name)
+            if type_element is not None:
+                yield IdentifierPair(child(node, value_name), type_element, node)
+
+
+def _persons(*kinds: PersonKind) -> Callable[[str], list[Problem]]:
+    allowed = frozenset(kinds)
+    return lambda value: check_person_number(value, allowed)
+
+
+_OID = "urn:oid:2.16.578.1.12.4.1"
+SCHEMES: dict[str, IdentifierScheme] = {
+    "FNR": IDENTIFIER_SYSTEMS[f"{_OID}.4.1"],
+    "DNR": IDENTIFIER_SYSTEMS[f"{_OID}.4.2"],
+    "FHN": IDENTIFIER_SYSTEMS[f"{_OID}.4.3"],
+    "HNR": IdentifierScheme("H-nummer", _persons(PersonKind.HNR), person=True),
+    "HPR": IDENTIFIER_SYSTEMS[f"{_OID}.4.4"],
+    "DUF": IDENTIFIER_SYSTEMS[f"{_OID}.4.5"],
+    "ENH": IDENTIFIER_SYSTEMS[f"{_OID}.4.101"],
+    "RSH": IDENTIFIER_SYSTEMS[f"{_OID}.4.102"],
+    "AKO": IDENTIFIER_SYSTEMS[f"{_OID}.4.107"],
+    "HER": IDENTIFIER_SYSTEMS[f"{_OID}.2"],
+}
+"""Identifier checks by ``TypeId/@V`` (Volven 9051 for organisations, 8116 for persons)."""
+
+_BY_PROBLEM: dict[str, Rule] = {
+    "format": ID_FORMAT, "date": ID_DATE, "checksum": ID_CHECKSUM, "kind": ID_KIND, "synthetic": ID_SYNTHETIC,
+}
+
+
+def identifiers(message: Message) -> Iterator[Issue]:
+    """NO-ID-001 to -006: every identifier value passes the checks of its TypeId."""
+    for pair in identifier_pairs(message.root):
+        scheme = SCHEMES.get(pair.type_code)
+        if scheme is None:
+            continue
+        if not pair.value:
+            where = pair.value_element if pair.value_element is not None else pair.holder
+            yield ID_NO_VALUE.issue(f"{scheme.name} identifier (TypeId {pair.type_code}) has no value", **at(where))
+            continue
+        for problem in scheme.check(pair.value):
+            chosen = _BY_PROBLEM[problem.kind]
+            synthetic = problem.kind == "synthetic"
+            message_text = problem.message if synthetic else f"Invalid {scheme.name}: {problem.message}"
+            yield chosen.issue(message_text, **at(pair.value_element))
+
+
+def _patients(message: Message) -> list[etree._Element]:
+    found = children(message.header, "Patient")
+    for report in children(message.root, "PatientReport"):
+        found += children(report, "Patient")
+    return found
+
+
+def _person_ids(patient: etree._Element) -> set[str]:
+    return {pair.value for pair in identifier_pairs(patient)
+            if pair.holder is patient or pair.holder.getparent() is patient
+            if pair.type_code in PERSON_ID_TYPES and pair.value}
+
+
+def patient_identified(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-008: the envelope's patient has an identifier with a value."""
+    for patient in _patients(message):
+        if not any(text(child(ident, "Id")) for ident in children(patient, "Ident")):
+            yield PATIENT_UNIDENTIFIED.issue("The patient has no Ident with a value (fødselsnummer, D-nummer, ...)",
+                                             **at(patient))
+
+
+def _payload_patients(message: Message) -> Iterator[etree._Element]:
+    for content in descendants(message.root, "Content"):
+        for name in ("Patient", "Pasient"):
+            yield from descendants(content, name)
+
+
+def payload_patient(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-009: a payload's patient has the envelope patient's person number."""
+    envelope: set[str] = set()
+    for patient in _patients(message):
+        envelope |= _person_ids(patient)
+    if not envelope:
+        return
+    for patient in _payload_patients(message):
+        ids = _person_ids(patient)
+        if ids and not ids & envelope:
+            yield PATIENT_MISMATCH.issue(f"The payload's patient ({', '.join(sorted(ids))}) is not the envelope's "
+                                         f"patient ({', '.join(sorted(envelope))})", **at(patient))
+
+
+# -- codes -------------------------------------------------------------------------------------
+
+def coded_elements(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-010, -011, -012: every ``V``+``S`` element anywhere, against its code system."""
+    for element in message.root.iter():
+        if not isinstance(element.tag, str) or element in message.owned:
+            continue
+        oid = element.get("S")
+        if oid is None or element.get("V") is None:
+            continue
+        oid = oid_of(oid.strip())
+        yield from check_code(message, element, oid, UNKNOWN_CODE, f"{local(element)} code")
+
+
+# -- conversation ------------------------------------------------------------------------------
+
+def conversation_ref(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-013 and -014: both references or neither; replies name their parent."""
+    reference = child(message.header, "ConversationRef")
+    if reference is not None:
+        parent, conversation = (text(child(reference, n)) for n in ("RefToParent", "RefToConversation"))
+        if bool(parent) != bool(conversation):
+            missing = "RefToConversation" if parent else "RefToParent"
+            yield CONVERSATION_HALF.issue(f"ConversationRef has no {missing}: give both references or neither",
+                                          **at(reference))
+            return
+    kind = child(message.header, "Type")
+    if kind is None or kind.get("V") not in REPLY_TYPES:
+        return
+    if reference is None or not text(child(reference, "RefToParent")):
+        yield REPLY_WITHOUT_PARENT.issue(f"A {kind.get('V')} answers another message but has no "
+                                         "ConversationRef/RefToParent",
+                                         **at(reference if reference is not None else kind))
+
+
+# -- attachments -------------------------------------------------------------------------------
+
+def _base64_holder(content: etree._Element) -> etree._Element | None:
+    """The element holding base64 text: a Base64Container, or Content itself with text only."""
+    container = child(content, "Base64Container")
+    if container is not None:
+        return container
+    has_elements = any(isinstance(node.tag, str) for node in content)
+    return content if not has_elements and text(content) else None
+
+
+def attachments(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-015 and -016: base64 content has a MimeType and decodes."""
+    for refdoc in descendants(message.root, "RefDoc"):
+        holder = _base64_holder(child(refdoc, "Content")) if child(refdoc, "Content") is not None else None
+        if holder is None:
+            continue
+        declared_xml = (child(refdoc, "MsgType") is not None and child(refdoc, "MsgType").get("V") == "XML")
+        if not text(child(refdoc, "MimeType")) and not declared_xml:
+            yield ATTACHMENT_NO_MIME.issue("The attachment (base64 content) has no MimeType", **at(refdoc))
+        try:
+            base64.b64decode(_WHITESPACE.sub("", holder.text or ""), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            yield ATTACHMENT_NOT_BASE64.issue(f"The attachment is not valid base64 ({exc})", **at(holder))
+
+
+# -- AppRec ------------------------------------------------------------------------------------
+
+def apprec_status(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-020: ``Status/@V`` is a code of 8258."""
+    status = child(message.root, "Status")
+    if status is None:
+        yield APPREC_UNKNOWN_STATUS.issue("The AppRec has no Status", **at(message.root))
+        return
+    yield from check_code(message, status, APPREC_STATUS, APPREC_UNKNOWN_STATUS, "AppRec status")
+
+
+def apprec_errors(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-021: every ``Error/@V`` is a code of 8221, or of 8222/8223 when ``S`` says so."""
+    for error in children(message.root, "Error"):
+        oid = oid_of((error.get("S") or APPREC_ERRORS).strip())
+        if oid not in APPREC_ERROR_SYSTEMS:
+            yield APPREC_UNKNOWN_ERROR.issue(f"AppRec error code system {oid} is not {APPREC_ERRORS} "
+                                             "(or 8222/8223 for the standards that use them)", **at(error))
+            continue
+        yield from check_code(message, error, oid, APPREC_UNKNOWN_ERROR, "AppRec error")
+
+
+def apprec_original(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-022 and -023: ``OriginalMsgId`` has a known MsgType and an Id."""
+    original = child(message.root, "OriginalMsgId")
+    if original is None:
+        yield APPREC_NO_ORIGINAL_ID.issue("The AppRec has no OriginalMsgId", **at(message.root))
+        return
+    kind = child(original, "MsgType")
+    if kind is not None:
+        yield from check_code(message, kind, MSG_TYPES, APPREC_UNKNOWN_ORIGINAL_TYPE, "OriginalMsgId/MsgType")
+    if not text(child(original, "Id")):
+        yield APPREC_NO_ORIGINAL_ID.issue("OriginalMsgId has no Id (the MsgId of the message answered)",
+                                          **at(original))
+
+
+def apprec_status_errors(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-024: status 1 without errors, 2 and 3 with at least one."""
+    status = child(message.root, "Status")
+    code = (status.get("V") or "").strip() if status is not None else ""
+    errors = children(message.root, "Error")
+    if code == "1" and errors:
+        yield APPREC_STATUS_ERRORS.issue(f"Status 1 (OK) with {len(errors)} Error element(s)", **at(status))
+    elif code in ("2", "3") and not errors:
+        yield APPREC_STATUS_ERRORS.issue(f"Status {code} without an Error saying what was wrong", **at(status))
+
+
+# -- registries --------------------------------------------------------------------------------
+
+IDENTIFIER_RULES = (ID_FORMAT, ID_DATE, ID_CHECKSUM, ID_KIND, ID_SYNTHETIC, ID_NO_VALUE)
+
+MSGHEAD_CHECKS: tuple[tuple[tuple[Rule, ...], Check], ...] = (
+    ((UNKNOWN_TYPE,), message_type),
+    ((MIG_VERSION,), mig_version),
+    ((GENDATE_INVALID, GENDATE_FUTURE), gen_date),
+    ((MSGID_MISSING, MSGID_NOT_GUID), message_id),
+    ((NO_HER_ID,), her_ids),
+    (IDENTIFIER_RULES, identifiers),
+    ((PATIENT_UNIDENTIFIED,), patient_identified),
+    ((PATIENT_MISMATCH,), payload_patient),
+    ((UNKNOWN_CODE, CODE_SYSTEM_UNAVAILABLE, DISPLAY_DIFFERS), coded_elements),
+    ((CONVERSATION_HALF, REPLY_WITHOUT_PARENT), conversation_ref),
+    ((ATTACHMENT_NO_MIME, ATTACHMENT_NOT_BASE64), attachments),
+)
+"""The rules of a MsgHead message, in the order they run: (rules a check raises, the check)."""
+
+APPREC_CHECKS: tuple[tuple[tuple[Rule, ...], Check], ...] = (
+    ((GENDATE_INVALID, GENDATE_FUTURE), gen_date),
+    ((MSGID_MISSING, MSGID_NOT_GUID), message_id),
+    ((NO_HER_ID,), her_ids),
+    (IDENTIFIER_RULES, identifiers),
+    ((APPREC_UNKNOWN_STATUS,), apprec_status),
+    ((APPREC_UNKNOWN_ERROR,), apprec_errors),
+    ((APPREC_UNKNOWN_ORIGINAL_TYPE, APPREC_NO_ORIGINAL_ID), apprec_original),
+    ((APPREC_STATUS_ERRORS,), apprec_status_errors),
+    ((UNKNOWN_CODE, CODE_SYSTEM_UNAVAILABLE, DISPLAY_DIFFERS), coded_elements),
+)
+"""The rules of an AppRec 1.0 or 1.1."""
+
+
+def message_kind(root: etree._Element) -> str | None:
+    """``msghead``, ``apprec`` or None (not a message these rules know)."""
+    if not isinstance(root.tag, str):
+        return None
+    name = etree.QName(root)
+    if name.localname == "MsgHead" and name.namespace == MSGHEAD_NS:
+        return "msghead"
+    if name.localname == "AppRec" and name.namespace in APPREC_NAMESPACES:
+        return "apprec"
+    return None
+
+
+def _owned(root: etree._Element, kind: str) -> set[etree._Element]:
+    if kind == "msghead":
+        info = child(root, "MsgInfo")
+        return {e for e in (child(info, "Type"),) if e is not None}
+    original = child(root, "OriginalMsgId")
+    return {e for e in (child(root, "MsgType"), child(root, "Status"), child(original, "MsgType"),
+                        *children(root, "Error")) if e is not None}
+
+
+def check_message(root: etree._Element, terminology: TerminologyService, *, today: date | None = None) -> list[Issue]:
+    """The rule issues of a MsgHead message or an AppRec (any other root: none).
+
+    ``today`` fixes the day of checking (GenDate may then be up to the end of the next day);
+    without it the current time is used.
+    """
+    kind = message_kind(root)
+    if kind is None:
+        return []
+    header = child(root, "MsgInfo") if kind == "msghead" else root
+    if header is None:
+        header = root
+    message = Message(root, terminology, reference_now(today), kind, header, _owned(root, kind))
+    checks = MSGHEAD_CHECKS if kind == "msghead" else APPREC_CHECKS
+    issues = [issue for _, check in checks for issue in check(message)]
+    issues.sort(key=lambda issue: issue.line or 0)
+    return issues
+
+
+def all_message_rules() -> list[Rule]:
+    """Every rule this module raises, in registry order, once."""
+    seen: dict[str, Rule] = {}
+    for rules, _ in (*MSGHEAD_CHECKS, *APPREC_CHECKS):
+        for declared in rules:
+            seen.setdefault(declared.code, declared)
+    return list(seen.values())
