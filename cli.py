@@ -330,6 +330,61 @@ def messages_install_schemas(source: Path, home: Path | None) -> None:
                + (f", {len(info.skipped)} unreadable" if info.skipped else ""))
 
 
+@cli.command()
+@click.argument("message", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", "received", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A receiver's actual AppRec: judge it against the expected one instead of printing that.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the expected AppRec here [default: standard output].")
+def apprec(message: Path, received: Path | None, output: Path | None) -> None:
+    """The AppRec 1.1 a conformant receiver must return for MESSAGE, or judge a received one.
+
+    The message is validated (schema layer when a pack is installed, then the rules); its findings
+    decide the status (1 OK, 2 Avvist, 3 OK with errors in parts) and the 8221 error codes.
+    Exit 0 when a checked AppRec matches, 1 when it does not.
+
+    \b
+    Examples:
+      samsvar apprec dialogmelding.xml -o forventet-apprec.xml
+      samsvar apprec dialogmelding.xml --check mottatt-apprec.xml
+    """
+    import datetime as dt
+
+    from lxml import etree
+
+    from .validators.load import load_bytes
+    from .validators.messages.apprec import compare_apprec, expected_apprec
+    from .validators.runner import Options, Validator
+
+    data = message.read_bytes()
+    loaded = load_bytes(str(message), data)
+    if loaded.document is None or loaded.document.format != "xml":
+        reason = loaded.issues[0].message if loaded.issues else "not XML"
+        raise click.UsageError(f"{message}: not a readable XML message ({reason})")
+    issues = Validator(Options()).validate_bytes(str(message), data).issues
+    try:
+        expected = expected_apprec(loaded.document.tree, issues, now=dt.datetime.now(dt.timezone.utc))
+    except ValueError as exc:
+        raise click.UsageError(f"{message}: {exc}") from None
+    if received is None:
+        text = etree.tostring(expected, pretty_print=True, xml_declaration=True, encoding="UTF-8").decode()
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+        return
+    answer = load_bytes(str(received), received.read_bytes())
+    if answer.document is None or answer.document.format != "xml":
+        raise click.UsageError(f"{received}: not a readable XML AppRec")
+    findings = compare_apprec(answer.document.tree, expected)
+    for issue in findings:
+        click.echo(f"{received}:{issue.line or 1}: {issue.severity.code} {issue.rule} {issue.message}")
+    errors = [i for i in findings if i.severity >= Severity.ERROR]
+    click.echo(f"{'matches' if not errors else 'does not match'} the AppRec a conformant receiver returns "
+               f"({len(errors)} error, {len(findings) - len(errors)} other)")
+    sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
+
+
 # --------------------------------------------------------------------------- packages
 @cli.group()
 def packages() -> None:
