@@ -262,3 +262,10 @@ def test_snomed_ct_from_rf2_answers_is_a_filters(definitions: Definitions, tmp_p
     assert service.validate_code("http://snomed.info/sct", "138875005", None, findings).valid is False
     assert service.validate_code("http://snomed.info/sct", "99999999999", None, findings).valid is False
     assert service.lookup("http://snomed.info/sct", "22298006")["display"]  # type: ignore[index]
+
+
+def test_v3_hierarchies_through_subsumed_by(service: TerminologyService) -> None:
+    parents = "http://hl7.org/fhir/ValueSet/parent-relationship-codes"  # is-a PRN in v3-RoleCode
+    role = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+    assert service.validate_code(role, "MTH", None, parents).valid is True
+    assert service.validate_code(role, "NBRO", None, parents).valid is False

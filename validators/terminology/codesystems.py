@@ -39,7 +39,8 @@ class CodeSystemIndex:
         self._folded: dict[str, str] = {}
         self._add(resource.get("concept") or [], None)
         for concept in list(self.concepts.values()):
-            for parent in concept.properties.get("parent", []):
+            # "parent" (FHIR) and "subsumedBy" (the v3 code systems) both name a parent concept
+            for parent in [*concept.properties.get("parent", []), *concept.properties.get("subsumedBy", [])]:
                 self._link(str(parent), concept.code)
             for child in concept.properties.get("child", []):
                 self._link(concept.code, str(child))
