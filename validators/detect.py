@@ -22,6 +22,7 @@ def _message_namespaces() -> dict[str, str]:
 
 
 MESSAGE_NAMESPACES: dict[str, str] = _message_namespaces()
+MESSAGE_NAMESPACE_PREFIXES = ("http://www.kith.no/xmlstds/", "http://ehelse.no/xmlstds/", "http://www.npr.no/xmlstds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,9 @@ def detect(document: Document) -> tuple[Kind, list[Issue]]:
         return Kind("fhir", qname.localname), []
     if qname.namespace in MESSAGE_NAMESPACES:
         return Kind("message", MESSAGE_NAMESPACES[qname.namespace]), []
+    if qname.namespace and qname.namespace.startswith(MESSAGE_NAMESPACE_PREFIXES):
+        # another version of a KITH / e-helse standard: the schema layer can still check it
+        return Kind("message", f"{qname.localname} ({qname.namespace})"), []
     namespace = qname.namespace or "no namespace"
     return UNKNOWN, [INPUT_UNKNOWN.issue(
         f"Unsupported standard: root element <{qname.localname}> in {namespace} is neither FHIR "
