@@ -489,13 +489,20 @@ def _display_matches(display: str, official: list[str]) -> bool:
 
 # -- envelope rules ----------------------------------------------------------------------------
 
+def _required_code(message: Message, parent: etree._Element, name: str, system: str, rule_: Rule, label: str,
+                   missing: str) -> Iterator[Issue]:
+    """A coded child that must be there and carry a code of ``system``."""
+    element = child(parent, name)
+    if element is None:
+        yield rule_.issue(missing, **at(parent))
+        return
+    yield from check_code(message, element, system, rule_, label)
+
+
 def message_type(message: Message) -> Iterator[Issue]:
     """MSG-RULE-001: ``MsgInfo/Type/@V`` is a code of 8279."""
-    element = child(message.header, "Type")
-    if element is None:
-        yield UNKNOWN_TYPE.issue("The message has no MsgInfo/Type", **at(message.header))
-        return
-    yield from check_code(message, element, MSG_TYPES, UNKNOWN_TYPE, "Message type")
+    yield from _required_code(message, message.header, "Type", MSG_TYPES, UNKNOWN_TYPE, "Message type",
+                              "The message has no MsgInfo/Type")
 
 
 def mig_version(message: Message) -> Iterator[Issue]:
@@ -734,11 +741,8 @@ def attachments(message: Message) -> Iterator[Issue]:
 
 def apprec_status(message: Message) -> Iterator[Issue]:
     """MSG-RULE-020: ``Status/@V`` is a code of 8258."""
-    status = child(message.root, "Status")
-    if status is None:
-        yield APPREC_UNKNOWN_STATUS.issue("The AppRec has no Status", **at(message.root))
-        return
-    yield from check_code(message, status, APPREC_STATUS, APPREC_UNKNOWN_STATUS, "AppRec status")
+    yield from _required_code(message, message.root, "Status", APPREC_STATUS, APPREC_UNKNOWN_STATUS, "AppRec status",
+                              "The AppRec has no Status")
 
 
 def apprec_errors(message: Message) -> Iterator[Issue]:
