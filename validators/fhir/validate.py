@@ -19,6 +19,7 @@ from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
+from .profile_definitions import ProfileDefinitionChecker
 from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
@@ -52,7 +53,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
         return
     checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
               ReferenceChecker(definitions), NarrativeChecker(),
-              QuestionnaireChecker(definitions), CodingChecker(definitions)]
+              QuestionnaireChecker(definitions), CodingChecker(definitions),
+              ProfileDefinitionChecker(definitions)]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
