@@ -138,7 +138,7 @@ def test_an_unavailable_code_system_is_reported_once_per_message(terminology: Te
                       ("2.16.578.1.12.4.1.1.9998", "1")):
         etree.SubElement(notat, "{http://www.kith.no/xmlstds/dialog/2013-01-23}Kode", V=code, S=oid)
     infos = [i for i in check_message(root, terminology) if i.rule == "MSG-RULE-011"]
-    assert len(infos) == 2 and all(i.severity == Severity.INFORMATION for i in infos)
+    assert len(infos) == 2 and all(i.severity == Severity.WARNING for i in infos)
 
 
 def test_unknown_code_with_a_dot_suggests_the_volven_form(terminology: TerminologyService) -> None:

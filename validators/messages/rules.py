@@ -178,7 +178,7 @@ UNKNOWN_CODE = rule(
     good='<TemaKodet V="6" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
 )
 CODE_SYSTEM_UNAVAILABLE = rule(
-    "MSG-RULE-011", "Code system not available offline", Severity.INFORMATION,
+    "MSG-RULE-011", "Code system not available offline", Severity.WARNING,
     """
     The message uses a code system (``S``) that samsvar does not hold, so its codes were not
     checked. Reported once per code system per message, not once per code. Add the code system
@@ -449,7 +449,7 @@ def reference_now(today: date | None) -> datetime:
 
 def check_code(message: Message, element: etree._Element, oid: str, unknown: Rule, what: str) -> Iterator[Issue]:
     """``element/@V`` in code system ``oid``: ``unknown`` when it is not, a display warning when
-    ``DN`` differs, one information when the code system is not available."""
+    ``DN`` differs, one warning when the code system is not available."""
     code = element.get("V") or ""
     if not code.strip():
         yield unknown.issue(f"{what} has no code (V)", **at(element))
