@@ -57,6 +57,9 @@ class Report:
     reproducibility: Reproducibility = field(default_factory=Reproducibility)
     notices: list[str] = field(default_factory=list)
     """What was not checked and why (features not implemented yet), for every reader."""
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    """Per requirement of the catalogue: ``{"id", "title", "level", "verdict", "evidence": [...]}``
+    with verdict one of pass / fail / not-tested / manual (filled by the judge)."""
 
     @property
     def issues(self) -> list[Issue]:
@@ -101,4 +104,5 @@ class Report:
             "results": [result.as_dict() for result in self.results],
             "summary": self.summary(),
             "notices": list(self.notices),
+            **({"requirements": list(self.verdicts)} if self.verdicts else {}),
         }
