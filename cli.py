@@ -101,13 +101,16 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="Treat synthetic test identities as errors.")
 @click.option("--must-support", is_flag=True, default=False,
               help="Report mustSupport elements of the profiles that an instance leaves out (information).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Validate files in this many processes; results keep the input order [default: 1].")
 @click.option("--max-size", callback=_size, metavar="SIZE", help="Largest file read, e.g. 256MB [default: 256MB].")
 @click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
-             cache_root: Path | None, production: bool | None, must_support: bool, max_size: int | None,
+             cache_root: Path | None, production: bool | None, must_support: bool, jobs: int | None,
+             max_size: int | None,
              max_depth: int | None, color: bool | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml) or - (standard input).
 
@@ -138,7 +141,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     request = ValidateRequest(
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
-        production=production, must_support=must_support, max_size=max_size, max_depth=max_depth,
+        production=production, must_support=must_support, jobs=jobs, max_size=max_size, max_depth=max_depth,
     )
     try:
         report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))

@@ -45,6 +45,7 @@ class ValidateRequest:
     cache_root: Path | None = None
     production: bool | None = None
     must_support: bool = False
+    jobs: int | None = None
     max_size: int | None = None
     max_depth: int | None = None
     today: dt.date | None = field(default=None, compare=False)
@@ -82,7 +83,8 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         validator.definitions()  # a missing profile or package is an environment error up front
 
     results: list[Result] = []
-    for result in validator.validate_paths(request.paths, stdin):
+    jobs = request.jobs or int(settings.get("jobs", 1))
+    for result in validator.validate_paths(request.paths, stdin, jobs=jobs):
         result.issues = policy.apply(result.path, result.issues, request.today)
         results.append(result)
     expired = policy.apply(str(policy.source), policy.expired_waiver_issues(request.today), request.today)

@@ -245,3 +245,16 @@ def test_exit_3_on_a_broken_cache(run, tmp_path: Path) -> None:
     outcome = run("validate", str(VALID), "--cache", str(tmp_path / "cache"))
     assert outcome.exit_code == 3 and "package.json" in outcome.stderr
     assert run("validate", str(VALID), "--cache", str(VALID)).exit_code == 2  # a file is not a cache folder
+
+
+def test_jobs_give_the_same_report_in_the_same_order(run, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for source in sorted((FIXTURES / "fhir" / "structure").glob("*.json"))[:12]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    one = json.loads(run("validate", str(folder), "-f", "json").stdout)
+    two = json.loads(run("validate", str(folder), "-f", "json", "--jobs", "2").stdout)
+    assert [r["path"] for r in one["results"]] == [r["path"] for r in two["results"]]
+    assert [[i["rule"] for i in r["issues"]] for r in one["results"]] == \
+        [[i["rule"] for i in r["issues"]] for r in two["results"]]
+    assert one["summary"] == two["summary"]

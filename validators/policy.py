@@ -178,7 +178,7 @@ def load_policy(path: Path | None) -> Policy:
 
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
-               "max-depth", "ig", "profile", "cache", "terminology"}
+               "max-depth", "ig", "profile", "cache", "terminology", "jobs"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -194,8 +194,8 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     except (ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
-    settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache")
-                if k in table}
+    settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
+                                      "jobs") if k in table}
     if "terminology" in table:
         from .terminology.service import TerminologyPolicy
 

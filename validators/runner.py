@@ -228,9 +228,31 @@ class Validator:
             must_support=self.options.must_support)))
         return issues
 
-    def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator[Result]:
-        for item in iter_inputs(paths):
-            yield self.validate_input(item, stdin)
+    def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None, jobs: int = 1) -> Iterator[Result]:
+        """Results in input order; with ``jobs > 1`` files are validated by that many processes."""
+        paths = list(paths)
+        if jobs <= 1 or "-" in paths:
+            for item in iter_inputs(paths):
+                yield self.validate_input(item, stdin)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(self.options,)) as pool:
+            yield from pool.map(_validate_in_worker, iter_inputs(paths), chunksize=8)
+
+
+_WORKER: Validator | None = None
+
+
+def _start_worker(options: Options) -> None:
+    """Each worker process loads the definitions once, on its first FHIR file."""
+    global _WORKER
+    _WORKER = Validator(options)
+
+
+def _validate_in_worker(item: Input) -> Result:
+    assert _WORKER is not None
+    return _WORKER.validate_input(item)
 
 
 def locate(document: Document, result: Result) -> None:
