@@ -79,7 +79,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT",
-              help="text (default), json, operationoutcome, junit or sarif. Repeatable.")
+              help="text (default), json, operationoutcome, junit, sarif, html or testreport. Repeatable.")
 @click.option("--report", "formats", multiple=True, hidden=True)
 @click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, writable=True),
               help="File for the format given at the same position (the first --output goes with the "
@@ -106,12 +106,14 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--max-size", callback=_size, metavar="SIZE", help="Largest file read, e.g. 256MB [default: 256MB].")
 @click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
+@click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
+              help="Language of the HTML report.")
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
              cache_root: Path | None, production: bool | None, must_support: bool, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, color: bool | None) -> None:
+             max_depth: int | None, color: bool | None, lang: str) -> None:
     """Validate files, folders (recursively: *.json, *.xml) or - (standard input).
 
     \b
@@ -120,6 +122,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
       samsvar validate bundles/ --format sarif --output samsvar.sarif
       samsvar validate - < patient.xml
       samsvar validate exports/ -f json -o report.json -f junit -o junit.xml -f text
+      samsvar validate fixtures/ -f html -o report.html --lang en
     """
     from .conformance.reports import FORMATS, render
     from .conformance.session import ValidateRequest, run_validate
@@ -151,9 +154,9 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     use_color = sys.stdout.isatty() if color is None else color
     for i, fmt in enumerate(formats):
         if i < len(outputs):
-            Path(outputs[i]).write_text(render(report, fmt), encoding="utf-8")
+            Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
         else:
-            click.echo(render(report, fmt, color=use_color and fmt == "text"), nl=False, color=use_color)
+            click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang), nl=False, color=use_color)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..report import Report
-from . import json_report, junit, operationoutcome, sarif, text
+from . import html, json_report, junit, operationoutcome, sarif, testreport, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +26,21 @@ FORMATS: dict[str, Renderer] = {
                  operationoutcome.render),
         Renderer("junit", "JUnit XML for CI test reports", ".xml", junit.render),
         Renderer("sarif", "SARIF 2.1.0 for code scanning annotations", ".sarif", sarif.render),
+        Renderer("html", "self-contained HTML report for a certifier (print-ready, Bokmål or English)", ".html", html.render),
+        Renderer("testreport", "FHIR R4 TestReport (one test per requirement, or per artifact)", ".json",
+                 testreport.render),
     )
 }
 
 
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
+def render(report: Report, fmt: str, *, color: bool = False, lang: str = "nb") -> str:
+    """``report`` in format ``fmt``; ``color`` applies to text, ``lang`` (``nb``/``en``) to HTML."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}") from None
     if fmt == "text":
         return renderer.render(report, color=color)
+    if fmt == "html":
+        return renderer.render(report, lang=lang)
     return renderer.render(report)

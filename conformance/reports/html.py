@@ -1,0 +1,439 @@
+"""A self-contained HTML report a vendor can hand to a certifier.
+
+One file, no scripts, no external fonts, images or style sheets: the CSS is inline and has a
+print layout (A4, a page break between sections). It shows the run's verdict at the fail
+level, the summary, the requirement verdicts of the catalogue (when the judge filled them),
+every artifact's findings with the rule, the location and an excerpt of the source read from
+disk, what was not checked (the notices) and the reproducibility block.
+
+The output is deterministic: it holds no timestamp or anything else the report does not carry,
+so the same report renders to the same bytes. UI texts come in Bokmål (``nb``) and English
+(``en``) from :data:`TEXTS`; findings are shown as the validators wrote them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+
+from ...validators.issues import Issue, Severity
+from ...validators.rules import get_rule
+from ...validators.runner import Result
+from ..report import Report
+
+LANGUAGES = ("nb", "en")
+EXCERPT_CONTEXT = 2
+"""Lines shown before and after the line of a finding."""
+MAX_EXCERPTS_PER_ARTIFACT = 200
+"""Past this many findings in one artifact the rest are listed without a source excerpt."""
+MAX_EXCERPT_WIDTH = 160
+"""A longer source line (minified JSON) is cut to a window of this many characters around the column."""
+VERDICTS = ("pass", "fail", "not-tested", "manual")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "nb": {
+        "title": "Samsvarsrapport",
+        "subtitle": "Samsvarskontroll med samsvar {version}",
+        "passed": "Bestått",
+        "failed": "Ikke bestått",
+        "verdict_line": "ved feilnivå «{level}»: {failed} av {files} artefakter har funn på eller over dette nivået.",
+        "contents": "Innhold",
+        "summary": "Sammendrag",
+        "files": "Kontrollerte artefakter",
+        "files_failed": "Artefakter som ikke bestod",
+        "fail_on": "Feilnivå",
+        "issues_by_severity": "Funn etter alvorlighetsgrad",
+        "waived": "unntatt",
+        "requirements_summary": "Krav etter vurdering",
+        "artifact_overview": "Artefakter",
+        "requirements": "Krav",
+        "requirement": "Krav",
+        "req_title": "Tittel",
+        "level": "Nivå",
+        "principle": "Prinsipp",
+        "verdict": "Vurdering",
+        "evidence": "Dokumentasjon",
+        "artefacts": "Artefakter",
+        "no_requirements": "Kravkatalogen er ikke vurdert i denne kjøringen.",
+        "findings": "Funn per artefakt",
+        "file": "Fil",
+        "kind": "Type",
+        "format": "Format",
+        "status": "Status",
+        "issues": "Funn",
+        "no_issues": "Ingen funn.",
+        "no_artifacts": "Ingen artefakter ble kontrollert.",
+        "severity": "Alvorlighetsgrad",
+        "rule": "Regel",
+        "message": "Melding",
+        "location": "Plassering",
+        "line_column": "Linje:kolonne",
+        "source": "Kildeutdrag",
+        "waiver": "Unntak godkjent av {owner} til {expires}: {reason}",
+        "excerpts_capped": "Kildeutdrag vises for de første {count} funnene.",
+        "stdin": "standard inndata",
+        "notices": "Ikke kontrollert",
+        "notices_intro": "En ren kjøring dekker ikke følgende:",
+        "no_notices": "Ingen merknader: alt samsvar kjenner til ble kontrollert.",
+        "reproducibility": "Reproduserbarhet",
+        "reproducibility_intro": "Samme versjon, pakker og konfigurasjon gir samme resultat.",
+        "samsvar_version": "samsvar-versjon",
+        "python_version": "Python-versjon",
+        "packages": "Pakker",
+        "package": "Pakke",
+        "version": "Versjon",
+        "no_packages": "Ingen pakker ble lastet.",
+        "config_path": "Konfigurasjonsfil",
+        "config_file_sha256": "SHA-256 for konfigurasjonsfilen",
+        "config_sha256": "SHA-256 for effektiv konfigurasjon",
+        "options": "Innstillinger",
+        "none": "ingen",
+        "fatal": "fatal",
+        "error": "feil",
+        "warning": "advarsel",
+        "information": "informasjon",
+        "pass": "bestått",
+        "fail": "ikke bestått",
+        "not-tested": "ikke testet",
+        "manual": "manuell vurdering",
+    },
+    "en": {
+        "title": "Conformance report",
+        "subtitle": "Conformance check by samsvar {version}",
+        "passed": "Passed",
+        "failed": "Failed",
+        "verdict_line": "at fail level “{level}”: {failed} of {files} artifacts have findings at or above it.",
+        "contents": "Contents",
+        "summary": "Summary",
+        "files": "Artifacts checked",
+        "files_failed": "Artifacts failed",
+        "fail_on": "Fail level",
+        "issues_by_severity": "Findings by severity",
+        "waived": "waived",
+        "requirements_summary": "Requirements by verdict",
+        "artifact_overview": "Artifacts",
+        "requirements": "Requirements",
+        "requirement": "Requirement",
+        "req_title": "Title",
+        "level": "Level",
+        "principle": "Principle",
+        "verdict": "Verdict",
+        "evidence": "Evidence",
+        "artefacts": "Artifacts",
+        "no_requirements": "The requirements catalogue was not judged in this run.",
+        "findings": "Findings per artifact",
+        "file": "File",
+        "kind": "Kind",
+        "format": "Format",
+        "status": "Status",
+        "issues": "Findings",
+        "no_issues": "No findings.",
+        "no_artifacts": "No artifacts were checked.",
+        "severity": "Severity",
+        "rule": "Rule",
+        "message": "Message",
+        "location": "Location",
+        "line_column": "Line:column",
+        "source": "Source excerpt",
+        "waiver": "Waived by {owner} until {expires}: {reason}",
+        "excerpts_capped": "Source excerpts are shown for the first {count} findings.",
+        "stdin": "standard input",
+        "notices": "Not checked",
+        "notices_intro": "A clean run does not cover the following:",
+        "no_notices": "No notices: everything samsvar knows how to check was checked.",
+        "reproducibility": "Reproducibility",
+        "reproducibility_intro": "The same version, packages and configuration give the same result.",
+        "samsvar_version": "samsvar version",
+        "python_version": "Python version",
+        "packages": "Packages",
+        "package": "Package",
+        "version": "Version",
+        "no_packages": "No packages were loaded.",
+        "config_path": "Configuration file",
+        "config_file_sha256": "SHA-256 of the configuration file",
+        "config_sha256": "SHA-256 of the effective configuration",
+        "options": "Options",
+        "none": "none",
+        "fatal": "fatal",
+        "error": "error",
+        "warning": "warning",
+        "information": "information",
+        "pass": "pass",
+        "fail": "fail",
+        "not-tested": "not tested",
+        "manual": "manual review",
+    },
+}
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+# -- view model -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ExcerptLine:
+    """One source line; on the line of the finding, ``mark`` is the character at its column."""
+
+    number: int
+    before: str
+    mark: str
+    after: str
+    focus: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IssueView:
+    severity: str
+    rule: str
+    rule_title: str | None
+    message: str
+    expression: str | None
+    position: str | None
+    waiver: str | None
+    failing: bool
+    excerpt: tuple[ExcerptLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactView:
+    anchor: str
+    path: str
+    kind: str
+    format: str | None
+    failing: bool
+    counts: dict[str, int]
+    issues: tuple[IssueView, ...]
+    excerpts_capped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    """An evidence item or artefact: plain text, or the fields of a dict; a link when it names an artifact."""
+
+    text: str | None
+    fields: tuple[tuple[str, str], ...]
+    anchor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictView:
+    id: str
+    title: str
+    level: str
+    principle: str
+    verdict: str
+    evidence: tuple[EvidenceView, ...]
+    artefacts: tuple[EvidenceView, ...]
+
+
+# -- source excerpts ------------------------------------------------------------------------
+def read_lines(path: str, upto: int) -> list[str] | None:
+    """The first ``upto`` lines of the file at ``path`` (decoded leniently), or None when unreadable.
+
+    Standard input (``-``) and anything that is not a regular file give None.
+    """
+    if path == "-" or upto < 1:
+        return None
+    file = Path(path)
+    try:
+        if not file.is_file():
+            return None
+        with file.open("rb") as handle:
+            raw = list(islice(handle, upto))
+    except OSError:
+        return None
+    lines = [line.decode("utf-8", "replace").rstrip("\r\n") for line in raw]
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    return lines
+
+
+def _window(text: str, column: int | None) -> tuple[str, int | None]:
+    """Cut a long line to :data:`MAX_EXCERPT_WIDTH` characters around ``column`` (1-based)."""
+    if len(text) <= MAX_EXCERPT_WIDTH:
+        return text, column
+    centre = (column or 1) - 1
+    start = max(0, min(centre - MAX_EXCERPT_WIDTH // 2, len(text) - MAX_EXCERPT_WIDTH))
+    cut = text[start:start + MAX_EXCERPT_WIDTH]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + MAX_EXCERPT_WIDTH < len(text) else ""
+    new_column = None if column is None else column - start + len(prefix)
+    return prefix + cut + suffix, new_column
+
+
+def _excerpt_line(number: int, text: str, column: int | None, focus: bool) -> ExcerptLine:
+    text, column = _window(text, column)  # the same window on every line, so they stay aligned
+    if not focus or column is None or not 1 <= column <= len(text):
+        return ExcerptLine(number, text, "", "", focus)
+    index = column - 1
+    return ExcerptLine(number, text[:index], text[index], text[index + 1:], focus)
+
+
+def excerpt(lines: list[str] | None, line: int | None, column: int | None) -> tuple[ExcerptLine, ...]:
+    """The lines around ``line`` (1-based) with the finding's line marked; empty when unknown."""
+    if not lines or line is None or not 1 <= line <= len(lines):
+        return ()
+    first = max(1, line - EXCERPT_CONTEXT)
+    last = min(len(lines), line + EXCERPT_CONTEXT)
+    return tuple(_excerpt_line(n, lines[n - 1], column, n == line) for n in range(first, last + 1))
+
+
+# -- building the view ----------------------------------------------------------------------
+def _position(issue: Issue) -> str | None:
+    if issue.line is None:
+        return None
+    return f"{issue.line}:{issue.column or 1}"
+
+
+def _waiver_text(issue: Issue, texts: Mapping[str, str]) -> str | None:
+    if issue.waiver is None:
+        return None
+    return texts["waiver"].format(owner=issue.waiver.owner, expires=issue.waiver.expires, reason=issue.waiver.reason)
+
+
+def _issue_view(issue: Issue, report: Report, lines: list[str] | None, texts: Mapping[str, str]) -> IssueView:
+    rule = get_rule(issue.rule)
+    return IssueView(
+        severity=issue.severity.code,
+        rule=issue.rule,
+        rule_title=rule.title if rule is not None else None,
+        message=issue.message,
+        expression=issue.expression,
+        position=_position(issue),
+        waiver=_waiver_text(issue, texts),
+        failing=issue.severity >= report.fail_on and not issue.waived,
+        excerpt=excerpt(lines, issue.line, issue.column),
+    )
+
+
+def _counts(issues: list[Issue]) -> dict[str, int]:
+    counts = {severity.code: 0 for severity in sorted(Severity, reverse=True)}
+    for issue in issues:
+        if not issue.waived:
+            counts[issue.severity.code] += 1
+    counts["waived"] = sum(1 for issue in issues if issue.waived)
+    return counts
+
+
+def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[str, str]) -> ArtifactView:
+    issues = sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0))
+    with_source = issues[:MAX_EXCERPTS_PER_ARTIFACT]
+    upto = max((i.line or 0 for i in with_source), default=0) + EXCERPT_CONTEXT
+    lines = read_lines(result.path, upto) if upto > EXCERPT_CONTEXT else None
+    views = tuple(_issue_view(issue, report, lines if n < MAX_EXCERPTS_PER_ARTIFACT else None, texts)
+                  for n, issue in enumerate(issues))
+    return ArtifactView(
+        anchor=f"artifact-{index + 1}",
+        path=texts["stdin"] if result.path == "-" else result.path,
+        kind=str(result.kind),
+        format=result.format,
+        failing=report.failing(result),
+        counts=_counts(result.issues),
+        issues=views,
+        excerpts_capped=len(issues) > MAX_EXCERPTS_PER_ARTIFACT and lines is not None,
+    )
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _evidence_view(item: Any, anchors: Mapping[str, str]) -> EvidenceView:
+    if isinstance(item, Mapping):
+        fields = tuple((str(key), _scalar(value)) for key, value in item.items())
+        named = item.get("path") or item.get("artifact") or item.get("file")
+        return EvidenceView(None, fields, anchors.get(named) if isinstance(named, str) else None)
+    text = _scalar(item)
+    return EvidenceView(text, (), anchors.get(text))
+
+
+def localised(text: Any, lang: str) -> str:
+    """A catalogue text: a plain string, or ``{"nb": ..., "en": ...}`` read in ``lang`` (else the other)."""
+    if isinstance(text, Mapping):
+        for key in (lang, "en", "nb", *text):
+            if isinstance(text.get(key), str):
+                return text[key]
+        return ""
+    return "" if text is None else str(text)
+
+
+def _verdict_view(verdict: Mapping[str, Any], anchors: Mapping[str, str], lang: str) -> VerdictView:
+    value = str(verdict.get("verdict", "not-tested"))
+    return VerdictView(
+        id=str(verdict.get("id", "")),
+        title=localised(verdict.get("title"), lang),
+        level=str(verdict.get("level") or ""),
+        principle=str(verdict.get("principle") or ""),
+        verdict=value if value in VERDICTS else "not-tested",
+        evidence=tuple(_evidence_view(item, anchors) for item in verdict.get("evidence") or ()),
+        artefacts=tuple(_evidence_view(item, anchors) for item in verdict.get("artefacts") or ()),
+    )
+
+
+def _verdict_counts(verdicts: tuple[VerdictView, ...]) -> dict[str, int]:
+    return {value: sum(1 for v in verdicts if v.verdict == value) for value in VERDICTS}
+
+
+def _options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(key, _scalar(options[key])) for key in sorted(options)]
+
+
+def context(report: Report, lang: str) -> dict[str, Any]:
+    """Everything the template shows, already in display form (the template only lays it out)."""
+    texts = TEXTS[lang]
+    artifacts = tuple(_artifact_view(n, result, report, texts) for n, result in enumerate(report.results))
+    anchors = {result.path: view.anchor for result, view in zip(report.results, artifacts)}
+    verdicts = tuple(_verdict_view(v, anchors, lang) for v in report.verdicts)
+    summary = report.summary()
+    repro = report.reproducibility
+    return {
+        "lang": lang,
+        "t": texts,
+        "tool": report.tool(),
+        "summary": summary,
+        "verdict_line": texts["verdict_line"].format(
+            level=texts[report.fail_on.code], failed=summary["files_failed"], files=summary["files"]),
+        "severities": [s.code for s in sorted(Severity, reverse=True)],
+        "artifacts": artifacts,
+        "verdicts": verdicts,
+        "verdict_counts": _verdict_counts(verdicts),
+        "notices": list(report.notices),
+        "repro": repro,
+        "options": _options(repro.options),
+        "max_excerpts": MAX_EXCERPTS_PER_ARTIFACT,
+    }
+
+
+# -- rendering ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(__package__ or "samsvar.conformance.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _visible_controls(text: str) -> str:
+    """Control characters are not allowed in HTML text: show them as ``\\uXXXX``."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def render(report: Report, *, lang: str = "nb") -> str:
+    """The report as one self-contained HTML document, with UI texts in ``lang`` (``nb`` or ``en``)."""
+    if lang not in TEXTS:
+        raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+    html = _environment().get_template("report.html.j2").render(context(report, lang))
+    # Lone surrogates (from JSON escapes in the input) cannot be written as UTF-8: keep them escaped.
+    return _visible_controls(html).encode("utf-8", "backslashreplace").decode("utf-8")
