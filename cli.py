@@ -145,6 +145,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, jobs=jobs, max_size=max_size, max_depth=max_depth,
+        judge=bool({"html", "testreport"} & set(formats)), lang=lang,
     )
     try:
         report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))
@@ -389,6 +390,11 @@ def apprec(message: Path, received: Path | None, output: Path | None) -> None:
     click.echo(f"{'matches' if not errors else 'does not match'} the AppRec a conformant receiver returns "
                f"({len(errors)} error, {len(findings) - len(errors)} other)")
     sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
+
+
+from .conformance.cli_requirements import requirements  # noqa: E402 - the group lives with the catalogue
+
+cli.add_command(requirements)
 
 
 # --------------------------------------------------------------------------- packages

@@ -46,6 +46,9 @@ class ValidateRequest:
     production: bool | None = None
     must_support: bool = False
     jobs: int | None = None
+    judge: bool = False
+    """Judge the requirements catalogue on the run (the HTML report and TestReport show the verdicts)."""
+    lang: str = "nb"
     max_size: int | None = None
     max_depth: int | None = None
     today: dt.date | None = field(default=None, compare=False)
@@ -91,7 +94,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
     if expired:
         results.append(Result(str(policy.source), Kind("config", "samsvar"), "toml", expired))
 
-    return Report(
+    report = Report(
         results=results,
         fail_on=fail_on,
         reproducibility=Reproducibility(
@@ -115,6 +118,12 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         ),
         notices=_notices(results, options),
     )
+    if request.judge:
+        from .catalogue import load_catalogue
+        from .judge import judge
+
+        report.verdicts = judge(load_catalogue(), report, lang=request.lang)
+    return report
 
 
 def _replace(policy: Policy, **changes: Any) -> Policy:
