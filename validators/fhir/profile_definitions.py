@@ -29,6 +29,17 @@ SNAPSHOT_FAILED = rule(
     good='{"differential": {"element": [{"id": "Observation.valueQuantity", "path": "Observation.valueQuantity"}]}}',
 )
 
+SEARCH_TYPE_MISMATCH = rule(
+    "FHIR-SD-002", "Search parameter type differs from its definition", Severity.ERROR,
+    """
+    A CapabilityStatement declares a search parameter with a ``definition`` (a SearchParameter
+    canonical) and a ``type``; the type must be the definition's, or clients build queries the
+    server does not understand.
+    """,
+    bad='{"name": "clinical-status", "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status", "type": "date"}',
+    good='{"name": "clinical-status", "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status", "type": "token"}',
+)
+
 DISCRIMINATOR_TYPES = ("value", "exists", "pattern", "type", "profile")
 _EMPTY_NAME = re.compile(r"\.\.|^\.|\.$")
 _SLICE = re.compile(r":[^.]+")
@@ -42,6 +53,9 @@ class ProfileDefinitionChecker:
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         sd = visit.value
+        if visit.value is visit.resource and isinstance(sd, dict) and sd.get("resourceType") == "CapabilityStatement":
+            yield from self._search_parameters(visit)
+            return
         if visit.value is not visit.resource or not isinstance(sd, dict) or sd.get("resourceType") != "StructureDefinition":
             return
         differential = (sd.get("differential") or {}).get("element")
@@ -60,6 +74,22 @@ class ProfileDefinitionChecker:
             return  # an unknown base is reported where the profile is used (FHIR-PROF-003)
         for problem in generate(sd, base, self.definitions.snapshot_elements).problems:
             yield SNAPSHOT_FAILED.issue(f"Error generating Snapshot: {problem} in {sd.get('url')}", **where)
+
+
+    def _search_parameters(self, visit: Visit) -> Iterator[Issue]:
+        for r, rest in enumerate(visit.value.get("rest") or []):
+            for i, resource in enumerate((rest or {}).get("resource") or [] if isinstance(rest, dict) else []):
+                for k, param in enumerate((resource or {}).get("searchParam") or [] if isinstance(resource, dict) else []):
+                    if not isinstance(param, dict) or not isinstance(param.get("definition"), str):
+                        continue
+                    definition = self.definitions.get(param["definition"])
+                    declared = definition.get("type") if definition and definition.get("resourceType") == "SearchParameter" else None
+                    if declared and param.get("type") and param["type"] != declared:
+                        path = ("rest", r, "resource", i, "searchParam", k)
+                        yield SEARCH_TYPE_MISMATCH.issue(
+                            f"Type mismatch - SearchParameter '{param['definition']}' type is {declared}, but type here "
+                            f"is {param['type']}", path=(*visit.path, *path),
+                            expression=f"{visit.expression}.rest[{r}].resource[{i}].searchParam[{k}]")
 
 
 def _differential_problems(elements: list[Any]) -> Iterator[str]:
