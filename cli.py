@@ -396,6 +396,10 @@ from .conformance.cli_requirements import requirements  # noqa: E402 - the group
 
 cli.add_command(requirements)
 
+from .conformance.profiles_lint import profiles  # noqa: E402 - the group lives with the linter
+
+cli.add_command(profiles)
+
 
 # --------------------------------------------------------------------------- packages
 @cli.group()

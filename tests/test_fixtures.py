@@ -1,5 +1,6 @@
 """Every fixture folder with an ``expected.toml`` is a contract: each file raises exactly the
-rule codes listed for it. A manifest's ``igs`` (folders beside it) are loaded as with ``--ig``,
+rule codes listed for it. A manifest's ``igs`` (folders beside it, or ``id#version`` packages of the
+cache) are loaded as with ``--ig``,
 and its ``[terminology]`` table is the terminology policy, as in ``samsvar.toml``."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _cases() -> list[Case]:
     for manifest in sorted(FIXTURES.rglob("expected.toml")):
         document = tomllib.loads(manifest.read_text(encoding="utf-8"))
         ignored = frozenset(document.get("ignore", []))
-        igs = tuple(str(manifest.parent / ig) for ig in document.get("igs", []))
+        igs = tuple(ig if "#" in ig else str(manifest.parent / ig) for ig in document.get("igs", []))
         policy = TerminologyPolicy.from_settings(document["terminology"]) if "terminology" in document else None
         options = Options(igs=igs, terminology=policy)
         cases.extend((manifest.parent / name, codes, ignored, options) for name, codes in document["expected"].items())

@@ -11,7 +11,7 @@ an error: XHTML in FHIR has no DTD to define ``&nbsp;`` or ``&reg;``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Any, Iterator
 
 from lxml import etree
 
@@ -65,6 +65,21 @@ EMPTY = rule(
     good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari Nordmann</div>"}',
 )
 
+CONTROL = rule(
+    "FHIR-XHTML-007", "Narrative does not follow the profile's narrative controls", Severity.ERROR,
+    """
+    The profile controls the narrative (the ``narrative-language-control`` and
+    ``narrative-source-control`` extensions): language sections (``<div lang="..">``) required,
+    prohibited, or one for the resource's language; or every text marked with its source by a
+    class (``boilerplate``, ``generated``, ``original``).
+    """,
+    bad='(language sections prohibited) <div xmlns="..."><div lang="de">..</div><div lang="en">..</div></div>',
+    good='<div xmlns="...">Kari Nordmann</div>',
+)
+LANGUAGE_CONTROL = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
+SOURCE_CONTROL = "http://hl7.org/fhir/StructureDefinition/narrative-source-control"
+SOURCE_CLASSES = frozenset({"boilerplate", "generated", "original"})
+
 ALLOWED_ELEMENTS = frozenset("""
     a abbr acronym address b bdo big blockquote br caption cite code col colgroup dd dfn div dl dt
     em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot
@@ -86,6 +101,9 @@ class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
+        if visit.code == "Narrative" and isinstance(visit.value, dict):
+            yield from _controls(visit)
+            return
         if visit.code != "xhtml" or not isinstance(visit.value, str) or not visit.value.strip():
             return  # missing or non-string values are the structure check's
         where = {"path": visit.path, "expression": visit.expression}
@@ -105,6 +123,65 @@ class NarrativeChecker:
         if not "".join(root.itertext()).strip() and root.find(f".//{{{XHTML_NS}}}img") is None:
             yield EMPTY.issue("Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'",
                               **where)
+
+
+def _controls(visit: Visit) -> Iterator[Issue]:
+    """The profile's narrative controls on this Narrative element (extensions on its definition)."""
+    controls = {str(e.get("url")): e.get("valueCode") for e in visit.element.get("extension") or [] if isinstance(e, dict)}
+    language, source = controls.get(LANGUAGE_CONTROL), controls.get(SOURCE_CONTROL)
+    div = visit.value.get("div")
+    if not (language or source) or not isinstance(div, str):
+        return
+    try:
+        root = etree.fromstring(div.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError:
+        return  # the div's own check reports it
+    where = {"path": visit.path, "expression": visit.expression}
+    profile = "this profile"
+    if language:
+        yield from _language_sections(root, str(language), visit.resource.get("language"), profile, where)
+    if source:
+        for text in _unsourced_texts(root):
+            yield CONTROL.issue(f"The xhtml node at '{text}' does not have a class attribute to indicate its source "
+                                f"(boilerplate, generated, or original) and this is required by {profile}", **where)
+
+
+def _language_sections(root: etree._Element, control: str, resource_language: Any, profile: str,
+                       where: dict[str, object]) -> Iterator[Issue]:
+    sections = [child.get("lang") or child.get("{http://www.w3.org/XML/1998/namespace}lang")
+                for child in root if isinstance(child.tag, str)]
+    languages = sorted({lang for lang in sections if lang})
+    if control == "_no" and languages:
+        yield CONTROL.issue(f"The xhtml has some language sections ({', '.join(languages)}), but language sections are "
+                            f"prohibited in this context by {profile}", **where)
+    elif control == "_yes" and not languages:
+        yield CONTROL.issue(f"The xhtml has no language sections, but language sections are required in this context "
+                            f"by {profile}", **where)
+    elif control == "_resource" and isinstance(resource_language, str) and resource_language not in languages:
+        yield CONTROL.issue(f"{profile} requires a section in the narrative for the resource language "
+                            f"({resource_language}), but it was not found", **where)
+    elif not control.startswith("_") and control not in languages:
+        yield CONTROL.issue(f"{profile} requires a section in the narrative for the language {control}, but it was "
+                            "not found", **where)
+
+
+def _unsourced_texts(root: etree._Element) -> Iterator[str]:
+    """Texts with no element between them and the root that says its source by a class."""
+    def sourced(element: etree._Element) -> bool:
+        while element is not None and element is not root:
+            if SOURCE_CLASSES & set((element.get("class") or "").split()):
+                return True
+            element = element.getparent()
+        return False
+
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.text and element.text.strip() and not sourced(element):
+            yield " ".join(element.text.split())
+        for child in element:
+            if child.tail and child.tail.strip() and not sourced(element):
+                yield " ".join(child.tail.split())
 
 
 def _content(root: etree._Element, where: dict[str, object]) -> Iterator[Issue]:

@@ -1,0 +1,269 @@
+"""Lint samsvar's own FHIR profiles (``profiles/fhir/``) before anything is validated against them.
+
+Every StructureDefinition in a folder must parse, carry url/name/status/type/baseDefinition,
+derive from a known base, have a differential that applies to it (samsvar generates the
+snapshot), FHIRPath constraints that compile, bindings to value sets that resolve and type or
+target profiles that resolve. ``samsvar profiles lint|list`` is the command line over it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import click
+
+from ..validators.issues import EnvironmentProblem
+
+Severity = Literal["error", "warning"]
+
+PROFILES_FOLDER = Path(__file__).resolve().parent.parent / "profiles" / "fhir"
+"""samsvar's own profiles; the default folder of ``samsvar profiles lint|list``."""
+
+DEFAULT_IGS = ("hl7.fhir.no.basis#2.2.2",)
+"""What samsvar's own profiles derive from: loaded when the default folder is linted without ``--ig``."""
+
+REQUIRED_FIELDS = ("url", "name", "status", "type", "baseDefinition")
+
+EXTERNAL_VALUE_SETS = ("http://snomed.info/sct", "http://loinc.org", "http://unitsofmeasure.org",
+                       "urn:oid:2.16.578.1.12.4.1.1.")
+"""Value sets of code systems samsvar does not hold offline: a binding to them is only a warning."""
+
+EXIT_ENVIRONMENT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LintProblem:
+    """One finding about one profile file."""
+
+    file: Path
+    message: str
+    severity: Severity = "error"
+
+    def line(self) -> str:
+        return f"{self.file}: {self.severity} {self.message}"
+
+
+# --------------------------------------------------------------------------- reading the folder
+
+def profile_files(folder: Path) -> list[Path]:
+    """The JSON files of a folder (recursively, sorted, no hidden entries)."""
+    return sorted(p for p in folder.rglob("*.json")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object of a file, or None and why it could not be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, f"does not parse as JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, "is not a JSON object"
+    return data, None
+
+
+def structure_definitions(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable StructureDefinition of a folder with its file."""
+    for path in profile_files(folder):
+        data, _ = read_json(path)
+        if data is not None and data.get("resourceType") == "StructureDefinition":
+            yield path, data
+
+
+def list_profiles(folder: Path) -> list[dict[str, Any]]:
+    """url, type, base and title of every StructureDefinition in a folder."""
+    return [{"url": sd.get("url"), "type": sd.get("type"), "base": sd.get("baseDefinition"),
+             "title": sd.get("title") or sd.get("name")} for _, sd in structure_definitions(folder)]
+
+
+# --------------------------------------------------------------------------- the checks
+
+def fhirpath_errors(expression: str) -> list[str]:
+    """Why an expression does not compile: strict FHIRPath syntax, then samsvar's compiler.
+
+    fhirpathpy's own parser recovers silently from syntax errors (``name.exists(`` compiles),
+    so the grammar is run here with a listener that keeps them and must consume the whole text.
+    """
+    from antlr4.error.ErrorListener import ErrorListener
+    from fhirpathpy.parser import CommonTokenStream, FHIRPathLexer, FHIRPathParser, InputStream
+
+    from ..validators.fhir.fhirpath import compile_expression
+
+    errors: list[str] = []
+
+    class Collect(ErrorListener):
+        def syntaxError(self, recognizer: Any, offendingSymbol: Any, line: int, column: int,
+                        msg: str, e: Any) -> None:
+            errors.append(f"column {column + 1}: {msg}")
+
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(Collect())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(Collect())
+    parser.entireExpression()
+    if errors:
+        return errors
+    try:
+        compile_expression(expression)
+    except Exception as exc:  # noqa: BLE001 - any failure to compile is the finding
+        return [f"{type(exc).__name__}: {exc}"]
+    return []
+
+
+def _header_problems(path: Path, sd: dict[str, Any]) -> list[LintProblem]:
+    missing = [name for name in REQUIRED_FIELDS if not sd.get(name)]
+    return [LintProblem(path, f"{name} is missing") for name in missing]
+
+
+def _base_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    base = str(sd.get("baseDefinition") or "")
+    if base and definitions.structure_definition(base.split("|", 1)[0]) is None:
+        return [LintProblem(path, f"the base {base} is not known (load its package with --ig)")]
+    return []
+
+
+def _snapshot_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    url = str(sd.get("url") or "")
+    if not url or definitions.snapshot_elements(url) is not None:
+        return []
+    reasons = definitions.snapshot_problems(url) or ["no snapshot could be generated"]
+    return [LintProblem(path, f"the differential does not apply: {reason}") for reason in reasons]
+
+
+def _differential(sd: dict[str, Any]) -> list[dict[str, Any]]:
+    elements = (sd.get("differential") or {}).get("element") or []
+    return [e for e in elements if isinstance(e, dict)]
+
+
+def _element_id(element: dict[str, Any]) -> str:
+    return str(element.get("id") or element.get("path") or "?")
+
+
+def _constraint_problems(path: Path, sd: dict[str, Any]) -> list[LintProblem]:
+    problems = []
+    for element in _differential(sd):
+        for constraint in element.get("constraint") or []:
+            key, expression = constraint.get("key", "?"), constraint.get("expression")
+            if not isinstance(expression, str) or not expression.strip():
+                problems.append(LintProblem(path, f"{_element_id(element)}: constraint {key} has no expression"))
+                continue
+            problems.extend(LintProblem(path, f"{_element_id(element)}: constraint {key}: "
+                                              f"FHIRPath '{expression}' does not compile ({error})")
+                            for error in fhirpath_errors(expression)[:1])
+    return problems
+
+
+def _binding_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    problems = []
+    for element in _differential(sd):
+        value_set = (element.get("binding") or {}).get("valueSet")
+        if not isinstance(value_set, str) or definitions.get(value_set) is not None:
+            continue
+        where = f"{_element_id(element)}: binding to value set {value_set}"
+        if value_set.startswith(EXTERNAL_VALUE_SETS):
+            problems.append(LintProblem(path, f"{where} is an external terminology not held offline", "warning"))
+        else:
+            problems.append(LintProblem(path, f"{where} does not resolve in the loaded definitions"))
+    return problems
+
+
+def _referenced_profiles(element: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for type_ in element.get("type") or []:
+        for key in ("profile", "targetProfile"):
+            for url in type_.get(key) or []:
+                if isinstance(url, str):
+                    yield key, url
+
+
+def _profile_reference_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    return [LintProblem(path, f"{_element_id(element)}: {key} {url} does not resolve in the loaded definitions")
+            for element in _differential(sd) for key, url in _referenced_profiles(element)
+            if definitions.structure_definition(url.split("|", 1)[0]) is None]
+
+
+def lint_definition(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    """Every problem of one StructureDefinition."""
+    header = _header_problems(path, sd)
+    base = _base_problems(path, sd, definitions)
+    snapshot = [] if header or base else _snapshot_problems(path, sd, definitions)
+    return [*header, *base, *snapshot, *_constraint_problems(path, sd),
+            *_binding_problems(path, sd, definitions), *_profile_reference_problems(path, sd, definitions)]
+
+
+def lint(folder: Path, definitions: Any) -> list[LintProblem]:
+    """Every problem of every StructureDefinition in ``folder`` (files that do not parse included).
+
+    ``definitions`` must hold the folder's own profiles and what they build on.
+    """
+    problems: list[LintProblem] = []
+    for path in profile_files(folder):
+        data, reason = read_json(path)
+        if data is None:
+            problems.append(LintProblem(path, str(reason)))
+        elif data.get("resourceType") == "StructureDefinition":
+            problems.extend(lint_definition(path, data, definitions))
+    return problems
+
+
+def load_definitions(folder: Path, igs: tuple[str, ...], cache: Path | None) -> Any:
+    """Definitions as the validator builds them, from the folder's readable files and ``igs``."""
+    from ..validators import Options, Validator
+
+    readable = tuple(str(p) for p in profile_files(folder) if read_json(p)[0] is not None)
+    return Validator(Options(igs=(*readable, *igs), cache_root=cache)).definitions()
+
+
+# --------------------------------------------------------------------------- command line
+
+FOLDER_ARGUMENT = click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+
+
+@click.group()
+def profiles() -> None:
+    """samsvar's own FHIR profiles (profiles/fhir/): lint and list them."""
+
+
+@profiles.command("lint")
+@FOLDER_ARGUMENT
+@click.option("--ig", "igs", multiple=True, metavar="ID#VERSION|PATH",
+              help="What the profiles build on: package id#version from the cache, a .tgz or a folder "
+                   f"[default for samsvar's own folder: {', '.join(DEFAULT_IGS)}].")
+@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
+              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
+def profiles_lint(folder: Path | None, igs: tuple[str, ...], cache_root: Path | None) -> None:
+    """Check every StructureDefinition in FOLDER (default: samsvar's profiles/fhir/); exit 1 on errors."""
+    folder = folder or PROFILES_FOLDER
+    if not igs and folder.resolve() == PROFILES_FOLDER:
+        igs = DEFAULT_IGS
+    try:
+        problems = lint(folder, load_definitions(folder, igs, cache_root))
+    except EnvironmentProblem as problem:
+        failure = click.ClickException(str(problem) + (f"\nhint: {problem.hint}" if problem.hint else ""))
+        failure.exit_code = EXIT_ENVIRONMENT
+        raise failure from None
+    for problem in problems:
+        click.echo(problem.line())
+    count = len(list(structure_definitions(folder)))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        click.echo(f"{count} profiles, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        raise SystemExit(1)
+    click.echo(f"{count} profiles, no problems" + (f" ({len(problems)} warning(s))" if problems else ""))
+
+
+@profiles.command("list")
+@FOLDER_ARGUMENT
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def profiles_list(folder: Path | None, as_json: bool) -> None:
+    """url, type, base and title of every StructureDefinition in FOLDER (default: profiles/fhir/)."""
+    rows = list_profiles(folder or PROFILES_FOLDER)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['url']}  {row['type']}  (on {row['base']})  {row['title'] or ''}".rstrip())

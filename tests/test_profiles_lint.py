@@ -1,0 +1,108 @@
+"""``samsvar profiles lint|list``: samsvar's own profiles lint clean, broken copies fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from samsvar.conformance.profiles_lint import (PROFILES_FOLDER, fhirpath_errors, lint, list_profiles,
+                                               load_definitions, profiles)
+
+from .conftest import FIXTURES
+
+BROKEN = FIXTURES / "profiles-lint" / "broken"
+EXTERNAL = FIXTURES / "profiles-lint" / "external-binding"
+NO_BASIS = "hl7.fhir.no.basis#2.2.2"
+OURS = {f"http://samsvar.no/fhir/StructureDefinition/samsvar-{name}" for name in ("Patient", "Practitioner", "Organization")}
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(profiles, list(args), catch_exceptions=False)
+
+
+def test_own_profiles_lint_clean_through_the_api(fhir_cache: Path) -> None:
+    assert lint(PROFILES_FOLDER, load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache)) == []
+
+
+def test_own_profiles_lint_clean_by_default(fhir_cache: Path) -> None:
+    result = invoke("lint", "--cache", str(fhir_cache))  # the default folder loads no-basis by itself
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{len(OURS)} profiles, no problems"
+
+
+def test_own_profiles_snapshots_keep_the_identity_rules(fhir_cache: Path) -> None:
+    definitions = load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache)
+    patient = definitions.elements("http://samsvar.no/fhir/StructureDefinition/samsvar-Patient")
+    assert patient["Patient.identifier"]["min"] == 1 and patient["Patient.birthDate"]["min"] == 1
+    assert {c["key"] for c in patient["Patient"]["constraint"]} >= {"samsvar-pat-1"}
+    practitioner = definitions.elements("http://samsvar.no/fhir/StructureDefinition/samsvar-Practitioner")
+    assert (practitioner["Practitioner.identifier:HPR"]["min"], practitioner["Practitioner.identifier:HPR"]["max"]) == (1, "1")
+    organization = definitions.elements("http://samsvar.no/fhir/StructureDefinition/samsvar-Organization")
+    assert organization["Organization.identifier:ENH"]["min"] == 1
+    assert organization["Organization.identifier:HER.system"]["fixedUri"] == "urn:oid:2.16.578.1.12.4.1.2"
+
+
+@pytest.mark.parametrize(("file", "message"), [
+    ("unknown-base.json", "error the base http://samsvar.no/fhir/StructureDefinition/no-such-base is not known"),
+    ("bad-fhirpath.json", "error Patient: constraint lint-1: FHIRPath"),
+    ("unknown-value-set.json", "error Patient.maritalStatus: binding to value set "
+                               "http://samsvar.no/fhir/ValueSet/no-such-value-set does not resolve"),
+    ("unknown-value-set.json", "warning Patient.communication.language: binding to value set http://snomed.info/sct"),
+    ("no-such-element.json", "error the differential does not apply: the differential element "
+                             "Practitioner.nickname matches nothing"),
+    ("unknown-target-profile.json", "error Patient.generalPractitioner: targetProfile "
+                                    "http://samsvar.no/fhir/StructureDefinition/no-such-Practitioner does not resolve"),
+    ("missing-fields.json", "error name is missing"),
+    ("missing-fields.json", "error status is missing"),
+    ("not-json.json", "error does not parse as JSON"),
+])
+def test_broken_profiles_fail_with_clear_messages(fhir_cache: Path, file: str, message: str) -> None:
+    result = invoke("lint", str(BROKEN), "--ig", NO_BASIS, "--cache", str(fhir_cache))
+    assert result.exit_code == 1, result.output
+    assert f"{BROKEN / file}: {message}" in result.output, result.output
+
+
+def test_broken_profiles_summary_and_no_false_alarms(fhir_cache: Path) -> None:
+    problems = lint(BROKEN, load_definitions(BROKEN, (NO_BASIS,), fhir_cache))
+    assert sorted({p.file.name for p in problems}) == sorted(p.name for p in BROKEN.glob("*.json"))
+    assert [p.severity for p in problems].count("warning") == 1
+    result = invoke("lint", str(BROKEN), "--ig", NO_BASIS, "--cache", str(fhir_cache))
+    assert result.output.splitlines()[-1] == f"6 profiles, {len(problems) - 1} error(s), 1 warning(s)"
+
+
+def test_warnings_alone_do_not_fail(fhir_cache: Path) -> None:
+    result = invoke("lint", str(EXTERNAL), "--cache", str(fhir_cache))
+    assert result.exit_code == 0, result.output
+    assert "warning Condition.code: binding to value set http://snomed.info/sct" in result.output
+    assert result.output.splitlines()[-1] == "1 profiles, no problems (1 warning(s))"
+
+
+def test_a_missing_package_is_an_environment_failure(tmp_path: Path) -> None:
+    result = CliRunner().invoke(profiles, ["lint", str(PROFILES_FOLDER), "--cache", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    assert "hl7.fhir" in result.output
+
+
+def test_list_profiles() -> None:
+    rows = list_profiles(PROFILES_FOLDER)
+    assert {row["url"] for row in rows} == OURS
+    assert all(row["base"].startswith("http://hl7.no/fhir/StructureDefinition/no-basis-") for row in rows)
+    assert all(row["type"] and row["title"] for row in rows)
+    as_json = invoke("list", "--json")
+    assert as_json.exit_code == 0 and json.loads(as_json.output) == rows
+    text = invoke("list")
+    assert text.exit_code == 0 and all(url in text.output for url in OURS)
+
+
+@pytest.mark.parametrize(("expression", "compiles"), [
+    ("identifier.where(system = 'urn:oid:2.16.578.1.12.4.1.4.1').exists()", True),
+    ("name.exists() and", False),
+    ("name.exists(", False),
+    ("name given", False),
+    ("$$", False),
+])
+def test_fhirpath_errors_is_strict(expression: str, compiles: bool) -> None:
+    assert (fhirpath_errors(expression) == []) is compiles
