@@ -63,6 +63,9 @@ ERRATA = {
     "que-7": ("operator = 'exists' implies (answer is Boolean)",
               "operator = 'exists' implies (answer is boolean)"),
 }
+# Besides these, ``matches()`` in a constraint is evaluated as ``matchesFull()``: the regular
+# expressions of R4's constraints (eld-19, sdf-0, ...) and of profiles are written for whole-string
+# matching, which is how HL7's validator evaluates them (Java's String.matches).
 """R4 invariants whose published expression is known to be wrong, with the corrected expression:
 que-12 says ``count() > 2`` where the rule means more than one; que-7 tests for the FHIRPath
 system type ``Boolean``, which a FHIR ``boolean`` is not, so as published it fails every valid
@@ -107,6 +110,8 @@ class InvariantChecker:
             expression = constraint.get("expression")
             if key in ERRATA and expression == ERRATA[key][0]:
                 expression = ERRATA[key][1]
+            elif expression and ".matches(" in expression:
+                expression = expression.replace(".matches(", ".matchesFull(")
             if not expression or key in SKIPPED:
                 continue
             if _holds_trivially(expression, visit.value):

@@ -212,8 +212,11 @@ class _Builder:
             target["sliceName"] = diff["sliceName"]
 
 
-def _merge_key(item: dict[str, Any]) -> str:
-    """Constraints merge by key, extensions by url (the profile's value wins), the rest by content."""
+def _merge_key(item: Any) -> str:
+    """Constraints merge by key, extensions by url (the profile's value wins), the rest (conditions:
+    plain ids) by content."""
+    if not isinstance(item, dict):
+        return repr(item)
     return str(item.get("key") or item.get("url") or repr(item))
 
 
