@@ -19,8 +19,8 @@ from .report import PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
     "Not implemented yet, so a clean result does not cover them: code systems that are not in the "
-    "loaded packages (SNOMED CT, LOINC, Volven: reported as 'could not be checked'), display names, "
-    "extensible bindings, and references to resources outside the file."
+    "loaded packages (SNOMED CT, LOINC, NLK: reported as 'could not be checked' unless the [terminology] "
+    "policy says otherwise), displays given by value sets, and references to resources outside the file."
 )
 NOT_YET_PROFILE = (
     "Profiles are validated from their snapshots, generated from the differential when a profile has "

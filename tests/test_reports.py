@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -162,3 +163,19 @@ def test_lone_surrogates_survive_every_format() -> None:
         ID_CHECKSUM.issue("value '\ud800' is odd", line=1, column=1)])], reproducibility=REPRO)
     for fmt in FORMATS:
         render(report, fmt).encode("utf-8")
+
+
+def test_samsvar_understands_its_own_operation_outcome(fhir_cache: Path, tmp_path: Path) -> None:
+    """The extensions samsvar writes are defined in profiles/extensions, so its own output validates
+    (HL7's operationoutcome-issue-* extensions need the FHIR extensions pack, as for any reader)."""
+    from samsvar.conformance.reports import render
+    from samsvar.conformance.session import ValidateRequest, run_validate
+    from samsvar.validators import Options, Validator
+
+    source = Path(__file__).resolve().parent.parent / "fixtures" / "fhir" / "identifiers" / "fnr-wrong-checksum.json"
+    report = run_validate(ValidateRequest(paths=(str(source),), use_config=False, cache_root=fhir_cache))
+    outcome = render(report, "operationoutcome").encode()
+    issues = Validator(Options(cache_root=fhir_cache)).validate_bytes("oo.json", outcome).issues
+    ours = [i for i in issues if "samsvar.no" in i.message]
+    assert not ours, [(i.rule, i.message) for i in ours]
+    assert not [i for i in issues if i.rule.startswith(("FHIR-STRUCT", "FHIR-SLICE", "FHIR-INV-001"))]

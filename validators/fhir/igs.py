@@ -76,7 +76,8 @@ class TarballPackage:
 
 
 class ProjectResources:
-    """samsvar's own conformance resources (``profiles/terminology/``): always loaded, read lazily.
+    """samsvar's own conformance resources (``profiles/terminology/``, ``profiles/extensions/``):
+    always loaded, read lazily.
 
     The index comes from the head of each file (resourceType, url, version), so start-up does
     not parse the large code systems (ICD-10) until a code is looked up in them.
@@ -111,6 +112,8 @@ def _head(path: Path) -> dict[str, Any] | None:
 
 
 PROJECT_TERMINOLOGY = Path(__file__).resolve().parent.parent.parent / "profiles" / "terminology"
+PROJECT_EXTENSIONS = PROJECT_TERMINOLOGY.parent / "extensions"
+"""The extensions samsvar's own outputs use (the OperationOutcome's reproducibility and waiver)."""
 
 
 def _loose_files(path: Path) -> list[Path]:
@@ -166,7 +169,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     packages: list[Any] = list(load_packages(cache, _unique(refs)))
     packages.extend(folders)
     packages.extend(tarballs)
-    project = [ProjectResources(PROJECT_TERMINOLOGY)] if PROJECT_TERMINOLOGY.is_dir() else []
+    project = [ProjectResources(folder) for folder in (PROJECT_TERMINOLOGY, PROJECT_EXTENSIONS) if folder.is_dir()]
     definitions = Definitions([*project, *packages])
     for file in loose:
         resource = _read_loose(file, definitions)
