@@ -184,6 +184,13 @@ def _undecided(verdicts: list[Any], label: str, where: dict[str, Any]) -> Iterat
         yield NOT_CHECKED.issue(f"{first.message.rstrip('.')}; the required value set is {label}.", **where)
 
 
+def codings_of(value: Any) -> list[tuple[str | None, str, str | None]]:
+    """(system, code, display) of a code, Coding or CodeableConcept, told apart by their shape."""
+    if isinstance(value, str):
+        return _codings(value, "code")
+    return _codings(value, "CodeableConcept" if isinstance(value, dict) and "coding" in value else "Coding")
+
+
 def _codings(value: Any, code: str | None) -> list[tuple[str | None, str, str | None]]:
     """(system, code, display) of a coded value."""
     if code == "code":

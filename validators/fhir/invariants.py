@@ -8,6 +8,7 @@ better are skipped and named in ``SKIPPED``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable, Iterator
 
@@ -105,13 +106,12 @@ class InvariantChecker:
         return found
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
+        hooks: Hooks | None = None
+        focus: Any = None
+        env: dict[str, Any] = {}
         for constraint in visit.element.get("constraint") or []:
             key = constraint.get("key", "")
-            expression = constraint.get("expression")
-            if key in ERRATA and expression == ERRATA[key][0]:
-                expression = ERRATA[key][1]
-            elif expression and ".matches(" in expression:
-                expression = expression.replace(".matches(", ".matchesFull(")
+            expression = _effective_expression(key, constraint.get("expression"))
             if not expression or key in SKIPPED:
                 continue
             if _holds_trivially(expression, visit.value):
@@ -121,11 +121,13 @@ class InvariantChecker:
             if isinstance(compiled, Exception):
                 outcome = compiled
             else:
-                token = HOOKS.set(self._hooks(visit))
+                hooks = hooks or self._hooks(visit)  # one set of hooks, focus and variables per visit
+                token = HOOKS.set(hooks)
                 try:
-                    focus = ResourceNode.create_node(visit.value, _type_path(visit))
-                    outcome = compiled(focus, {"resource": _typed(visit.resource), "rootResource": _typed(visit.root),
-                                               "context": focus})
+                    if focus is None:
+                        focus = ResourceNode.create_node(visit.value, _type_path(visit))
+                        env = {"resource": _typed(visit.resource), "rootResource": _typed(visit.root), "context": focus}
+                    outcome = compiled(focus, env)
                 except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
                     outcome = exc
                 finally:
@@ -203,12 +205,10 @@ class InvariantChecker:
 
     def _member_of(self, value: Any, url: str) -> bool | None:
         """memberOf(): the terminology service's verdict; unknown stays unknown (empty)."""
-        from .bindings import _codings, terminology
+        from .bindings import codings_of, terminology
 
         service = terminology(self.definitions)
-        kind = "code" if isinstance(value, str) else ("CodeableConcept" if isinstance(value, dict) and "coding" in value
-                                                      else "Coding")
-        verdicts = [service.validate_code(system, code, None, url) for system, code, _ in _codings(value, kind)]
+        verdicts = [service.validate_code(system, code, None, url) for system, code, _ in codings_of(value)]
         if any(v.valid is True for v in verdicts):
             return True
         return False if verdicts and all(v.valid is False for v in verdicts) else None
@@ -220,6 +220,17 @@ _GUARDS = (
     re.compile(r"^\((\w+)\.exists\(\) and [^()]*\) implies "),
 )
 _guard_cache: dict[str, str | None] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _effective_expression(key: str, expression: str | None) -> str | None:
+    """The expression evaluated for a constraint: R4's errata corrected, and ``matches()`` as
+    ``matchesFull()`` (see ERRATA). Computed once per distinct constraint."""
+    if key in ERRATA and expression == ERRATA[key][0]:
+        return ERRATA[key][1]
+    if expression and ".matches(" in expression:
+        return expression.replace(".matches(", ".matchesFull(")
+    return expression
 
 
 def _guard(expression: str) -> str | None:

@@ -264,13 +264,11 @@ class SliceMatcher:
             return f"{path} must be {wanted!r} but is {found}"
         binding = definition.get("binding") or {}
         if binding.get("strength") == "required" and binding.get("valueSet"):
-            from .bindings import _codings
+            from .bindings import codings_of
 
             undecided = False
-            for value, code in values:
-                kind = "code" if isinstance(value, str) else ("CodeableConcept" if isinstance(value, dict)
-                                                              and "coding" in value else "Coding")
-                for system, item, _ in _codings(value, kind):
+            for value, _ in values:
+                for system, item, _ in codings_of(value):
                     verdict = self.terminology.engine.contains(str(binding["valueSet"]), system, item)
                     if verdict.contains is True:
                         return None
