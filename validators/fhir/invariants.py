@@ -92,7 +92,9 @@ class InvariantChecker:
 
         self.definitions = definitions
         self._compiled: dict[str, Compiled | Exception] = definitions.memo.setdefault("fhirpath", {})
-        self._bundle: tuple[dict[str, Any], Any] | None = None
+        from .references import DocumentIndex
+
+        self.document = DocumentIndex()
         self._conforming: set[tuple[int, str]] = set()
 
     def _compile(self, expression: str) -> Compiled | Exception:
@@ -150,35 +152,8 @@ class InvariantChecker:
     # -- what FHIRPath asks of the validator: resolve(), conformsTo(), memberOf() --------------------
 
     def _hooks(self, visit: Visit) -> Hooks:
-        return Hooks(resolve=lambda reference: self._resolve(visit, reference),
+        return Hooks(resolve=lambda reference: self.document.resolve(reference, visit.root, visit.top),
                      conforms_to=self._conforms_to, member_of=self._member_of)
-
-    def _resolve(self, visit: Visit, reference: Any) -> dict[str, Any] | None:
-        """A reference inside the document: a contained resource, or an entry of the outermost Bundle."""
-        from .references import BundleIndex
-
-        target = reference.get("reference") if isinstance(reference, dict) else reference
-        if not isinstance(target, str):
-            return None
-        top = visit.top
-        if target.startswith("#"):
-            found = _contained(visit.root, target[1:])
-            if found or top.get("resourceType") != "Bundle":
-                return found[0] if len(found) == 1 else None
-            # evaluated from the Bundle: the reference's own container is not known, so take the
-            # one entry whose contained resources have that id
-            found = [c for e in top.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                     for c in _contained(e["resource"], target[1:])]
-            return found[0] if len(found) == 1 else None
-        if top.get("resourceType") != "Bundle":
-            return None
-        if self._bundle is None or self._bundle[0] is not top:
-            self._bundle = (top, BundleIndex(top))
-        index = self._bundle[1]
-        entry = index.entry_of.get(id(visit.root))
-        referrer = top["entry"][entry].get("fullUrl") if entry is not None else None
-        found = index.resolve(target, referrer if isinstance(referrer, str) else None)
-        return found[0] if len(found) == 1 else None
 
     def _conforms_to(self, resource: Any, url: str) -> bool | None:
         """conformsTo(): a nested walk of the resource against the profile; None if it cannot be used."""
@@ -251,10 +226,6 @@ def _holds_trivially(expression: str, value: Any) -> bool:
     if name in value or "_" + name in value:
         return False
     return not any(k.startswith(name) and k[len(name):len(name) + 1].isupper() for k in value)
-
-
-def _contained(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
-    return [c for c in resource.get("contained") or [] if isinstance(c, dict) and c.get("id") == id_]
 
 
 def _typed(resource: dict[str, Any]) -> Any:

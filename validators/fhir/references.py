@@ -154,6 +154,49 @@ class BundleIndex:
         return len(self.by_type_id.get(f"{match.group(1)}/{match.group(2)}", [])) if match else 0
 
 
+class DocumentIndex:
+    """The index of the outermost Bundle being checked (rebuilt only when the Bundle changes),
+    and resolution of a reference inside the document: contained resources first, then Bundle
+    entries by the fullUrl rules. Every check that follows references uses this one."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[dict[str, Any], BundleIndex] | None = None
+
+    def index(self, bundle: dict[str, Any]) -> BundleIndex:
+        if self._cached is None or self._cached[0] is not bundle:
+            self._cached = (bundle, BundleIndex(bundle))  # one document at a time: keep memory flat
+        return self._cached[1]
+
+    def referrer(self, top: dict[str, Any], root: dict[str, Any]) -> str | None:
+        """The fullUrl of the entry that holds ``root`` (relative references resolve against it)."""
+        entry = self.index(top).entry_of.get(id(root))
+        full_url = top["entry"][entry].get("fullUrl") if entry is not None else None
+        return full_url if isinstance(full_url, str) else None
+
+    def resolve(self, reference: Any, root: dict[str, Any], top: dict[str, Any]) -> dict[str, Any] | None:
+        """The one resource ``reference`` (a Reference or a URL) points to in the document, or None."""
+        target = reference.get("reference") if isinstance(reference, dict) else reference
+        if not isinstance(target, str):
+            return None
+        bundle = top.get("resourceType") == "Bundle"
+        if target.startswith("#"):
+            found = _contained_with_id(root, target[1:])
+            if not found and bundle and root is top:
+                # asked from the Bundle itself: the reference's own container is not known, so take
+                # the one entry whose contained resources have that id
+                found = [c for e in top.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                         for c in _contained_with_id(e["resource"], target[1:])]
+            return found[0] if len(found) == 1 else None
+        if not bundle:
+            return None
+        found = self.index(top).resolve(target, self.referrer(top, root))
+        return found[0] if len(found) == 1 else None
+
+
+def _contained_with_id(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
+    return [c for c in resource.get("contained") or [] if isinstance(c, dict) and c.get("id") == id_]
+
+
 def _unversioned(url: str) -> str:
     return _HISTORY.sub("", url)
 
@@ -161,14 +204,10 @@ def _unversioned(url: str) -> str:
 class ReferenceChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
-        self._indexes: dict[int, tuple[dict[str, Any], BundleIndex]] = {}
+        self.document = DocumentIndex()
 
     def _index(self, bundle: dict[str, Any]) -> BundleIndex:
-        cached = self._indexes.get(id(bundle))
-        if cached is None or cached[0] is not bundle:
-            cached = (bundle, BundleIndex(bundle))
-            self._indexes = {id(bundle): cached}  # one document at a time: keep memory flat
-        return cached[1]
+        return self.document.index(bundle)
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code == "Reference" and isinstance(visit.value, dict):
@@ -204,9 +243,7 @@ class ReferenceChecker:
         if top.get("resourceType") != "Bundle" or visit.resource is top:
             return
         index = self._index(top)
-        entry = index.entry_of.get(id(visit.root))
-        referrer = top["entry"][entry].get("fullUrl") if entry is not None else None
-        resolved = index.resolve(reference, referrer if isinstance(referrer, str) else None)
+        resolved = index.resolve(reference, self.document.referrer(top, visit.root))
         if not resolved:
             if top.get("type") in _SELF_CONTAINED and (not _ABSOLUTE.match(reference) or reference.startswith("urn:")):
                 misses = index.near_misses(reference)
@@ -236,7 +273,7 @@ class ReferenceChecker:
         else:
             top = visit.top
             bundled = top.get("resourceType") == "Bundle" and visit.resource is not top and bool(
-                self._index(top).resolve(reference, self._referrer(visit)))
+                self._index(top).resolve(reference, self.document.referrer(top, visit.root)))
             kind = "bundled" if bundled else "referenced"
         if kind == "referenced" and visit.top.get("resourceType") != "Bundle":
             return  # a resource on its own: whether its targets travel with it is not known here
@@ -245,12 +282,6 @@ class ReferenceChecker:
             yield AGGREGATION.issue(f"Reference is {wording} which isn't supported by the specified aggregation "
                                     f"mode(s) for the reference ({', '.join(sorted(modes))})",
                                     path=visit.path, expression=visit.expression)
-
-    def _referrer(self, visit: Visit) -> str | None:
-        index = self._index(visit.top)
-        entry = index.entry_of.get(id(visit.root))
-        referrer = visit.top["entry"][entry].get("fullUrl") if entry is not None else None
-        return referrer if isinstance(referrer, str) else None
 
     def _targets(self, visit: Visit) -> set[str]:
         targets: set[str] = set()

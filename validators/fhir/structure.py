@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 from ..issues import Issue, Path, Severity
 from ..rules import rule
 from .definitions import Context, Definitions, ElementDefinition, element_key, is_primitive, type_codes
-from .references import BundleIndex
+from .references import DocumentIndex
 from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
@@ -164,7 +164,7 @@ class StructureChecker:
         """Report mustSupport elements that are absent (``--must-support``)."""
         self._slice_matcher: SliceMatcher | None = None
         self._parents: list[Parent] = []
-        self._bundle_index: tuple[dict[str, Any], BundleIndex] | None = None
+        self._document = DocumentIndex()
         self._conforming: set[tuple[int, str]] = set()
 
     # -- what slicing needs from the walk ---------------------------------------------------------
@@ -211,21 +211,9 @@ class StructureChecker:
 
     def _resolve(self, reference: Any) -> dict[str, Any] | None:
         """The resource a Reference points to inside this document (contained or Bundle entry)."""
-        target = reference.get("reference") if isinstance(reference, dict) else None
-        if not isinstance(target, str) or not self._resources:
+        if not self._resources:
             return None
-        if target.startswith("#"):
-            for contained in self._resources[-1][1].get("contained") or []:
-                if isinstance(contained, dict) and contained.get("id") == target[1:]:
-                    return contained
-            return None
-        top = self._resources[0][0]
-        if top.get("resourceType") != "Bundle":
-            return None
-        if self._bundle_index is None or self._bundle_index[0] is not top:
-            self._bundle_index = (top, BundleIndex(top))
-        found = self._bundle_index[1].resolve(target)
-        return found[0] if len(found) == 1 else None
+        return self._document.resolve(reference, self._resources[-1][1], self._resources[0][0])
 
     def check_resource(self, resource: Any, path: Path, expression: str, profile: str | None = None) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
