@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..issues import Issue, Path, Severity
+from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
 from .visit import Visit

@@ -60,9 +60,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 from fhirpathpy.parser import parse
-from lxml import etree
 
-from ..load import safe_xml_parser
 
 UCUM = "http://unitsofmeasure.org"
 Items = list[Any]  # a FHIRPath collection as the engine holds it: typed nodes and plain values
@@ -712,49 +710,16 @@ def _ask(hook: Callable[..., Any] | None, items: Items, *arguments: Any) -> list
     return [answer for answer in answers if answer is not None]
 
 
-_XHTML = "http://www.w3.org/1999/xhtml"
-_NARRATIVE_ELEMENTS = frozenset("""
-    a abbr acronym address b bdo big blockquote br caption cite code col colgroup dd dfn div dl dt
-    em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot
-    th thead tr tt ul var
-""".split())
-_SCRIPT_URL = re.compile(r"\s*(javascript|vbscript|data:text/html)", re.IGNORECASE)
-
-
 def _html_checks(_ctx: dict[str, Any], items: Items) -> list[bool]:
-    """FHIR's ``htmlChecks()`` on a narrative ``div``, simplified.
+    """FHIR's ``htmlChecks()`` on a narrative ``div``: true when the narrative layer's txt-1/txt-2
+    checks (``narrative.xhtml_findings``) find nothing: safe XML, an XHTML ``div``, only the
+    elements and attributes FHIR R4 allows, no script URL, some text or an image."""
+    from .narrative import xhtml_findings
 
-    True when the XHTML parses (no DTD, entities or network), its root is an XHTML ``div``, it
-    uses only the formatting elements FHIR R4 allows (txt-1: no ``script``, ``form``,
-    ``iframe``, ``style`` ...), no event-handler attribute (``on...``) or script URL, and it has
-    some text or an image (txt-2). Other attributes are not checked here.
-    """
     values = _values(items)
-    return [all(_safe_narrative(get_data(value)) for value in values)] if values else []
-
-
-def _safe_narrative(xhtml: Any) -> bool:
-    if not isinstance(xhtml, str):
-        return False
-    try:
-        root = etree.fromstring(xhtml.encode("utf-8"), safe_xml_parser())
-    except etree.XMLSyntaxError:
-        return False
-    if root.tag != f"{{{_XHTML}}}div":
-        return False
-    for node in root.iter():
-        if isinstance(node.tag, str) and not _allowed_node(node):
-            return False
-    return bool("".join(root.itertext()).strip()) or root.find(f".//{{{_XHTML}}}img") is not None
-
-
-def _allowed_node(node: etree._Element) -> bool:
-    name = etree.QName(node)
-    if name.namespace != _XHTML or name.localname not in _NARRATIVE_ELEMENTS:
-        return False
-    return not any(etree.QName(attribute).localname.lower().startswith("on")
-                   or (etree.QName(attribute).localname in ("href", "src") and _SCRIPT_URL.match(value))
-                   for attribute, value in node.attrib.items())
+    if not values:
+        return []
+    return [all(isinstance(get_data(v), str) and not any(xhtml_findings(get_data(v))) for v in values)]
 
 
 # --- FHIRPath 3.0 functions ------------------------------------------------------------------------

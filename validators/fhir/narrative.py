@@ -16,7 +16,8 @@ from typing import Any, Iterator
 from lxml import etree
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..load import safe_xml_parser
+from ..rules import Rule, rule
 from .visit import Visit
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -94,7 +95,7 @@ ALLOWED_ATTRIBUTES = frozenset("""
 _XML_ATTRIBUTES = frozenset({"{http://www.w3.org/XML/1998/namespace}lang", "{http://www.w3.org/XML/1998/namespace}space"})
 _ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)([A-Za-z][A-Za-z0-9]*);")
 _SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data:text/html)", re.IGNORECASE)
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_PARSER = safe_xml_parser()
 
 
 class NarrativeChecker:
@@ -107,22 +108,28 @@ class NarrativeChecker:
         if visit.code != "xhtml" or not isinstance(visit.value, str) or not visit.value.strip():
             return  # missing or non-string values are the structure check's
         where = {"path": visit.path, "expression": visit.expression}
-        entity = _ENTITY.search(visit.value)
-        if entity:
-            yield ENTITY.issue(f"Invalid entity in the XHTML ('&{entity.group(1)};')", **where)
-            return
-        try:
-            root = etree.fromstring(visit.value.encode("utf-8"), _PARSER)
-        except etree.XMLSyntaxError as exc:
-            yield MALFORMED.issue(f"The narrative is not well-formed XHTML: {exc.msg}", **where)
-            return
-        if root.tag != f"{{{XHTML_NS}}}div":
-            yield NOT_A_DIV.issue(f"The narrative root must be a div in the XHTML namespace ({XHTML_NS}), "
-                                  f"not {_name(root.tag)}", **where)
-        yield from _content(root, where)
-        if not "".join(root.itertext()).strip() and root.find(f".//{{{XHTML_NS}}}img") is None:
-            yield EMPTY.issue("Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'",
-                              **where)
+        for rule_, message in xhtml_findings(visit.value):
+            yield rule_.issue(message, **where)
+
+
+def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:
+    """What txt-1 and txt-2 find in a narrative div: (rule, message) pairs. FHIRPath's
+    ``htmlChecks()`` is true exactly when there are none."""
+    entity = _ENTITY.search(xhtml)
+    if entity:
+        yield ENTITY, f"Invalid entity in the XHTML ('&{entity.group(1)};')"
+        return
+    try:
+        root = etree.fromstring(xhtml.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError as exc:
+        yield MALFORMED, f"The narrative is not well-formed XHTML: {exc.msg}"
+        return
+    if root.tag != f"{{{XHTML_NS}}}div":
+        yield NOT_A_DIV, (f"The narrative root must be a div in the XHTML namespace ({XHTML_NS}), "
+                          f"not {_name(root.tag)}")
+    yield from _content(root)
+    if not "".join(root.itertext()).strip() and root.find(f".//{{{XHTML_NS}}}img") is None:
+        yield EMPTY, "Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'"
 
 
 def _controls(visit: Visit) -> Iterator[Issue]:
@@ -184,23 +191,21 @@ def _unsourced_texts(root: etree._Element) -> Iterator[str]:
                 yield " ".join(child.tail.split())
 
 
-def _content(root: etree._Element, where: dict[str, object]) -> Iterator[Issue]:
+def _content(root: etree._Element) -> Iterator[tuple[Rule, str]]:
     for node in root.iter():
         if not isinstance(node.tag, str):
             continue  # comments and processing instructions
         qname = etree.QName(node)
         if qname.namespace != XHTML_NS or qname.localname not in ALLOWED_ELEMENTS:
-            yield ELEMENT.issue(f"Invalid element name in the XHTML ('{qname.localname}')", **where)
+            yield ELEMENT, f"Invalid element name in the XHTML ('{qname.localname}')"
             continue
         for attribute, value in node.attrib.items():
             name = etree.QName(attribute)
             allowed = attribute in _XML_ATTRIBUTES or (name.namespace is None and name.localname in ALLOWED_ATTRIBUTES)
             if not allowed:
-                yield ATTRIBUTE.issue(f"Invalid attribute name in the XHTML ('{name.localname}' on "
-                                      f"'{qname.localname}')", **where)
+                yield ATTRIBUTE, f"Invalid attribute name in the XHTML ('{name.localname}' on '{qname.localname}')"
             elif name.localname in ("href", "src") and _SCRIPT_URL.match(value):
-                yield ATTRIBUTE.issue(f"A script URL is not allowed in the XHTML ('{name.localname}' on "
-                                      f"'{qname.localname}')", **where)
+                yield ATTRIBUTE, f"A script URL is not allowed in the XHTML ('{name.localname}' on '{qname.localname}')"
 
 
 def _name(tag: str) -> str:
