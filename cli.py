@@ -400,6 +400,11 @@ from .conformance.profiles_lint import profiles  # noqa: E402 - the group lives 
 
 cli.add_command(profiles)
 
+from .conformance.cli_run import run as run_command, suites  # noqa: E402 - live suites live in conformance
+
+cli.add_command(suites)
+cli.add_command(run_command)
+
 
 # --------------------------------------------------------------------------- packages
 @cli.group()

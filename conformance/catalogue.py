@@ -217,6 +217,7 @@ def expand_rules(patterns: Iterable[str], codes: Iterable[str]) -> list[str]:
 def registered_rule_codes() -> frozenset[str]:
     """Every rule code in samsvar's registry."""
     from ..validators.rules import all_rules
+    from . import suite  # noqa: F401 - registers the live-suite rules (LIVE-*)
 
     return frozenset(rule.code for rule in all_rules())
 

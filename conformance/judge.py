@@ -13,7 +13,10 @@ verification's ``kinds`` when given):
   could not be made: no XSD pack, a code system not available offline) is not counted as checked.
 - ``not-tested``: no applicable artefact was checked, the rules were not selected in the run,
   they belong to another command (``samsvar apprec --check``), or the verification is a
-  live-suite test still to come.
+  live-suite test still to come or not part of this run.
+- for live-suite tests (``samsvar run``): ``fail`` when a verifying test failed or broke,
+  ``pass`` when one passed and none failed, ``not-tested`` when all were skipped; the evidence
+  names each test, its result, its number of exchanges and its first findings.
 - ``manual``: the requirement is verified by manual inspection only; the evidence says what to
   inspect.
 
@@ -36,13 +39,14 @@ if TYPE_CHECKING:
     import jinja2
 
 from .catalogue import (
-    Catalogue, LEVELS, Requirement, RuleVerification, expand_rules, registered_rule_codes,
+    Catalogue, LEVELS, Requirement, RuleVerification, TestVerification, expand_rules, registered_rule_codes,
 )
 from .report import Report
 
 VERDICTS = ("pass", "fail", "not-tested", "manual")
 MAX_ISSUE_EVIDENCE = 20
-COMMANDS = {"validate": "samsvar validate", "apprec-check": "samsvar apprec MESSAGE --check RECEIVED"}
+COMMANDS = {"validate": "samsvar validate", "apprec-check": "samsvar apprec MESSAGE --check RECEIVED",
+            "run": "samsvar run SUITE --target URL"}
 DETECTED_FAMILIES = ("fhir", "message")
 """Families an undetected (``unknown``) input may have been meant as."""
 
@@ -89,9 +93,10 @@ def run_context(report: Report, run: str = "validate", rule_codes: Iterable[str]
 
 def judge_requirement(requirement: Requirement, context: RunContext, lang: str = "en") -> dict[str, Any]:
     outcomes = [judge_rules(requirement, v, context) for v in requirement.rule_verifications]
-    verdict = _combine(outcomes) if outcomes else ("not-tested" if requirement.test_verifications else "manual")
+    outcomes += [judge_tests(v, context) for v in requirement.test_verifications]
+    verdict = _combine(outcomes) if outcomes else "manual"
     evidence = [item for outcome in outcomes for item in outcome.evidence]
-    evidence += _test_evidence(requirement) + _manual_evidence(requirement, lang)
+    evidence += _manual_evidence(requirement, lang)
     artefacts = list(dict.fromkeys(path for outcome in outcomes for path in outcome.artefacts))
     return {
         "id": requirement.id,
@@ -245,9 +250,40 @@ def _deselected_note(codes: list[str]) -> list[str]:
     return [f"Not selected in this run: {', '.join(codes)}."] if codes else []
 
 
-def _test_evidence(requirement: Requirement) -> list[Any]:
-    return [f"Live-suite tests ({'to come' if v.status == 'planned' else 'not part of this run'}): "
-            f"{', '.join(v.tests)}." for v in requirement.test_verifications]
+def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
+    """The verdict of live-suite tests: fail when one of them failed (or broke), pass when one
+    passed and none failed, not-tested when none ran (skipped, not selected, or another run)."""
+    if verification.status == "planned":
+        return Outcome("not-tested", [f"Live-suite tests (to come): {', '.join(verification.tests)}."])
+    ran = {result.path: result for result in context.report.results
+           if str(result.kind).startswith("live:") and result.path in verification.tests}
+    if not ran:
+        suites = sorted({test.split("/", 1)[0] for test in verification.tests})
+        return Outcome("not-tested", [f"Live-suite tests {', '.join(verification.tests)} were not part of this run "
+                                      f"(samsvar run {' / '.join(suites)} --target URL)."])
+    evidence: list[Any] = []
+    statuses = []
+    for test_id in verification.tests:
+        result = ran.get(test_id)
+        if result is None:
+            continue
+        status = getattr(result, "status", "pass")
+        statuses.append(status)
+        item: dict[str, Any] = {"test": test_id, "result": status,
+                                "exchanges": len(getattr(result, "exchanges", []))}
+        messages = [issue.message for issue in result.issues if not issue.waived
+                    and (issue.severity >= context.report.fail_on or status == "skip")]
+        if messages:
+            item["message"] = "; ".join(messages[:3]) + (f" (and {len(messages) - 3} more)" if len(messages) > 3 else "")
+        evidence.append(item)
+    missing = [test_id for test_id in verification.tests if test_id not in ran]
+    if missing:
+        evidence.append(f"Not part of this run: {', '.join(missing)}.")
+    if any(status in ("fail", "error") for status in statuses):
+        return Outcome("fail", evidence)
+    if "pass" in statuses:
+        return Outcome("pass", evidence)
+    return Outcome("not-tested", evidence)
 
 
 def _manual_evidence(requirement: Requirement, lang: str) -> list[Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from samsvar.validators import Options, Severity, Validator
+import samsvar.conformance.suite  # noqa: F401 - registers the live-suite rules (LIVE-*)
 from samsvar.validators.rules import all_rules
 
 from .conftest import FIXTURES
@@ -28,6 +29,10 @@ PROVEN_BY_TESTS = {
     "MSG-APPREC-004": "tests/test_message_rules.py::test_status_and_error_codes_are_compared",
     "MSG-APPREC-005": "tests/test_message_rules.py::test_original_message_id_must_refer_to_the_message",
     "MSG-APPREC-006": "tests/test_message_rules.py::test_parties_must_be_swapped",
+    "LIVE-001": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
+    "LIVE-002": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
+    "LIVE-003": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
+    "LIVE-004": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
 }
 
 

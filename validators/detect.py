@@ -12,7 +12,7 @@ from .load import INPUT_UNKNOWN, Document
 
 FHIR_NS = "http://hl7.org/fhir"
 
-Family = Literal["fhir", "message", "config", "unknown"]
+Family = Literal["fhir", "message", "config", "live", "unknown"]
 
 def _message_namespaces() -> dict[str, str]:
     """Namespace -> human title of every Norwegian message standard samsvar knows."""

@@ -70,6 +70,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "issues": "Funn",
         "no_issues": "Ingen funn.",
         "no_artifacts": "Ingen artefakter ble kontrollert.",
+        "test_pass": "Bestått", "test_fail": "Ikke bestått", "test_skip": "Hoppet over", "test_error": "Brøt sammen",
+        "verifies": "Verifiserer", "exchanges": "Utvekslinger (forespørsel og svar; hemmeligheter er fjernet)",
         "severity": "Alvorlighetsgrad",
         "rule": "Regel",
         "message": "Melding",
@@ -136,6 +138,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "issues": "Findings",
         "no_issues": "No findings.",
         "no_artifacts": "No artifacts were checked.",
+        "test_pass": "Passed", "test_fail": "Failed", "test_skip": "Skipped", "test_error": "Broke",
+        "verifies": "Verifies", "exchanges": "Exchanges (request and response; secrets redacted)",
         "severity": "Severity",
         "rule": "Rule",
         "message": "Message",
@@ -201,6 +205,28 @@ class IssueView:
 
 
 @dataclass(frozen=True, slots=True)
+class ExchangeView:
+    """One HTTP exchange of a live test, as evidence (secrets were redacted when recorded)."""
+
+    summary: str
+    request: str
+    response: str
+
+
+@dataclass(frozen=True, slots=True)
+class TestView:
+    """What a live test adds to its artifact: its status, title, requirements and evidence."""
+
+    status: str
+    title: str
+    verifies: str
+    notes: tuple[str, ...]
+    exchanges: tuple[ExchangeView, ...]
+
+    __test__ = False
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactView:
     anchor: str
     path: str
@@ -210,6 +236,7 @@ class ArtifactView:
     counts: dict[str, int]
     issues: tuple[IssueView, ...]
     excerpts_capped: bool
+    test: TestView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +352,8 @@ def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[st
     issues = sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0))
     with_source = issues[:MAX_EXCERPTS_PER_ARTIFACT]
     upto = max((i.line or 0 for i in with_source), default=0) + EXCERPT_CONTEXT
-    lines = read_lines(result.path, upto) if upto > EXCERPT_CONTEXT else None
+    test = _test_view(result)
+    lines = read_lines(result.path, upto) if upto > EXCERPT_CONTEXT and test is None else None
     views = tuple(_issue_view(issue, report, lines if n < MAX_EXCERPTS_PER_ARTIFACT else None, texts)
                   for n, issue in enumerate(issues))
     return ArtifactView(
@@ -337,7 +365,34 @@ def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[st
         counts=_counts(result.issues),
         issues=views,
         excerpts_capped=len(issues) > MAX_EXCERPTS_PER_ARTIFACT and lines is not None,
+        test=test,
     )
+
+
+MAX_BODY_SHOWN = 4000
+"""Characters of a request or response body shown per exchange in the HTML report."""
+
+
+def _message_text(headers: Mapping[str, str], body: str | None) -> str:
+    head = "\n".join(f"{name}: {value}" for name, value in headers.items())
+    if body:
+        shown = body if len(body) <= MAX_BODY_SHOWN else body[:MAX_BODY_SHOWN] + f"\n… ({len(body) - MAX_BODY_SHOWN} more characters)"
+        head += "\n\n" + shown
+    return head
+
+
+def _test_view(result: Result) -> TestView | None:
+    status = getattr(result, "status", None)
+    if status is None:
+        return None
+    exchanges = tuple(
+        ExchangeView(summary=e.summary,
+                     request=f"{e.method} {e.url}\n" + _message_text(e.request_headers, e.request_body),
+                     response=(f"HTTP {e.status}\n" + _message_text(e.response_headers, e.response_body))
+                     if e.status is not None else f"no response: {e.error}")
+        for e in getattr(result, "exchanges", []))
+    return TestView(status=status, title=getattr(result, "title", ""), verifies=", ".join(getattr(result, "verifies", ())),
+                    notes=tuple(getattr(result, "notes", [])), exchanges=exchanges)
 
 
 def _scalar(value: Any) -> str:
@@ -349,7 +404,7 @@ def _scalar(value: Any) -> str:
 def _evidence_view(item: Any, anchors: Mapping[str, str]) -> EvidenceView:
     if isinstance(item, Mapping):
         fields = tuple((str(key), _scalar(value)) for key, value in item.items())
-        named = item.get("path") or item.get("artifact") or item.get("file")
+        named = item.get("path") or item.get("artifact") or item.get("file") or item.get("test")
         return EvidenceView(None, fields, anchors.get(named) if isinstance(named, str) else None)
     text = _scalar(item)
     return EvidenceView(text, (), anchors.get(text))

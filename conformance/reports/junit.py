@@ -1,10 +1,12 @@
-"""JUnit XML: one test case per artifact; failing at the fail level is a ``<failure>``."""
+"""JUnit XML: one test case per artifact (failing at the fail level is a ``<failure>``), or per
+live test (``<failure>``, ``<error>`` when it broke, ``<skipped>``, the evidence in ``<system-out>``)."""
 
 from __future__ import annotations
 
 from lxml import etree
 
 from ...validators.issues import Issue
+from ...validators.runner import Result
 from ..report import Report
 
 
@@ -24,12 +26,37 @@ def _clean(text: str) -> str:
                          or ord(c) >= 0x10000) else f"\\u{ord(c):04x}" for c in text)
 
 
+def _live_case(suite: etree._Element, result: Result, report: Report) -> None:
+    """A live test: classname ``suite.group``, time, and its status as failure/error/skipped."""
+    status = getattr(result, "status")
+    case = etree.SubElement(suite, "testcase", classname=f"{result.kind.name}.{getattr(result, 'group', '')}",
+                            name=_clean(result.path), time=f"{getattr(result, 'duration_ms', 0.0) / 1000:.3f}")
+    failing = [i for i in result.issues if i.severity >= report.fail_on and not i.waived]
+    lines = "\n".join(_line(result.path, i) for i in result.issues)
+    if status == "skip":
+        etree.SubElement(case, "skipped", message=_clean("; ".join(i.message for i in result.issues)[:500]))
+    elif status in ("fail", "error"):
+        element = etree.SubElement(case, "failure" if status == "fail" else "error",
+                                   type=(failing or result.issues)[0].rule if (failing or result.issues) else status,
+                                   message=_clean((failing or result.issues)[0].message[:500]
+                                                  if (failing or result.issues) else status))
+        element.text = _clean(lines)
+    evidence = [*getattr(result, "notes", []), *(e.summary for e in getattr(result, "exchanges", []))]
+    if evidence or (lines and status == "pass"):
+        out = etree.SubElement(case, "system-out")
+        out.text = _clean("\n".join(evidence + ([lines] if lines and status == "pass" else [])))
+
+
 def render(report: Report) -> str:
-    failures = sum(1 for r in report.results if report.failing(r))
+    live = bool(report.results) and all(hasattr(r, "status") for r in report.results)
+    failures = sum(1 for r in report.results if report.failing(r) and getattr(r, "status", "fail") != "error")
+    errors = sum(1 for r in report.results if getattr(r, "status", None) == "error")
+    skipped = sum(1 for r in report.results if getattr(r, "status", None) == "skip")
+    name = f"samsvar run {report.results[0].kind.name}" if live else "samsvar validate"
     suites = etree.Element("testsuites", name="samsvar", tests=str(len(report.results)),
-                           failures=str(failures), errors="0")
-    suite = etree.SubElement(suites, "testsuite", name="samsvar validate", tests=str(len(report.results)),
-                             failures=str(failures), errors="0", skipped="0")
+                           failures=str(failures), errors=str(errors))
+    suite = etree.SubElement(suites, "testsuite", name=name, tests=str(len(report.results)),
+                             failures=str(failures), errors=str(errors), skipped=str(skipped))
     properties = etree.SubElement(suite, "properties")
     repro = report.reproducibility
     etree.SubElement(properties, "property", name="samsvar.version", value=repro.samsvar)
@@ -38,7 +65,12 @@ def render(report: Report) -> str:
                          value=f"sha256:{package.sha256}")
     etree.SubElement(properties, "property", name="config.sha256", value=repro.config_sha256)
     etree.SubElement(properties, "property", name="fail_on", value=report.fail_on.code)
+    for verdict in report.verdicts:
+        etree.SubElement(properties, "property", name=f"requirement.{verdict['id']}", value=verdict["verdict"])
     for result in report.results:
+        if hasattr(result, "status"):
+            _live_case(suite, result, report)
+            continue
         case = etree.SubElement(suite, "testcase", classname="samsvar", name=_clean(result.path))
         failing = [i for i in result.issues if i.severity >= report.fail_on and not i.waived]
         rest = [i for i in result.issues if i not in failing]

@@ -36,8 +36,31 @@ def _issue_line(path: str, issue: Issue) -> Text:
     return line
 
 
+_STATUS = {"pass": ("PASS ", "green"), "fail": ("FAIL ", "bold red"), "skip": ("SKIP ", "yellow"),
+           "error": ("ERROR", "bold magenta")}
+
+
+def _test_line(result: object) -> Text:
+    """``PASS  fhir-api/create  Create answers 201 …  (3 exchanges)`` for a live test."""
+    status = getattr(result, "status", "pass")
+    label, style = _STATUS.get(status, (status, "bold"))
+    line = Text()
+    line.append(label, style=style)
+    line.append(f" {getattr(result, 'path')}", style="bold")
+    line.append(f"  {getattr(result, 'title', '')}")
+    count = len(getattr(result, "exchanges", []))
+    line.append(f"  ({count} exchange{'s' if count != 1 else ''})", style="dim")
+    return line
+
+
 def summary_line(report: Report) -> str:
     summary = report.summary()
+    statuses = [getattr(result, "status", None) for result in report.results]
+    if statuses and all(status is not None for status in statuses):
+        counts = {status: statuses.count(status) for status in ("pass", "fail", "error", "skip")}
+        tests = "test" if len(statuses) == 1 else "tests"
+        return (f"{len(statuses)} {tests} run: {counts['pass']} passed, {counts['fail']} failed, "
+                f"{counts['error']} broke, {counts['skip']} skipped")
     counts = summary["issues"]
     files = summary["files"]
     noun = "file" if files == 1 else "files"
@@ -51,6 +74,8 @@ def render(report: Report, *, color: bool = False) -> str:
     console = Console(file=buffer, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       width=10_000, highlight=False, soft_wrap=True, emoji=False, markup=False)
     for result in report.results:
+        if hasattr(result, "status"):
+            console.print(_test_line(result))
         for issue in sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0)):
             console.print(_issue_line(result.path, issue))
     for notice in report.notices:
