@@ -420,6 +420,19 @@ def localised(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
+LIVE_TEXTS: dict[str, dict[str, str]] = {
+    "nb": {"verdict_line": "ved feilnivå «{level}»: {failed} av {files} tester har funn på eller over dette nivået.",
+           "files": "Tester kjørt", "files_failed": "Tester som ikke bestod", "artifact_overview": "Tester",
+           "findings": "Funn og dokumentasjon per test", "file": "Test", "artefacts": "Tester",
+           "no_artifacts": "Ingen tester ble kjørt."},
+    "en": {"verdict_line": "at fail level “{level}”: {failed} of {files} tests have findings at or above it.",
+           "files": "Tests run", "files_failed": "Tests failed", "artifact_overview": "Tests",
+           "findings": "Findings and evidence per test", "file": "Test", "artefacts": "Tests",
+           "no_artifacts": "No tests were run."},
+}
+"""The words that change when the report is of a live run (``samsvar run``): tests, not artefacts."""
+
+
 def _verdict_view(verdict: Mapping[str, Any], anchors: Mapping[str, str], lang: str) -> VerdictView:
     value = str(verdict.get("verdict", "not-tested"))
     return VerdictView(
@@ -444,6 +457,8 @@ def _options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
 def context(report: Report, lang: str) -> dict[str, Any]:
     """Everything the template shows, already in display form (the template only lays it out)."""
     texts = TEXTS[lang]
+    if report.results and all(hasattr(result, "status") for result in report.results):
+        texts = {**texts, **LIVE_TEXTS[lang]}
     artifacts = tuple(_artifact_view(n, result, report, texts) for n, result in enumerate(report.results))
     anchors = {result.path: view.anchor for result, view in zip(report.results, artifacts)}
     verdicts = tuple(_verdict_view(v, anchors, lang) for v in report.verdicts)

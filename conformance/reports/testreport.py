@@ -1,7 +1,8 @@
 """FHIR R4 TestReport: the run as the FHIR world records a conformance test.
 
 One ``test`` per requirement verdict of the catalogue when the judge filled them, otherwise one
-per artifact. Each test has one or more ``action.assert``:
+per artifact; a live run (``samsvar run``) adds one per suite test, with an ``operation`` per
+HTTP exchange and an ``assert`` per finding. Each test has one or more ``action.assert``:
 
 * per requirement: the verdict (pass → ``pass``, fail → ``fail``, not-tested and manual →
   ``skip``), then one assert per evidence item (its own verdict, result or severity when it
@@ -85,6 +86,29 @@ def _artifact_test(result: Result, report: Report) -> dict[str, Any]:
     }
 
 
+# -- tests per live test --------------------------------------------------------------------
+_LIVE_RESULT = {"pass": "pass", "fail": "fail", "skip": "skip", "error": "error"}
+
+
+def _live_test(result: Result, report: Report) -> dict[str, Any]:
+    """A live test: an ``operation`` per exchange, then an ``assert`` per finding (or its status)."""
+    status = getattr(result, "status", "pass")
+    actions: list[dict[str, Any]] = [
+        {"operation": {"result": "pass" if e.status is not None else "error", "message": _string(e.summary)}}
+        for e in getattr(result, "exchanges", [])]
+    findings = sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0))
+    actions += [_assert("skip" if status == "skip" else _issue_result(i, report.fail_on),
+                        f"{i.severity.code} {i.rule}: {i.message}", i.expression) for i in findings]
+    if not findings:
+        actions.append(_assert(_LIVE_RESULT.get(status, "pass"), f"{result.path}: {status}"))
+    verifies = ", ".join(getattr(result, "verifies", ()))
+    about = " · ".join(part for part in (getattr(result, "title", ""), f"verifies {verifies}" if verifies else "") if part)
+    test: dict[str, Any] = {"name": _string(result.path), "action": actions}
+    if _string(about):
+        test["description"] = _string(about)
+    return test
+
+
 # -- tests per requirement ------------------------------------------------------------------
 def _evidence_result(item: Any, default: str) -> str:
     """An evidence dict's own outcome (its verdict, result or severity), else the requirement's."""
@@ -130,7 +154,7 @@ def _setup(report: Report) -> dict[str, Any]:
 
 
 def _outcome(test: Mapping[str, Any]) -> str:
-    results = {action["assert"]["result"] for action in test["action"]}
+    results = {action["assert"]["result"] for action in test["action"] if "assert" in action}
     return "fail" if results & {"fail", "error"} else "skip" if results == {"skip"} else "pass"
 
 
@@ -157,7 +181,11 @@ def _id(report: Report) -> str:
 
 
 def tests(report: Report) -> list[dict[str, Any]]:
-    """One test per requirement verdict, or per artifact when there are no verdicts."""
+    """One test per requirement verdict (then, for a live run, one per suite test), or per
+    artifact when there are no verdicts."""
+    live = [_live_test(r, report) for r in report.results if hasattr(r, "status")]
+    if live:
+        return [_verdict_test(v) for v in report.verdicts] + live
     if report.verdicts:
         return [_verdict_test(v) for v in report.verdicts]
     return [_artifact_test(r, report) for r in report.results]
