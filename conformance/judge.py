@@ -60,6 +60,56 @@ class RunContext:
     run: str
     codes: tuple[str, ...]
     selected: Callable[[str], bool]
+    lang: str = "en"
+
+    def say(self, key: str, **values: Any) -> str:
+        return say(self.lang, key, **values)
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "other_command": "Rules {rules} are checked by '{command}'; this report is of '{this}'.",
+        "unknown_rules": "No rule of {rules} is known to samsvar.",
+        "blind": "Not judged: {codes} (which says a check could not be made) is not selected in this run, "
+                 "so a clean artefact does not show that the check was made.",
+        "nothing_applies": "No artefact in this run that these rules apply to ({scope}).",
+        "kinds": "kinds {names}", "artefacts": "artefacts {names}",
+        "more_findings": "... and {more} more findings ({total} in {artefacts} artefacts).",
+        "not_counted": "Not counted as checked: {path} ({rules}: the check could not be made)",
+        "below": "Findings below the fail level ({level}): {counts}.",
+        "waived": "Waived findings (not counted): {count}.",
+        "deselected": "Not selected in this run: {codes}.",
+        "tests_planned": "Live-suite tests (to come): {tests}.",
+        "tests_not_run": "Live-suite tests {tests} were not part of this run (samsvar run {suites} --target URL).",
+        "tests_missing": "Not part of this run: {tests}.",
+        "and_more": " (and {count} more)",
+        "manual": "Manual inspection",
+    },
+    "nb": {
+        "other_command": "Reglene {rules} kontrolleres med «{command}»; denne rapporten er fra «{this}».",
+        "unknown_rules": "Ingen av reglene {rules} er kjent for samsvar.",
+        "blind": "Ikke vurdert: {codes} (som sier at en kontroll ikke kunne gjøres) er ikke valgt i denne kjøringen, "
+                 "så en artefakt uten funn viser ikke at kontrollen ble gjort.",
+        "nothing_applies": "Ingen artefakt i denne kjøringen som reglene gjelder for ({scope}).",
+        "kinds": "typene {names}", "artefacts": "artefaktene {names}",
+        "more_findings": "… og {more} funn til ({total} i {artefacts} artefakter).",
+        "not_counted": "Ikke regnet som kontrollert: {path} ({rules}: kontrollen kunne ikke gjøres)",
+        "below": "Funn under feilnivået ({level}): {counts}.",
+        "waived": "Unntatte funn (ikke regnet med): {count}.",
+        "deselected": "Ikke valgt i denne kjøringen: {codes}.",
+        "tests_planned": "Tester mot kjørende system (kommer): {tests}.",
+        "tests_not_run": "Testene {tests} var ikke med i denne kjøringen (samsvar run {suites} --target URL).",
+        "tests_missing": "Ikke med i denne kjøringen: {tests}.",
+        "and_more": " (og {count} til)",
+        "manual": "Manuell kontroll",
+    },
+}
+"""The judge's evidence sentences in Norwegian bokmål and English (``--lang``)."""
+
+
+def say(lang: str, key: str, **values: Any) -> str:
+    """The evidence sentence ``key`` in ``lang`` (English when the language is not known)."""
+    return TEXTS.get(lang, TEXTS["en"])[key].format(**values)
 
 
 @dataclass(slots=True)
@@ -78,17 +128,18 @@ def judge(catalogue: Catalogue, report: Report, *, run: str = "validate", lang: 
     ``run`` names the command that produced the report (``validate`` or ``apprec-check``);
     ``lang`` chooses the title and manual texts (``nb`` or ``en``).
     """
-    context = run_context(report, run, rule_codes)
+    context = run_context(report, run, rule_codes, lang)
     return [judge_requirement(requirement, context, lang) for requirement in catalogue.requirements]
 
 
-def run_context(report: Report, run: str = "validate", rule_codes: Iterable[str] | None = None) -> RunContext:
+def run_context(report: Report, run: str = "validate", rule_codes: Iterable[str] | None = None,
+                lang: str = "en") -> RunContext:
     if run not in COMMANDS:
         raise ValueError(f"unknown run {run!r} (expected one of: {', '.join(COMMANDS)})")
     codes = tuple(sorted(registered_rule_codes() if rule_codes is None else rule_codes))
     options = report.reproducibility.options
     policy = Policy(select=tuple(options.get("select") or ("ALL",)), ignore=tuple(options.get("ignore") or ()))
-    return RunContext(report, run, codes, policy.selected)
+    return RunContext(report, run, codes, policy.selected, lang)
 
 
 def judge_requirement(requirement: Requirement, context: RunContext, lang: str = "en") -> dict[str, Any]:
@@ -120,21 +171,18 @@ def _combine(outcomes: list[Outcome]) -> str:
 def judge_rules(requirement: Requirement, verification: RuleVerification, context: RunContext) -> Outcome:
     """The verdict of one rule verification over the run's results."""
     if verification.run != context.run:
-        return Outcome("not-tested", [
-            f"Rules {', '.join(verification.rules)} are checked by '{COMMANDS[verification.run]}'; "
-            f"this report is of '{COMMANDS[context.run]}'."])
+        return Outcome("not-tested", [context.say("other_command", rules=", ".join(verification.rules),
+                                                  command=COMMANDS[verification.run], this=COMMANDS[context.run])])
     known = expand_rules(verification.rules, context.codes)
     applied = [code for code in known if context.selected(code)]
-    notes = _deselected_note(sorted(set(known) - set(applied)))
+    notes = _deselected_note(sorted(set(known) - set(applied)), context.lang)
     if not applied:
-        return Outcome("not-tested", notes or [f"No rule of {', '.join(verification.rules)} is known to samsvar."])
+        return Outcome("not-tested", notes or [context.say("unknown_rules", rules=", ".join(verification.rules))])
     walk = _walk(requirement, verification, context)
     blind = [code for code in expand_rules(verification.inconclusive, context.codes) if not context.selected(code)]
     if blind and not walk.failed:
-        return Outcome("not-tested", notes + [
-            f"Not judged: {', '.join(blind)} (which says a check could not be made) is not selected in this run, "
-            "so a clean artefact does not show that the check was made."], walk.paths())
-    return _outcome(walk, requirement, verification, applied, context.report.fail_on, notes)
+        return Outcome("not-tested", notes + [context.say("blind", codes=", ".join(blind))], walk.paths())
+    return _outcome(walk, requirement, verification, applied, context, notes)
 
 
 @dataclass(slots=True)
@@ -185,29 +233,30 @@ def _undetected(result: Result, requirement: Requirement, verification: RuleVeri
 
 
 def _outcome(walk: _Walk, requirement: Requirement, verification: RuleVerification, applied: list[str],
-             fail_on: Severity, notes: list[str]) -> Outcome:
-    notes = notes + _inconclusive_notes(walk) + _quiet_notes(walk, fail_on)
+             context: RunContext, notes: list[str]) -> Outcome:
+    notes = notes + _inconclusive_notes(walk, context.lang) + _quiet_notes(walk, context.report.fail_on, context.lang)
     if walk.failed:
-        return Outcome("fail", _issue_evidence(walk.failed) + notes, walk.paths())
+        return Outcome("fail", _issue_evidence(walk.failed, context.lang) + notes, walk.paths())
     if walk.checked:
         return Outcome("pass", [_checked_evidence(walk.checked, applied)] + notes, walk.paths())
     if walk.inconclusive:
         return Outcome("not-tested", notes, walk.paths())
-    return Outcome("not-tested", [f"No artefact in this run that these rules apply to ({_scope(requirement, verification)})."]
+    return Outcome("not-tested", [context.say("nothing_applies", scope=_scope(requirement, verification, context.lang))]
                    + notes)
 
 
-def _scope(requirement: Requirement, verification: RuleVerification) -> str:
-    return "kinds " + ", ".join(verification.kinds) if verification.kinds else "artefacts " + ", ".join(requirement.artefacts)
+def _scope(requirement: Requirement, verification: RuleVerification, lang: str = "en") -> str:
+    if verification.kinds:
+        return say(lang, "kinds", names=", ".join(verification.kinds))
+    return say(lang, "artefacts", names=", ".join(requirement.artefacts))
 
 
-def _issue_evidence(failed: list[tuple[Result, list[Issue]]]) -> list[Any]:
+def _issue_evidence(failed: list[tuple[Result, list[Issue]]], lang: str = "en") -> list[Any]:
     issues = [(result, issue) for result, found in failed for issue in found]
     evidence: list[Any] = [_issue_item(result, issue) for result, issue in issues[:MAX_ISSUE_EVIDENCE]]
     if len(issues) > MAX_ISSUE_EVIDENCE:
         more = len(issues) - MAX_ISSUE_EVIDENCE
-        evidence.append(f"... and {more} more finding{'s' if more != 1 else ''} "
-                        f"({len(issues)} in {len(failed)} artefacts).")
+        evidence.append(say(lang, "more_findings", more=more, total=len(issues), artefacts=len(failed)))
     return evidence
 
 
@@ -231,36 +280,36 @@ def _checked_evidence(checked: list[Result], applied: list[str]) -> dict[str, An
     }
 
 
-def _inconclusive_notes(walk: _Walk) -> list[str]:
-    return [f"Not counted as checked: {result.path} ({', '.join(sorted({i.rule for i in reasons}))}: "
-            "the check could not be made)" for result, reasons in walk.inconclusive]
+def _inconclusive_notes(walk: _Walk, lang: str = "en") -> list[str]:
+    return [say(lang, "not_counted", path=result.path, rules=", ".join(sorted({i.rule for i in reasons})))
+            for result, reasons in walk.inconclusive]
 
 
-def _quiet_notes(walk: _Walk, fail_on: Severity) -> list[str]:
+def _quiet_notes(walk: _Walk, fail_on: Severity, lang: str = "en") -> list[str]:
     notes = []
     if walk.below:
         counts = ", ".join(f"{n} {severity}" for severity, n in sorted(walk.below.items()))
-        notes.append(f"Findings below the fail level ({fail_on.code}): {counts}.")
+        notes.append(say(lang, "below", level=fail_on.code, counts=counts))
     if walk.waived:
-        notes.append(f"Waived findings (not counted): {walk.waived}.")
+        notes.append(say(lang, "waived", count=walk.waived))
     return notes
 
 
-def _deselected_note(codes: list[str]) -> list[str]:
-    return [f"Not selected in this run: {', '.join(codes)}."] if codes else []
+def _deselected_note(codes: list[str], lang: str = "en") -> list[str]:
+    return [say(lang, "deselected", codes=", ".join(codes))] if codes else []
 
 
 def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
     """The verdict of live-suite tests: fail when one of them failed (or broke), pass when one
     passed and none failed, not-tested when none ran (skipped, not selected, or another run)."""
     if verification.status == "planned":
-        return Outcome("not-tested", [f"Live-suite tests (to come): {', '.join(verification.tests)}."])
+        return Outcome("not-tested", [context.say("tests_planned", tests=", ".join(verification.tests))])
     ran = {result.path: result for result in context.report.results
            if str(result.kind).startswith("live:") and result.path in verification.tests}
     if not ran:
         suites = sorted({test.split("/", 1)[0] for test in verification.tests})
-        return Outcome("not-tested", [f"Live-suite tests {', '.join(verification.tests)} were not part of this run "
-                                      f"(samsvar run {' / '.join(suites)} --target URL)."])
+        return Outcome("not-tested", [context.say("tests_not_run", tests=", ".join(verification.tests),
+                                                  suites=" / ".join(suites))])
     evidence: list[Any] = []
     statuses = []
     for test_id in verification.tests:
@@ -274,11 +323,12 @@ def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
         messages = [issue.message for issue in result.issues if not issue.waived
                     and (issue.severity >= context.report.fail_on or status == "skip")]
         if messages:
-            item["message"] = "; ".join(messages[:3]) + (f" (and {len(messages) - 3} more)" if len(messages) > 3 else "")
+            item["message"] = "; ".join(messages[:3]) + (context.say("and_more", count=len(messages) - 3)
+                                                         if len(messages) > 3 else "")
         evidence.append(item)
     missing = [test_id for test_id in verification.tests if test_id not in ran]
     if missing:
-        evidence.append(f"Not part of this run: {', '.join(missing)}.")
+        evidence.append(context.say("tests_missing", tests=", ".join(missing)))
     if any(status in ("fail", "error") for status in statuses):
         return Outcome("fail", evidence)
     if "pass" in statuses:
@@ -287,7 +337,7 @@ def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
 
 
 def _manual_evidence(requirement: Requirement, lang: str) -> list[Any]:
-    label = "Manuell kontroll" if lang == "nb" else "Manual inspection"
+    label = say(lang, "manual")
     return [f"{label}: {v.inspect.get(lang)}" for v in requirement.manual_verifications]
 
 

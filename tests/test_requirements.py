@@ -540,3 +540,15 @@ def test_cli_reports_a_broken_catalogue_with_exit_2(catalogue_data: dict[str, An
         assert str(broken) in result.output and "unknown rule code or prefix 'NO-ID-999'" in result.output
     good = _cli("check", "--lang", "en")
     assert good.exit_code == 0 and f"valid: {len(catalogue_data['requirements'])} requirements" in good.output
+
+
+def test_the_judge_speaks_bokmal_and_english() -> None:
+    from samsvar.conformance.judge import TEXTS, judge
+
+    assert set(TEXTS["nb"]) == set(TEXTS["en"])
+    catalogue = load_catalogue()
+    empty = Report(results=[])
+    by_lang = {lang: {v["id"]: v for v in judge(catalogue, empty, lang=lang)} for lang in ("nb", "en")}
+    assert any("Ingen artefakt i denne kjøringen" in str(e) for e in by_lang["nb"]["R-STD-002"]["evidence"])
+    assert any("No artefact in this run" in str(e) for e in by_lang["en"]["R-STD-002"]["evidence"])
+    assert any(str(e).startswith("Testene fhir-api/") for e in by_lang["nb"]["R-STD-012"]["evidence"])
