@@ -503,8 +503,12 @@ def rules_list(as_json: bool) -> None:
 
     catalogue = all_rules()
     if as_json:
+        from .conformance.catalogue import load_catalogue
+
+        requirements = load_catalogue()
         click.echo(json.dumps([{"code": r.code, "severity": r.severity.code, "title": r.title,
-                                "requirement": r.requirement, "implemented": r.implemented}
+                                "requirements": [q.id for q in requirements.verified_by(r.code)],
+                                "implemented": r.implemented}
                                for r in catalogue], indent=2, ensure_ascii=False))
         return
     for r in catalogue:
@@ -522,9 +526,16 @@ def rules_explain(code: str) -> None:
         raise click.BadParameter(f"no rule {code!r}; see 'samsvar rules list'", param_hint="CODE")
     click.echo(f"{found.code}: {found.title}\n")
     click.echo(f"Default severity: {found.severity.code}")
-    if found.requirement:
-        click.echo(f"Requirement: {found.requirement}")
+    for requirement in _requirements_verified_by(found.code):
+        click.echo(f"Verifies: {requirement.id} ({requirement.level}) {requirement.title.get('en')}")
     click.echo(f"\n{found.explanation}\n\nExample (bad):\n{_indent(found.bad)}\n\nExample (good):\n{_indent(found.good)}")
+
+
+def _requirements_verified_by(code: str) -> tuple[Any, ...]:
+    """The catalogue's requirements that ``code`` helps verify (the catalogue is the one source)."""
+    from .conformance.catalogue import load_catalogue
+
+    return load_catalogue().verified_by(code)
 
 
 def _indent(text: str) -> str:

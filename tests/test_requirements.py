@@ -552,3 +552,15 @@ def test_the_judge_speaks_bokmal_and_english() -> None:
     assert any("Ingen artefakt i denne kjøringen" in str(e) for e in by_lang["nb"]["R-STD-002"]["evidence"])
     assert any("No artefact in this run" in str(e) for e in by_lang["en"]["R-STD-002"]["evidence"])
     assert any(str(e).startswith("Testene fhir-api/") for e in by_lang["nb"]["R-STD-012"]["evidence"])
+
+
+def test_rules_name_the_requirements_they_verify_from_the_catalogue() -> None:
+    from samsvar.cli import cli
+
+    runner = CliRunner()
+    explained = runner.invoke(cli, ["rules", "explain", "NO-ID-003"])
+    assert explained.exit_code == 0
+    assert "Verifies: R-IDENT-001 (SHALL)" in explained.output
+    listed = json.loads(runner.invoke(cli, ["rules", "list", "--json"]).output)
+    by_code = {r["code"]: r["requirements"] for r in listed}
+    assert by_code["NO-ID-003"] == ["R-IDENT-001"] and by_code["MSG-XSD-001"] == ["R-STD-009"]

@@ -6,7 +6,6 @@ from .identifiers import IDENTIFIER_SYSTEMS, IdentifierScheme, Problem
 from .issues import Issue, Path, Severity
 from .rules import Rule, rule
 
-_REQ = "REQ-ID-01"
 
 ID_FORMAT = rule(
     "NO-ID-001", "Norwegian identifier has the wrong format", Severity.ERROR,
@@ -18,7 +17,6 @@ ID_FORMAT = rule(
     """,
     bad='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "130972 48022"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13097248022"}',
-    requirement=_REQ,
 )
 ID_DATE = rule(
     "NO-ID-002", "Person number does not start with a valid date", Severity.ERROR,
@@ -29,7 +27,6 @@ ID_DATE = rule(
     """,
     bad='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "32127248022"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13097248022"}',
-    requirement=_REQ,
 )
 ID_CHECKSUM = rule(
     "NO-ID-003", "Identifier control digits are wrong", Severity.ERROR,
@@ -42,7 +39,6 @@ ID_CHECKSUM = rule(
     """,
     bad='{"system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "123456784"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "123456785"}',
-    requirement=_REQ,
 )
 ID_KIND = rule(
     "NO-ID-004", "Person number of the wrong kind for its system", Severity.ERROR,
@@ -54,7 +50,6 @@ ID_KIND = rule(
     """,
     bad='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "53097248016"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.2", "value": "53097248016"}',
-    requirement=_REQ,
 )
 ID_SYNTHETIC = rule(
     "NO-ID-005", "Synthetic test identity", Severity.INFORMATION,
@@ -66,7 +61,6 @@ ID_SYNTHETIC = rule(
     """,
     bad='(with --production) {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "17912099997"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13097248022"}',
-    requirement=_REQ,
 )
 ID_NO_VALUE = rule(
     "NO-ID-006", "Norwegian identifier system without a value", Severity.WARNING,
@@ -76,7 +70,6 @@ ID_NO_VALUE = rule(
     """,
     bad='{"system": "urn:oid:2.16.578.1.12.4.1.4.1"}',
     good='{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13097248022"}',
-    requirement=_REQ,
 )
 
 _BY_PROBLEM: dict[str, Rule] = {

@@ -21,7 +21,6 @@ class Rule:
     explanation: str
     bad: str
     good: str
-    requirement: str | None = None
     implemented: bool = True
 
     @property
@@ -63,7 +62,6 @@ def rule(
     *,
     bad: str,
     good: str,
-    requirement: str | None = None,
     implemented: bool = True,
 ) -> Rule:
     """Declare a rule. Codes are unique across samsvar."""
@@ -76,7 +74,6 @@ def rule(
         explanation=textwrap.dedent(explanation).strip(),
         bad=textwrap.dedent(bad).strip(),
         good=textwrap.dedent(good).strip(),
-        requirement=requirement,
         implemented=implemented,
     )
     _REGISTRY[code] = declared

@@ -10,6 +10,7 @@ from typing import Any
 from ... import __version__
 from ...validators.issues import Issue, Severity
 from ...validators.rules import get_rule
+from ..catalogue import load_catalogue
 from ..report import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -20,7 +21,7 @@ def _uri(path: str) -> str:
     return "stdin" if path == "-" else PurePath(path).as_posix()
 
 
-def _rule_descriptor(code: str) -> dict[str, Any]:
+def _rule_descriptor(code: str, catalogue: Any) -> dict[str, Any]:
     rule = get_rule(code)
     if rule is None:
         return {"id": code}
@@ -32,7 +33,8 @@ def _rule_descriptor(code: str) -> dict[str, Any]:
         "fullDescription": {"text": rule.explanation},
         "help": {"text": f"{rule.explanation}\n\nBad:\n{rule.bad}\n\nGood:\n{rule.good}"},
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
-        "properties": {"samsvarSeverity": rule.severity.code, "requirement": rule.requirement},
+        "properties": {"samsvarSeverity": rule.severity.code,
+                       "requirements": [r.id for r in catalogue.verified_by(rule.code)]},
     }
 
 
@@ -63,6 +65,7 @@ def _result(issue: Issue, path: str, rule_index: int) -> dict[str, Any]:
 def build(report: Report) -> dict[str, Any]:
     codes = sorted({issue.rule for issue in report.issues})
     index = {code: i for i, code in enumerate(codes)}
+    catalogue = load_catalogue()
     results = [_result(issue, result.path, index[issue.rule])
                for result in report.results for issue in result.issues]
     return {
@@ -73,7 +76,7 @@ def build(report: Report) -> dict[str, Any]:
                 "name": "samsvar",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "rules": [_rule_descriptor(code) for code in codes],
+                "rules": [_rule_descriptor(code, catalogue) for code in codes],
             }},
             "invocations": [{"executionSuccessful": True}],
             "artifacts": [{"location": {"uri": _uri(result.path)}} for result in report.results],
