@@ -16,7 +16,15 @@ from .conftest import FIXTURES
 BROKEN = FIXTURES / "profiles-lint" / "broken"
 EXTERNAL = FIXTURES / "profiles-lint" / "external-binding"
 NO_BASIS = "hl7.fhir.no.basis#2.2.2"
-OURS = {f"http://samsvar.no/fhir/StructureDefinition/samsvar-{name}" for name in ("Patient", "Practitioner", "Organization")}
+OURS = {f"http://samsvar.no/fhir/StructureDefinition/samsvar-{name}" for name in (
+    "Patient", "Practitioner", "PractitionerRole", "Organization",                       # identity
+    "LabReport", "LabObservation", "Specimen", "RadiologyReport",                       # lab and radiology
+    "Medication", "MedicationStatement", "MedicationRequest",                           # medication list
+    "AllergyIntolerance", "Condition", "Flag",                                          # critical information
+    "DocumentReference",                                                                # document sharing
+    "HomeObservation", "Device")}                                                       # welfare technology
+OWN = "http://samsvar.no/fhir/StructureDefinition/samsvar-"
+SAMSVAR_VALUE_SETS = "http://samsvar.no/fhir/ValueSet/"
 
 
 def invoke(*args: str) -> Result:
@@ -43,6 +51,42 @@ def test_own_profiles_snapshots_keep_the_identity_rules(fhir_cache: Path) -> Non
     organization = definitions.elements("http://samsvar.no/fhir/StructureDefinition/samsvar-Organization")
     assert organization["Organization.identifier:ENH"]["min"] == 1
     assert organization["Organization.identifier:HER.system"]["fixedUri"] == "urn:oid:2.16.578.1.12.4.1.2"
+
+
+def test_own_profiles_snapshots_keep_the_priority_area_rules(fhir_cache: Path) -> None:
+    definitions = load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache)
+    lab = definitions.elements(OWN + "LabObservation")
+    assert lab["Observation.code.coding:NLK.system"]["fixedUri"] == "urn:oid:2.16.578.1.12.4.1.1.7280"
+    assert lab["Observation.code"]["binding"] == {"strength": "extensible", "valueSet": SAMSVAR_VALUE_SETS + "lab-nlk",
+                                                  "description": "Analyses are coded with NLK"}
+    assert {c["key"] for c in lab["Observation"]["constraint"]} >= {"samsvar-lab-1", "samsvar-lab-2"}
+    report = definitions.elements(OWN + "LabReport")
+    assert report["DiagnosticReport.result"]["type"][0]["targetProfile"] == [OWN + "LabObservation"]
+    assert report["DiagnosticReport.code"]["binding"]["valueSet"] == SAMSVAR_VALUE_SETS + "lab-report-type"
+    # derived from no-basis: its FEST slice stays required beside our ATC slice
+    medication = definitions.elements(OWN + "Medication")
+    assert (medication["Medication.code.coding:ATC"]["min"], medication["Medication.code.coding:FEST-Medication"]["min"]) == (1, 1)
+    # the medication list entry constrains no-basis' type slice, not the choice: a coded medication is
+    # still a type of medication[x] (and fails the required medicationReference slice instead)
+    statement = definitions.elements(OWN + "MedicationStatement")
+    assert [t["code"] for t in statement["MedicationStatement.medication[x]"]["type"]] == ["CodeableConcept", "Reference"]
+    assert statement["MedicationStatement.medication[x]:medicationReference"]["type"][0]["targetProfile"] == [OWN + "Medication"]
+    flag = definitions.elements(OWN + "Flag")
+    assert flag["Flag.category"]["binding"]["valueSet"] == SAMSVAR_VALUE_SETS + "critical-information-category"
+    home = definitions.elements(OWN + "HomeObservation")
+    assert home["Observation.device"]["min"] == 1 and home["Observation.device"]["type"][0]["targetProfile"] == [OWN + "Device"]
+
+
+def test_every_own_binding_resolves_to_loaded_terminology(fhir_cache: Path) -> None:
+    """The value sets our profiles bind to are held (profiles/terminology or a loaded package), so lint's
+    'every binding resolves' is not satisfied by warnings about external terminologies."""
+    definitions = load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache)
+    for url in OURS:
+        sd = definitions.structure_definition(url)
+        for element in sd["differential"]["element"]:
+            value_set = (element.get("binding") or {}).get("valueSet")
+            if value_set:
+                assert definitions.get(value_set) is not None, (url, element["id"], value_set)
 
 
 @pytest.mark.parametrize(("file", "message"), [
@@ -89,7 +133,13 @@ def test_a_missing_package_is_an_environment_failure(tmp_path: Path) -> None:
 def test_list_profiles() -> None:
     rows = list_profiles(PROFILES_FOLDER)
     assert {row["url"] for row in rows} == OURS
-    assert all(row["base"].startswith("http://hl7.no/fhir/StructureDefinition/no-basis-") for row in rows)
+    # on no-basis where it has the resource, else on the core specification
+    assert all(row["base"].startswith(("http://hl7.no/fhir/StructureDefinition/no-basis-",
+                                       "http://hl7.org/fhir/StructureDefinition/")) for row in rows)
+    assert {row["base"].rsplit("/", 1)[-1] for row in rows if row["type"] in ("Patient", "PractitionerRole", "Medication",
+                                                                                "MedicationStatement", "DocumentReference")} == {
+        "no-basis-Patient", "no-basis-PractitionerRole", "no-basis-Medication", "no-basis-MedicationStatement",
+        "no-basis-DocumentReference"}
     assert all(row["type"] and row["title"] for row in rows)
     as_json = invoke("list", "--json")
     assert as_json.exit_code == 0 and json.loads(as_json.output) == rows

@@ -153,7 +153,7 @@ class BindingChecker:
                                              f"{label}, and a code is required from this value set", **where)
             else:
                 shown = ", ".join(f"{s}#{c}" for s, c, _ in codings)
-                what = "None of the codings provided are" if len(codings) > 1 else f"The code {shown} is"
+                what = "None of the codings provided are" if len(codings) > 1 else f"The code {shown} is not"
                 yield NOT_IN_VALUE_SET.issue(f"{what} in the value set {label}, and a code from this value set is "
                                              "required", **where)
             for verdict in verdicts:

@@ -190,7 +190,7 @@ class _Builder:
     # -- merging ------------------------------------------------------------------------------------
 
     def apply(self, diff: ElementDefinition, id_: str) -> None:
-        i = self.locate(_normalise_choice(id_))
+        i = self.locate(_normalise_choice(id_, lambda kept: self.index(kept) is not None))
         if i is None:
             self.problems.append(f"the differential element {id_} matches nothing in the base or its types")
             return
@@ -234,9 +234,20 @@ def _split_last(id_: str) -> tuple[str, str, str]:
     return "", "", id_
 
 
-def _normalise_choice(id_: str) -> str:
-    """``Observation.value[x]:valueQuantity.code`` -> ``Observation.value[x].code`` (a type slice)."""
-    return re.sub(r"\[x\]:[A-Za-z]+(?=\.|$)", "[x]", id_)
+_TYPE_SLICE = re.compile(r"\[x\]:[A-Za-z]+(?=\.|$)")
+
+
+def _normalise_choice(id_: str, exists: Callable[[str], bool] = lambda _: False) -> str:
+    """``Observation.value[x]:valueQuantity.code`` -> ``Observation.value[x].code``: a type slice is its
+    choice element limited to the one type, unless the base already has it as an element of its own
+    (``exists``): a shipped snapshot that slices ``medication[x]`` by type keeps the other types on
+    ``medication[x]``, so a profile on it constrains the slice, not the choice."""
+    result, start = "", 0
+    for match in _TYPE_SLICE.finditer(id_):
+        kept = result + id_[start:match.end()]
+        result = kept if exists(kept) else result + id_[start:match.start()] + "[x]"
+        start = match.end()
+    return result + id_[start:]
 
 
 def _diff_ids(differential: list[ElementDefinition]) -> list[str]:

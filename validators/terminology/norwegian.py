@@ -31,7 +31,7 @@ VOLVEN_ARC = "2.16.578.1.12.4.1.1."
 REQUIRED_VOLVEN = ("8279", "7304", "8258", "8221", "7309", "3101", "8116", "9051", "8327", "9034",
                    "7322", "9069", "9152", "8624", "9151", "3402")
 """Volven lists built always; :func:`build_all` fails when one is missing from the public files."""
-OPTIONAL_VOLVEN = ("8222", "8223", "8268", "9060", "8202", "7010")
+OPTIONAL_VOLVEN = ("8222", "8223", "8268", "9060", "8202", "7010", "7650", "7651", "7497")
 """Volven lists built when the extraction holds them."""
 ICD10_OID = VOLVEN_ARC + "7110"
 ICPC2_OID = VOLVEN_ARC + "7170"
