@@ -296,3 +296,24 @@ def test_each_outcome_of_a_live_test_has_its_rule(flaky_server: str) -> None:
     assert failed.message == "GET ok: expected HTTP 201, found 200" and failed.expression.startswith("GET http://127.0.0.1")
     assert "--input needed=VALUE" in report.results[3].issues[0].message
     assert not report.passed
+
+
+def test_the_catalogue_and_the_suites_agree() -> None:
+    """Every test the catalogue calls available exists, verifies that requirement, and every suite
+    test names requirements that list it."""
+    from samsvar.conformance.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    declared = {test.id: test for suite in discover().values() for test in suite.tests()}
+    for requirement in catalogue.requirements:
+        for verification in requirement.test_verifications:
+            if verification.status != "available":
+                assert not set(verification.tests) & set(declared), (requirement.id, "planned but built")
+                continue
+            for test_id in verification.tests:
+                assert test_id in declared, (requirement.id, test_id)
+                assert requirement.id in declared[test_id].verifies, (requirement.id, test_id)
+    for test in declared.values():
+        for requirement_id in test.verifies:
+            listed = {t for v in catalogue.requirement(requirement_id).test_verifications for t in v.tests}
+            assert test.id in listed, (test.id, requirement_id)

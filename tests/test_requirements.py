@@ -103,7 +103,7 @@ def test_the_examples_of_the_brief_are_verified_by_the_rules_that_check_them(cat
     assert catalogue.requirement("R-SHARE-001").rules == ("FHIR-BUNDLE-005", "FHIR-BUNDLE-006")
     assert catalogue.requirement("R-SEC-003").rules == ("FHIR-XHTML",)
     helseid = catalogue.requirement("R-SEC-001")
-    assert helseid.verification_kinds == ("test", "manual") and helseid.test_verifications[0].status == "planned"
+    assert helseid.verification_kinds == ("test", "manual") and helseid.test_verifications[0].status == "available"
     assert catalogue.requirement("r-ident-001") is catalogue.find("R-IDENT-001")
     with pytest.raises(KeyError):
         catalogue.requirement("R-NOPE-001")
@@ -305,7 +305,7 @@ def test_judge_on_a_run_over_fhir_and_a_message(catalogue: Catalogue, validate: 
     receipts = by_id["R-ACK-002"]  # MSG-APPREC-* belong to 'samsvar apprec --check'
     assert receipts["verdict"] == "not-tested" and "samsvar apprec MESSAGE --check RECEIVED" in _texts(receipts)
     helseid = by_id["R-SEC-001"]
-    assert helseid["verdict"] == "not-tested" and "Live-suite tests (to come)" in _texts(helseid)
+    assert helseid["verdict"] == "not-tested" and "were not part of this run (samsvar run security" in _texts(helseid)
     assert "HelseID Selvbetjening" in _texts(helseid)  # the manual part is still shown
     national_services = by_id["R-SHARE-002"]
     assert national_services["verdict"] == "manual" and national_services["artefacts"] == []
@@ -439,7 +439,8 @@ def test_coverage_counts_the_catalogue(catalogue: Catalogue) -> None:
     assert counts["without_rule"] == [r.id for r in reqs if not r.rule_verifications]
     assert "R-SEC-002" in counts["without_rule"] and "R-IDENT-001" not in counts["without_rule"]
     assert sum(counts["by_level"].values()) == len(reqs)
-    assert "security/request-without-token-rejected" in counts["tests_planned"]
+    assert "security/access-is-audited" in counts["tests_planned"]
+    assert "security/request-without-token-rejected" not in counts["tests_planned"]
     assert "NO-ID-003" in counts["rules_referenced"] and "MSG-XSD-002" in counts["rules_inconclusive"]
     assert "SAMSVAR-001" in counts["rules_not_referenced"]
     assert not set(counts["rules_referenced"]) & set(counts["rules_not_referenced"])
@@ -452,7 +453,8 @@ def test_matrix_rows_csv_and_html(catalogue: Catalogue) -> None:
     assert ident["principle"] == "P-IDENT" and ident["rules"] == "NO-ID-001, NO-ID-002, NO-ID-003, NO-ID-004"
     apprec = next(row for row in rows if row["requirement"] == "R-ACK-002")
     assert "samsvar apprec MESSAGE --check RECEIVED" in apprec["rules"]
-    assert "(planned)" in next(row for row in rows if row["requirement"] == "R-SEC-001")["tests"]
+    assert "(available)" in next(row for row in rows if row["requirement"] == "R-SEC-001")["tests"]
+    assert "(planned)" in next(row for row in rows if row["requirement"] == "R-SEC-005")["tests"]
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
     assert parsed == rows
     html = to_html(rows, "en")
