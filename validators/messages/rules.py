@@ -27,9 +27,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Callable, Iterable, Iterator, TypedDict
+from typing import Callable, Iterable, Iterator, Literal, TypedDict
 
 from lxml import etree
 
@@ -61,7 +62,6 @@ FUTURE_TOLERANCE = timedelta(hours=24)
 _GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
-_WHITESPACE = re.compile(r"\s+")
 
 # -- the rules ---------------------------------------------------------------------------------
 
@@ -342,25 +342,36 @@ def local(element: etree._Element) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+_ANY_NAMESPACE: dict[str, str] = {}
+
+
+def _any_namespace(name: str) -> str:
+    """``{*}name``: lxml's own filter for a local name in any namespace or none (matched in C,
+    so the helpers below do not call Python for every node they pass)."""
+    tag = _ANY_NAMESPACE.get(name)
+    if tag is None:
+        tag = _ANY_NAMESPACE[name] = "{*}" + name
+    return tag
+
+
 def child(element: etree._Element | None, name: str) -> etree._Element | None:
+    """The first child element with this local name."""
     if element is None:
         return None
-    for node in element:
-        if local(node) == name:
-            return node
+    for node in element.iterchildren(_any_namespace(name)):
+        return node
     return None
 
 
 def children(element: etree._Element | None, name: str) -> list[etree._Element]:
-    return [] if element is None else [node for node in element if local(node) == name]
+    return [] if element is None else list(element.iterchildren(_any_namespace(name)))
 
 
 def descendants(element: etree._Element | None, name: str) -> Iterator[etree._Element]:
+    """The element itself and every element below it with this local name, in document order."""
     if element is None:
-        return
-    for node in element.iter():
-        if local(node) == name:
-            yield node
+        return iter(())
+    return element.iter(_any_namespace(name))
 
 
 def text(element: etree._Element | None) -> str:
@@ -375,7 +386,7 @@ def xpath(element: etree._Element) -> str:
         name = local(node)
         parent = node.getparent()
         if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            same = list(parent.iterchildren(node.tag))
             if len(same) > 1:
                 name += f"[{same.index(node) + 1}]"
         steps.append(name)
@@ -454,23 +465,60 @@ def check_code(message: Message, element: etree._Element, oid: str, unknown: Rul
     if not code.strip():
         yield unknown.issue(f"{what} has no code (V)", **at(element))
         return
-    verdict = message.terminology.validate_code(system_url(oid), code, element.get("DN"))
-    if verdict.valid is False:
-        yield unknown.issue(f"{what} '{code}' is not a code of {system_name(oid)} ({oid}){_hint(message, oid, code)}",
-                            **at(element))
-    elif verdict.valid is None:
+    display = element.get("DN")
+    outcome = code_outcome(message.terminology, oid, code, display)
+    if outcome is None:
+        return
+    verdict, detail = outcome
+    if verdict == "unknown":
+        yield unknown.issue(f"{what} '{code}' is not a code of {system_name(oid)} ({oid}){detail}", **at(element))
+    elif verdict == "unavailable":
         yield from message.unavailable_once(
-            oid, element, f"Codes of {system_name(oid)} in this message were not checked: {verdict.message}")
-    elif verdict.display_ok is False and not _display_matches(element.get("DN") or "", verdict.displays):
-        official = "' or '".join(verdict.displays[:3])
-        yield DISPLAY_DIFFERS.issue(f"DN '{element.get('DN')}' of code '{code}' in {system_name(oid)} differs from "
-                                    f"the code system's display '{official}'", **at(element))
+            oid, element, f"Codes of {system_name(oid)} in this message were not checked: {detail}")
+    else:
+        yield DISPLAY_DIFFERS.issue(f"DN '{display}' of code '{code}' in {system_name(oid)} differs from "
+                                    f"the code system's display '{detail}'", **at(element))
 
 
-def _hint(message: Message, oid: str, code: str) -> str:
+Outcome = tuple[Literal["unknown", "unavailable", "display"], str] | None
+"""What a coded value comes to: None (fine), or the finding and its detail (the correction hint,
+why the code system is not available, the official display)."""
+
+_OUTCOMES: "weakref.WeakKeyDictionary[TerminologyService, dict[tuple[str, str, str | None], Outcome]]" = (
+    weakref.WeakKeyDictionary())
+_OUTCOMES_PER_SERVICE = 100_000
+"""Distinct (code system, code, display) triples kept per terminology service: a run over many
+messages meets the same few hundred codes again and again."""
+
+
+def code_outcome(terminology: TerminologyService, oid: str, code: str, display: str | None) -> Outcome:
+    """The outcome of one coded value, remembered per terminology service (its code systems do not
+    change while it lives); an answer that a terminology server could not give is not remembered."""
+    memo = _OUTCOMES.get(terminology)
+    if memo is None:
+        memo = _OUTCOMES[terminology] = {}
+    key = (oid, code, display)
+    if key in memo:
+        return memo[key]
+    verdict = terminology.validate_code(system_url(oid), code, display)
+    outcome: Outcome = None
+    if verdict.valid is False:
+        outcome = ("unknown", _hint(terminology, oid, code))
+    elif verdict.valid is None:
+        outcome = ("unavailable", verdict.message)
+    elif verdict.display_ok is False and not _display_matches(display or "", verdict.displays):
+        outcome = ("display", "' or '".join(verdict.displays[:3]))
+    if verdict.kind != "server-down":
+        if len(memo) >= _OUTCOMES_PER_SERVICE:
+            memo.clear()
+        memo[key] = outcome
+    return outcome
+
+
+def _hint(terminology: TerminologyService, oid: str, code: str) -> str:
     """A likely correction: Volven codes (ICD-10 among them) are written without dots."""
     bare = code.replace(".", "")
-    if bare != code and message.terminology.validate_code(system_url(oid), bare).valid:
+    if bare != code and terminology.validate_code(system_url(oid), bare).valid:
         return f"; codes are written without the dot: '{bare}'"
     return ""
 
@@ -580,12 +628,20 @@ _PAIRS = (("Id", "TypeId"), ("OffId", "TypeOffId"))
 """(value, type) children that form an identifier on any element; ``AdditionalId`` uses Id/Type."""
 
 
+_TYPE_TAGS = ("{*}TypeId", "{*}TypeOffId", "{*}Type")
+
+
 def identifier_pairs(scope: etree._Element) -> Iterator[IdentifierPair]:
     """Every identifier at or below ``scope``: ``Ident``, AppRec ``Inst``/``HCPerson``/``AdditionalId``,
-    KITH 1.x ``OffId``/``TypeOffId``."""
-    for node in scope.iter():
-        if not isinstance(node.tag, str):
-            continue
+    KITH 1.x ``OffId``/``TypeOffId``; in document order of the elements that hold them."""
+    holders: dict[etree._Element, None] = {}
+    for type_element in scope.iter(*_TYPE_TAGS):  # only parents of a type element can hold one
+        if type_element is not scope:
+            holders[type_element.getparent()] = None
+    if any(ancestor in holders for holder in holders for ancestor in holder.iterancestors()):
+        # a holder inside another (AppRec Inst > HCPerson): order them as the document does
+        holders = {node: None for node in scope.iter() if node in holders}
+    for node in holders:
         pairs = (("Id", "Type"),) if local(node) == "AdditionalId" else _PAIRS
         for value_name, type_name in pairs:
             type_element = child(node, type_name)
@@ -678,15 +734,19 @@ def payload_patient(message: Message) -> Iterator[Issue]:
 
 # -- codes -------------------------------------------------------------------------------------
 
+_CODED = etree.XPath("descendant-or-self::*[@V and @S]")
+"""Every element with a code and a code system, in document order."""
+
+
 def coded_elements(message: Message) -> Iterator[Issue]:
     """MSG-RULE-010, -011, -012: every ``V``+``S`` element anywhere, against its code system."""
-    for element in message.root.iter():
-        if not isinstance(element.tag, str) or element in message.owned:
+    for element in _CODED(message.root):
+        if element in message.owned:
             continue
-        oid = element.get("S")
-        if oid is None or element.get("V") is None:
-            continue
-        oid = oid_of(oid.strip())
+        oid = oid_of(element.get("S").strip())
+        code = element.get("V")
+        if code.strip() and code_outcome(message.terminology, oid, code, element.get("DN")) is None:
+            continue  # the common case, without building the wording of an issue
         yield from check_code(message, element, oid, UNKNOWN_CODE, f"{local(element)} code")
 
 
@@ -732,7 +792,7 @@ def attachments(message: Message) -> Iterator[Issue]:
         if not text(child(refdoc, "MimeType")) and not declared_xml:
             yield ATTACHMENT_NO_MIME.issue("The attachment (base64 content) has no MimeType", **at(refdoc))
         try:
-            base64.b64decode(_WHITESPACE.sub("", holder.text or ""), validate=True)
+            base64.b64decode("".join((holder.text or "").split()), validate=True)  # split(): \s, faster
         except (binascii.Error, ValueError) as exc:
             yield ATTACHMENT_NOT_BASE64.issue(f"The attachment is not valid base64 ({exc})", **at(holder))
 

@@ -19,6 +19,7 @@ a namespace with no installed schema becomes one ``MSG-XSD-002`` warning per mes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import posixpath
@@ -343,6 +344,20 @@ def _local_path(url: str) -> str | None:
     return os.path.normpath(unquote(url))
 
 
+@functools.lru_cache(maxsize=16)
+def _names(files: tuple[str, ...]) -> dict[str, list[str]]:
+    """A pack's files by basename; built once per pack, not for every schema set compiled."""
+    names: dict[str, list[str]] = {}
+    for relative in files:
+        names.setdefault(PurePosixPath(relative).name, []).append(relative)
+    return names
+
+
+@functools.lru_cache(maxsize=16)
+def _file_set(files: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(files)
+
+
 class PackResolver(etree.Resolver):
     """Resolves every schema document lxml asks for to an indexed XSD of the packs, by basename.
 
@@ -356,17 +371,10 @@ class PackResolver(etree.Resolver):
         self._packs = list(packs)
         self._documents = {} if documents is None else documents
         self._lock = threading.Lock()
-        self._by_name = [self._names(pack) for pack in self._packs]
-        self._files = [set(pack.files) for pack in self._packs]
+        self._by_name = [_names(pack.files) for pack in self._packs]
+        self._files = [_file_set(pack.files) for pack in self._packs]
         self.served: list[tuple[str, Path | None]] = []
         """Every request and the pack file it was given (None: refused, an empty schema)."""
-
-    @staticmethod
-    def _names(pack: SchemaPackInfo) -> dict[str, list[str]]:
-        names: dict[str, list[str]] = {}
-        for relative in pack.files:
-            names.setdefault(PurePosixPath(relative).name, []).append(relative)
-        return names
 
     def _order(self, local: str | None) -> list[int]:
         """Pack indexes to search: the pack the requesting location is in first."""
@@ -444,8 +452,9 @@ def _attr(text: str) -> str:
 
 
 def _namespaces_in(root: etree._Element) -> list[str]:
-    """Every element namespace in the message, in document order, once each."""
-    return list(dict.fromkeys(etree.QName(el).namespace or "" for el in root.iter(etree.Element)))
+    """Every element namespace in the message, once each (sorted)."""
+    tags = {el.tag for el in root.iter(etree.Element)}  # a message has a few dozen distinct tags
+    return sorted({tag[1:tag.index("}")] if tag[0] == "{" else "" for tag in tags})
 
 
 def _label(namespace: str) -> str:
@@ -467,6 +476,8 @@ class SchemaSet:
         self.packs: tuple[SchemaPackInfo, ...] = tuple(packs)
         self._documents: dict[Path, bytes] = {}
         self._compiled: dict[tuple[tuple[str, str], ...], _Compiled] = {}
+        self._files: dict[str, Path | None] = {}
+        self._usable: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {}
         self._lock = threading.Lock()
         self._validating = threading.Lock()  # a compiled schema's error log is shared state
 
@@ -482,7 +493,11 @@ class SchemaSet:
 
     def schema_file(self, namespace: str) -> Path | None:
         """The file that defines a namespace, from the first pack that has one."""
-        return next((f for f in (p.schema_file(namespace) for p in self.packs) if f is not None), None)
+        try:
+            return self._files[namespace]
+        except KeyError:
+            found = next((f for f in (p.schema_file(namespace) for p in self.packs) if f is not None), None)
+            return self._files.setdefault(namespace, found)
 
     def resolver(self) -> PackResolver:
         return PackResolver(self.packs, self._documents)
@@ -517,7 +532,15 @@ class SchemaSet:
             return _Compiled(None, str(exc))
 
     def usable(self, namespaces: Iterable[str]) -> tuple[list[str], dict[str, str]]:
-        """The namespaces whose schemas compile together, and why the others cannot be used."""
+        """The namespaces whose schemas compile together, and why the others cannot be used
+        (remembered per set of namespaces, as the compiled schemas are)."""
+        key = tuple(dict.fromkeys(namespaces))
+        found = self._usable.get(key)
+        if found is None:
+            found = self._usable[key] = self._find_usable(key)
+        return list(found[0]), dict(found[1])
+
+    def _find_usable(self, namespaces: Iterable[str]) -> tuple[list[str], dict[str, str]]:
         present = [ns for ns in dict.fromkeys(namespaces) if self.schema_file(ns) is not None]
         if self._compile(present).schema is not None:
             return present, {}
@@ -548,8 +571,11 @@ def _errors(schema: etree.XMLSchema, root: etree._Element, missing: set[str]) ->
     if schema.validate(root):
         return []
     issues = []
+    prefixes: dict[str, str] | None = None
     for error in schema.error_log:
-        element = _element_at(root, error.path)
+        if prefixes is None and error.path:
+            prefixes = _prefixes(root)
+        element = _element_at(root, error.path, prefixes or {})
         if element is not None and _missing_declaration(error, element, missing):
             continue  # already reported once as MSG-XSD-002
         issues.append(MISMATCH.issue(
@@ -565,15 +591,20 @@ def _missing_declaration(error: etree._LogEntry, element: etree._Element, missin
     return error.type_name == "SCHEMAV_CVC_ELT_1" and (etree.QName(element).namespace or "") in missing
 
 
-def _element_at(root: etree._Element, path: str | None) -> etree._Element | None:
-    """The element an lxml error path (``/*/*[3]/mh:Document``) points at, if it can be found."""
-    if not path:
-        return None
+def _prefixes(root: etree._Element) -> dict[str, str]:
+    """Each namespace prefix of the message and the first namespace it is bound to."""
     prefixes: dict[str, str] = {}
     for element in root.iter(etree.Element):
         for prefix, uri in element.nsmap.items():
             if prefix:
                 prefixes.setdefault(prefix, uri)
+    return prefixes
+
+
+def _element_at(root: etree._Element, path: str | None, prefixes: dict[str, str]) -> etree._Element | None:
+    """The element an lxml error path (``/*/*[3]/mh:Document``) points at, if it can be found."""
+    if not path:
+        return None
     try:
         context = root.getroottree() if root.getparent() is None else etree.ElementTree(root)
         found = context.xpath(path, namespaces=prefixes)
@@ -611,16 +642,31 @@ _DEFAULT: dict[tuple, SchemaSet] = {}
 
 
 def default_schema_set(home: Path | None = None) -> SchemaSet | None:
-    """The packs installed under :func:`schema_home`, as one set (kept while the packs are unchanged)."""
+    """The packs installed under :func:`schema_home`, as one set (kept while the packs are unchanged).
+
+    Called for every message, so it only lists the home folder and stats each pack's index (plain
+    ``os`` calls): a pack installed, replaced or removed meanwhile is picked up by the next message.
+    """
     home = schema_home() if home is None else home
-    if not home.is_dir():
+    folder = str(home)
+    try:
+        entries = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    except OSError:  # no home folder (nothing installed), or not a folder
         return None
-    indexes = sorted(p / INDEX_NAME for p in home.iterdir() if (p / INDEX_NAME).is_file())
-    if not indexes:
+    stamps = []
+    for name in entries:
+        index = os.path.join(folder, name, INDEX_NAME)
+        try:
+            status = os.stat(index)
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            stamps.append((index, status.st_mtime_ns))
+    if not stamps:
         return None
-    key = (str(home), *((str(i), i.stat().st_mtime_ns) for i in indexes))
+    key = (folder, *stamps)
     found = _DEFAULT.get(key)
     if found is None:
         _DEFAULT.clear()
-        found = _DEFAULT[key] = SchemaSet([load_pack(i.parent) for i in indexes])
+        found = _DEFAULT[key] = SchemaSet([load_pack(Path(index).parent) for index, _ in stamps])
     return found
