@@ -101,9 +101,15 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="Treat synthetic test identities as errors.")
 @click.option("--must-support", is_flag=True, default=False,
               help="Report mustSupport elements of the profiles that an instance leaves out (information).")
+@click.option("--example-urls/--no-example-urls", default=None,
+              help="Accept undefined extensions in example domains (example.org, ...) with a note, or report "
+                   "them as errors like HL7's -allow-example-urls false [default: accept, or example-urls "
+                   "in the config].")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Validate files in this many processes; results keep the input order [default: 1].")
-@click.option("--max-size", callback=_size, metavar="SIZE", help="Largest file read, e.g. 256MB [default: 256MB].")
+              help="Validate files and NDJSON lines in this many processes; results keep the input order "
+                   "[default: every core, or jobs in the config].")
+@click.option("--max-size", callback=_size, metavar="SIZE",
+              help="Largest file, or NDJSON line, read, e.g. 256MB [default: 256MB].")
 @click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
@@ -111,14 +117,19 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
-             cache_root: Path | None, production: bool | None, must_support: bool, jobs: int | None,
+             cache_root: Path | None, production: bool | None, must_support: bool,
+             example_urls: bool | None, jobs: int | None,
              max_size: int | None,
              max_depth: int | None, color: bool | None, lang: str) -> None:
-    """Validate files, folders (recursively: *.json, *.xml) or - (standard input).
+    """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
+
+    An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
+    one result per line (PATH:LINE), whatever the length of the file.
 
     \b
     Examples:
       samsvar validate patient.json
+      samsvar validate export/Patient.ndjson --jobs 2
       samsvar validate bundles/ --format sarif --output samsvar.sarif
       samsvar validate - < patient.xml
       samsvar validate exports/ -f json -o report.json -f junit -o junit.xml -f text
@@ -144,8 +155,10 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     request = ValidateRequest(
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
-        production=production, must_support=must_support, jobs=jobs, max_size=max_size, max_depth=max_depth,
+        production=production, must_support=must_support, example_urls=example_urls, jobs=jobs,
+        max_size=max_size, max_depth=max_depth,
         judge=bool({"html", "testreport"} & set(formats)), lang=lang,
+        keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
     try:
         report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))

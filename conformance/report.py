@@ -60,6 +60,9 @@ class Report:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     """Per requirement of the catalogue: ``{"id", "title", "level", "verdict", "evidence": [...]}``
     with verdict one of pass / fail / not-tested / manual (filled by the judge)."""
+    clean: int = 0
+    """Artifacts checked without a finding that the run counted but did not keep (a text report of
+    a long NDJSON export needs only their number: memory stays flat)."""
 
     @property
     def issues(self) -> list[Issue]:
@@ -82,7 +85,7 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "files": len(self.results),
+            "files": len(self.results) + self.clean,
             "files_failed": sum(1 for result in self.results if self.failing(result)),
             "issues": self.counts(),
             "fail_on": self.fail_on.code,

@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 from ..validators.detect import Kind
 from ..validators.issues import Severity
 from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Limits
-from ..validators.policy import Policy, find_config, load_policy, parse_size
-from ..validators.runner import Options, Result, Validator
+from ..validators.policy import ConfigError, Policy, find_config, load_policy, parse_size
+from ..validators.runner import Options, Result, Validator, resolve_jobs
 from .report import PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
@@ -45,10 +45,15 @@ class ValidateRequest:
     cache_root: Path | None = None
     production: bool | None = None
     must_support: bool = False
+    example_urls: bool | None = None
+    """Accept undefined extensions in example domains (None: the configuration's ``example-urls``, default yes)."""
     jobs: int | None = None
     judge: bool = False
     """Judge the requirements catalogue on the run (the HTML report and TestReport show the verdicts)."""
     lang: str = "nb"
+    keep_clean: bool = True
+    """Keep the results without findings (every report format but text lists them); when False
+    they are only counted, so memory does not grow with a long clean input."""
     max_size: int | None = None
     max_depth: int | None = None
     today: dt.date | None = field(default=None, compare=False)
@@ -76,6 +81,8 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         ),
         production=bool(request.production if request.production is not None else settings.get("production", False)),
         must_support=request.must_support or bool(settings.get("must-support", False)),
+        allow_example_urls=bool(request.example_urls if request.example_urls is not None
+                                else settings.get("example-urls", True)),
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
@@ -86,10 +93,21 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         validator.definitions()  # a missing profile or package is an environment error up front
 
     results: list[Result] = []
-    jobs = request.jobs or int(settings.get("jobs", 1))
+    try:
+        jobs = resolve_jobs(request.jobs or settings.get("jobs"))
+    except ValueError as exc:
+        raise ConfigError(f"{policy.source or 'configuration'}: {exc}") from None
+    families: set[str] = set()
+    clean = 0
     for result in validator.validate_paths(request.paths, stdin, jobs=jobs):
         result.issues = policy.apply(result.path, result.issues, request.today)
+        families.add(result.kind.family)
+        if not result.issues and not request.keep_clean:
+            clean += 1
+            continue
         results.append(result)
+    if not validator.packages and "fhir" in families:
+        validator.definitions()  # the workers loaded them: the reproducibility block names them too
     expired = policy.apply(str(policy.source), policy.expired_waiver_issues(request.today), request.today)
     if expired:
         results.append(Result(str(policy.source), Kind("config", "samsvar"), "toml", expired))
@@ -105,6 +123,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
                 "fail_on": fail_on.code,
                 "production": options.production,
                 "must_support": options.must_support,
+                "example_urls": options.allow_example_urls,
                 "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,
@@ -116,7 +135,8 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
                 "waivers": [[w.rule, w.owner, w.expires, w.path, w.expression] for w in policy.waivers],
             },
         ),
-        notices=_notices(results, options),
+        notices=_notices(families, options),
+        clean=clean,
     )
     if request.judge:
         from .catalogue import load_catalogue
@@ -137,8 +157,7 @@ def _record(package: Any) -> PackageRecord:
     return PackageRecord(id=str(info.id), version=str(info.version), sha256=str(package.sha256))
 
 
-def _notices(results: list[Result], options: Options) -> list[str]:
-    families = {result.kind.family for result in results}
+def _notices(families: set[str], options: Options) -> list[str]:
     notices = []
     if "fhir" in families:
         notices.append(NOT_YET_FHIR)

@@ -17,6 +17,21 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def samsvar_cache_dir(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[Path]
+    """samsvar's disk caches (FHIRPath, snapshots, tarballs) live in a folder of this session, not ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("samsvar-cache")
+    previous = os.environ.get("SAMSVAR_CACHE_DIR")
+    os.environ["SAMSVAR_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("SAMSVAR_CACHE_DIR", None)
+    else:
+        os.environ["SAMSVAR_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def fhir_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A package cache with hl7.fhir.r4.core#4.0.1 and hl7.fhir.no.basis#2.2.2 installed."""

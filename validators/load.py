@@ -167,26 +167,31 @@ def sniff_format(data: bytes, name: str) -> Format | None:
     return None
 
 
-def load_bytes(name: str, data: bytes, limits: Limits = Limits()) -> Loaded:
-    """Parse ``data``; never raises on bad input, returns fatal issues instead."""
+def load_bytes(name: str, data: bytes, limits: Limits = Limits(), fmt: Format | None = None,
+               first_line: int = 1) -> Loaded:
+    """Parse ``data``; never raises on bad input, returns fatal issues instead.
+
+    ``fmt`` forces the format (an NDJSON line is JSON, whatever its first character);
+    ``first_line`` is the line of the input where ``data`` starts (the lines of issues about
+    JSON are counted from it)."""
     if len(data) > limits.max_bytes:
         return Loaded(None, [INPUT_TOO_LARGE.issue(
             f"File is {len(data):,} bytes, over the limit of {limits.max_bytes:,} bytes; "
-            "raise --max-size to check it.", line=1, column=1)])
+            "raise --max-size to check it.", line=first_line, column=1)])
     if data.startswith(_UTF16_32_BOMS):
         return Loaded(None, [INPUT_ENCODING.issue(
             "File starts with a UTF-16 or UTF-32 byte order mark; FHIR and JSON require UTF-8.",
-            line=1, column=1)])
+            line=first_line, column=1)])
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        return Loaded(None, [INPUT_EMPTY.issue("File is empty.", line=1, column=1)])
-    fmt = sniff_format(data, name)
+        return Loaded(None, [INPUT_EMPTY.issue("File is empty.", line=first_line, column=1)])
+    fmt = fmt or sniff_format(data, name)
     if fmt == "json":
-        return _load_json(name, data, limits)
+        return _load_json(name, data, limits, first_line)
     if fmt == "xml":
         return _load_xml(name, data, limits)
     return Loaded(None, [INPUT_UNKNOWN.issue(
         "File is neither JSON nor XML: the first significant character is neither '{', '[' nor '<'.",
-        line=1, column=1)])
+        line=first_line, column=1)])
 
 
 def _position_of_offset(data: bytes, offset: int) -> tuple[int, int]:
@@ -196,15 +201,17 @@ def _position_of_offset(data: bytes, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def _load_json(name: str, data: bytes, limits: Limits) -> Loaded:
+def _load_json(name: str, data: bytes, limits: Limits, first_line: int = 1) -> Loaded:
     issues: list[Issue] = []
+    shift = first_line - 1
     if data.startswith(codecs.BOM_UTF8):
-        issues.append(INPUT_BOM.issue("File starts with a UTF-8 byte order mark.", line=1, column=1))
+        issues.append(INPUT_BOM.issue("File starts with a UTF-8 byte order mark.", line=first_line, column=1))
         data = data[len(codecs.BOM_UTF8):]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _position_of_offset(data, exc.start)
+        line += shift
         issues.append(INPUT_ENCODING.issue(
             f"Byte 0x{data[exc.start]:02X} at line {line}, column {column} is not valid UTF-8 "
             f"({exc.reason}); save the file as UTF-8.", line=line, column=column))
@@ -226,21 +233,22 @@ def _load_json(name: str, data: bytes, limits: Limits) -> Loaded:
         tree = json.loads(text, object_pairs_hook=pairs, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         issues.append(INPUT_JSON.issue(
-            f"Not well-formed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
-            line=exc.lineno, column=exc.colno))
+            f"Not well-formed JSON: {exc.msg} (line {exc.lineno + shift}, column {exc.colno}).",
+            line=exc.lineno + shift, column=exc.colno))
         return Loaded(None, issues)
     except RecursionError:
         issues.append(INPUT_DEPTH.issue(
-            "JSON nests too deeply to be parsed.", line=1, column=1))
+            "JSON nests too deeply to be parsed.", line=first_line, column=1))
         return Loaded(None, issues)
     except ValueError as exc:  # e.g. an integer longer than Python converts
-        issues.append(INPUT_JSON.issue(f"JSON could not be read: {exc}.", line=1, column=1))
+        issues.append(INPUT_JSON.issue(f"JSON could not be read: {exc}.", line=first_line, column=1))
         return Loaded(None, issues)
 
     depth, deep_path = _json_depth(tree, limits.max_depth)
     locator = JsonLocator(text)
     if deep_path is not None:
         line, column = locator.locate(deep_path) or (1, 1)
+        line += shift
         issues.append(INPUT_DEPTH.issue(
             f"JSON nests deeper than the limit of {limits.max_depth} levels.",
             line=line, column=column))
@@ -352,7 +360,14 @@ def _load_xml(name: str, data: bytes, limits: Limits) -> Loaded:
     return Loaded(Document(name, "xml", root, locator, data, docinfo.encoding), [])
 
 
+_DEEPER: dict[int, etree.XPath] = {}
+
+
 def _xml_too_deep(root: etree._Element, limit: int) -> etree._Element | None:
+    if 1 <= limit <= 256:  # is any element deeper than the limit? asked in C, walked only if so
+        deeper = _DEEPER.get(limit) or _DEEPER.setdefault(limit, etree.XPath(f"boolean({'/'.join(['*'] * limit)})"))
+        if not deeper(root):
+            return None
     stack = [(root, 1)]
     while stack:
         element, depth = stack.pop()

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from .detect import UNKNOWN, Kind, detect
 from .issues import EnvironmentProblem, Issue, Path as DocPath, Severity
-from .load import INPUT_UNREADABLE, Document, Limits, load_bytes
+from .load import INPUT_TOO_LARGE, INPUT_UNREADABLE, Document, Limits, load_bytes
 from .rules import rule
 
 CORE_PACKAGE = "hl7.fhir.r4.core#4.0.1"
-VALIDATED_SUFFIXES = (".json", ".xml")
+NDJSON_SUFFIXES = (".ndjson",)
+VALIDATED_SUFFIXES = (".json", ".xml", *NDJSON_SUFFIXES)
 
 INTERNAL = rule(
     "SAMSVAR-001", "samsvar failed on this file", Severity.FATAL,
@@ -40,6 +42,8 @@ class Result:
     kind: Kind
     format: str | None
     issues: list[Issue] = field(default_factory=list)
+    source: str | None = None
+    """For one line of an NDJSON file, the file (``path`` is ``FILE:LINE``; issue lines count in FILE)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +59,7 @@ class Options:
     limits: Limits = Limits()
     production: bool = False
     must_support: bool = False
+    allow_example_urls: bool = True
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -76,11 +81,84 @@ class Input:
             stream = stdin if stdin is not None else sys.stdin.buffer
             return stream.read(max_bytes + 1)
         with self.path.open("rb") as handle:
-            return handle.read(max_bytes + 1)
+            # read(max_bytes + 1) reserves max_bytes (256 MB) for every file; ask for what is there
+            expected = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(expected, max_bytes) + 1) if expected else b""
+            if not expected or len(data) > expected:  # a size the system does not know, or it grew
+                data += handle.read(max_bytes + 1 - len(data))
+            return data
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of an NDJSON file (Bulk Data export: one resource per line), read by the caller.
+
+    ``data`` is None when the line is longer than the size limit; it was skipped, not kept, and
+    ``size`` says how long it was. ``problem`` is set when the file itself could not be read.
+    """
+
+    file: str
+    number: int
+    data: bytes | None
+    size: int = 0
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.file}:{self.number}"
+
+
+Item = Union[Input, Line]
+
+
+def is_ndjson(name: str) -> bool:
+    return name.lower().endswith(NDJSON_SUFFIXES)
+
+
+def iter_ndjson(name: str, path: Path, max_bytes: int) -> Iterator[Line]:
+    """The non-blank lines of an NDJSON file, read one at a time: memory holds one line (of at
+    most ``max_bytes``), whatever the length of the file. A longer line is skipped in chunks and
+    reported by its size; blank lines (a final newline, CRLF endings) are no resources and skipped."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield Line(name, 0, None, problem=exc.strerror or str(exc))
+        return
+    with handle:
+        number = 0
+        while True:
+            try:
+                raw = handle.readline(max_bytes + 1)
+            except OSError as exc:
+                yield Line(name, number + 1, None, problem=exc.strerror or str(exc))
+                return
+            if not raw:
+                return
+            number += 1
+            if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                size = len(raw)
+                while True:  # the rest of the over-size line, never held whole
+                    chunk = handle.readline(1 << 20)
+                    size += len(chunk)
+                    if not chunk or chunk.endswith(b"\n"):
+                        break
+                yield Line(name, number, None, size=size - (1 if chunk.endswith(b"\n") else 0))
+                continue
+            if raw.strip(b" \t\r\n"):
+                yield Line(name, number, raw)
+
+
+def iter_items(paths: Iterable[str], max_bytes: int = Limits().max_bytes) -> Iterator[Item]:
+    """Every artifact to validate, in input order: files, and the lines of NDJSON files."""
+    for item in iter_inputs(paths):
+        if item.path is not None and is_ndjson(item.name) and not item.path.is_dir():
+            yield from iter_ndjson(item.name, item.path, max_bytes)
+        else:
+            yield item
 
 
 def iter_inputs(paths: Iterable[str]) -> Iterator[Input]:
-    """Files as given, folders recursively (``.json``/``.xml``, sorted, no hidden entries)."""
+    """Files as given, folders recursively (``.json``/``.xml``/``.ndjson``, sorted, no hidden entries)."""
     for raw in paths:
         if raw == "-":
             yield Input("-", None)
@@ -105,6 +183,27 @@ def _walk(folder: Path) -> Iterator[Input]:
             yield from _walk(Path(entry.path))
         elif entry.is_file() and entry.name.lower().endswith(VALIDATED_SUFFIXES):
             yield Input(entry.path, Path(entry.path))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_jobs(value: int | str | None) -> int:
+    """``--jobs`` / ``jobs =`` in the configuration: a number, or 0 / ``auto`` / None for every core."""
+    if value is None or value == 0 or (isinstance(value, str) and value.strip().lower() in ("auto", "0")):
+        return available_cores()
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"jobs must be a number of processes or 'auto', not {value!r}") from None
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1 (or 'auto'), not {jobs}")
+    return jobs
 
 
 def fhirpath_expression(root: str, path: DocPath) -> str:
@@ -161,8 +260,35 @@ class Validator:
                 f"Could not read {item.name}: {reason}.", line=1, column=1)])
         return self.validate_bytes(item.name, data)
 
-    def validate_bytes(self, name: str, data: bytes) -> Result:
-        loaded = load_bytes(name, data, self.options.limits)
+    def validate_item(self, item: Item, stdin: BinaryIO | None = None) -> Result:
+        """A file (or standard input), or one line of an NDJSON file."""
+        if isinstance(item, Line):
+            return self.validate_line(item)
+        return self.validate_input(item, stdin)
+
+    def validate_line(self, line: Line) -> Result:
+        """One NDJSON line as a JSON resource of its own, its issues located in the file's lines."""
+        if line.problem is not None:
+            if not line.number:  # the file could not be opened: a result for the file
+                return Result(line.file, UNKNOWN, None, [INPUT_UNREADABLE.issue(
+                    f"Could not read {line.file}: {line.problem}.", line=1, column=1)])
+            return Result(line.name, UNKNOWN, None, [INPUT_UNREADABLE.issue(
+                f"Could not read {line.file} after line {line.number - 1}: {line.problem}.",
+                line=line.number, column=1)], source=line.file)
+        if line.data is None:
+            limit = self.options.limits.max_bytes
+            return Result(line.name, UNKNOWN, None, [INPUT_TOO_LARGE.issue(
+                f"Line {line.number} is {line.size:,} bytes, over the limit of {limit:,} bytes for one "
+                "resource; it was skipped. Raise --max-size to check it.", line=line.number, column=1)],
+                source=line.file)
+        result = self.validate_bytes(line.name, line.data.rstrip(b"\r\n"), fmt="json", first_line=line.number)
+        result.source = line.file
+        return result
+
+    def validate_bytes(self, name: str, data: bytes, fmt: str | None = None, first_line: int = 1) -> Result:
+        """``fmt`` (``"json"``/``"xml"``) forces the format instead of sniffing it; ``first_line``
+        is where ``data`` starts in its file (an NDJSON line): issues are located in the file."""
+        loaded = load_bytes(name, data, self.options.limits, fmt=fmt, first_line=first_line)  # type: ignore[arg-type]
         document = loaded.document
         result = Result(name, UNKNOWN, document.format if document else None, list(loaded.issues))
         if document is None:
@@ -181,7 +307,12 @@ class Validator:
             result.issues.append(INTERNAL.issue(
                 f"samsvar failed while checking this file ({type(exc).__name__}: {exc}); "
                 "please report this.", line=1, column=1))
+        located_by_load = {id(issue) for issue in loaded.issues if issue.line is not None}
         locate(document, result)
+        if first_line > 1:  # positions in the document are counted from its own first line
+            for issue in result.issues:
+                if issue.line is not None and id(issue) not in located_by_load:
+                    issue.line += first_line - 1
         return result
 
     def _message_terminology(self) -> Any:
@@ -225,39 +356,141 @@ class Validator:
             resource = document.tree
         issues.extend(validate_resource(resource, definitions, FhirOptions(
             production=self.options.production, profiles=self.options.profiles,
-            must_support=self.options.must_support)))
+            must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls)))
         return issues
 
     def validate_paths(self, paths: Iterable[str], stdin: BinaryIO | None = None, jobs: int = 1) -> Iterator[Result]:
-        """Results in input order; with ``jobs > 1`` files are validated by that many processes."""
+        """Results in input order, streamed as they are ready: files, folders and NDJSON lines.
+
+        With ``jobs > 1`` artifacts are validated by that many processes, in batches, with a
+        bounded number of batches in flight: memory stays flat however long the input is. A run
+        of a single artifact (or of standard input) stays in this process.
+        """
         paths = list(paths)
+        items = iter_items(paths, self.options.limits.max_bytes)
         if jobs <= 1 or "-" in paths:
-            for item in iter_inputs(paths):
-                yield self.validate_input(item, stdin)
+            for item in items:
+                yield self.validate_item(item, stdin)
             return
-        from concurrent.futures import ProcessPoolExecutor
+        first = next(items, None)
+        second = next(items, None)
+        if first is None:
+            return
+        if second is None:
+            yield self.validate_item(first)
+            return
+        if isinstance(first, Line) or first.name.lower().endswith(".json"):
+            self._warm_definitions()
+        import itertools
 
-        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(self.options,)) as pool:
-            yield from pool.map(_validate_in_worker, iter_inputs(paths), chunksize=8)
+        yield from self._parallel(itertools.chain((first, second), items), jobs)
 
+    def _warm_definitions(self) -> None:
+        """Load the definitions before the workers start, so they inherit them (fork) instead of
+        each loading its own; a missing package is reported where a file needs it, not here."""
+        try:
+            self.definitions()
+        except EnvironmentProblem:
+            self._definitions = None
+
+    def _parallel(self, items: Iterator[Item], jobs: int) -> Iterator[Result]:
+        global _INHERITED
+        import multiprocessing
+        from concurrent.futures import Future, ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        _INHERITED = self if context is not None else None
+        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(self.options,))
+        pending: deque[tuple[Future[list[Result]], int]] = deque()
+        held = 0  # bytes of NDJSON lines in the batches in flight
+        try:
+            for batch in _batches(items):
+                size = sum(len(item.data or b"") for item in batch if isinstance(item, Line))
+                pending.append((pool.submit(_validate_in_worker, batch), size))
+                held += size
+                while len(pending) >= jobs * WINDOW_PER_JOB or held > jobs * WINDOW_BYTES_PER_JOB \
+                        or (pending and pending[0][0].done()):
+                    future, size = pending.popleft()
+                    held -= size
+                    yield from _interned(future.result())
+            while pending:
+                yield from _interned(pending.popleft()[0].result())
+        finally:
+            _INHERITED = None
+            for future, _ in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+WINDOW_PER_JOB, WINDOW_BYTES_PER_JOB = 64, 4 << 20
+"""Batches in flight per process (and bytes of NDJSON lines in them). Results leave in input
+order, so while one process works on a large file the others go on only as far as the window:
+64 batches (128 files) keep them busy past a file that takes seconds; the bytes bound keeps
+the memory for an NDJSON stream at a few MB per process, however long the stream."""
+BATCH_LINES, BATCH_BYTES, BATCH_FILES = 100, 1 << 20, 2
+"""A batch is up to 100 NDJSON lines (at most ~1 MB of them) or 2 files: large enough that
+passing it between processes costs little, small enough to balance the load."""
+SMALL_FILE_BYTES, SMALL_FILES = 16 * 1024, 8
+"""A file under 16 KB counts as 1/8 of a file (a batch holds up to 16 of them): a typical
+Norwegian message is checked in well under a millisecond, about what passing a batch costs."""
 
 _WORKER: Validator | None = None
+_INHERITED: Validator | None = None
+"""The parent's validator, which forked workers inherit with everything it has loaded."""
+
+
+def _batches(items: Iterator[Item]) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    size = files = 0
+    for item in items:
+        batch.append(item)
+        if isinstance(item, Line):
+            size += len(item.data or b"")
+        else:
+            files += 1 if _file_size(item) > SMALL_FILE_BYTES else 1 / SMALL_FILES
+        if files >= BATCH_FILES or len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
+            yield batch
+            batch, size, files = [], 0, 0
+    if batch:
+        yield batch
+
+
+def _file_size(item: Input) -> int:
+    try:
+        return item.path.stat().st_size if item.path is not None else BATCH_BYTES
+    except OSError:
+        return BATCH_BYTES
+
+
+_KINDS: dict[Kind, Kind] = {}
+
+
+def _interned(results: list[Result]) -> list[Result]:
+    """Results from a worker share one Kind object per kind (100,000 NDJSON lines: 3 kinds, not 100,000)."""
+    for result in results:
+        result.kind = _KINDS.setdefault(result.kind, result.kind)
+    return results
 
 
 def _start_worker(options: Options) -> None:
-    """Each worker process loads the definitions once, on its first FHIR file."""
+    """Each worker validates with the parent's validator when it was forked from it, otherwise
+    with its own, which loads the definitions once, on its first FHIR file."""
     global _WORKER
-    _WORKER = Validator(options)
+    inherited = _INHERITED
+    _WORKER = inherited if inherited is not None and inherited.options is options else Validator(options)
 
 
-def _validate_in_worker(item: Input) -> Result:
+def _validate_in_worker(batch: list[Item]) -> list[Result]:
     assert _WORKER is not None
-    return _WORKER.validate_input(item)
+    return [_WORKER.validate_item(item) for item in batch]
 
 
 def locate(document: Document, result: Result) -> None:
     """Fill expression, line and column of every issue that points into the document."""
     root = result.kind.name if result.kind.family == "fhir" else None
+    prepare = getattr(document.locator, "prepare", None)
+    if prepare is not None:  # one pass for all the issues' positions
+        prepare([issue.path for issue in result.issues if issue.path is not None and issue.line is None])
     for issue in result.issues:
         if issue.path is None:
             continue

@@ -77,7 +77,7 @@ def render(report: Report, *, color: bool = False) -> str:
         if hasattr(result, "status"):
             console.print(_test_line(result))
         for issue in sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0)):
-            console.print(_issue_line(result.path, issue))
+            console.print(_issue_line(getattr(result, "source", None) or result.path, issue))  # NDJSON: FILE:LINE:COL
     for notice in report.notices:
         console.print(Text("note: " + notice, style="dim"))
     verdict = Text(summary_line(report), style="bold green" if report.passed else "bold red")

@@ -76,9 +76,11 @@ WRONG_DISPLAY = rule(
 BAD_FORMAT = rule(
     "FHIR-TX-003", "Code not in the format of its code system", Severity.ERROR,
     """
-    With ``trust-format`` for a code system that is not available offline, samsvar checks the
-    code's format: a SNOMED CT concept id (partition and Verhoeff check digit) or a LOINC code
-    (mod-10 check digit). This code fails that check, so it cannot be a code of the system.
+    The code breaks the format of its code system, so it cannot be a code of it. MIME types
+    (``urn:ietf:bcp:13``) are checked by their grammar under every policy: ``type/subtype`` with
+    RFC 6838 names (parameters after a ``;`` are not judged). With ``trust-format`` for a code system
+    that is not available offline, also SNOMED CT concept ids (partition and Verhoeff check
+    digit) and LOINC codes (mod-10 check digit).
     """,
     bad='{"system": "http://loinc.org", "code": "8867-5"}',
     good='{"system": "http://loinc.org", "code": "8867-4"}',
@@ -119,6 +121,13 @@ class BindingChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
         self.service = terminology(definitions)
+
+    @staticmethod
+    def relevant(element: dict[str, Any], code: str | None) -> bool:
+        """Whether values of this element can break a binding (asked once per element and type)."""
+        binding = element.get("binding")
+        return bool(binding) and code in _CODING_TYPES and binding.get("strength") in ("required", "extensible") \
+            and bool(binding.get("valueSet"))
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         value, element, code = visit.value, visit.element, visit.code
@@ -209,6 +218,10 @@ class CodingChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
         self.service = terminology(definitions)
+
+    @staticmethod
+    def relevant(element: dict[str, Any], code: str | None) -> bool:
+        return code == "Coding" and element.get("path") != "Coding"
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code != "Coding" or not isinstance(visit.value, dict) or visit.element.get("path") == "Coding":

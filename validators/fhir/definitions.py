@@ -91,6 +91,7 @@ class Definitions:
             return
         # Later packages and loose files override earlier ones, as ``--ig`` order promises.
         self._by_url[url] = entry
+        self.memo.pop("fingerprint", None)
         self._loaded.pop(url, None)
         if entry.meta.get("resourceType") == "StructureDefinition":
             sd_type = entry.meta.get("type")
@@ -164,11 +165,32 @@ class Definitions:
         if base is None:
             problems[key] = [f"its base {base_url} is not available"]
             return None
+        from ..cache import snapshot_key, store
+
+        cache = store("snapshots")  # on disk, keyed by everything loaded and the generator's source
+        cache_key = snapshot_key(self.fingerprint(), key) if cache.enabled else None
+        cached = cache.get(cache_key) if cache_key else None
+        if isinstance(cached, list):
+            return cached
         snapshot = generate(sd, base, self.snapshot_elements)
         if snapshot.problems:
             problems[key] = snapshot.problems
             return None
+        if cache_key:
+            cache.put(cache_key, snapshot.elements)
         return snapshot.elements
+
+    def fingerprint(self) -> str:
+        """What these definitions are made of (package hashes, loose resources), for disk caches."""
+        found = self.memo.get("fingerprint")
+        if found is None:
+            from ..cache import definitions_fingerprint
+
+            packages = list(dict.fromkeys(e.package for e in self._by_url.values() if e.package is not None))
+            loose = [self._loaded[url] for url, e in sorted(self._by_url.items())
+                     if e.package is None and url in self._loaded]
+            found = self.memo["fingerprint"] = definitions_fingerprint(packages, loose)
+        return found
 
     def snapshot_problems(self, type_or_url: str) -> list[str]:
         """Why :meth:`snapshot_elements` gave nothing for a differential-only profile."""

@@ -59,7 +59,11 @@ from fhirpathpy.engine.invocations.constants import constants
 from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, ResourceNode, TypeInfo
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
+from fhirpathpy import __version__ as fhirpathpy_version
 from fhirpathpy.parser import parse
+
+from ..cache import parsed_fhirpath
+from .fhirpath_fast import compile_fast
 
 
 UCUM = "http://unitsofmeasure.org"
@@ -89,8 +93,11 @@ class Compiled:
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self._tree = parse(expression)["children"][0]
+        self._tree = parsed_fhirpath(expression, parse, fhirpathpy_version)["children"][0]  # disk cache
         self._constants = _fhir_constants(expression)
+        self.fast = compile_fast(self._tree)
+        """The expression on plain JSON (``fast(focus_items(value, type_path))``) when it is simple
+        enough; it answers UNDECIDED when the engine must evaluate it (see :mod:`.fhirpath_fast`)."""
 
     def __call__(self, resource: Any, context: Mapping[str, Any] | None = None) -> list[Any]:
         constants.reset()  # now() and today() hold still during one evaluation

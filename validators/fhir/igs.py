@@ -23,24 +23,41 @@ class TarballPackage:
     """A package read straight from its ``.tgz`` (nothing is installed into the cache)."""
 
     def __init__(self, path: Path) -> None:
+        from .. import cache
+
         self.path = path
-        self._files: dict[str, bytes] = {}
         try:
-            with tarfile.open(path, "r:gz") as archive:
+            self._sha256 = cache.file_sha256(path)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot read package {path}: {exc}") from None
+        unpacked = cache.cached_tarball(self._sha256)  # an earlier run unpacked and indexed it
+        if unpacked is not None:
+            self._files: Any = unpacked[0]
+            self.manifest: dict[str, Any] = unpacked[1]["manifest"]
+            self._index = unpacked[1]["index"]
+        else:
+            self._files = self._read_tarball()
+            self.manifest = json.loads(self._files["package.json"])
+            self._index = self._read_index()
+            cache.store_tarball(self._sha256, self._files, self.manifest, self._index)
+        self.id = str(self.manifest.get("name"))
+        self.version = str(self.manifest.get("version"))
+
+    def _read_tarball(self) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        try:
+            with tarfile.open(self.path, "r:gz") as archive:
                 for member in archive:
                     name = member.name.removeprefix("./")
                     if member.isfile() and name.startswith("package/") and name.endswith(".json") and "/" not in name[8:]:
                         handle = archive.extractfile(member)
                         if handle is not None:
-                            self._files[name[8:]] = handle.read()
+                            files[name[8:]] = handle.read()
         except (OSError, tarfile.TarError, EOFError) as exc:
-            raise EnvironmentProblem(f"cannot read package {path}: {exc}") from None
-        if "package.json" not in self._files:
-            raise EnvironmentProblem(f"{path} is not a FHIR package: it has no package/package.json")
-        self.manifest: dict[str, Any] = json.loads(self._files["package.json"])
-        self.id = str(self.manifest.get("name"))
-        self.version = str(self.manifest.get("version"))
-        self._index = self._read_index()
+            raise EnvironmentProblem(f"cannot read package {self.path}: {exc}") from None
+        if "package.json" not in files:
+            raise EnvironmentProblem(f"{self.path} is not a FHIR package: it has no package/package.json")
+        return files
 
     @property
     def ref(self) -> str:
@@ -48,9 +65,7 @@ class TarballPackage:
 
     @property
     def sha256(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return self._sha256
 
     def _read_index(self) -> list[dict[str, Any]]:
         if ".index.json" in self._files:
@@ -72,7 +87,12 @@ class TarballPackage:
         return self._index
 
     def load(self, filename: str) -> dict[str, Any]:
-        return json.load(io.BytesIO(self._files[filename]))
+        try:
+            data = self._files[filename]
+        except OSError:  # the unpacked copy in the samsvar cache went missing: the tarball itself
+            self._files = self._read_tarball()
+            data = self._files[filename]
+        return json.load(io.BytesIO(data))
 
 
 class ProjectResources:

@@ -9,13 +9,15 @@ better are skipped and named in ``SKIPPED``.
 from __future__ import annotations
 
 import functools
+import os
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..issues import Issue, Severity
 from ..rules import rule
 from .definitions import Definitions
 from .fhirpath import HOOKS, Hooks, compile_expression
+from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
 INVARIANT_FAILED = rule(
@@ -73,6 +75,17 @@ system type ``Boolean``, which a FHIR ``boolean`` is not, so as published it fai
 ``exists`` condition."""
 
 Compiled = Callable[..., list[Any]]
+
+
+class _Constraint(NamedTuple):
+    key: str
+    expression: str
+    compiled: Any  # a Compiled expression, or the exception compiling it raised
+    guard: str | None
+    constraint: dict[str, Any]
+
+VERIFY_FAST_PATH = os.environ.get("SAMSVAR_VERIFY_FAST_PATH", "") not in ("", "0")
+"""Evaluate simple expressions both ways and fail on a difference (benches and tests set it)."""
 ResourceNode: Any = None  # fhirpathpy's typed node, imported on first use (keeps start-up fast)
 
 
@@ -96,6 +109,8 @@ class InvariantChecker:
 
         self.document = DocumentIndex()
         self._conforming: set[tuple[int, str]] = set()
+        self._plans: dict[int, tuple[dict[str, Any], tuple[_Constraint, ...]]] = definitions.memo.setdefault(
+            "invariant-plans", {})
 
     def _compile(self, expression: str) -> Compiled | Exception:
         found = self._compiled.get(expression)
@@ -107,46 +122,85 @@ class InvariantChecker:
             self._compiled[expression] = found
         return found
 
+    def _engine_context(self, visit: Visit) -> tuple[Hooks, Any, dict[str, Any]]:
+        focus = ResourceNode.create_node(visit.value, _type_path(visit))
+        env = {"resource": _typed(visit.resource), "rootResource": _typed(visit.root), "context": focus}
+        return self._hooks(visit), focus, env
+
+    def _evaluate(self, compiled: Any, visit: Visit, engine: tuple[Hooks, Any, dict[str, Any]] | None) -> list[Any] | Exception:
+        """The expression through fhirpathpy, with the validator's hooks; an exception is returned."""
+        hooks, focus, env = engine or self._engine_context(visit)
+        token = HOOKS.set(hooks)
+        try:
+            return compiled(focus, env)
+        except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
+            return exc
+        finally:
+            HOOKS.reset(token)
+
+    def _plan(self, element: dict[str, Any]) -> tuple[_Constraint, ...]:
+        """The constraints of an element to evaluate, worked out once per element definition:
+        effective expression, compiled form, guard; SKIPPED ones and empty expressions left out."""
+        plan = self._plans.get(id(element))
+        if plan is None or plan[0] is not element:
+            steps = []
+            for constraint in element.get("constraint") or []:
+                key = constraint.get("key", "")
+                expression = _effective_expression(key, constraint.get("expression"))
+                if expression and key not in SKIPPED:
+                    steps.append(_Constraint(key, expression, self._compile(expression), _guard(expression), constraint))
+            plan = self._plans[id(element)] = (element, tuple(steps))
+        return plan[1]
+
+    def relevant(self, element: dict[str, Any], _code: str | None) -> bool:
+        """Whether values of this element have constraints to evaluate (see StructureChecker)."""
+        return bool(self._plan(element))
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
-        hooks: Hooks | None = None
-        focus: Any = None
-        env: dict[str, Any] = {}
-        for constraint in visit.element.get("constraint") or []:
-            key = constraint.get("key", "")
-            expression = _effective_expression(key, constraint.get("expression"))
-            if not expression or key in SKIPPED:
-                continue
-            if _holds_trivially(expression, visit.value):
-                continue
-            compiled = self._compile(expression)
+        plan = self._plan(visit.element)
+        if not plan:
+            return
+        engine: tuple[Hooks, Any, dict[str, Any]] | None = None
+        fast_focus: list[Any] | None = None
+        fast_env: dict[str, Any] = {}
+        value = visit.value
+        for step in plan:
+            if step.guard is not None and _absent(step.guard, value):
+                continue  # "X.empty() or ..." / "X.exists() implies ..." without X: true
+            compiled, expression = step.compiled, step.expression
             outcome: list[Any] | Exception
             if isinstance(compiled, Exception):
                 outcome = compiled
             else:
-                hooks = hooks or self._hooks(visit)  # one set of hooks, focus and variables per visit
-                token = HOOKS.set(hooks)
-                try:
-                    if focus is None:
-                        focus = ResourceNode.create_node(visit.value, _type_path(visit))
-                        env = {"resource": _typed(visit.resource), "rootResource": _typed(visit.root), "context": focus}
-                    outcome = compiled(focus, env)
-                except Exception as exc:  # noqa: BLE001 - unsupported by the engine, not by the data
-                    outcome = exc
-                finally:
-                    HOOKS.reset(token)
+                outcome = UNDECIDED
+                if compiled.fast is not None:  # simple expressions: on the JSON, without the engine
+                    if fast_focus is None:
+                        fast_focus = focus_items(value, _type_path(visit))
+                        fast_env = environment(visit.resource, visit.root, fast_focus)
+                    outcome = compiled.fast(fast_focus, fast_env)
+                    if outcome is not UNDECIDED:
+                        outcome = [item[0] if type(item) is Node else item for item in outcome]
+                        if VERIFY_FAST_PATH:
+                            _verify(expression, outcome, self._evaluate(compiled, visit, None))
+                if outcome is UNDECIDED:
+                    if engine is None:  # one set of hooks, focus and variables per visit
+                        engine = self._engine_context(visit)
+                    outcome = self._evaluate(compiled, visit, engine)
             if isinstance(outcome, Exception):
                 yield INVARIANT_NOT_EVALUATED.issue(
-                    f"Constraint {key} could not be evaluated ({type(outcome).__name__}): {expression}",
-                    path=visit.path, expression=visit.expression)
-            elif outcome == [False] and _best_practice(constraint):
-                yield BEST_PRACTICE.issue(
-                    f"Constraint failed: {key}: '{constraint.get('human', '')}' (best practice)",
+                    f"Constraint {step.key} could not be evaluated ({type(outcome).__name__}): {expression}",
                     path=visit.path, expression=visit.expression)
             elif outcome == [False]:
-                severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
-                yield INVARIANT_FAILED.issue(
-                    f"Constraint failed: {key}: '{constraint.get('human', '')}' (expression: {expression})",
-                    path=visit.path, expression=visit.expression, severity=severity)
+                constraint = step.constraint
+                if _best_practice(constraint):
+                    yield BEST_PRACTICE.issue(
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice)",
+                        path=visit.path, expression=visit.expression)
+                else:
+                    severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
+                    yield INVARIANT_FAILED.issue(
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression})",
+                        path=visit.path, expression=visit.expression, severity=severity)
 
 
     # -- what FHIRPath asks of the validator: resolve(), conformsTo(), memberOf() --------------------
@@ -216,16 +270,20 @@ def _guard(expression: str) -> str | None:
     return _guard_cache[expression]
 
 
-def _holds_trivially(expression: str, value: Any) -> bool:
-    """True when the constraint is ``X.empty() or ...`` / ``X.exists() implies ...`` and the value has
-    no ``X`` (nor ``_X``, nor a choice ``Xtype``): FHIRPath would answer true. Saves most of the
-    FHIRPath evaluations on definitional resources, whose elements carry many such rules."""
-    name = _guard(expression)
-    if name is None or not isinstance(value, dict):
-        return False
-    if name in value or "_" + name in value:
+def _absent(name: str, value: Any) -> bool:
+    """``value`` is an object without ``name`` (nor ``_name``, nor a choice ``nameType``): a
+    constraint ``name.empty() or ...`` / ``name.exists() implies ...`` holds without evaluating it.
+    Saves most of the FHIRPath evaluations on definitional resources, whose elements carry many
+    such rules."""
+    if not isinstance(value, dict) or name in value or "_" + name in value:
         return False
     return not any(k.startswith(name) and k[len(name):len(name) + 1].isupper() for k in value)
+
+
+def _verify(expression: str, fast: list[Any], engine: list[Any] | Exception) -> None:
+    """``SAMSVAR_VERIFY_FAST_PATH=1``: the fast path must answer what the engine answers."""
+    if isinstance(engine, Exception) or (fast == [False]) != (engine == [False]) or fast != engine:
+        raise AssertionError(f"FHIRPath fast path differs from the engine on {expression!r}: {fast!r} != {engine!r}")
 
 
 def _typed(resource: dict[str, Any]) -> Any:

@@ -166,6 +166,12 @@ class StructureChecker:
         self._parents: list[Parent] = []
         self._document = DocumentIndex()
         self._conforming: set[tuple[int, str]] = set()
+        self._outer: dict[str, Any] | None = None
+        """In a nested conformance walk: the document of the caller (its references resolve there)."""
+        self._info: dict[int, tuple[ElementDefinition, str, bool, bool]] = definitions.memo.setdefault("element-info", {})
+        self._signature = tuple(type(check) for check in self.element_checks)
+        self._relevant: dict[tuple[Any, ...], tuple[ElementDefinition, tuple[int, ...]]] = \
+            definitions.memo.setdefault("relevant-checks", {})
 
     # -- what slicing needs from the walk ---------------------------------------------------------
 
@@ -187,11 +193,13 @@ class StructureChecker:
             if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
                 nested = StructureChecker(self.definitions, self.element_checks, root_profile=profile)
                 nested._conforming = self._conforming
+                nested._outer = self._outer or (self._resources[0][0] if self._resources else None)
                 issues: Iterator[Issue] = nested.check_resource(value, (), value["resourceType"])
             else:
                 nested = StructureChecker(self.definitions, self.element_checks)
                 nested._resources = list(self._resources) or [({}, {})]
                 nested._conforming = self._conforming
+                nested._outer = self._outer
                 root = ctx.elements.get(ctx.path, {})
                 issues = _chain(nested._run_checks(value, root, code, (), ""),
                                 nested._object(value, ctx, (), "") if isinstance(value, dict) else iter(()))
@@ -213,7 +221,7 @@ class StructureChecker:
         """The resource a Reference points to inside this document (contained or Bundle entry)."""
         if not self._resources:
             return None
-        return self._document.resolve(reference, self._resources[-1][1], self._resources[0][0])
+        return self._document.resolve(reference, self._resources[-1][1], self._outer or self._resources[0][0])
 
     def check_resource(self, resource: Any, path: Path, expression: str, profile: str | None = None) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -270,20 +278,37 @@ class StructureChecker:
             walker = StructureChecker(self.definitions, checks, root_profile=usable, must_support=self.must_support)
             walker._resources = list(self._resources[:-1])
             walker._conforming = self._conforming
+            walker._outer = self._outer
             self._conforming.add(key)
             try:
                 yield from walker.check_resource(resource, path, expression, profile=usable)
             finally:
                 self._conforming.discard(key)
 
+    def _checks_for(self, element: ElementDefinition, code: str | None) -> tuple[ElementCheck, ...]:
+        """The element checks that can say something about values of ``element`` (of type ``code``):
+        a check with a ``relevant(element, code)`` method is asked once per element definition and
+        type; the others always run."""
+        key = (id(element), code, self._signature)
+        found = self._relevant.get(key)
+        if found is None or found[0] is not element:
+            chosen = tuple(i for i, check in enumerate(self.element_checks)
+                           if getattr(check, "relevant", None) is None or check.relevant(element, code))
+            found = self._relevant[key] = (element, chosen)
+        checks = self.element_checks
+        return checks if len(found[1]) == len(checks) else tuple(checks[i] for i in found[1])
+
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
                     expression: str) -> Iterator[Issue]:
         if not self.element_checks:
             return
+        checks = self._checks_for(element, code)
+        if not checks:
+            return
         resource, root = self._resources[-1]
-        visit = Visit(value, element, code, path, expression, resource, root, self._resources[0][0],
+        visit = Visit(value, element, code, path, expression, resource, root, self._outer or self._resources[0][0],
                       self._parents[-1] if self._parents else None)
-        for check in self.element_checks:
+        for check in checks:
             yield from check(visit)
 
     def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
@@ -315,17 +340,16 @@ class StructureChecker:
                                              expression=expression)
                 continue
             element, code = found
+            count_key, repeats, choice = self._element_info(element)
             if key.startswith("_"):
                 owner = Parent(obj.get(name), code or "", element["path"],
                                f"{expression}.{_display_name(name, element, code)}", obj)
                 if name not in obj:
-                    counts[element_key(element)] = counts.get(element_key(element), 0) + _present(value)
+                    counts[count_key] = counts.get(count_key, 0) + _present(value)
                     yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
                 yield from self._primitive_extensions(value, element, (*path, key), owner)
                 continue
-            # JSON arrays follow the base definition: a profile's max of 1 does not change the shape
-            repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
-            shown = f"{expression}.{_display_name(name, element, code)}"
+            shown = f"{expression}.{_display_name(name, element, code) if choice else name}"
             if repeats and not isinstance(value, list):
                 yield ARRAY_SHAPE.issue(
                     f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
@@ -370,31 +394,57 @@ class StructureChecker:
                 definitions = assignment.slices
             for item, chosen in zip(present, definitions):
                 yield from self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
-            counts[element_key(element)] = counts.get(element_key(element), 0) + len(present) + only_extensions
+            counts[count_key] = counts.get(count_key, 0) + len(present) + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
-    def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
+    def _element_info(self, element: ElementDefinition) -> tuple[str, bool, bool]:
+        """(key for counting, repeats in JSON, choice element), once per element definition. JSON
+        arrays follow the base definition: a profile's max of 1 does not change the shape."""
+        found = self._info.get(id(element))
+        if found is None or found[0] is not element:
+            repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
+            found = self._info[id(element)] = (element, element_key(element), repeats, element["path"].endswith("[x]"))
+        return found[1], found[2], found[3]
+
+    def _cardinality_plan(self, ctx: Context) -> list[tuple[str, ElementDefinition, int, int | None, bool, bool]]:
+        """The direct children of ``ctx`` as the cardinality check reads them, once per context:
+        (key, element, min, max or None for *, sliced, mustSupport that may be absent)."""
+        cache: dict[tuple[int, str], tuple[Any, list[Any]]] = self.definitions.memo.setdefault("cardinality", {})
+        found = cache.get((id(ctx.elements), ctx.path))
+        if found is not None and found[0] is ctx.elements:
+            return found[1]
+        plan = []
         for element in self.definitions.child_elements(ctx):
-            count = counts.get(element_key(element), 0)
-            if count == 0 and element.get("slicing"):  # required slices of an absent element
-                slices = self.definitions.slices(ctx, element)
-                if slices:
-                    yield from assign(self._matcher(), ctx, element, slices, [], path, expression).issues
             minimum = int(element.get("min", 0))
             maximum = element.get("max", "*")
+            bound = None if maximum in ("*", None) else int(maximum)
+            optional_support = bool(element.get("mustSupport")) and minimum == 0 and element.get("max") != "0"
+            plan.append((element_key(element), element, minimum, bound, bool(element.get("slicing")), optional_support))
+        cache[(id(ctx.elements), ctx.path)] = (ctx.elements, plan)
+        return plan
+
+    def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
+        for key, element, minimum, maximum, sliced, optional_support in self._cardinality_plan(ctx):
+            count = counts.get(key, 0)
+            if count == 0:
+                if sliced:  # required slices of an absent element
+                    slices = self.definitions.slices(ctx, element)
+                    if slices:
+                        yield from assign(self._matcher(), ctx, element, slices, [], path, expression).issues
+                if optional_support and self.must_support:
+                    yield MUST_SUPPORT.issue(
+                        f"{element['path']} is mustSupport in {ctx.url or 'the profile'} and is absent here; a "
+                        "receiver that supports it may expect it when the data exists", path=path, expression=expression)
+            elif minimum <= count and (maximum is None or count <= maximum):
+                continue
             source = f" (from {ctx.url})" if ctx.url else ""
-            if count == 0 and self.must_support and element.get("mustSupport") and minimum == 0 \
-                    and element.get("max") != "0":
-                yield MUST_SUPPORT.issue(
-                    f"{element['path']} is mustSupport in {ctx.url or 'the profile'} and is absent here; a "
-                    "receiver that supports it may expect it when the data exists", path=path, expression=expression)
             if count < minimum:
                 yield MIN_CARDINALITY.issue(
                     f"{element['path']}: minimum required = {minimum}, but only found {count}{source}",
                     path=path, expression=expression)
-            if maximum not in ("*", None) and count > int(maximum):
+            if maximum is not None and count > maximum:
                 yield MAX_CARDINALITY.issue(
-                    f"{element['path']}: max allowed = {maximum}, but found {count}{source}",
+                    f"{element['path']}: max allowed = {element.get('max', '*')}, but found {count}{source}",
                     path=path, expression=expression)
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,

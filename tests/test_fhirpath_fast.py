@@ -1,0 +1,122 @@
+"""The FHIRPath fast path answers exactly what the engine answers, or leaves the answer to it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from samsvar.validators import Options, Validator
+from samsvar.validators.fhir import invariants
+from samsvar.validators.fhir.fhirpath import compile_expression
+from samsvar.validators.fhir.fhirpath_fast import UNDECIDED, Node, environment, focus_items
+
+from .conftest import FIXTURES
+
+EXTENSION = {"url": "http://example.org/x", "valueString": "a"}
+ELEMENT = {"id": "Patient.name", "path": "Patient.name", "min": 0, "max": "*",
+           "type": [{"code": "HumanName"}, {"code": "HumanName"}],
+           "constraint": [{"key": "a", "severity": "error"}, {"key": "b"}]}
+PATIENT = {"resourceType": "Patient", "id": "p", "active": True, "gender": "female",
+           "name": [{"family": "Nordmann", "given": ["Kari", "Ola"]}],
+           "contained": [{"resourceType": "Organization", "id": "o", "name": "X"}],
+           "extension": [EXTENSION, {"url": "http://example.org/y", "valueDecimal": Decimal("1.5")}]}
+STRUCTURE = {"resourceType": "StructureDefinition", "url": "http://hl7.org/fhir/StructureDefinition/x",
+             "kind": "resource", "type": "Patient",
+             "snapshot": {"element": [{"id": "Patient", "path": "Patient"}, {"id": "Patient.name", "path": "Patient.name"}]},
+             "differential": {"element": [{"id": "Patient", "path": "Patient"}]}}
+
+CASES = [
+    # (expression, value, type path)
+    ("extension.exists() != value.exists()", EXTENSION, "Extension"),
+    ("extension.exists() != value.exists()", {"url": "u"}, "Extension"),
+    ("extension.exists() != value.exists()", {"url": "u", "extension": [EXTENSION], "valueCode": "x"}, "Extension"),
+    ("name.exists() or uri.exists()", {"name": "n"}, "ElementDefinition.mapping"),
+    ("name.exists() or uri.exists()", {}, "ElementDefinition.mapping"),
+    ("(code = 'Reference' or code = 'canonical') or targetProfile.empty()", {"code": "string"}, "ElementDefinition.type"),
+    ("(code = 'Reference' or code = 'canonical') or targetProfile.empty()",
+     {"code": "string", "targetProfile": ["x"]}, "ElementDefinition.type"),
+    ("min.empty() or max.empty() or (max = '*') or iif(max != '*', min <= max.toInteger())", ELEMENT, "ElementDefinition"),
+    ("min.empty() or max.empty() or (max = '*') or iif(max != '*', min <= max.toInteger())",
+     {"min": 2, "max": "1"}, "ElementDefinition"),
+    ("min.empty() or max.empty() or (max = '*') or iif(max != '*', min <= max.toInteger())",
+     {"min": 1, "max": "x"}, "ElementDefinition"),
+    ("empty() or ($this = '*') or (toInteger() >= 0)", "*", "string"),
+    ("empty() or ($this = '*') or (toInteger() >= 0)", "-1", "string"),
+    ("type.select(code).isDistinct()", ELEMENT, "ElementDefinition"),
+    ("constraint.select(key).isDistinct()", ELEMENT, "ElementDefinition"),
+    ("constraint.all(severity.exists())", ELEMENT, "ElementDefinition"),
+    ("constraint.where(severity.exists()).count() = 1", ELEMENT, "ElementDefinition"),
+    ("path.matchesFull('[A-Za-z][A-Za-z0-9]*(\\\\.[a-z][A-Za-z0-9]*(\\\\[x])?)*')", ELEMENT, "ElementDefinition"),
+    ("path.matchesFull('[a-z]+')", ELEMENT, "ElementDefinition"),
+    ("path.startsWith('Patient') and path.contains('.') and path.contains('.').not().not()", ELEMENT, "ElementDefinition"),
+    ("name.given.count() > 1 and name.family.exists() xor active", PATIENT, "Patient"),
+    ("name.given.count() > 2 implies gender = 'male'", PATIENT, "Patient"),
+    ("contained.name.exists() and contained.id.trace('ids').isDistinct()", PATIENT, "Patient"),
+    ("extension.value.exists()", PATIENT, "Patient"),
+    ("children().count() > 3 and children().where($this.exists()).exists()", PATIENT, "Patient"),
+    ("(snapshot | differential).element.all(path.contains('.').not() implies id.exists())", STRUCTURE, "StructureDefinition"),
+    ("(%resource.kind = 'logical' or snapshot.element.first().path = %resource.type) and "
+     "snapshot.element.tail().all(path.startsWith(%resource.snapshot.element.first().path & '.'))",
+     STRUCTURE, "StructureDefinition"),
+    ("snapshot.element.first().path & '.' & kind = 'Patient.resource'", STRUCTURE, "StructureDefinition"),
+    ("%context.kind = 'resource' and %rootResource.type.exists()", STRUCTURE, "StructureDefinition"),
+    ("active.not()", PATIENT, "Patient"),
+    ("true and (false or {}.empty())", PATIENT, "Patient"),
+]
+
+
+@pytest.mark.parametrize(("expression", "value", "path"), CASES, ids=[c[0][:60] for c in CASES])
+def test_the_fast_path_answers_as_the_engine(expression: str, value: object, path: str) -> None:
+    compiled = compile_expression(expression)
+    from fhirpathpy.engine.nodes import ResourceNode
+
+    focus = ResourceNode.create_node(value, path)
+    resource = value if isinstance(value, dict) and "resourceType" in value else PATIENT
+    engine = compiled(focus, {"resource": ResourceNode.create_node(resource, resource["resourceType"]),
+                              "rootResource": ResourceNode.create_node(resource, resource["resourceType"]),
+                              "context": focus})
+    if compiled.fast is None:
+        assert "{}" in expression  # the one case of the table outside the subset
+        return
+    items = focus_items(value, path)
+    fast = compiled.fast(items, environment(resource, resource, items))
+    assert fast is not UNDECIDED, expression
+    assert [item[0] if type(item) is Node else item for item in fast] == engine
+
+
+@pytest.mark.parametrize(("expression", "value", "path"), [
+    ("gender.exists()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),   # a primitive extension
+    ("given.exists()", {"given": ["a", None]}, "HumanName"),                     # a JSON null
+    ("given.not()", {"given": ["a", "b"]}, "HumanName"),                         # not() of two items
+    ("gender.not()", {"gender": "female"}, "Patient"),                            # not() of a string
+    ("birthDate = '1970'", {"birthDate": "1970"}, "Patient"),                 # a date: the engine compares dates
+    ("$this.exists()", {}, "HumanName"),                                          # $this unset at the top
+    ("value.toInteger() > 1", {"value": Decimal("2.0")}, "Quantity"),             # a decimal
+])
+def test_the_fast_path_leaves_the_hard_cases_to_the_engine(expression: str, value: object, path: str) -> None:
+    compiled = compile_expression(expression)
+    assert compiled.fast is not None
+    items = focus_items(value, path)
+    assert compiled.fast(items, environment(PATIENT, PATIENT, items)) is UNDECIDED
+
+
+@pytest.mark.parametrize("expression", [
+    "name.where(use = 'official').given.first().matches('K.*')",  # matches(): partial matching
+    "%ucum.exists()", "Patient.name.exists()", "name.given[0].exists()", "value.ofType(Quantity).exists()",
+    "birthDate < today()", "a + b > 1", "code.memberOf('http://x')", "reference.resolve().exists()",
+    "descendants().exists()",
+])
+def test_outside_the_subset_there_is_no_fast_path(expression: str) -> None:
+    assert compile_expression(expression).fast is None
+
+
+def test_fixtures_give_the_same_findings_with_the_fast_path_verified(fhir_cache: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every invariant fixture, with every fast answer checked against the engine."""
+    monkeypatch.setattr(invariants, "VERIFY_FAST_PATH", True)
+    validator = Validator(Options(cache_root=fhir_cache))
+    for path in sorted((FIXTURES / "fhir" / "invariants").glob("*.json")):
+        result = validator.validate_bytes(str(path), path.read_bytes())
+        assert not [i for i in result.issues if i.rule == "SAMSVAR-001"], (path, result.issues)

@@ -1,0 +1,570 @@
+"""A fast path for the simple FHIRPath of invariants, evaluated on the JSON itself.
+
+Profiling the official examples showed FHIRPath evaluation as the hottest path of validation
+(about half of it): every element occurrence evaluates its constraints, and most of them are
+simple (``extension.exists() != value.exists()``, ``name.exists() or uri.exists()``,
+``(code = 'Reference' or code = 'canonical') or targetProfile.empty()``), while each evaluation
+through fhirpathpy's interpreter costs tens of microseconds of node wrapping and table lookups.
+
+:func:`compile_fast` turns the parse tree of such an expression into a Python closure over the
+JSON value, for a subset of FHIRPath: member navigation (with fhirpathpy's model of choice
+elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``;
+``exists()``, ``empty()``, ``count()``, ``not()``, ``toInteger()``, ``isDistinct()``,
+``first()``, ``tail()``, ``children()`` without arguments; ``select()``, ``where()``, ``all()``,
+``iif()``, ``trace()``, ``startsWith()``, ``contains()`` and ``matchesFull()`` (a literal
+pattern); the Boolean operators, ``=``/``!=`` on strings, Booleans and counts,
+``<``/``>``/``<=``/``>=`` on integers, ``|`` and ``&``; string, integer and Boolean literals.
+Anything else (other functions and variables, types, arithmetic, dates, quantities) makes it
+return None at compile time, and the engine evaluates the expression.
+
+At run time the closure answers the collection the engine would (``[True]``, ``[False]``,
+``[]``, ...) or :data:`UNDECIDED` whenever the data leaves the cases it mirrors exactly: a
+primitive extension (``_name``), a JSON null, more than one item where one is expected, a
+comparison of anything but plain strings, Booleans or integers. Then the engine evaluates it,
+so a fast answer is never a different answer; ``SAMSVAR_VERIFY_FAST_PATH=1`` makes the
+invariant checker evaluate both and fail loudly on a difference (``bench/fhirpath_fast_check.py``
+runs it over the official examples).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Callable
+
+from fhirpathpy.engine.util import uniq
+
+UNDECIDED: Any = object()
+"""The fast path cannot answer for this data: evaluate with the engine."""
+
+Items = list[Any]
+Fn = Callable[[Items, Any, Any], Any]
+"""(input items, ``$this``, environment) in, items (or UNDECIDED) out. ``$this`` is what
+fhirpathpy's context holds: the input of the nearest operator or function argument, None at the
+top (unset). The environment maps ``resource``/``rootResource``/``context`` to their items."""
+
+_STRINGY = frozenset({"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "System.String"})
+_BOOLEAN_OPERATORS = ("and", "or", "xor", "implies")
+_COMPARISONS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b,
+                "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
+
+
+class Node(tuple):
+    """A navigated JSON value and fhirpathpy's type path for it: ``(value, path)``."""
+
+    __slots__ = ()
+
+
+_MODEL: dict[str, Any] | None = None
+
+
+def _model() -> dict[str, Any]:
+    global _MODEL
+    if _MODEL is None:
+        from fhirpathpy.models import models
+
+        _MODEL = models["r4"]
+    return _MODEL
+
+
+def focus_items(value: Any, path: str) -> Items:
+    """The focus as the engine's ``ResourceNode.create_node(value, path)`` sees it."""
+    if isinstance(value, Mapping) and "resourceType" in value:
+        path = value["resourceType"]
+    return [Node((value, path))]
+
+
+def compile_fast(tree: dict[str, Any]) -> Callable[[Items, dict[str, Items]], Any] | None:
+    """A closure for the expression's parse tree, called with the focus (:func:`focus_items`) and
+    the environment (:func:`environment`); None when the expression leaves the subset."""
+    try:
+        compiled = _compile(tree)
+    except _Unsupported:
+        return None
+    return lambda items, env: compiled(items, None, env)
+
+
+def environment(resource: Any, root: Any, focus: Items) -> dict[str, Items]:
+    """``%resource``, ``%rootResource`` and ``%context`` as the invariant checker sets them."""
+    return {"resource": focus_items(resource, ""), "rootResource": focus_items(root, ""), "context": focus}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _compile(node: dict[str, Any]) -> Fn:
+    kind = node.get("type")
+    children = node.get("children") or []
+    if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm") and len(children) == 1:
+        return _compile(children[0])
+    if kind == "LiteralTerm" and len(children) == 1:
+        return _literal(children[0])
+    if kind == "ThisInvocation":
+        return _this
+    if kind == "ExternalConstantTerm":
+        return _variable(children)
+    if kind == "MemberInvocation":
+        return _member(_identifier(children))
+    if kind == "FunctionInvocation":
+        return _function(children)
+    if kind == "InvocationExpression" and len(children) == 2:
+        return _chain(_compile(children[0]), _compile(children[1]))
+    operator = (node.get("terminalNodeText") or [None])[0]
+    if len(children) == 2:
+        left, right = _compile(children[0]), _compile(children[1])
+        if kind in ("AndExpression", "OrExpression", "XorExpression", "ImpliesExpression") \
+                and operator in _BOOLEAN_OPERATORS:
+            return _operator(_logic(operator), left, right)
+        if kind == "EqualityExpression" and operator in ("=", "!="):
+            return _operator(_equality(operator == "!="), left, right)
+        if kind == "InequalityExpression" and operator in _COMPARISONS:
+            return _operator(_comparison(_COMPARISONS[operator]), left, right)
+        if kind == "UnionExpression" and operator == "|":
+            return _operator(_union, left, right)
+        if kind == "AdditiveExpression" and operator == "&":
+            return _operator(_concatenate, left, right)
+    raise _Unsupported(kind)
+
+
+def _variable(children: list[dict[str, Any]]) -> Fn:
+    """``%resource``, ``%rootResource`` and ``%context``; other variables are the engine's."""
+    constant = children[0] if len(children) == 1 else {}
+    parts = constant.get("children") or []
+    if constant.get("type") != "ExternalConstant" or len(parts) != 1 or parts[0].get("type") != "Identifier":
+        raise _Unsupported("variable")
+    name = str(parts[0].get("text") or "").strip('"').replace("`", "")
+    if name not in ("resource", "rootResource", "context"):
+        raise _Unsupported(name)
+    return lambda _items, _this, env: env[name]
+
+
+def _identifier(children: list[dict[str, Any]]) -> str:
+    if len(children) != 1 or children[0].get("type") != "Identifier":
+        raise _Unsupported("identifier")
+    text = str(children[0].get("text") or "")
+    if text.startswith('"'):
+        raise _Unsupported("delimited identifier")
+    name = text.replace("`", "")
+    # Capitalised names filter resources by type; "length" of a string is special in fhirpathpy.
+    if not name or not name[0].islower() or name == "length":
+        raise _Unsupported(name)
+    return name
+
+
+def _literal(node: dict[str, Any]) -> Fn:
+    kind, text = node.get("type"), str(node.get("text") or "")
+    if kind == "BooleanLiteral":
+        value: Any = text == "true"
+    elif kind == "StringLiteral":
+        value = _unquote(node)
+    elif kind == "NumberLiteral" and text.isdigit():
+        value = int(text)
+    else:
+        raise _Unsupported(kind)
+    return lambda _items, _this, _env: [value]
+
+
+def _unquote(node: dict[str, Any]) -> str:
+    """A string literal's value, unescaped by the engine's own evaluator."""
+    from fhirpathpy.engine.evaluators import string_literal
+
+    return str(string_literal(None, None, node)[0])
+
+
+def _string_argument(node: dict[str, Any]) -> str:
+    while node.get("type") in ("TermExpression", "LiteralTerm") and len(node.get("children") or []) == 1:
+        node = node["children"][0]
+    if node.get("type") != "StringLiteral":
+        raise _Unsupported("argument")
+    return _unquote(node)
+
+
+def _this(_items: Items, this: Any, _env: Any) -> Any:
+    return UNDECIDED if this is None else this  # unset at the top: the engine reports it
+
+
+def _chain(first: Fn, then: Fn) -> Fn:
+    def chained(items: Items, this: Any, env: Any) -> Any:
+        middle = first(items, this, env)
+        return UNDECIDED if middle is UNDECIDED else then(middle, this, env)
+    return chained
+
+
+def _member(name: str) -> Fn:
+    """fhirpathpy's member navigation (``create_reduce_member_invocation``) on plain JSON."""
+    model = _model()
+    elsewhere, choices, path2type = model["pathsDefinedElsewhere"], model["choiceTypePaths"], model["path2Type"]
+    underscore = "_" + name
+
+    routes: dict[Any, tuple[str | None, tuple[tuple[str, str, str], ...]]] = {}
+
+    def route(path: Any) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
+        """Where ``name`` leads from a node of type ``path``: (type of the child, or None for a
+        choice element) and, for a choice, (property, its ``_`` twin, type) per allowed type."""
+        child = f"{path}.{name}" if path else f"_.{name}"
+        child = elsewhere.get(child, child)
+        types = choices.get(child)
+        if types:
+            found = routes[path] = (None, tuple((name + t, underscore + t, path2type.get(child + t, child + t))
+                                                for t in types))
+        else:
+            child = "Extension" if name == "extension" else child
+            found = routes[path] = (path2type.get(child, child), ())
+        return found
+
+    def navigate(items: Items, _this: Any, _env: Any) -> Any:
+        found: Items = []
+        for item in items:
+            if type(item) is not Node:
+                continue  # a literal or a function's result: no children
+            data, path = item
+            if not isinstance(data, Mapping):
+                continue  # a primitive has no children (and "length" is not compiled)
+            child, alternatives = routes.get(path) or route(path)
+            value: Any = None
+            if child is None:
+                for prop, twin, kind in alternatives:
+                    if twin in data:
+                        return UNDECIDED  # a primitive extension: the engine pairs the two
+                    value = data.get(prop)
+                    if value is not None:
+                        child = kind
+                        break
+            else:
+                if underscore in data:
+                    return UNDECIDED
+                value = data.get(name)
+            if value is None:
+                continue
+            for entry in value if isinstance(value, list) else (value,):
+                if entry is None:
+                    return UNDECIDED
+                if isinstance(entry, Mapping) and "resourceType" in entry:
+                    found.append(Node((entry, entry["resourceType"])))  # as ResourceNode types a resource
+                else:
+                    found.append(Node((entry, child)))
+        return found
+
+    return navigate
+
+
+def _function(children: list[dict[str, Any]]) -> Fn:
+    if len(children) != 1 or children[0].get("type") != "Functn":
+        raise _Unsupported("function")
+    parts = children[0].get("children") or []
+    if not parts or parts[0].get("type") != "Identifier" or len(parts) > 2:
+        raise _Unsupported("function")
+    name = str(parts[0].get("text") or "")
+    arguments = (parts[1].get("children") or []) if len(parts) == 2 else []
+    if len(parts) == 2 and (parts[1].get("type") != "ParamList" or not arguments):
+        raise _Unsupported("parameters")
+    simple = _SIMPLE.get(name)
+    if simple is not None and not arguments:
+        return lambda items, _this, _env: simple(items)
+    if name in ("select", "all", "where") and len(arguments) == 1:
+        return _each(name, _compile(arguments[0]))
+    if name == "trace" and len(arguments) == 1:
+        _string_argument(arguments[0])  # a label: the result is the input
+        return lambda items, _this, _env: items
+    if name in ("contains", "startsWith") and len(arguments) == 1:
+        try:
+            literal: str | None = _string_argument(arguments[0])
+        except _Unsupported:
+            literal = None
+        return _string_function(name, _compile(arguments[0]), literal)
+    if name == "iif" and len(arguments) in (2, 3):
+        return _iif(*(_compile(argument) for argument in arguments))
+    if name == "matchesFull" and len(arguments) == 1:
+        return _matches_full(_string_argument(arguments[0]))
+    raise _Unsupported(name)
+
+
+def _data(item: Any) -> Any:
+    return item[0] if type(item) is Node else item
+
+
+def _not(items: Items) -> Any:
+    if not items:
+        return []
+    if len(items) == 1:
+        value = _data(items[0])
+        if isinstance(value, bool):
+            return [not value]
+    return UNDECIDED
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def _to_integer(items: Items) -> Any:
+    """``toInteger()`` as fhirpathpy's: one item, a Boolean, an integer or a string of digits."""
+    if len(items) != 1:
+        return []
+    value = _data(items[0])
+    if isinstance(value, bool):
+        return [int(value)]
+    if type(value) is int:
+        return [value]
+    if isinstance(value, str):
+        return [int(value)] if _INTEGER.match(value) else []
+    if isinstance(value, (float, Decimal)):
+        return UNDECIDED  # the engine keeps a Decimal; leave such cases to it
+    return []
+
+
+def _is_distinct(items: Items) -> Any:
+    """``isDistinct()`` as fhirpathpy's: the items' data, compared as its ``uniq`` compares them."""
+    if not items:
+        return [True]
+    nodes = [type(item) is Node for item in items]
+    if not all(nodes) and any(nodes):
+        return UNDECIDED
+    values = [_data(item) for item in items]
+    return [len(uniq(values)) == len(values)]
+
+
+def _children(items: Items) -> Any:
+    """``children()`` as fhirpathpy's (``create_reduce_children``): every property but ``_name``."""
+    model = _model()
+    elsewhere, path2type = model["pathsDefinedElsewhere"], model["path2Type"]
+    found: Items = []
+    for item in items:
+        if type(item) is not Node or not isinstance(item[0], Mapping):
+            continue
+        data, path = item
+        for prop, value in data.items():
+            if prop.startswith("_"):
+                continue
+            child = "Extension" if prop == "extension" else (f"{path}.{prop}" if path is not None else "")
+            child = elsewhere.get(child, child)
+            child = path2type.get(child, child)
+            for entry in value if isinstance(value, list) else (value,):
+                if entry is None:
+                    return UNDECIDED  # the engine makes a node of a null
+                if isinstance(entry, Mapping) and "resourceType" in entry:
+                    found.append(Node((entry, entry["resourceType"])))
+                else:
+                    found.append(Node((entry, child)))
+    return found
+
+
+def _first(items: Items) -> Any:
+    return items[:1]
+
+
+def _tail(items: Items) -> Any:
+    return items[1:]
+
+
+_SIMPLE: dict[str, Callable[[Items], Any]] = {
+    "exists": lambda items: [bool(items)],
+    "empty": lambda items: [not items],
+    "count": lambda items: [len(items)],
+    "not": _not,
+    "toInteger": _to_integer,
+    "isDistinct": _is_distinct,
+    "children": _children,
+    "first": _first,
+    "tail": _tail,
+}
+
+
+def _is_true(items: Items) -> bool:
+    """fhirpathpy's ``is_true``: one item equal to true (so also the number 1)."""
+    return len(items) == 1 and _data(items[0]) == True  # noqa: E712 - as the engine compares
+
+
+def _each(name: str, argument: Fn) -> Fn:
+    """``select(e)`` / ``all(e)`` / ``where(e)``: ``e`` on each item alone, with ``$this`` the item."""
+    def evaluate(items: Items, _this: Any, env: Any) -> Any:
+        results: Items = []
+        for item in items:
+            one = [item]
+            outcome = argument(one, one, env)
+            if outcome is UNDECIDED:
+                return UNDECIDED
+            if name == "all":
+                if not _is_true(outcome):
+                    return [False]
+            elif name == "where":
+                if outcome and (type(outcome[0]) is Node or outcome[0]):  # the engine tests the first
+                    results.append(item)                                   # item's truth, as Python does
+            else:
+                results.extend(outcome)
+        return [True] if name == "all" else results
+    return evaluate
+
+
+def _iif(criterion: Fn, then: Fn, otherwise: Fn | None = None) -> Fn:
+    """samsvar's ``iif()``: input and criterion single items or empty; branches on the input."""
+    def evaluate(items: Items, _this: Any, env: Any) -> Any:
+        if len(items) > 1:
+            return UNDECIDED  # an error in the engine
+        verdict = criterion(items, items, env)
+        if verdict is UNDECIDED or len(verdict) > 1:
+            return UNDECIDED
+        if _is_true(verdict):
+            return then(items, items, env)
+        return otherwise(items, items, env) if otherwise is not None else []
+    return evaluate
+
+
+def _matches_full(regex: str) -> Fn:
+    """samsvar's ``matchesFull()``: one string, the whole of it matching (DOTALL)."""
+    try:
+        pattern = re.compile(regex, re.DOTALL)
+    except re.error:
+        raise _Unsupported("regex") from None
+
+    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
+        if not items:
+            return []
+        if len(items) == 1:
+            value = _data(items[0])
+            if isinstance(value, str):
+                return [pattern.fullmatch(value) is not None]
+        return UNDECIDED  # not one string: an error in the engine
+    return evaluate
+
+
+def _string_function(name: str, argument: Fn, literal: str | None) -> Fn:
+    """``startsWith(s)`` (samsvar's, nullable) and ``contains(s)`` (the engine's, nullable input)
+    on one string. As the engine, the argument is evaluated on ``$this`` (not on the input):
+    fhirpathpy passes String parameters the context's ``$this``."""
+    def evaluate(items: Items, this: Any, env: Any) -> Any:
+        if name == "contains" and not items:
+            return []  # checked before the argument is evaluated
+        if literal is not None:
+            value: Any = [literal]
+        elif this is None:
+            return UNDECIDED  # the argument would be evaluated on the root data: leave it to the engine
+        else:
+            value = argument(this, this, env)
+        if value is UNDECIDED or len(value) > 1:
+            return UNDECIDED
+        if not value:
+            return [] if name == "startsWith" else UNDECIDED  # contains() has no answer for nothing
+        text = _data(value[0])
+        if not isinstance(text, str):
+            return UNDECIDED
+        if not items:
+            return []
+        if len(items) == 1:
+            subject = _data(items[0])
+            if isinstance(subject, str):
+                return [subject.startswith(text) if name == "startsWith" else text in subject]
+        return UNDECIDED
+    return evaluate
+
+
+def _operator(combine: Callable[[Items, Items], Any], left: Fn, right: Fn) -> Fn:
+    """An infix operator: both operands on the input, each with ``$this`` the input, as the
+    engine evaluates them (both, always)."""
+    def evaluate(items: Items, _this: Any, env: Any) -> Any:
+        a, b = left(items, items, env), right(items, items, env)
+        if a is UNDECIDED or b is UNDECIDED:
+            return UNDECIDED
+        return combine(a, b)
+    return evaluate
+
+
+def _union(a: Items, b: Items) -> Any:
+    """``|`` as fhirpathpy's ``distinct_fn``: nodes deduplicated by their data and *re-made without
+    their type path* (a resource keeps its type), plain values deduplicated as they are."""
+    both = a + b
+    nodes = [type(item) is Node for item in both]
+    if all(nodes):
+        return [Node((data, data["resourceType"] if isinstance(data, Mapping) and "resourceType" in data else None))
+                for data in uniq([item[0] for item in both])]
+    if any(nodes):
+        return UNDECIDED
+    return uniq(both)
+
+
+def _string_operand(items: Items) -> Any:
+    if not items:
+        return ""
+    if len(items) == 1:
+        value = _data(items[0])
+        if isinstance(value, str):
+            return value
+    return UNDECIDED  # the engine raises
+
+
+def _concatenate(a: Items, b: Items) -> Any:
+    """``&``: strings, an empty operand as the empty string."""
+    left, right = _string_operand(a), _string_operand(b)
+    if left is UNDECIDED or right is UNDECIDED:
+        return UNDECIDED
+    return [left + right]
+
+
+def _boolean(items: Items) -> Any:
+    """Singleton evaluation of an operand: empty, its Boolean, or true for one other item."""
+    if not items:
+        return None
+    if len(items) > 1:
+        return UNDECIDED  # the engine reports it (a Boolean operator on a collection)
+    value = _data(items[0])
+    if isinstance(value, float):
+        return UNDECIDED  # the engine makes a Decimal of it; leave such cases to it
+    return value if isinstance(value, bool) else True
+
+
+def _logic(operator: str) -> Callable[[Items, Items], Any]:
+    def combine(a_items: Items, b_items: Items) -> Any:
+        a, b = _boolean(a_items), _boolean(b_items)
+        if a is UNDECIDED or b is UNDECIDED:
+            return UNDECIDED
+        if operator == "and":
+            result = False if a is False or b is False else (True if a is True and b is True else None)
+        elif operator == "or":
+            result = True if a is True or b is True else (False if a is False and b is False else None)
+        elif operator == "xor":
+            result = None if a is None or b is None else a != b
+        else:  # implies
+            result = b if a is True else (True if a is False or b is True else None)
+        return [] if result is None else [result]
+    return combine
+
+
+def _comparable(item: Any) -> Any:
+    """A plain string or Boolean (or an integer of a literal or ``count()``) as ``=`` compares it,
+    or UNDECIDED."""
+    if type(item) is Node:
+        value, path = item
+        if isinstance(value, bool) or (isinstance(value, str) and path in _STRINGY):
+            return value
+        return UNDECIDED
+    return item if type(item) in (str, bool, int) else UNDECIDED
+
+
+def _equality(negate: bool) -> Callable[[Items, Items], Any]:
+    def combine(a_items: Items, b_items: Items) -> Any:
+        if not a_items or not b_items:
+            return []
+        if len(a_items) != len(b_items):
+            return [negate]
+        same = True
+        for a, b in zip(a_items, b_items):
+            a, b = _comparable(a), _comparable(b)
+            if a is UNDECIDED or b is UNDECIDED or type(a) is not type(b):
+                return UNDECIDED
+            same = same and a == b
+        return [same != negate]
+    return combine
+
+
+def _comparison(holds: Callable[[int, int], bool]) -> Callable[[Items, Items], Any]:
+    def combine(a_items: Items, b_items: Items) -> Any:
+        if not a_items or not b_items:
+            return []
+        if len(a_items) != 1 or len(b_items) != 1:
+            return UNDECIDED
+        a, b = _data(a_items[0]), _data(b_items[0])
+        if type(a) is not int or type(b) is not int:  # integers only (not Booleans, not decimals)
+            return UNDECIDED
+        return [holds(a, b)]
+    return combine
