@@ -6,8 +6,10 @@ Reads ``../shared/data/peer/fhir-test-cases/manifest.r4-offline.json``. For ever
 step of every case (``base``, and ``profile`` where the case has a profile) samsvar validates
 the file with the case's supporting files (``--ig``) and profile (``--profile``); the step
 agrees when samsvar's set of error paths (error and fatal issues) equals the Java
-validator's. HL7's ``/*Type/id*/`` annotations in paths are ignored. Prints the share per
-topic, for the ``clean`` tier, overall, and (``--verbose``) every disagreement.
+validator's. HL7's ``/*Type/id*/`` annotations in paths are ignored. The one harness option
+samsvar has an equivalent for is passed on: ``examples`` (HL7's harness allows example URLs
+unless it is false) as samsvar's example-urls option. Prints the share per topic, for the
+``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
         url = _profile_url(folder / case["profile"])
         profiles = (url,) if url else ()
     try:
-        validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles))
+        # the harness's "examples" option (HL7's test harness allows example URLs unless told not to)
+        examples = bool((case.get("options") or {}).get("examples", True))
+        validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles,
+                                      allow_example_urls=examples))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:

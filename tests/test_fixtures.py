@@ -1,7 +1,8 @@
 """Every fixture folder with an ``expected.toml`` is a contract: each file raises exactly the
 rule codes listed for it. A manifest's ``igs`` (folders beside it, or ``id#version`` packages of the
 cache) are loaded as with ``--ig``,
-and its ``[terminology]`` table is the terminology policy, as in ``samsvar.toml``."""
+and its ``[terminology]`` table is the terminology policy and ``example-urls`` the option, as in
+``samsvar.toml``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _cases() -> list[Case]:
         ignored = frozenset(document.get("ignore", []))
         igs = tuple(ig if "#" in ig else str(manifest.parent / ig) for ig in document.get("igs", []))
         policy = TerminologyPolicy.from_settings(document["terminology"]) if "terminology" in document else None
-        options = Options(igs=igs, terminology=policy)
+        options = Options(igs=igs, terminology=policy, allow_example_urls=bool(document.get("example-urls", True)))
         cases.extend((manifest.parent / name, codes, ignored, options) for name, codes in document["expected"].items())
     return cases
 

@@ -194,7 +194,7 @@ def test_loinc_messages(code: str, message: str) -> None:
 
 
 def test_format_checks_by_system() -> None:
-    assert set(FORMAT_CHECKS) == {"http://snomed.info/sct", "http://loinc.org"}
+    assert set(FORMAT_CHECKS) == {"http://snomed.info/sct", "http://loinc.org", "urn:ietf:bcp:13"}
     snomed, loinc = FORMAT_CHECKS["http://snomed.info/sct"], FORMAT_CHECKS["http://loinc.org"]
     assert snomed("22298006") is None
     assert "description id" in (snomed(_with_check_digit("700000101")) or "")

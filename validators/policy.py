@@ -7,6 +7,7 @@ select = ["ALL"]             # codes or prefixes ("NO-ID" = every NO-ID-* rule)
 ignore = ["INPUT-009"]
 production = false
 must-support = false        # report absent mustSupport elements of profiles
+example-urls = true          # false: undefined extensions in example domains are errors (FHIR-EXT-006)
 max-size = "256MB"
 max-depth = 200
 
@@ -178,7 +179,7 @@ def load_policy(path: Path | None) -> Policy:
 
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
-               "max-depth", "ig", "profile", "cache", "terminology", "jobs"}
+               "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -195,7 +196,7 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
         raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
-                                      "jobs") if k in table}
+                                      "jobs", "example-urls") if k in table}
     if "terminology" in table:
         from .terminology.service import TerminologyPolicy
 

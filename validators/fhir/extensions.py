@@ -2,7 +2,10 @@
 
 Wording and locations follow HL7's validator: an unknown extension is an error ("could not be
 found so is not allowed here"; load its package with ``--ig``), a context error is reported on
-the element that carries the extension.
+the element that carries the extension. An undefined extension in an example domain
+(``http://example.org/...``) is accepted by default, as HL7's validator does for examples;
+with ``--no-example-urls`` (HL7: ``-allow-example-urls false``) it is unknown like any other,
+and its url is reported as an example URL besides.
 """
 
 from __future__ import annotations
@@ -50,14 +53,39 @@ WRONG_CONTEXT = rule(
     bad='(an extension with context Patient, used on Organization)',
     good='(the same extension used on Patient)',
 )
+EXAMPLE_URL = rule(
+    "FHIR-EXT-006", "Extension url in an example domain", Severity.ERROR,
+    """
+    The extension's url is in a domain reserved for examples (example.org, example.com,
+    example.net, acme.org, acme.com) and no loaded definition has it. Such urls belong in
+    specifications and test data, not in data that is exchanged: no receiver can know what the
+    extension means. Reported when example URLs are not allowed (``--no-example-urls``, or
+    ``example-urls = false`` in the configuration); by default they are accepted, with a note.
+    """,
+    bad='{"extension": [{"url": "http://example.org/fhir/StructureDefinition/something", "valueString": "x"}]}',
+    good='{"extension": [{"url": "https://fhir.leverandor.no/StructureDefinition/something", "valueString": "x"}]}'
+         ' (a url the publisher owns, defined in a package loaded with --ig)',
+)
+VERSIONED_URL = rule(
+    "FHIR-EXT-007", "Extension url with a version", Severity.ERROR,
+    """
+    Extension.url names the extension by its canonical url alone; every extension definition
+    fixes Extension.url to that url, so a ``|version`` suffix makes the url differ from it. A
+    receiver matches extensions by url and would not recognise this one. The extension is
+    still checked, against the version of its definition that is loaded (the message says which).
+    """,
+    bad='{"url": "http://hl7.org/fhir/StructureDefinition/patient-congregation|4.0.0", "valueString": "Domkirken"}',
+    good='{"url": "http://hl7.org/fhir/StructureDefinition/patient-congregation", "valueString": "Domkirken"}',
+)
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
 
 
 class ExtensionChecker:
-    def __init__(self, definitions: Definitions) -> None:
+    def __init__(self, definitions: Definitions, allow_example_urls: bool = True) -> None:
         self.definitions = definitions
+        self.allow_example_urls = allow_example_urls
         self._compiled: dict[str, Any] = {}
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
@@ -74,7 +102,8 @@ class ExtensionChecker:
             return
         definition = self.definitions.get(url)
         if definition is None or definition.get("type") != "Extension":
-            if _EXAMPLE_DOMAIN.match(url):  # as HL7's validator: example URLs are for examples
+            example = bool(_EXAMPLE_DOMAIN.match(url))
+            if example and self.allow_example_urls:  # as HL7's validator: example URLs are for examples
                 yield UNKNOWN.issue(f"The extension {url} is not defined; it uses an example domain, so it "
                                     "is accepted without checks", path=(*visit.path, "url"),
                                     expression=visit.expression, severity=Severity.INFORMATION)
@@ -82,7 +111,17 @@ class ExtensionChecker:
                 yield UNKNOWN.issue(f"The extension {url} could not be found so is not allowed here "
                                     "(load the package that defines it with --ig)",
                                     path=(*visit.path, "url"), expression=visit.expression)
+                if example:
+                    yield EXAMPLE_URL.issue(f"Example URLs are not allowed in this context ({url})",
+                                            path=(*visit.path, "url"), expression=f"{visit.expression}.url")
             return
+        if "|" in url:
+            canonical, version = url.split("|", 1)
+            yield VERSIONED_URL.issue(
+                f"The extension URL must not contain a version (found '|{version}'; Extension.url is fixed to "
+                f"'{canonical}' in its definition). The extension was validated against version "
+                f"{definition.get('version') or '(none given)'} of the extension", path=(*visit.path, "url"),
+                expression=f"{visit.expression}.url")
         yield from self._context(visit, url, definition)
         yield from self._content(visit, url, definition, visit.value, visit.expression)
 

@@ -1,16 +1,19 @@
 """Profiles: an instance checked against a profile's snapshot (``--profile``, ``meta.profile``).
 
 The same structure walk runs over the profile's snapshot instead of the base definition, so
-its cardinalities, types, bindings, invariants and fixed/pattern values apply. Profiles
-without a snapshot and slicing are not handled yet (snapshot generation and slice matching
-come next); a profile that cannot be used is reported, never silently skipped.
+its cardinalities, types, bindings, invariants, fixed/pattern values and ranges apply (a
+profile without a snapshot gets one generated, see ``snapshot.py``; slices are matched in
+``slicing.py``). A profile that cannot be used is reported, never silently skipped.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
-from decimal import Decimal
-from typing import Any, Iterator
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterator
 
 from ..issues import Issue, Severity
 from ..rules import rule
@@ -44,7 +47,10 @@ OUT_OF_RANGE = rule(
     "FHIR-PROF-004", "Value outside the range the profile allows", Severity.ERROR,
     """
     The profile gives the element a minValue[x] or maxValue[x] (a number, a date or time, or a
-    Quantity in the same unit) and the value lies outside it.
+    Quantity in the same unit) and the value lies outside it. On a date, dateTime or instant the
+    limit may be a Duration (``maxValueDuration``, or ``maxValueQuantity`` in a UCUM unit of time):
+    a time relative to now, the duration after now for maxValue and before now for minValue
+    (``birthDate`` no later than today: ``maxValueQuantity`` 0 d).
     """,
     bad='(profile: valueQuantity minValueQuantity 3 kg) {"valueQuantity": {"value": 2, "system": "http://unitsofmeasure.org", "code": "kg"}}',
     good='{"valueQuantity": {"value": 72, "system": "http://unitsofmeasure.org", "code": "kg"}}',
@@ -81,6 +87,10 @@ def matches_pattern(value: Any, pattern: Any) -> bool:
 class FixedPatternChecker:
     """An element check: fixed[x], pattern[x], minValue[x], maxValue[x] and maxLength of the definition."""
 
+    def __init__(self, now: Callable[[], dt.datetime] | None = None) -> None:
+        self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        """The clock for limits relative to now (a Duration as minValue/maxValue of a date)."""
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         for key, expected in visit.element.items():
             if key.startswith("fixed") and len(key) > 5:
@@ -90,8 +100,13 @@ class FixedPatternChecker:
                     yield PATTERN_VALUE.issue(f"Value is {_show(visit.value)} but must match the pattern "
                                               f"{_show(expected)}", path=visit.path, expression=visit.expression)
             elif key.startswith(("minValue", "maxValue")) and len(key) > 8:
-                order = _compare(visit.value, expected)
                 low = key.startswith("min")
+                if isinstance(expected, dict) and isinstance(visit.value, str):
+                    message = relative_limit_violation(visit.value, expected, low, self.now())
+                    if message:
+                        yield OUT_OF_RANGE.issue(message, path=visit.path, expression=visit.expression)
+                    continue
+                order = _compare(visit.value, expected)
                 if order is not None and (order < 0 if low else order > 0):
                     word = "less than the specified minimum" if low else "greater than the specified maximum"
                     yield OUT_OF_RANGE.issue(f"The value in the instance ({_show(_plain(visit.value))}) is {word} "
@@ -172,6 +187,88 @@ def _compare(value: Any, limit: Any) -> int | None:
         a, b = value[:size], limit[:size]
         return (a > b) - (a < b)
     return None
+
+
+_TIME_UNITS = {"a": Decimal("31557600"), "mo": Decimal("2629800"), "wk": Decimal(604800), "d": Decimal(86400),
+               "h": Decimal(3600), "min": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
+"""Seconds per UCUM unit of time (a = 365.25 d, mo = a/12); whole years and months are added on the calendar."""
+_DATE_TIME = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?"
+                        r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?")
+
+
+def relative_limit_violation(value: str, limit: dict[str, Any], low: bool, now: dt.datetime) -> str | None:
+    """Why a date, dateTime or instant breaks a minValue/maxValue given as a Duration, or None.
+
+    The limit is now minus the duration (minValue) or now plus it (maxValue). A date (or a year,
+    a month) is compared with the limit's date (UTC) at its own precision; a dateTime breaks the
+    limit only if all of the period it names (a minute, a second) lies beyond it."""
+    unit = limit.get("code") if limit.get("code") is not None else limit.get("unit")
+    if unit not in _TIME_UNITS or limit.get("system") not in (None, UCUM):
+        return None
+    try:
+        amount = Decimal(str(limit.get("value")))
+    except (InvalidOperation, ValueError):
+        return None
+    shifted = _shift(now, amount, unit, -1 if low else 1) if amount.is_finite() else None
+    bounds = _period(value)
+    if bounds is None or shifted is None:
+        return None
+    if "T" not in value:
+        day = shifted.astimezone(dt.timezone.utc)
+        limit_date = f"{day.year:04d}-{day.month:02d}-{day.day:02d}"[:len(value)]
+        broken = value < limit_date if low else value > limit_date
+    else:
+        earliest, latest = bounds
+        broken = latest <= shifted if low else earliest > shifted
+    if broken:
+        word, side = ("minValue", "before") if low else ("maxValue", "after")
+        return (f"The date/time value '{value}' is not legal: {word} is {amount}{unit} {side} now (which is "
+                f"{now.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}, so the limit is "
+                f"{shifted.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ})")
+    return None
+
+
+def _shift(now: dt.datetime, amount: Decimal, unit: str, sign: int) -> dt.datetime | None:
+    try:
+        if unit in ("a", "mo") and amount == amount.to_integral_value():
+            months = sign * int(amount) * (12 if unit == "a" else 1)
+            year, month = divmod(now.month - 1 + months, 12)
+            year, month = now.year + year, month + 1
+            return now.replace(year=year, month=month, day=min(now.day, calendar.monthrange(year, month)[1]))
+        return now + sign * dt.timedelta(seconds=float(amount * _TIME_UNITS[unit]))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _period(value: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first instant of the period a FHIR date/dateTime/instant names and the first after it (UTC);
+    without a time zone, widened to every zone (+14:00 to -12:00)."""
+    match = _DATE_TIME.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        start = dt.datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                            int(second or 0))
+        if second is not None:
+            end = start + dt.timedelta(seconds=1)
+        elif minute is not None:
+            end = start + dt.timedelta(minutes=1)
+        elif day is not None:
+            end = start + dt.timedelta(days=1)
+        elif month is not None:
+            end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        else:
+            end = start.replace(year=start.year + 1)
+    except (ValueError, OverflowError):
+        return None
+    if zone:
+        offset = dt.timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * dt.timedelta(
+            hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        tz = dt.timezone(offset)
+        return start.replace(tzinfo=tz), end.replace(tzinfo=tz)
+    utc = dt.timezone.utc
+    return (start.replace(tzinfo=utc) - dt.timedelta(hours=14), end.replace(tzinfo=utc) + dt.timedelta(hours=12))
 
 
 def _show(value: Any) -> str:

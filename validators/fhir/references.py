@@ -7,7 +7,7 @@ Bundle stays linear in its size.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..issues import Issue, Severity
 from ..rules import rule
@@ -92,16 +92,44 @@ AGGREGATION = rule(
     bad='(subject aggregation = bundled) {"subject": {"reference": "https://server.example/Patient/1"}}',
     good='{"subject": {"reference": "urn:uuid:..."}}  (the Patient is an entry of the Bundle)',
 )
+TARGET_PROFILE = rule(
+    "FHIR-REF-004", "Reference target does not conform to the target profile", Severity.ERROR,
+    """
+    A profile can ask more of a reference than the resource type: that its target conforms to a
+    profile (``targetProfile``, of the element or of the slice the reference is in). Where the
+    target travels with the reference, as a contained resource or an entry of the same Bundle,
+    it is validated against the target profiles of its type, as HL7's validator does, and it
+    conforms to none of them. The message names the reference, where its target is and the
+    profiles. Targets elsewhere are not fetched; targets that only need a core resource type
+    are checked by type (FHIR-REF-001).
+    """,
+    bad='(Composition.subject is Reference(NoPatient), which requires an identifier) {"subject": '
+        '{"reference": "urn:uuid:..."}} and the entry urn:uuid:... is a Patient without identifier',
+    good='(the same) and the Patient entry has an identifier',
+)
+AMBIGUOUS = rule(
+    "FHIR-BUNDLE-007", "Reference matches more than one Bundle entry", Severity.ERROR,
+    """
+    By the fullUrl rules a reference resolves to one entry of its Bundle. This one matches
+    several, typically versions of one resource with the same fullUrl and different
+    ``meta.versionId``, so a receiver cannot tell which is meant. Refer to one version
+    (``Observation/1/_history/2``: the version is matched against ``meta.versionId``), or keep
+    one version in the Bundle.
+    """,
+    bad='(entries Observation/1 with versionId 1 and 2) {"reference": "Observation/1"}',
+    good='{"reference": "Observation/1/_history/2"}',
+)
 _SELF_CONTAINED = ("document", "message")
 _NO_FULLURL_NEEDED = ("transaction", "batch", "transaction-response", "batch-response")
 """New resources in a transaction have no identity yet; responses echo what the server returns."""
 
 _RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})")
 _RESTFUL_BASE = re.compile(r"^(https?://.+/)[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
-_HISTORY = re.compile(r"/_history/[A-Za-z0-9\-.]{1,64}$")
+_HISTORY = re.compile(r"/_history/([A-Za-z0-9\-.]{1,64})$")
 _NARRATIVE_LINK = re.compile(r"""(?:href|src)\s*=\s*["']#([^"']+)["']""")
 _LITERAL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
-_ABSOLUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://\S+|urn:(?:uuid|oid):\S+)$")
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+"""An absolute URI (RFC 3986: a scheme, a colon and more), as HL7's validator tells them apart."""
 
 
 class BundleIndex:
@@ -111,7 +139,9 @@ class BundleIndex:
     reference matches a fullUrl; a relative ``Type/id`` resolves against the base of the
     referring entry's RESTful fullUrl. Where the referrer has a ``urn:uuid`` fullUrl, a relative
     reference matches ``urn:uuid:<id>``, as HL7's validator does; where it has no fullUrl, the
-    entry whose fullUrl ends with ``/Type/id`` or whose resource has that type and id.
+    entry whose fullUrl ends with ``/Type/id`` or whose resource has that type and id. A
+    versioned reference (``.../_history/2``) is matched without its version, then by
+    ``meta.versionId``.
     """
 
     def __init__(self, bundle: dict[str, Any]) -> None:
@@ -135,7 +165,13 @@ class BundleIndex:
                 self.by_type_id.setdefault(f"{resource['resourceType']}/{resource['id']}", []).append(resource)
 
     def resolve(self, reference: str, referrer: str | None = None) -> list[dict[str, Any]]:
-        reference = _unversioned(reference)
+        version = _HISTORY.search(reference)
+        found = self._resolve(_unversioned(reference), referrer)
+        if version is None:
+            return found
+        return [r for r in found if isinstance(r.get("meta"), dict) and r["meta"].get("versionId") == version.group(1)]
+
+    def _resolve(self, reference: str, referrer: str | None) -> list[dict[str, Any]]:
         if _ABSOLUTE.match(reference):
             return self.by_full_url.get(reference, [])
         match = _RELATIVE.fullmatch(reference)
@@ -201,10 +237,22 @@ def _unversioned(url: str) -> str:
     return _HISTORY.sub("", url)
 
 
+_CORE = "http://hl7.org/fhir/StructureDefinition/"
+
+Conforms = Callable[[dict[str, Any], str], "bool | None"]
+"""(resource, profile url) -> conforms, does not, or None when it cannot be told."""
+
+
 class ReferenceChecker:
-    def __init__(self, definitions: Definitions) -> None:
+    def __init__(self, definitions: Definitions, conforms_to: Conforms | None = None) -> None:
         self.definitions = definitions
         self.document = DocumentIndex()
+        self._conforms_to = conforms_to
+        """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
+        self._verdicts: dict[tuple[int, str], tuple[dict[str, Any], bool]] = {}
+        """(target, profile) -> verdict, for the document in ``_verdicts_for``: each target is
+        validated once per profile however many references point to it (linear in bundle size)."""
+        self._verdicts_for: dict[str, Any] | None = None
 
     def _index(self, bundle: dict[str, Any]) -> BundleIndex:
         return self.document.index(bundle)
@@ -228,9 +276,12 @@ class ReferenceChecker:
         if not isinstance(reference, str):
             return
         yield from self._aggregation(visit, reference)
-        if reference.startswith("#"):
-            return
         targets = self._targets(visit)
+        if reference.startswith("#"):
+            contained = self.document.resolve(reference, visit.root, visit.top)
+            if contained is not None:
+                yield from self._target(visit, reference, contained, targets, f"the contained resource {reference}")
+            return
         implied = _LITERAL.search(reference)
         if implied and implied.group(1) in self.definitions.resource_types and targets \
                 and implied.group(1) not in targets:
@@ -243,13 +294,25 @@ class ReferenceChecker:
         if top.get("resourceType") != "Bundle" or visit.resource is top:
             return
         index = self._index(top)
-        resolved = index.resolve(reference, self.document.referrer(top, visit.root))
+        referrer = self.document.referrer(top, visit.root)
+        resolved = index.resolve(reference, referrer)
+        if len(resolved) > 1:
+            entries = ", ".join(f"Bundle.entry[{index.entry_of.get(id(r))}]" for r in resolved)
+            yield AMBIGUOUS.issue(f"Multiple matches in bundle for reference {reference}: {entries} all match it by "
+                                  "the fullUrl rules (a version, .../_history/<versionId>, picks one by meta.versionId)",
+                                  path=visit.path, expression=visit.expression)
+            return
         if not resolved:
             if top.get("type") in _SELF_CONTAINED and (not _ABSOLUTE.match(reference) or reference.startswith("urn:")):
                 misses = index.near_misses(reference)
                 note = (f". Note that there {'is a resource' if misses == 1 else f'are {misses} resources'} in the "
                         "bundle with the same type and id, but they do not match because of the fullUrl based rules "
                         "around matching relative references") if misses else ""
+                versions = _HISTORY.search(reference)
+                others = index.resolve(_unversioned(reference), referrer) if versions else []
+                if others:
+                    found = ", ".join(str((r.get("meta") or {}).get("versionId", "none")) for r in others)
+                    note = (f". The bundle has it, but with meta.versionId {found}, not {versions.group(1)}")
                 yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
                                           path=visit.path, expression=visit.expression)
             return
@@ -257,10 +320,69 @@ class ReferenceChecker:
         if implied and isinstance(actual, str) and actual != implied.group(1) and not _ABSOLUTE.match(reference):
             yield WRONG_TARGET.issue(f"Matching reference for reference {reference} has resourceType {actual}",
                                      path=visit.path, expression=visit.expression)
-        elif targets and isinstance(actual, str) and actual not in targets:
+            return
+        entry = index.entry_of.get(id(resolved[0]))
+        yield from self._target(visit, reference, resolved[0], targets, f"Bundle.entry[{entry}].resource")
+
+    def _target(self, visit: Visit, reference: str, target: dict[str, Any], targets: set[str],
+                where: str) -> Iterator[Issue]:
+        """The resource a reference resolves to in the document: its type, then its target profiles."""
+        actual = target.get("resourceType")
+        if not isinstance(actual, str):
+            return
+        if targets and actual not in targets:
             yield WRONG_TARGET.issue(
                 f"Matching reference for reference {reference} has resourceType {actual} "
                 f"(must be one of [{', '.join(sorted(targets))}])", path=visit.path, expression=visit.expression)
+            return
+        choices, profiles = self._target_profiles(visit, actual)
+        if not profiles or all(p.startswith(_CORE) for p in profiles):
+            return  # only core types asked for: the type said it (HL7's validator does the same)
+        verdicts = [self._conforms(visit.top, target, p) for p in profiles]
+        if any(v is True for v in verdicts) or any(v is None for v in verdicts):
+            return  # conforms, or cannot be told (a profile not loaded or not usable)
+        named = f"{profiles[0]} (validate it against that profile" if len(profiles) == 1 else \
+            f"any of {', '.join(profiles)} (validate it against those profiles"
+        yield TARGET_PROFILE.issue(
+            f"Unable to find a profile match for {reference} among choices: {', '.join(choices)}. The {actual} it "
+            f"resolves to ({where}) does not conform to {named} for the reasons)",
+            path=visit.path, expression=visit.expression)
+
+    def _target_profiles(self, visit: Visit, actual: str) -> tuple[list[str], list[str]]:
+        """The element's target profiles (all, sorted, for the message) and those for ``actual``'s
+        type, which the target must conform to one of; none when any target may do (``Resource``)."""
+        choices: list[str] = []
+        profiles: list[str] = []
+        for type_ in visit.element.get("type") or []:
+            if type_.get("code") != "Reference":
+                continue
+            for profile in type_.get("targetProfile") or []:
+                if not isinstance(profile, str):
+                    continue
+                if profile.split("|", 1)[0] in (_CORE + "Resource", _CORE + "DomainResource"):
+                    return [], []
+                choices.append(profile)
+                definition = self.definitions.structure_definition(profile)
+                if definition is not None and definition.get("type") == actual:
+                    profiles.append(profile)
+        return sorted(choices), profiles
+
+    def _conforms(self, top: dict[str, Any], target: dict[str, Any], profile: str) -> bool | None:
+        """Does ``target`` conform to ``profile``? Worked out once per target and profile in a document."""
+        if top is not self._verdicts_for:
+            self._verdicts, self._verdicts_for = {}, top
+        key = (id(target), profile)
+        found = self._verdicts.get(key)
+        if found is not None and found[0] is target:
+            return found[1]
+        if self._conforms_to is None:
+            from .invariants import InvariantChecker
+
+            self._conforms_to = InvariantChecker(self.definitions)._conforms_to
+        verdict = self._conforms_to(target, profile)
+        if verdict is not None:  # None: a profile that cannot be used, or one being checked already
+            self._verdicts[key] = (target, verdict)
+        return verdict
 
     def _aggregation(self, visit: Visit, reference: str) -> Iterator[Issue]:
         """A profile's aggregation modes: the reference must be contained, bundled or a reference."""
@@ -315,7 +437,11 @@ class ReferenceChecker:
         if match and full_url.startswith(("http://", "https://")) and isinstance(resource, dict) \
                 and match.group(1) in self.definitions.resource_types:
             expected = (resource.get("resourceType"), resource.get("id"))
-            if expected != (match.group(1), match.group(2)):
+            if expected[1] is None:
+                yield FULLURL_MISMATCH.issue(
+                    f"The fullUrl '{full_url}' looks like a RESTful server URL, but the resource has no id",
+                    path=(*visit.path, "fullUrl"), expression=visit.expression)
+            elif expected != (match.group(1), match.group(2)):
                 yield FULLURL_MISMATCH.issue(
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, so it must end with the correct "
                     f"type and id (/{expected[0]}/{expected[1]})", path=(*visit.path, "fullUrl"),

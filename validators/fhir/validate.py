@@ -42,6 +42,8 @@ class FhirOptions:
     profiles: tuple[str, ...] = ()
     must_support: bool = False
     """Report mustSupport elements of the profiles that the instance leaves out."""
+    allow_example_urls: bool = True
+    """Accept undefined extensions in example domains (example.org, ...) with a note, as HL7's examples do."""
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -51,7 +53,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    checks = [BindingChecker(definitions), InvariantChecker(definitions), ExtensionChecker(definitions),
+    checks = [BindingChecker(definitions), InvariantChecker(definitions),
+              ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions), NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
               ProfileDefinitionChecker(definitions)]

@@ -235,7 +235,7 @@ class FhirXmlReader:
     def _text_issue(self, element: etree._Element, path: Path) -> None:
         self.issues.append(FHIR_XML_TEXT.issue(
             f"Element <{etree.QName(element).localname}> has text content; FHIR XML puts values in "
-            "the value attribute.", path=path))
+            "the value attribute.", path=path, expression=self._xpath(path)))
 
 
 def read_fhir_xml(root: etree._Element, definitions: Definitions, locator: XmlLocator) -> tuple[dict[str, Any], list[Issue]]:

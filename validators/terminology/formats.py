@@ -28,6 +28,22 @@ LOINC codes -- Regenstrief Institute, *LOINC Users' Guide*, "Calculating Mod 10 
   check digit with the OpenMRS variant of Luhn, where each character counts as its ASCII value
   minus 48. For digits the variant is identical to the guide's algorithm, so one function
   covers both.
+
+MIME types (``urn:ietf:bcp:13``, FHIR's ``mimetypes`` value set) -- the IANA media types
+registry is open-ended and not held offline, but a media type has a grammar, so a code that
+breaks it cannot be one (RFC 6838 section 4.2):
+
+* ``type/subtype``: each name 1 to 127 characters, a letter or digit followed by letters,
+  digits and ``! # $ & - ^ _ . +``; case does not matter;
+* optionally parameters after a ``;`` (``application/fhir+json; fhirVersion=4.0``). These are
+  not judged: RFC 9110 wants ``name=value`` with a quoted value where it has spaces, but HL7's
+  own examples write ``application/dicom; variant=DICOM WADO-RS`` and HL7's terminology server
+  looks only at what comes before the ``;``, so samsvar does the same;
+* in FHIR R4's own ``mimetypes`` value set, ``xml``, ``json`` and ``ttl`` are allowed too
+  (:data:`FHIR_FORMAT_SHORTHANDS`).
+
+Grammars are facts about every code of a system, so :data:`SYNTAX_CHECKS` apply whatever the
+policy; check digits (:data:`FORMAT_CHECKS`) are used only where the policy says trust-format.
 """
 
 from __future__ import annotations
@@ -173,8 +189,43 @@ def loinc_problem(code: str) -> str | None:
     return None
 
 
+MIME_TYPE_SYSTEM = "urn:ietf:bcp:13"
+_RESTRICTED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&\-^_.+]{0,126}")
+_NAME_RULE = "1 to 127 letters, digits and ! # $ & - ^ _ . +, starting with a letter or digit"
+
+
+def mime_type_problem(code: str) -> str | None:
+    """None for a well-formed media type (``text/plain``, ``application/fhir+json; fhirVersion=4.0``)."""
+    shown = f"'{code}'" if _shown(code) == code else _shown(code)
+    if not code:
+        return "MIME type is empty"
+    name, slash, subtype = code.partition(";")[0].rstrip(" \t").partition("/")
+    if not slash:
+        return (f"MIME type {shown} is not of the form type/subtype (RFC 6838), like 'application/pdf' or "
+                "'application/fhir+json'")
+    if not _RESTRICTED_NAME.fullmatch(name):
+        return f"MIME type {shown}: the type name '{name}' is not {_NAME_RULE} (RFC 6838 section 4.2)"
+    if not _RESTRICTED_NAME.fullmatch(subtype):
+        return f"MIME type {shown}: the subtype name '{subtype}' is not {_NAME_RULE} (RFC 6838 section 4.2)"
+    return None
+
+
 FORMAT_CHECKS: dict[str, Callable[[str], str | None]] = {
     SNOMED_CT_SYSTEM: snomed_ct_concept_id_problem,
     LOINC_SYSTEM: loinc_problem,
+    MIME_TYPE_SYSTEM: mime_type_problem,
 }
 """Code system URI -> format check for codes of systems whose content samsvar does not hold."""
+
+FHIR_FORMAT_SHORTHANDS = {"xml": "application/fhir+xml", "json": "application/fhir+json",
+                          "ttl": "application/fhir+turtle"}
+"""Codes FHIR R4 allows in its ``mimetypes`` value set besides media types: the simple encodings
+of the specification (CapabilityStatement.format: "xml", "json" and "ttl" are allowed ...).
+HL7's validator accepts them there, before R6."""
+FHIR_MIME_TYPES_VALUE_SET = "http://hl7.org/fhir/ValueSet/mimetypes"
+
+SYNTAX_CHECKS: dict[str, Callable[[str], str | None]] = {
+    MIME_TYPE_SYSTEM: mime_type_problem,
+}
+"""Code systems defined by a grammar: a code that breaks it is not a code of the system under
+any policy (a well-formed one is still only as checked as the policy allows)."""

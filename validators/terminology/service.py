@@ -12,6 +12,9 @@ says what to do, per system (``[terminology]`` in ``samsvar.toml``):
   retries and a persistent cache; a server that cannot be reached gives an environment
   warning, not a verdict.
 
+Whatever the policy, a code of a system defined by a grammar (MIME types, ``urn:ietf:bcp:13``)
+that breaks the grammar is not a code of it: an error, not *could not be checked*.
+
 SNOMED CT loaded from RF2 into SQLite (``snomed-database``) is used for ``is-a`` filters.
 Expansions are cached on disk by the content hash of the value set and its code systems.
 """
@@ -170,16 +173,27 @@ class TerminologyService:
         systems = sorted(membership.unknown_systems) or ([system] if system else [])
         modes = {self.policy.mode(s) for s in systems} or {self.policy.default}
         where = f"the value set {value_set}" if value_set else f"the code system {system}"
-        if modes == {"trust-format"} and system:
-            from .formats import FORMAT_CHECKS
+        # the code's system: given, or the one system of the value set that is not held (a bare code)
+        implied = system or (systems[0] if len(systems) == 1 else None)
+        if implied is not None:
+            from .formats import (FHIR_FORMAT_SHORTHANDS, FHIR_MIME_TYPES_VALUE_SET, FORMAT_CHECKS, MIME_TYPE_SYSTEM,
+                                  SYNTAX_CHECKS)
 
-            check = FORMAT_CHECKS.get(system)
+            if code in FHIR_FORMAT_SHORTHANDS and value_set and implied == MIME_TYPE_SYSTEM \
+                    and value_set.split("|", 1)[0] == FHIR_MIME_TYPES_VALUE_SET:
+                return CodeVerdict(True, f"'{code}' is FHIR's name for {FHIR_FORMAT_SHORTHANDS[code]} in "
+                                         f"{value_set}", "member", system=implied)
+            syntax = SYNTAX_CHECKS.get(implied)
+            problem = syntax(code) if syntax is not None else None
+            if problem:  # a grammar decides under any policy: not a code of the system at all
+                return CodeVerdict(False, problem, "format-error", system=implied)
+            check = FORMAT_CHECKS.get(implied) if modes == {"trust-format"} else None
             if check is not None:
                 problem = check(code)
                 if problem:
-                    return CodeVerdict(False, problem, "format-error", system=system)
-                return CodeVerdict(None, f"The code '{code}' is a well-formed {system} code; whether it is in "
-                                         f"{where} was not checked (trust-format)", "format-only", system=system)
+                    return CodeVerdict(False, problem, "format-error", system=implied)
+                return CodeVerdict(None, f"The code '{code}' is a well-formed {implied} code; whether it is in "
+                                         f"{where} was not checked (trust-format)", "format-only", system=implied)
         if modes == {"remote"} and system:
             from .remote import ServerUnavailable
 
