@@ -105,6 +105,9 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="Accept undefined extensions in example domains (example.org, ...) with a note, or report "
                    "them as errors like HL7's -allow-example-urls false [default: accept, or example-urls "
                    "in the config].")
+@click.option("--contained/--no-contained", default=None,
+              help="Report findings inside contained resources, or leave them out like HL7's validateContains "
+                   "IGNORE [default: report, or contained in the config].")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Validate files and NDJSON lines in this many processes; results keep the input order "
                    "[default: every core, or jobs in the config].")
@@ -118,7 +121,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
              cache_root: Path | None, production: bool | None, must_support: bool,
-             example_urls: bool | None, jobs: int | None,
+             example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
              max_depth: int | None, color: bool | None, lang: str) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
@@ -155,7 +158,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     request = ValidateRequest(
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
-        production=production, must_support=must_support, example_urls=example_urls, jobs=jobs,
+        production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
         max_size=max_size, max_depth=max_depth,
         judge=bool({"html", "testreport"} & set(formats)), lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted

@@ -6,9 +6,10 @@ Reads ``../shared/data/peer/fhir-test-cases/manifest.r4-offline.json``. For ever
 step of every case (``base``, and ``profile`` where the case has a profile) samsvar validates
 the file with the case's supporting files (``--ig``) and profile (``--profile``); the step
 agrees when samsvar's set of error paths (error and fatal issues) equals the Java
-validator's. HL7's ``/*Type/id*/`` annotations in paths are ignored. The one harness option
-samsvar has an equivalent for is passed on: ``examples`` (HL7's harness allows example URLs
-unless it is false) as samsvar's example-urls option. Prints the share per topic, for the
+validator's. HL7's ``/*Type/id*/`` annotations in paths are ignored. The harness options
+samsvar has an equivalent for are passed on: ``examples`` (HL7's harness allows example URLs
+unless it is false) as samsvar's example-urls option, and ``validateContains: IGNORE`` as
+``--no-contained``. Prints the share per topic, for the
 ``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
@@ -84,8 +85,10 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
     try:
         # the harness's "examples" option (HL7's test harness allows example URLs unless told not to)
         examples = bool((case.get("options") or {}).get("examples", True))
+        # and its validateContains option (IGNORE: findings inside contained resources are not reported)
+        contained = (case.get("options") or {}).get("validateContains", "VALIDATE") != "IGNORE"
         validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles,
-                                      allow_example_urls=examples))
+                                      allow_example_urls=examples, check_contained=contained))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:

@@ -47,6 +47,8 @@ class ValidateRequest:
     must_support: bool = False
     example_urls: bool | None = None
     """Accept undefined extensions in example domains (None: the configuration's ``example-urls``, default yes)."""
+    contained: bool | None = None
+    """Report findings inside contained resources (None: the configuration's ``contained``, default yes)."""
     jobs: int | None = None
     judge: bool = False
     """Judge the requirements catalogue on the run (the HTML report and TestReport show the verdicts)."""
@@ -83,6 +85,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         must_support=request.must_support or bool(settings.get("must-support", False)),
         allow_example_urls=bool(request.example_urls if request.example_urls is not None
                                 else settings.get("example-urls", True)),
+        check_contained=bool(request.contained if request.contained is not None else settings.get("contained", True)),
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
@@ -124,6 +127,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
                 "production": options.production,
                 "must_support": options.must_support,
                 "example_urls": options.allow_example_urls,
+                "contained": options.check_contained,
                 "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,

@@ -93,6 +93,17 @@ def test_must_support_is_reported_only_on_request(run) -> None:
     assert json.loads(asked.stdout)["reproducibility"]["options"]["must_support"] is True
 
 
+def test_contained_findings_can_be_left_out_from_the_command_line_or_the_config(run, tmp_path: Path) -> None:
+    source = FIXTURES / "fhir" / "contained-not-reported" / "condition-with-bad-contained-id.json"
+    checked = run("validate", str(source), "--ignore", "FHIR-INV-003")
+    assert checked.exit_code == 1 and "FHIR-STRUCT-007" in checked.stdout
+    left_out = run("validate", str(source), "--ignore", "FHIR-INV-003", "--no-contained", "-f", "json")
+    assert left_out.exit_code == 0, left_out.stdout
+    assert json.loads(left_out.stdout)["reproducibility"]["options"]["contained"] is False
+    (tmp_path / "samsvar.toml").write_text("contained = false\nignore = [\"FHIR-INV-003\"]\n", encoding="utf-8")
+    assert run("validate", str(source)).exit_code == 0
+
+
 def test_malformed_input_is_a_finding_not_a_crash(run, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"resourceType": "Patient",\n  "active": tru}')

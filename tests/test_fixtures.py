@@ -29,7 +29,8 @@ def _cases() -> list[Case]:
         ignored = frozenset(document.get("ignore", []))
         igs = tuple(ig if "#" in ig else str(manifest.parent / ig) for ig in document.get("igs", []))
         policy = TerminologyPolicy.from_settings(document["terminology"]) if "terminology" in document else None
-        options = Options(igs=igs, terminology=policy, allow_example_urls=bool(document.get("example-urls", True)))
+        options = Options(igs=igs, terminology=policy, allow_example_urls=bool(document.get("example-urls", True)),
+                          check_contained=bool(document.get("contained", True)))
         cases.extend((manifest.parent / name, codes, ignored, options) for name, codes in document["expected"].items())
     return cases
 

@@ -8,6 +8,7 @@ ignore = ["INPUT-009"]
 production = false
 must-support = false        # report absent mustSupport elements of profiles
 example-urls = true          # false: undefined extensions in example domains are errors (FHIR-EXT-006)
+contained = true             # false: findings inside contained resources are left out
 max-size = "256MB"
 max-depth = 200
 
@@ -179,7 +180,8 @@ def load_policy(path: Path | None) -> Policy:
 
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
-               "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls"}
+               "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls",
+               "contained"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -196,7 +198,7 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
         raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
-                                      "jobs", "example-urls") if k in table}
+                                      "jobs", "example-urls", "contained") if k in table}
     if "terminology" in table:
         from .terminology.service import TerminologyPolicy
 

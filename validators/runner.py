@@ -60,6 +60,8 @@ class Options:
     production: bool = False
     must_support: bool = False
     allow_example_urls: bool = True
+    check_contained: bool = True
+    """Report findings inside contained resources (False: leave them out, HL7's ``validateContains: IGNORE``)."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -232,6 +234,11 @@ def _without_emptied(found: Iterable[Issue], xml_issues: list[Issue]) -> Iterato
         yield issue
 
 
+def _inside_contained(issue: Issue) -> bool:
+    """A finding located inside a contained resource (``….contained[n]…``)."""
+    return issue.path is not None and "contained" in issue.path
+
+
 class Validator:
     """Validates artifacts; packages and definitions are loaded once, on first need."""
 
@@ -373,6 +380,9 @@ class Validator:
             must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls))
         if document.format == "xml":
             found = _without_emptied(found, issues)
+        if not self.options.check_contained:
+            found = (issue for issue in found if not _inside_contained(issue))
+            issues[:] = [issue for issue in issues if not _inside_contained(issue)]
         issues.extend(found)
         return issues
 
