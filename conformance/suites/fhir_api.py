@@ -17,7 +17,7 @@ import requests
 
 from ..auth import AUTH_INPUTS
 from ..suite import Suite, SuiteInput, TestContext
-from ..testdata import FNR_SYSTEM, HPR_SYSTEM, ORGNR_SYSTEM, patient, practitioner
+from ..testdata import ORGNR_SYSTEM, patient, practitioner
 from ...validators.identifiers.norwegian import orgnr_check_digit
 
 FHIR_JSON = "application/fhir+json"
@@ -316,18 +316,24 @@ def unknown_id(t: TestContext) -> None:
 
 
 # -- identity ---------------------------------------------------------------------------------
+def created_and_found_by_identifier(t: TestContext, resource: dict[str, Any]) -> None:
+    """Create ``resource`` and search its type by its first identifier: exactly it must come back."""
+    kind = resource["resourceType"]
+    response = create(t, resource)
+    t.require(response.status_code in (200, 201), f"creating a {kind} answered HTTP {response.status_code}")
+    resource_id = new_id(response, kind)
+    bundle = search(t, kind, f"identifier={quote(identifier_of(resource), safe='')}")
+    ids = match_ids(bundle, kind)
+    system = resource["identifier"][0]["system"]
+    t.check(ids == [resource_id], f"identifier={system}|… found {', '.join(ids) or 'nothing'}; "
+                                  f"expected {kind}/{resource_id}")
+
+
 @identity.test("practitioner-has-hpr", "A Practitioner keeps and is found by its HPR-nummer", verifies=["R-IDENT-006"])
 def practitioner_hpr(t: TestContext) -> None:
     """Creates a Practitioner with an HPR-nummer (urn:oid:2.16.578.1.12.4.1.4.4) and finds it
     again by that identifier."""
-    resource = practitioner(t.rng, t.run.tag)
-    response = create(t, resource)
-    t.require(response.status_code in (200, 201), f"creating a Practitioner answered HTTP {response.status_code}")
-    resource_id = new_id(response, "Practitioner")
-    bundle = search(t, "Practitioner", f"identifier={quote(identifier_of(resource), safe='')}")
-    ids = match_ids(bundle, "Practitioner")
-    t.check(ids == [resource_id], f"identifier={HPR_SYSTEM}|… found {', '.join(ids) or 'nothing'}; "
-                                  f"expected Practitioner/{resource_id}")
+    created_and_found_by_identifier(t, practitioner(t.rng, t.run.tag))
 
 
 @identity.test("organization-has-orgnr", "An Organization keeps and is found by its organisasjonsnummer",
@@ -335,15 +341,9 @@ def practitioner_hpr(t: TestContext) -> None:
 def organization_orgnr(t: TestContext) -> None:
     """Creates an Organization with an organisasjonsnummer (urn:oid:2.16.578.1.12.4.1.4.101) and
     finds it again by that identifier."""
-    resource = {"resourceType": "Organization", "active": True, "name": "Samsvar testlegekontor",
-                "identifier": [{"system": ORGNR_SYSTEM, "value": valid_orgnr(t)}]}
-    response = create(t, resource)
-    t.require(response.status_code in (200, 201), f"creating an Organization answered HTTP {response.status_code}")
-    resource_id = new_id(response, "Organization")
-    bundle = search(t, "Organization", f"identifier={quote(identifier_of(resource), safe='')}")
-    ids = match_ids(bundle, "Organization")
-    t.check(ids == [resource_id], f"identifier={ORGNR_SYSTEM}|… found {', '.join(ids) or 'nothing'}; "
-                                  f"expected Organization/{resource_id}")
+    created_and_found_by_identifier(t, {"resourceType": "Organization", "active": True,
+                                        "name": "Samsvar testlegekontor",
+                                        "identifier": [{"system": ORGNR_SYSTEM, "value": valid_orgnr(t)}]})
 
 
 # -- every answer -----------------------------------------------------------------------------
