@@ -179,3 +179,14 @@ def test_samsvar_understands_its_own_operation_outcome(fhir_cache: Path, tmp_pat
     ours = [i for i in issues if "samsvar.no" in i.message]
     assert not ours, [(i.rule, i.message) for i in ours]
     assert not [i for i in issues if i.rule.startswith(("FHIR-STRUCT", "FHIR-SLICE", "FHIR-INV-001"))]
+
+
+@pytest.mark.parametrize("rule, kind", [
+    ("FHIR-STRUCT-002", "structure"), ("FHIR-INV-001", "invariant"), ("FHIR-BIND-001", "code-invalid"),
+    ("FHIR-BIND-003", "not-found"), ("FHIR-TX-001", "code-invalid"), ("MSG-RULE-007", "business-rule"),
+    ("NO-ID-003", "value"), ("LIVE-001", "processing"),
+])
+def test_operationoutcome_issue_types_say_what_kind_of_problem(rule: str, kind: str) -> None:
+    from samsvar.conformance.reports.operationoutcome import issue_type
+
+    assert issue_type(rule) == kind
