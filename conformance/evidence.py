@@ -237,13 +237,3 @@ def local_folder(url: str) -> Path | None:
     if parts.netloc not in ("", "localhost"):
         raise ValueError(f"{url}: a file: target names a folder on this machine (file:///path), not on {parts.netloc!r}")
     return Path(url2pathname(parts.path))
-
-
-def probe(url: str, settings: ClientSettings = ClientSettings()) -> None:
-    """Raise :class:`TargetUnreachable` unless ``url``'s host answers HTTP at all (any status)."""
-    client = EvidenceClient(url, ClientSettings(timeout=min(settings.timeout, 10.0), verify=settings.verify,
-                                                retries=1))
-    try:
-        client.request("HEAD", url, auth=False)
-    finally:
-        client.close()

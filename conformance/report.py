@@ -80,6 +80,11 @@ class Report:
         return any(i.severity >= self.fail_on and not i.waived for i in result.issues)
 
     @property
+    def live(self) -> bool:
+        """A report of a live run (``samsvar run``): every result is a suite test with a status."""
+        return bool(self.results) and all(hasattr(result, "status") for result in self.results)
+
+    @property
     def passed(self) -> bool:
         return not any(self.failing(result) for result in self.results)
 

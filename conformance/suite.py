@@ -14,8 +14,8 @@ gets a :class:`TestContext` and makes assertions on what the target answers::
 
 A test's id is ``SUITE/NAME`` (``fhir-api/create``): the id the requirements catalogue names in
 its test verifications. ``t.check`` records a failed assertion and goes on; ``t.require`` and
-``t.require_status`` stop the test; ``t.skip`` ends it as skipped with a reason. Every response a
-test wants judged by the offline engine goes through ``t.validate_response``. Suites are found in
+``t.require_status`` stop the test; ``t.skip`` ends it as skipped with a reason. Every answer's
+body a test wants judged by the offline engine goes through ``t.validate_body``. Suites are found in
 ``samsvar.conformance.suites`` and in the ``samsvar.suites`` entry-point group, so a third party
 can ship one in its own package.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import requests
@@ -275,22 +275,14 @@ class TestContext:
             self.fail(f"{what} is a JSON {type(body).__name__}, not an object")
         return body
 
-    def validate_response(self, response: requests.Response, *, what: str | None = None) -> list[Issue]:
-        """Run the response body through the offline engine; its findings become the test's."""
-        if self.run.validate is None or not response.content:
+    def validate_body(self, body: bytes, name: str) -> list[Issue]:
+        """The offline engine's findings on an answer's ``body``, each saying which answer
+        (``name``) and carrying this test as source; the test adds those that count to
+        :attr:`issues`. Nothing when the run does not validate (``--no-validate``)."""
+        if self.run.validate is None:
             return []
-        exchange = self.last_exchange()
-        name = what or (f"{exchange.method} {exchange.url}" if exchange else "response")
-        found = self.run.validate(response.content, name)
-        for issue in found:
-            self.issues.append(_in_response(issue, name, self.test.id))
-        return found
-
-
-def _in_response(issue: Issue, name: str, test_id: str) -> Issue:
-    from dataclasses import replace
-
-    return replace(issue, message=f"In the response to {name}: {issue.message}", source=test_id)
+        return [replace(issue, message=f"In the answer to {name}: {issue.message}", source=self.test.id)
+                for issue in self.run.validate(body, name)]
 
 
 def _reason(response: requests.Response) -> str:

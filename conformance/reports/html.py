@@ -457,7 +457,7 @@ def _options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
 def context(report: Report, lang: str) -> dict[str, Any]:
     """Everything the template shows, already in display form (the template only lays it out)."""
     texts = TEXTS[lang]
-    if report.results and all(hasattr(result, "status") for result in report.results):
+    if report.live:
         texts = {**texts, **LIVE_TEXTS[lang]}
     artifacts = tuple(_artifact_view(n, result, report, texts) for n, result in enumerate(report.results))
     anchors = {result.path: view.anchor for result, view in zip(report.results, artifacts)}

@@ -48,11 +48,10 @@ def _live_case(suite: etree._Element, result: Result, report: Report) -> None:
 
 
 def render(report: Report) -> str:
-    live = bool(report.results) and all(hasattr(r, "status") for r in report.results)
     failures = sum(1 for r in report.results if report.failing(r) and getattr(r, "status", "fail") != "error")
     errors = sum(1 for r in report.results if getattr(r, "status", None) == "error")
     skipped = sum(1 for r in report.results if getattr(r, "status", None) == "skip")
-    name = f"samsvar run {report.results[0].kind.name}" if live else "samsvar validate"
+    name = f"samsvar run {report.results[0].kind.name}" if report.live else "samsvar validate"
     suites = etree.Element("testsuites", name="samsvar", tests=str(len(report.results)),
                            failures=str(failures), errors=str(errors))
     suite = etree.SubElement(suites, "testsuite", name=name, tests=str(len(report.results)),

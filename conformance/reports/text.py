@@ -55,8 +55,8 @@ def _test_line(result: object) -> Text:
 
 def summary_line(report: Report) -> str:
     summary = report.summary()
-    statuses = [getattr(result, "status", None) for result in report.results]
-    if statuses and all(status is not None for status in statuses):
+    if report.live:
+        statuses = [getattr(result, "status") for result in report.results]
         counts = {status: statuses.count(status) for status in ("pass", "fail", "error", "skip")}
         tests = "test" if len(statuses) == 1 else "tests"
         return (f"{len(statuses)} {tests} run: {counts['pass']} passed, {counts['fail']} failed, "

@@ -103,6 +103,12 @@ def search(t: TestContext, resource_type: str, params: str) -> dict[str, Any]:
     return bundle
 
 
+def ids_by_identifier(t: TestContext, resource: dict[str, Any]) -> list[str]:
+    """The ids a search of ``resource``'s type by its first identifier finds."""
+    kind = resource["resourceType"]
+    return match_ids(search(t, kind, f"identifier={quote(identifier_of(resource), safe='')}"), kind)
+
+
 def match_ids(bundle: dict[str, Any], resource_type: str) -> list[str]:
     out = []
     for entry in bundle.get("entry") or []:
@@ -205,8 +211,7 @@ def search_by_identifier(t: TestContext) -> None:
     """GET [base]/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|NUMBER answers a searchset
     Bundle with exactly that Patient."""
     resource_id, sent = a_patient(t)
-    bundle = search(t, "Patient", f"identifier={quote(identifier_of(sent), safe='')}")
-    ids = match_ids(bundle, "Patient")
+    ids = ids_by_identifier(t, sent)
     t.check(ids == [resource_id], f"expected exactly Patient/{resource_id}, found "
                                   f"{', '.join('Patient/' + i for i in ids) or 'no match'}")
 
@@ -240,8 +245,7 @@ def conditional_create(t: TestContext) -> None:
     again = patient(t.rng, t.run.tag, fnr=sent["identifier"][0]["value"])
     response = create(t, again, headers={"If-None-Exist": f"identifier={identifier_of(sent)}"})
     t.check_status(response, 200, 304, what="POST with If-None-Exist matching one Patient")
-    bundle = search(t, "Patient", f"identifier={quote(identifier_of(sent), safe='')}")
-    ids = match_ids(bundle, "Patient")
+    ids = ids_by_identifier(t, sent)
     t.check(ids == [resource_id], f"after the conditional create the identifier finds "
                                   f"{len(ids)} Patients ({', '.join(ids)}); expected only {resource_id}")
 
@@ -322,8 +326,7 @@ def created_and_found_by_identifier(t: TestContext, resource: dict[str, Any]) ->
     response = create(t, resource)
     t.require(response.status_code in (200, 201), f"creating a {kind} answered HTTP {response.status_code}")
     resource_id = new_id(response, kind)
-    bundle = search(t, kind, f"identifier={quote(identifier_of(resource), safe='')}")
-    ids = match_ids(bundle, kind)
+    ids = ids_by_identifier(t, resource)
     system = resource["identifier"][0]["system"]
     t.check(ids == [resource_id], f"identifier={system}|… found {', '.join(ids) or 'nothing'}; "
                                   f"expected {kind}/{resource_id}")
@@ -379,11 +382,11 @@ def response_bodies_validate(t: TestContext) -> None:
             checked[same].append(name)
             continue
         checked[same] = [name]
-        for issue in t.run.validate(exchange.response_body.encode("utf-8"), name):
+        for issue in t.validate_body(exchange.response_body.encode("utf-8"), name):
             if issue.severity.code == "information":
                 quiet += 1
                 continue
-            t.issues.append(_located(issue, name, t.test.id))
+            t.issues.append(issue)
     answers = sum(len(names) for names in checked.values())
     t.note(f"validated {len(checked)} distinct FHIR bodies of {answers} answers"
            + (f"; {quiet} information-level findings left out" if quiet else ""))
@@ -394,12 +397,6 @@ def response_bodies_validate(t: TestContext) -> None:
 def _without_meta(body: dict[str, Any]) -> str:
     """A body's identity for de-duplication: the resource without ``meta`` (versions, times)."""
     return json.dumps({k: v for k, v in body.items() if k != "meta"}, sort_keys=True)
-
-
-def _located(issue: Any, name: str, test_id: str) -> Any:
-    from dataclasses import replace
-
-    return replace(issue, message=f"In the answer to {name}: {issue.message}", source=test_id)
 
 
 # -- clean-up ---------------------------------------------------------------------------------
