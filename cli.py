@@ -524,7 +524,8 @@ def rules_list(as_json: bool) -> None:
         requirements = load_catalogue()
         click.echo(json.dumps([{"code": r.code, "severity": r.severity.code, "title": r.title,
                                 "requirements": [q.id for q in requirements.verified_by(r.code)],
-                                "implemented": r.implemented}
+                                "implemented": r.implemented, "status": r.status, "module": r.module,
+                                "not_checked": r.not_checked}
                                for r in catalogue], indent=2, ensure_ascii=False))
         return
     for r in catalogue:
@@ -542,6 +543,7 @@ def rules_explain(code: str) -> None:
         raise click.BadParameter(f"no rule {code!r}; see 'samsvar rules list'", param_hint="CODE")
     click.echo(f"{found.code}: {found.title}\n")
     click.echo(f"Default severity: {found.severity.code}")
+    click.echo(f"Raised by: {found.module} ({found.status})")
     for requirement in _requirements_verified_by(found.code):
         click.echo(f"Verifies: {requirement.id} ({requirement.level}) {requirement.title.get('en')}")
     click.echo(f"\n{found.explanation}\n\nExample (bad):\n{_indent(found.bad)}\n\nExample (good):\n{_indent(found.good)}")

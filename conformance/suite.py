@@ -29,55 +29,15 @@ from typing import Any, Callable, Iterable, Mapping
 
 import requests
 
-from ..validators.issues import Issue, Severity
-from ..validators.rules import rule
+from ..validators.issues import Issue
+from ..validators.rules import declared
 from .evidence import EvidenceClient, Exchange
 from .testdata import RunTag
 
-ASSERTION = rule(
-    "LIVE-001", "A live-suite assertion failed", Severity.ERROR,
-    """
-    A test of a live suite (``samsvar run``) sent requests to the target and the answer was not
-    what the requirement asks for: a wrong status code, a missing header, a body of the wrong
-    kind. The message says what was expected and what was found; the test's evidence holds every
-    exchange (method, URL, headers with secrets redacted, bodies, status, timing).
-    """,
-    bad="POST /fhir/Patient → 200 OK without Location (a create must answer 201 Created)",
-    good="POST /fhir/Patient → 201 Created, Location: …/Patient/17/_history/1, ETag: W/\"1\"",
-)
-UNANSWERED = rule(
-    "LIVE-002", "The target did not answer", Severity.ERROR,
-    """
-    A request of a live-suite test got no HTTP response: the connection was refused or timed out,
-    the host name was not found, or TLS failed. When the target cannot be reached at all the run
-    stops before the first test (exit code 3); this rule is for a target that stops answering
-    during the run.
-    """,
-    bad="GET /fhir/Patient/17 → no answer within the timeout",
-    good="GET /fhir/Patient/17 → 200 OK",
-)
-SKIPPED = rule(
-    "LIVE-003", "A live-suite test was skipped", Severity.INFORMATION,
-    """
-    The test could not run against this target: an input it needs was not given (for example a
-    token endpoint for the security suite), the target does not claim the capability it tests,
-    or an earlier step it builds on failed. The requirements it verifies are *not tested* by this
-    run; the message says what to provide.
-    """,
-    bad="security/request-without-token-rejected skipped: no --input token-url",
-    good="samsvar run security --target … --input token-url=… --input client-id=… --input private-key=key.pem",
-)
-BROKEN = rule(
-    "LIVE-004", "A live-suite test broke", Severity.ERROR,
-    """
-    The test itself stopped with an unexpected error, most often because the target answered
-    something the test could not read at all (a JSON body that is not an object, an XML body that
-    is not well-formed). The test counts as failed; the message names the error. If the answer
-    looks right, it is a bug in samsvar: report it with the evidence.
-    """,
-    bad="fhir-api/read broke: the body of GET /fhir/Patient/17 is not JSON",
-    good="GET /fhir/Patient/17 → 200 with a Patient",
-)
+ASSERTION = declared("LIVE-001")
+UNANSWERED = declared("LIVE-002")
+SKIPPED = declared("LIVE-003")
+BROKEN = declared("LIVE-004")
 
 STATUSES = ("pass", "fail", "skip", "error")
 

@@ -269,3 +269,4 @@ def test_jobs_give_the_same_report_in_the_same_order(run, tmp_path: Path) -> Non
     assert [[i["rule"] for i in r["issues"]] for r in one["results"]] == \
         [[i["rule"] for i in r["issues"]] for r in two["results"]]
     assert one["summary"] == two["summary"]
+

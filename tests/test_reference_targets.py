@@ -63,13 +63,13 @@ def test_a_slice_uses_the_slice_target_profile(fhir_cache: Path) -> None:
 def test_each_target_is_validated_once_per_profile(fhir_cache: Path, monkeypatch: pytest.MonkeyPatch,
                                                    patients: int, identified: bool) -> None:
     calls: list[tuple[str, str]] = []
-    original = InvariantChecker._conforms_to
+    original = InvariantChecker.conforms_to
 
     def counting(self: InvariantChecker, resource: Any, url: str) -> bool | None:
         calls.append((resource.get("id"), url))
         return original(self, resource, url)
 
-    monkeypatch.setattr(InvariantChecker, "_conforms_to", counting)
+    monkeypatch.setattr(InvariantChecker, "conforms_to", counting)
     bundle = json.dumps(_bundle(80, patients, identified)).encode()
     result = _validator(fhir_cache).validate_bytes("bundle.json", bundle)
     targets = [c for c in calls if c[1] == PROFILES + "Patient-identified"]

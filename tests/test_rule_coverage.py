@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from samsvar.validators import Options, Severity, Validator
-import samsvar.conformance.suite  # noqa: F401 - registers the live-suite rules (LIVE-*)
 from samsvar.validators.rules import all_rules
 
 from .conftest import FIXTURES

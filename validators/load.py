@@ -15,114 +15,26 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from .issues import Issue, Severity
+from .issues import Issue
 from .positions import JsonLocator, Locator, XmlLocator
-from .rules import rule
+from .rules import declared
 
 Format = Literal["json", "xml"]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 200
 
-INPUT_JSON = rule(
-    "INPUT-001", "Not well-formed JSON", Severity.FATAL,
-    """
-    The file could not be parsed as JSON (RFC 8259), so nothing else could be checked.
-    The message gives the parser's reason and the line and column where it stopped.
-    """,
-    bad='{"resourceType": "Patient", "active": true,}',
-    good='{"resourceType": "Patient", "active": true}',
-)
-INPUT_XML = rule(
-    "INPUT-002", "Not well-formed XML", Severity.FATAL,
-    """
-    The file could not be parsed as XML 1.0, so nothing else could be checked. The message
-    gives the parser's reason and the line and column where it stopped.
-    """,
-    bad='<Patient xmlns="http://hl7.org/fhir"><active value="true"></Patient>',
-    good='<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
-)
-INPUT_ENCODING = rule(
-    "INPUT-003", "Not UTF-8", Severity.FATAL,
-    """
-    JSON must be encoded in UTF-8 (RFC 8259 section 8.1), and FHIR requires UTF-8 for every
-    format. The file contains a byte sequence that is not UTF-8, or starts with a UTF-16/32
-    byte order mark. Re-save the file as UTF-8.
-    """,
-    bad="A file saved as Windows-1252 with 'Ø' stored as the single byte 0xD8.",
-    good="The same file saved as UTF-8, where 'Ø' is the two bytes 0xC3 0x98.",
-)
-INPUT_EMPTY = rule(
-    "INPUT-004", "Empty file", Severity.FATAL,
-    "The file is empty or contains only white space, so there is no artifact to check.",
-    bad="(a zero-byte file)",
-    good='{"resourceType": "Patient"}',
-)
-INPUT_TOO_LARGE = rule(
-    "INPUT-005", "File larger than the size limit", Severity.FATAL,
-    """
-    The file is larger than the configured limit (``--max-size`` or ``max-size`` in the
-    configuration), so it was not read. The limit protects CI machines from runaway inputs;
-    raise it deliberately for bulk files.
-    """,
-    bad="A 2 GB Bundle checked with the default limit.",
-    good="samsvar validate --max-size 4GB big-bundle.json",
-)
-INPUT_DEPTH = rule(
-    "INPUT-006", "Nesting deeper than the limit", Severity.FATAL,
-    """
-    The document nests objects, arrays or elements deeper than the configured limit
-    (``--max-depth``). Real FHIR resources and messages stay far below it; such depth is a
-    sign of generated or hostile input.
-    """,
-    bad='[[[[[[ ... 10,000 levels ... ]]]]]]',
-    good='{"resourceType": "Questionnaire", "item": [{"item": [{"linkId": "1.1"}]}]}',
-)
-INPUT_DTD = rule(
-    "INPUT-007", "XML document type declaration not allowed", Severity.FATAL,
-    """
-    The XML carries a DOCTYPE. Neither FHIR nor the Norwegian message standards use DTDs, and
-    DTD entities are how XXE (reading local files, fetching URLs) and "billion laughs"
-    (exponential expansion) attacks work. samsvar never expands entities or loads DTDs; it
-    rejects the document instead.
-    """,
-    bad='<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
-    good='<Patient xmlns="http://hl7.org/fhir"/>',
-)
-INPUT_UNKNOWN = rule(
-    "INPUT-008", "Unsupported artifact", Severity.FATAL,
-    """
-    The file is neither JSON nor XML, or it is but samsvar does not know the standard it
-    follows (a JSON object without ``resourceType``, an XML namespace that is not FHIR or a
-    supported Norwegian message standard).
-    """,
-    bad='{"name": "not a FHIR resource"}',
-    good='{"resourceType": "Patient"}',
-)
-INPUT_BOM = rule(
-    "INPUT-009", "Byte order mark at the start of JSON", Severity.WARNING,
-    """
-    RFC 8259 says JSON text must not begin with a byte order mark; some parsers reject it.
-    samsvar ignores it and warns. Save the file as UTF-8 without BOM.
-    """,
-    bad="EF BB BF 7B ... (UTF-8 BOM before '{')",
-    good="7B ... ('{' as the first byte)",
-)
-INPUT_DUPLICATE_KEY = rule(
-    "INPUT-010", "Duplicate JSON property", Severity.ERROR,
-    """
-    The same property name appears twice in one JSON object. JSON parsers disagree about which
-    value wins, so receivers may read a different resource than the sender meant.
-    """,
-    bad='{"resourceType": "Patient", "gender": "male", "gender": "female"}',
-    good='{"resourceType": "Patient", "gender": "female"}',
-)
-INPUT_UNREADABLE = rule(
-    "INPUT-011", "File could not be read", Severity.FATAL,
-    "The operating system refused to read the file (permissions, a broken link, a device).",
-    bad="chmod 000 patient.json",
-    good="chmod 644 patient.json",
-)
+INPUT_JSON = declared("INPUT-001")
+INPUT_XML = declared("INPUT-002")
+INPUT_ENCODING = declared("INPUT-003")
+INPUT_EMPTY = declared("INPUT-004")
+INPUT_TOO_LARGE = declared("INPUT-005")
+INPUT_DEPTH = declared("INPUT-006")
+INPUT_DTD = declared("INPUT-007")
+INPUT_UNKNOWN = declared("INPUT-008")
+INPUT_BOM = declared("INPUT-009")
+INPUT_DUPLICATE_KEY = declared("INPUT-010")
+INPUT_UNREADABLE = declared("INPUT-011")
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,19 +43,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .issues import Issue, Severity, Waiver
-from .rules import rule
+from .rules import declared
 
 CONFIG_FILE = "samsvar.toml"
 
-WAIVER_EXPIRED = rule(
-    "CONFIG-001", "Waiver expired", Severity.WARNING,
-    """
-    A waiver in the configuration has passed its ``expires`` date, so the findings it covered
-    count again. Fix the findings, or renew the waiver with a new date and a reason.
-    """,
-    bad='[[waiver]]\nrule = "NO-ID-003"\nowner = "a@b.no"\nreason = "legacy"\nexpires = 2020-01-01',
-    good='[[waiver]]\nrule = "NO-ID-003"\nowner = "a@b.no"\nreason = "legacy"\nexpires = 2030-01-01',
-)
+WAIVER_EXPIRED = declared("CONFIG-001")
 
 
 class ConfigError(ValueError):

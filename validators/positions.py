@@ -205,3 +205,15 @@ class XmlLocator:
             if element is not None:
                 return self.element_position(element)
         return self.element_position(self._root)
+
+
+def fhirpath_expression(root: str, path: Path) -> str:
+    """``Patient.identifier[0].value`` from a document path."""
+    parts = [root]
+    for step in path:
+        if isinstance(step, int):
+            parts[-1] += f"[{step}]"
+        else:
+            name = step.rsplit("}", 1)[-1]
+            parts.append(name[1:] if name.startswith("_") else name)
+    return ".".join(parts)

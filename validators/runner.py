@@ -14,24 +14,16 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from .detect import UNKNOWN, Kind, detect
-from .issues import EnvironmentProblem, Issue, Path as DocPath, Severity
+from .issues import EnvironmentProblem, Issue
+from .positions import fhirpath_expression
 from .load import INPUT_TOO_LARGE, INPUT_UNREADABLE, Document, Limits, load_bytes
-from .rules import rule
+from .rules import declared
 
 CORE_PACKAGE = "hl7.fhir.r4.core#4.0.1"
 NDJSON_SUFFIXES = (".ndjson",)
 VALIDATED_SUFFIXES = (".json", ".xml", *NDJSON_SUFFIXES)
 
-INTERNAL = rule(
-    "SAMSVAR-001", "samsvar failed on this file", Severity.FATAL,
-    """
-    samsvar met an unexpected condition while checking this file and stopped checking it; the
-    rest of the run went on. This is a bug in samsvar, not necessarily in the file: please
-    report it with the file (or a reduced copy) attached.
-    """,
-    bad="(any file that makes samsvar fail)",
-    good="(the same file after the bug is fixed)",
-)
+INTERNAL = declared("SAMSVAR-001")
 
 
 @dataclass(slots=True)
@@ -206,18 +198,6 @@ def resolve_jobs(value: int | str | None) -> int:
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1 (or 'auto'), not {jobs}")
     return jobs
-
-
-def fhirpath_expression(root: str, path: DocPath) -> str:
-    """``Patient.identifier[0].value`` from a document path."""
-    parts = [root]
-    for step in path:
-        if isinstance(step, int):
-            parts[-1] += f"[{step}]"
-        else:
-            name = step.rsplit("}", 1)[-1]
-            parts.append(name[1:] if name.startswith("_") else name)
-    return ".".join(parts)
 
 
 DROPPED_BY_XML_READER = ("FHIR-XML-001", "FHIR-XML-004")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -22,10 +22,20 @@ from starlette.routing import Route
 from ... import __version__
 from .responses import error_response, narrative, fhir_response, http_date, is_error, operation_outcome, validation_outcome
 from .search import CONTROL_PARAMS, Query, matches, params_for, parse_query
-from .store import Version, now_instant
+from ...validators.runner import Result
+from .config import SandboxConfig
+from .store import ResourceStore, Version, now_instant
 
-if TYPE_CHECKING:
-    from .app import Sandbox
+class SandboxHost(Protocol):
+    """What the FHIR routes need of the sandbox that serves them (``app.Sandbox``)."""
+
+    config: SandboxConfig
+    store: ResourceStore
+    started: str
+
+    def validate(self, name: str, data: bytes) -> Result: ...
+
+    def authorize(self, request: Request, scope: str) -> Response | None: ...
 
 SUPPORTED_TYPES = (
     "Patient", "Practitioner", "PractitionerRole", "Organization", "Observation", "DiagnosticReport",
@@ -50,7 +60,7 @@ def corrupted(resource: dict[str, Any]) -> dict[str, Any]:
 class FhirApi:
     """Handlers for the ``/fhir`` routes of one sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHost) -> None:
         self.sandbox = sandbox
         self.config = sandbox.config
         self.store = sandbox.store

@@ -12,95 +12,20 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
 
-NOT_IN_VALUE_SET = rule(
-    "FHIR-BIND-001", "Code not in the required value set", Severity.ERROR,
-    """
-    The element has a *required* binding: its code must come from the value set. The value set
-    was expanded from the loaded packages and the code is not in it.
-    """,
-    bad='{"resourceType": "Patient", "gender": "kvinne"}',
-    good='{"resourceType": "Patient", "gender": "female"}',
-)
-NO_SYSTEM = rule(
-    "FHIR-BIND-002", "Coding without a system in a required binding", Severity.ERROR,
-    "A Coding bound to a required value set must say which code system its code comes from.",
-    bad='{"code": {"coding": [{"code": "final"}]}}',
-    good='{"code": {"coding": [{"system": "http://hl7.org/fhir/observation-status", "code": "final"}]}}',
-)
-NOT_CHECKED = rule(
-    "FHIR-BIND-003", "Code could not be checked offline", Severity.WARNING,
-    """
-    The element has a required binding, but its value set cannot be expanded from the loaded
-    packages (it uses a filter, or a code system such as SNOMED CT or LOINC that is not
-    available locally), so the code was not checked. It is not reported as valid or invalid.
-    """,
-    bad="(a code bound to a value set over SNOMED CT, without SNOMED CT loaded)",
-    good="(the same, with the code system loaded; or a value set with enumerated codes)",
-)
+NOT_IN_VALUE_SET = declared("FHIR-BIND-001")
+NO_SYSTEM = declared("FHIR-BIND-002")
+NOT_CHECKED = declared("FHIR-BIND-003")
 
-NOT_IN_EXTENSIBLE = rule(
-    "FHIR-BIND-004", "Code not in the extensible value set", Severity.WARNING,
-    """
-    The element has an *extensible* binding: a code from the value set must be used when one
-    fits, and other codes only when none does. None of the codes given is in the value set.
-    """,
-    bad='(Observation.category, extensible) {"coding": [{"system": "http://example.no/kategori", "code": "x"}]}',
-    good='{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}',
-)
-UNKNOWN_CODE = rule(
-    "FHIR-TX-001", "Code not in its code system", Severity.ERROR,
-    """
-    The Coding names a code system that is loaded in full (a CodeSystem with content
-    ``complete``), and the code is not one of its codes: a typo, a retired code or the wrong system.
-    For samsvar's own Norwegian code systems (current codes from the public viewers, without
-    retired ones such as pre-2020 kommunenummer) this is a warning.
-    """,
-    bad='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "EMERG"}',
-    good='{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "C"}',
-)
-WRONG_DISPLAY = rule(
-    "FHIR-TX-002", "Display does not match the code", Severity.ERROR,
-    """
-    The Coding's display is none of the code's displays in its code system (the display or a
-    designation in any language; case and white space are ignored). A receiver shows the display,
-    so a wrong one misleads. For samsvar's own Norwegian code systems, whose texts come from the
-    public viewers rather than an official export, this is a warning.
-    """,
-    bad='{"system": "http://hl7.org/fhir/administrative-gender", "code": "female", "display": "Mann"}',
-    good='{"system": "http://hl7.org/fhir/administrative-gender", "code": "female", "display": "Female"}',
-)
-BAD_FORMAT = rule(
-    "FHIR-TX-003", "Code not in the format of its code system", Severity.ERROR,
-    """
-    The code breaks the format of its code system, so it cannot be a code of it. MIME types
-    (``urn:ietf:bcp:13``) are checked by their grammar under every policy: ``type/subtype`` with
-    RFC 6838 names (parameters after a ``;`` are not judged). With ``trust-format`` for a code system
-    that is not available offline, also SNOMED CT concept ids (partition and Verhoeff check
-    digit) and LOINC codes (mod-10 check digit).
-    """,
-    bad='{"system": "http://loinc.org", "code": "8867-5"}',
-    good='{"system": "http://loinc.org", "code": "8867-4"}',
-)
-SERVER_DOWN = rule(
-    "FHIR-TX-004", "Terminology server could not be used", Severity.WARNING,
-    """
-    The policy for this code system is ``remote``, and the terminology server did not answer
-    (time-out, connection refused, an error). The code was not checked: an environment problem,
-    not a verdict on the data. Answers from earlier runs come from the persistent cache.
-    """,
-    bad='(server = "http://tx.example" down)',
-    good='(the server answering $validate-code)',
-)
-FORMAT_ONLY = rule(
-    "FHIR-TX-005", "Code checked by format only", Severity.INFORMATION,
-    "With ``trust-format``, a well-formed code is accepted without knowing that it is in the value set.",
-    bad='(trust-format for SNOMED CT) {"system": "http://snomed.info/sct", "code": "22298006"}',
-    good='(SNOMED CT loaded from RF2, or a terminology server)',
-)
+NOT_IN_EXTENSIBLE = declared("FHIR-BIND-004")
+UNKNOWN_CODE = declared("FHIR-TX-001")
+WRONG_DISPLAY = declared("FHIR-TX-002")
+BAD_FORMAT = declared("FHIR-TX-003")
+SERVER_DOWN = declared("FHIR-TX-004")
+FORMAT_ONLY = declared("FHIR-TX-005")
 
 _CODING_TYPES = {"Coding", "CodeableConcept", "code", "Quantity"}
 

@@ -14,69 +14,18 @@ import re
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Definitions, type_codes
 from .fhirpath import compile_expression
 from .visit import Parent, Visit
 
-NOT_ABSOLUTE = rule(
-    "FHIR-EXT-001", "Extension URL is not absolute", Severity.ERROR,
-    "The url of a (top-level) extension identifies its definition and must be an absolute URL.",
-    bad='{"extension": [{"url": "birthPlace", "valueString": "Bergen"}]}',
-    good='{"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", '
-         '"valueAddress": {"city": "Bergen"}}]}',
-)
-UNKNOWN = rule(
-    "FHIR-EXT-002", "Unknown extension", Severity.ERROR,
-    """
-    No StructureDefinition with this url is loaded, so the extension cannot be validated and is
-    not allowed (as in HL7's validator). Load the package that defines it with ``--ig``.
-    """,
-    bad='{"extension": [{"url": "http://example.org/fhir/StructureDefinition/not-loaded", "valueString": "x"}]}',
-    good='(the same, with --ig pointing at the package or file that defines the extension)',
-)
-WRONG_VALUE = rule(
-    "FHIR-EXT-003", "Extension value of a type the extension does not allow", Severity.ERROR,
-    "The extension's definition lists the types its value may have (or none, for a complex extension).",
-    bad='{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", "valueString": "Bergen"}',
-    good='{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace", "valueAddress": {"city": "Bergen"}}',
-)
-UNKNOWN_SUB = rule(
-    "FHIR-EXT-004", "Sub-extension not defined by the extension", Severity.ERROR,
-    "A complex extension defines its sub-extensions by url; this one is not among them.",
-    bad='(patient-animal) {"extension": [{"url": "species-x", "valueCodeableConcept": {"text": "dog"}}]}',
-    good='(patient-animal) {"extension": [{"url": "species", "valueCodeableConcept": {"text": "dog"}}]}',
-)
-WRONG_CONTEXT = rule(
-    "FHIR-EXT-005", "Extension used where its definition does not allow it", Severity.ERROR,
-    "The extension's definition lists the elements (contexts) it may be used on; this is not one.",
-    bad='(an extension with context Patient, used on Organization)',
-    good='(the same extension used on Patient)',
-)
-EXAMPLE_URL = rule(
-    "FHIR-EXT-006", "Extension url in an example domain", Severity.ERROR,
-    """
-    The extension's url is in a domain reserved for examples (example.org, example.com,
-    example.net, acme.org, acme.com) and no loaded definition has it. Such urls belong in
-    specifications and test data, not in data that is exchanged: no receiver can know what the
-    extension means. Reported when example URLs are not allowed (``--no-example-urls``, or
-    ``example-urls = false`` in the configuration); by default they are accepted, with a note.
-    """,
-    bad='{"extension": [{"url": "http://example.org/fhir/StructureDefinition/something", "valueString": "x"}]}',
-    good='{"extension": [{"url": "https://fhir.leverandor.no/StructureDefinition/something", "valueString": "x"}]}'
-         ' (a url the publisher owns, defined in a package loaded with --ig)',
-)
-VERSIONED_URL = rule(
-    "FHIR-EXT-007", "Extension url with a version", Severity.ERROR,
-    """
-    Extension.url names the extension by its canonical url alone; every extension definition
-    fixes Extension.url to that url, so a ``|version`` suffix makes the url differ from it. A
-    receiver matches extensions by url and would not recognise this one. The extension is
-    still checked, against the version of its definition that is loaded (the message says which).
-    """,
-    bad='{"url": "http://hl7.org/fhir/StructureDefinition/patient-congregation|4.0.0", "valueString": "Domkirken"}',
-    good='{"url": "http://hl7.org/fhir/StructureDefinition/patient-congregation", "valueString": "Domkirken"}',
-)
+NOT_ABSOLUTE = declared("FHIR-EXT-001")
+UNKNOWN = declared("FHIR-EXT-002")
+WRONG_VALUE = declared("FHIR-EXT-003")
+UNKNOWN_SUB = declared("FHIR-EXT-004")
+WRONG_CONTEXT = declared("FHIR-EXT-005")
+EXAMPLE_URL = declared("FHIR-EXT-006")
+VERSIONED_URL = declared("FHIR-EXT-007")
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")

@@ -14,43 +14,16 @@ import re
 from typing import Any, Callable, Iterator, NamedTuple
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Definitions
 from .fhirpath import HOOKS, Hooks, compile_expression
 from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
-INVARIANT_FAILED = rule(
-    "FHIR-INV-001", "Invariant failed", Severity.ERROR,
-    """
-    A constraint (invariant) of the element's definition evaluated to false. The message gives
-    the constraint key, its human text and the FHIRPath expression. Constraints of severity
-    warning are reported as warnings.
-    """,
-    bad='{"resourceType": "Observation", "referenceRange": [{"text": ""}]} (obs-3 and friends)',
-    good='{"resourceType": "Period", "start": "2026-01-01", "end": "2026-12-31"} (per-1: start <= end)',
-)
-INVARIANT_NOT_EVALUATED = rule(
-    "FHIR-INV-002", "Invariant could not be evaluated", Severity.INFORMATION,
-    """
-    samsvar's FHIRPath engine could not evaluate this constraint (a function or comparison it
-    does not support yet), so it was neither passed nor failed. The FHIRPath work of the engine
-    issue extends what is supported.
-    """,
-    bad="(a constraint using htmlChecks() or comparing Quantities)",
-    good="(a constraint using exists(), count(), matches() ...)",
-)
+INVARIANT_FAILED = declared("FHIR-INV-001")
+INVARIANT_NOT_EVALUATED = declared("FHIR-INV-002")
 
-BEST_PRACTICE = rule(
-    "FHIR-INV-003", "Best-practice invariant not met", Severity.WARNING,
-    """
-    A constraint the specification marks as best practice (for example dom-6: a resource
-    should have a narrative) is not met. HL7's validator reports these as warnings too; ignore
-    the code in the configuration where the practice does not apply.
-    """,
-    bad='{"resourceType": "Patient", "id": "p"} (dom-6: no text.div)',
-    good='{"resourceType": "Patient", "id": "p", "text": {"status": "generated", "div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari</div>"}}',
-)
+BEST_PRACTICE = declared("FHIR-INV-003")
 BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 SKIPPED = {
@@ -207,9 +180,9 @@ class InvariantChecker:
 
     def _hooks(self, visit: Visit) -> Hooks:
         return Hooks(resolve=lambda reference: self.document.resolve(reference, visit.root, visit.top),
-                     conforms_to=self._conforms_to, member_of=self._member_of)
+                     conforms_to=self.conforms_to, member_of=self._member_of)
 
-    def _conforms_to(self, resource: Any, url: str) -> bool | None:
+    def conforms_to(self, resource: Any, url: str) -> bool | None:
         """conformsTo(): a nested walk of the resource against the profile; None if it cannot be used."""
         from .bindings import BindingChecker
         from .profiles import FixedPatternChecker, usable_profile

@@ -15,68 +15,21 @@ from typing import Any, Iterator
 
 from lxml import etree
 
-from ..issues import Issue, Severity
+from ..issues import Issue
 from ..load import safe_xml_parser
-from ..rules import Rule, rule
+from ..rules import Rule, declared
 from .visit import Visit
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
-MALFORMED = rule(
-    "FHIR-XHTML-001", "Narrative is not well-formed XHTML", Severity.ERROR,
-    "Narrative.div must be a well-formed XML fragment: one div element in the XHTML namespace.",
-    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</div>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</p></div>"}',
-)
-ENTITY = rule(
-    "FHIR-XHTML-002", "Entity that XHTML in FHIR does not define", Severity.ERROR,
-    """
-    Only ``&amp;``, ``&lt;``, ``&gt;``, ``&quot;``, ``&apos;`` and numeric character references
-    are defined in FHIR's XHTML; write the character itself (UTF-8) or ``&#174;``.
-    """,
-    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Merke&reg;</div>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Merke®</div>"}',
-)
-NOT_A_DIV = rule(
-    "FHIR-XHTML-003", "Narrative root is not an XHTML div", Severity.ERROR,
-    "The narrative's root element is ``div`` in the namespace http://www.w3.org/1999/xhtml.",
-    bad='{"div": "<p xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari</p>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p>Kari</p></div>"}',
-)
-ELEMENT = rule(
-    "FHIR-XHTML-004", "Element not allowed in the narrative", Severity.ERROR,
-    """
-    txt-1: the narrative contains only the basic HTML formatting elements (chapters 7-11 and 15
-    of HTML 4, without forms). Active content such as ``script``, ``iframe``, ``object`` or
-    ``form`` is refused for the security of every system that displays it.
-    """,
-    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><script>alert(1)</script></div>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><b>Kari</b></div>"}',
-)
-ATTRIBUTE = rule(
-    "FHIR-XHTML-005", "Attribute not allowed in the narrative", Severity.ERROR,
-    "txt-1: event handlers (``onclick``) and other attributes outside HTML 4's basic set, and ``javascript:`` URLs, are refused.",
-    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p onclick=\\"x()\\">Kari</p></div>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\"><p class=\\"name\\">Kari</p></div>"}',
-)
-EMPTY = rule(
-    "FHIR-XHTML-006", "Narrative has no content", Severity.ERROR,
-    "txt-2: the narrative has some non-whitespace text (or an image).",
-    bad='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">  </div>"}',
-    good='{"div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">Kari Nordmann</div>"}',
-)
+MALFORMED = declared("FHIR-XHTML-001")
+ENTITY = declared("FHIR-XHTML-002")
+NOT_A_DIV = declared("FHIR-XHTML-003")
+ELEMENT = declared("FHIR-XHTML-004")
+ATTRIBUTE = declared("FHIR-XHTML-005")
+EMPTY = declared("FHIR-XHTML-006")
 
-CONTROL = rule(
-    "FHIR-XHTML-007", "Narrative does not follow the profile's narrative controls", Severity.ERROR,
-    """
-    The profile controls the narrative (the ``narrative-language-control`` and
-    ``narrative-source-control`` extensions): language sections (``<div lang="..">``) required,
-    prohibited, or one for the resource's language; or every text marked with its source by a
-    class (``boilerplate``, ``generated``, ``original``).
-    """,
-    bad='(language sections prohibited) <div xmlns="..."><div lang="de">..</div><div lang="en">..</div></div>',
-    good='<div xmlns="...">Kari Nordmann</div>',
-)
+CONTROL = declared("FHIR-XHTML-007")
 LANGUAGE_CONTROL = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
 SOURCE_CONTROL = "http://hl7.org/fhir/StructureDefinition/narrative-source-control"
 SOURCE_CLASSES = frozenset({"boilerplate", "generated", "original"})

@@ -17,71 +17,21 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from ..issues import Issue, Severity
-from ..rules import rule
+from ..issues import Issue
+from ..rules import declared
 from .definitions import Context, Definitions, ElementDefinition, type_codes
 from .slicing import Unusable, _steps
 from .snapshot import _diff_ids, element_id, generate
 from .visit import Visit
 
-SNAPSHOT_FAILED = rule(
-    "FHIR-SD-001", "The profile's differential cannot be applied to its base", Severity.ERROR,
-    """
-    Validating a StructureDefinition generates its snapshot from the differential and the base,
-    as every validator and server using the profile will. Here that fails, so the profile
-    cannot be used as published: the message says which element and why.
-    """,
-    bad='{"differential": {"element": [{"id": "Observation.valueBla", "path": "Observation.valueBla"}]}}',
-    good='{"differential": {"element": [{"id": "Observation.valueQuantity", "path": "Observation.valueQuantity"}]}}',
-)
+SNAPSHOT_FAILED = declared("FHIR-SD-001")
 
-SEARCH_TYPE_MISMATCH = rule(
-    "FHIR-SD-002", "Search parameter type differs from its definition", Severity.ERROR,
-    """
-    A CapabilityStatement declares a search parameter with a ``definition`` (a SearchParameter
-    canonical) and a ``type``; the type must be the definition's, or clients build queries the
-    server does not understand.
-    """,
-    bad='{"name": "clinical-status", "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status", "type": "date"}',
-    good='{"name": "clinical-status", "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status", "type": "token"}',
-)
+SEARCH_TYPE_MISMATCH = declared("FHIR-SD-002")
 
-BAD_DISCRIMINATOR_PATH = rule(
-    "FHIR-SD-003", "Slicing discriminator path is not valid for the sliced element", Severity.ERROR,
-    """
-    A discriminator's path is evaluated on each repetition of the sliced element to tell the
-    slices apart, so it must name something the element's type has: ``url`` or
-    ``value.ofType(Identifier)`` on an extension, ``code.coding.system`` on
-    ``Observation.component``. A path that selects nothing in the type can never match, so no
-    item is ever put in the slices. The message names the path and the sliced element.
-    """,
-    bad='{"path": "AuditEvent.agent.extension", "slicing": {"discriminator": [{"type": "value", "path": "type"}]}}',
-    good='{"path": "AuditEvent.agent.extension", "slicing": {"discriminator": [{"type": "value", "path": "url"}]}}',
-)
-SLICING_REDEFINED = rule(
-    "FHIR-SD-004", "A slice redefines the slicing of the element it belongs to", Severity.ERROR,
-    """
-    The slicing (discriminators, ordered, rules) is declared once, on the element that is
-    sliced. A slice of that element that carries a ``slicing`` of its own must repeat it; here
-    it states other discriminators or rules, so the profile says two different things about how
-    the same repetitions are told apart. (HL7's snapshot generator reports this on the
-    StructureDefinition; the message names both elements.)
-    """,
-    bad='(Patient.identifier sliced on value:system; the slice identifier:fnr declares slicing on value:type)',
-    good='(the slice identifier:fnr declares no slicing, or the same one)',
-)
+BAD_DISCRIMINATOR_PATH = declared("FHIR-SD-003")
+SLICING_REDEFINED = declared("FHIR-SD-004")
 
-PROFILE_OF_OTHER_TYPE = rule(
-    "FHIR-SD-005", "Type profile is for another type", Severity.ERROR,
-    """
-    An element's ``type.profile`` must be a profile of that type: a profile on Quantity for a
-    Quantity, an extension definition for an Extension. Count, Duration, Age and Distance are
-    types of their own in R4 (specializations of Quantity), so they are not profiles a Quantity
-    element can name; an instance could never satisfy both. The message names the profile's type.
-    """,
-    bad='{"path": "Observation.valueQuantity", "type": [{"code": "Quantity", "profile": ["http://hl7.org/fhir/StructureDefinition/Count"]}]}',
-    good='{"path": "Observation.valueQuantity", "type": [{"code": "Quantity", "profile": ["http://hl7.org/fhir/StructureDefinition/SimpleQuantity"]}]}',
-)
+PROFILE_OF_OTHER_TYPE = declared("FHIR-SD-005")
 
 DISCRIMINATOR_TYPES = ("value", "exists", "pattern", "type", "profile")
 _ANY_RESOURCE = ("Resource", "DomainResource")

@@ -15,63 +15,18 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
-from ..issues import Issue, Severity
-from ..rules import rule
+from ..issues import Issue
+from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
 
-FIXED_VALUE = rule(
-    "FHIR-PROF-001", "Value differs from the fixed value of the profile", Severity.ERROR,
-    "The profile fixes this element to one exact value (fixed[x]); the instance has another.",
-    bad='(profile fixes Identifier.system to urn:oid:2.16.578.1.12.4.1.4.1) {"system": "urn:oid:2.16.578.1.12.4.1.4.2"}',
-    good='{"system": "urn:oid:2.16.578.1.12.4.1.4.1"}',
-)
-PATTERN_VALUE = rule(
-    "FHIR-PROF-002", "Value does not match the pattern of the profile", Severity.ERROR,
-    "The profile requires this element to contain the pattern[x] value (more may be present).",
-    bad='(pattern coding system+code) {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]}',
-    good='{"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]}',
-)
-PROFILE_NOT_USABLE = rule(
-    "FHIR-PROF-003", "Profile not checked", Severity.WARNING,
-    """
-    The resource declares (meta.profile) or was asked to conform to a profile that samsvar could
-    not use: it is not in the loaded packages (load it with ``--ig``), it has no snapshot
-    (snapshot generation is not implemented yet), or it is for another resource type.
-    """,
-    bad='{"meta": {"profile": ["http://example.no/StructureDefinition/not-loaded"]}}',
-    good='(the same, with the defining package loaded with --ig)',
-)
+FIXED_VALUE = declared("FHIR-PROF-001")
+PATTERN_VALUE = declared("FHIR-PROF-002")
+PROFILE_NOT_USABLE = declared("FHIR-PROF-003")
 
-OUT_OF_RANGE = rule(
-    "FHIR-PROF-004", "Value outside the range the profile allows", Severity.ERROR,
-    """
-    The profile gives the element a minValue[x] or maxValue[x] (a number, a date or time, or a
-    Quantity in the same unit) and the value lies outside it. On a date, dateTime or instant the
-    limit may be a Duration (``maxValueDuration``, or ``maxValueQuantity`` in a UCUM unit of time):
-    a time relative to now, the duration after now for maxValue and before now for minValue
-    (``birthDate`` no later than today: ``maxValueQuantity`` 0 d).
-    """,
-    bad='(profile: valueQuantity minValueQuantity 3 kg) {"valueQuantity": {"value": 2, "system": "http://unitsofmeasure.org", "code": "kg"}}',
-    good='{"valueQuantity": {"value": 72, "system": "http://unitsofmeasure.org", "code": "kg"}}',
-)
-TOO_LONG = rule(
-    "FHIR-PROF-005", "Text longer than the profile's maxLength", Severity.ERROR,
-    "The profile limits the length of this string (maxLength), for example to fit a receiving system's field.",
-    bad='(profile: name.family maxLength 5) {"family": "Nordmann"}',
-    good='{"family": "Berg"}',
-)
-VALUE_REQUIRED = rule(
-    "FHIR-PROF-006", "Value required by the profile", Severity.ERROR,
-    """
-    The profile says the primitive must have a value (``mustHaveValue``), or names the only
-    extensions that may stand in for a missing value (``valueAlternatives``, for example
-    data-absent-reason); here there is no value and no allowed alternative. Both are FHIR R5
-    ElementDefinition properties, used in R4 profiles through their cross-version extensions.
-    """,
-    bad='(Patient.active mustHaveValue) {"_active": {"extension": [{"url": ".../data-absent-reason", "valueCode": "unknown"}]}}',
-    good='{"active": true}',
-)
+OUT_OF_RANGE = declared("FHIR-PROF-004")
+TOO_LONG = declared("FHIR-PROF-005")
+VALUE_REQUIRED = declared("FHIR-PROF-006")
 MUST_HAVE_VALUE = "ElementDefinition.mustHaveValue"
 VALUE_ALTERNATIVES = "ElementDefinition.valueAlternatives"
 

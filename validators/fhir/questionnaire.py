@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from ..issues import Issue, Path, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Definitions
 from .profiles import UCUM, _in_base_unit
 from .visit import Visit
@@ -29,72 +29,16 @@ from .visit import Visit
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-"
 
-NOT_FOUND = rule(
-    "FHIR-QR-001", "Questionnaire not available", Severity.WARNING,
-    """
-    The response names a Questionnaire that is not among the loaded definitions (``--ig``) or
-    the contained resources, so its answers were not checked against the form. When the
-    canonical points at another kind of resource, that is an error.
-    """,
-    bad='{"resourceType": "QuestionnaireResponse", "questionnaire": "http://example.no/Questionnaire/ukjent", ...}',
-    good='(the same, with the Questionnaire loaded with --ig)',
-)
-UNKNOWN_LINK_ID = rule(
-    "FHIR-QR-002", "Answer to an item the Questionnaire does not have", Severity.ERROR,
-    "Every response item's linkId names an item of the Questionnaire at the same place in the item tree.",
-    bad='(questionnaire items q1) {"item": [{"linkId": "q2", "answer": [{"valueString": "x"}]}]}',
-    good='{"item": [{"linkId": "q1", "answer": [{"valueString": "x"}]}]}',
-)
-WRONG_ANSWER_TYPE = rule(
-    "FHIR-QR-003", "Answer of the wrong type", Severity.ERROR,
-    "The answer's value type follows the item's type (boolean, decimal, integer, date, dateTime, time, string/text, url, choice, open-choice, attachment, reference, quantity).",
-    bad='(item type date) {"answer": [{"valueCoding": {"code": "x"}}]}',
-    good='{"answer": [{"valueDate": "2026-11-26"}]}',
-)
-ANSWER_NOT_ALLOWED = rule(
-    "FHIR-QR-004", "Answer to an item that takes none", Severity.ERROR,
-    "Items of type group and display (and the abstract type question) hold no answers; a group's content goes in its sub-items.",
-    bad='(item type display) {"linkId": "info", "answer": [{"valueString": "x"}]}',
-    good='{"linkId": "info"}',
-)
-ANSWER_COUNT = rule(
-    "FHIR-QR-005", "Required answer missing or too many answers", Severity.ERROR,
-    "A required item is answered; an item that does not repeat has one answer; minOccurs/maxOccurs are respected.",
-    bad='(item q1 required) {"item": []}',
-    good='{"item": [{"linkId": "q1", "answer": [{"valueString": "x"}]}]}',
-)
-NOT_ENABLED = rule(
-    "FHIR-QR-006", "Answer to an item that is not enabled", Severity.ERROR,
-    "The item's enableWhen conditions are not met by the other answers, so it must not be answered.",
-    bad='(q2 enabled when q1 = true) {"item": [{"linkId": "q1", "answer": [{"valueBoolean": false}]}, {"linkId": "q2", "answer": [...]}]}',
-    good='(the same with q1 = true)',
-)
-NOT_AN_OPTION = rule(
-    "FHIR-QR-007", "Answer not among the item's options", Severity.ERROR,
-    "The item lists its permitted answers (answerOption); the answer is not one of them.",
-    bad='(options c1, c2) {"answer": [{"valueCoding": {"system": "http://example.org", "code": "c3"}}]}',
-    good='{"answer": [{"valueCoding": {"system": "http://example.org", "code": "c1"}}]}',
-)
-OUT_OF_BOUNDS = rule(
-    "FHIR-QR-008", "Answer outside the item's limits", Severity.ERROR,
-    """
-    The item's extensions limit the answer: minValue/maxValue, minLength/maxLength, regex,
-    maxDecimalPlaces, the mime types and maximum size of an attachment, the resource types of a
-    reference. A quantity without a UCUM code cannot be compared to a limit and is reported too.
-    """,
-    bad='(maxValue 2022) {"answer": [{"valueDate": "2023"}]}',
-    good='{"answer": [{"valueDate": "2021"}]}',
-)
+NOT_FOUND = declared("FHIR-QR-001")
+UNKNOWN_LINK_ID = declared("FHIR-QR-002")
+WRONG_ANSWER_TYPE = declared("FHIR-QR-003")
+ANSWER_NOT_ALLOWED = declared("FHIR-QR-004")
+ANSWER_COUNT = declared("FHIR-QR-005")
+NOT_ENABLED = declared("FHIR-QR-006")
+NOT_AN_OPTION = declared("FHIR-QR-007")
+OUT_OF_BOUNDS = declared("FHIR-QR-008")
 
-INNER_ENABLE_WHEN = rule(
-    "FHIR-QR-009", "enableWhen on an item's own sub-item", Severity.ERROR,
-    """
-    A Questionnaire item cannot be enabled by the answer to one of its own sub-items: the
-    sub-items are only shown once the item is enabled, so the condition can never be met.
-    """,
-    bad='{"linkId": "g", "type": "group", "enableWhen": [{"question": "g.1", ...}], "item": [{"linkId": "g.1", ...}]}',
-    good='(the condition names an item outside the group)',
-)
+INNER_ENABLE_WHEN = declared("FHIR-QR-009")
 
 _ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "boolean": ("boolean",), "decimal": ("decimal",), "integer": ("integer",), "date": ("date",),

@@ -9,116 +9,22 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterator
 
-from ..issues import Issue, Severity
-from ..rules import rule
+from ..issues import Issue
+from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
 
-WRONG_TARGET = rule(
-    "FHIR-REF-001", "Reference to a resource type the element does not allow", Severity.ERROR,
-    """
-    A Reference element lists the resource types it may point to (``targetProfile``). The type
-    in the reference URL, or of the Bundle entry it resolves to, is not one of them.
-    """,
-    bad='{"resourceType": "Observation", "subject": {"reference": "Organization/1"}, ...}',
-    good='{"resourceType": "Observation", "subject": {"reference": "Patient/1"}, ...}',
-)
-FULLURL_NOT_ABSOLUTE = rule(
-    "FHIR-BUNDLE-001", "Bundle entry fullUrl is not absolute", Severity.ERROR,
-    "Bundle.entry.fullUrl is an absolute URL (or urn:uuid:/urn:oid:), never a relative reference.",
-    bad='{"fullUrl": "Patient/1", "resource": {"resourceType": "Patient", "id": "1"}}',
-    good='{"fullUrl": "https://fhir.example.no/Patient/1", "resource": {"resourceType": "Patient", "id": "1"}}',
-)
-FULLURL_MISMATCH = rule(
-    "FHIR-BUNDLE-002", "Bundle entry fullUrl does not match its resource", Severity.ERROR,
-    "A RESTful fullUrl ends with the resource's type and id; here they differ from the resource.",
-    bad='{"fullUrl": "https://fhir.example.no/Patient/2", "resource": {"resourceType": "Patient", "id": "1"}}',
-    good='{"fullUrl": "https://fhir.example.no/Patient/1", "resource": {"resourceType": "Patient", "id": "1"}}',
-)
-CONTAINED_UNREFERENCED = rule(
-    "FHIR-REF-002", "Contained resource not referenced", Severity.ERROR,
-    """
-    dom-3: a contained resource is referenced from elsewhere in its container (``#id``), or it
-    refers to the container (``#``). Otherwise it is not part of the record and should be a
-    resource of its own.
-    """,
-    bad='{"resourceType": "Condition", "contained": [{"resourceType": "Practitioner", "id": "p1"}], "subject": {"reference": "Patient/1"}}',
-    good='{"resourceType": "Condition", "contained": [{"resourceType": "Practitioner", "id": "p1"}], "asserter": {"reference": "#p1"}}',
-)
-DUPLICATE_LINK = rule(
-    "FHIR-BUNDLE-003", "Bundle link relation repeated", Severity.ERROR,
-    "The paging and identity relations (self, first, previous, next, last) occur at most once in Bundle.link.",
-    bad='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}, {"relation": "self", "url": "http://a/2"}]}',
-    good='{"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "self", "url": "http://a/1"}]}',
-)
-FULLURL_MISSING = rule(
-    "FHIR-BUNDLE-004", "Bundle entry without fullUrl", Severity.ERROR,
-    """
-    Except in transactions and batches and their responses (where new resources may have no
-    identity yet) and a search's OperationOutcome, each entry with a resource has a fullUrl: the
-    identity references in the Bundle resolve against.
-    """,
-    bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
-    good='{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:...", "resource": {"resourceType": "Patient"}}]}',
-)
-NOT_IN_BUNDLE = rule(
-    "FHIR-BUNDLE-005", "Reference not found in a document or message Bundle", Severity.ERROR,
-    """
-    A document or message travels as one Bundle: its relative and ``urn:`` references resolve
-    to entries of the Bundle, by the fullUrl rules (a relative reference resolves against the
-    referring entry's base URL). The message says when a resource with the same type and id is
-    present but does not match by those rules.
-    """,
-    bad='(document; the Composition has fullUrl urn:uuid:...) {"subject": {"reference": "Patient/123"}}',
-    good='{"subject": {"reference": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8"}}',
-)
-UNREACHABLE = rule(
-    "FHIR-BUNDLE-006", "Document entry not reachable from the Composition", Severity.ERROR,
-    """
-    Every entry of a document Bundle is part of the document: reachable from the Composition by
-    following references (in either direction). An entry nothing links to is not part of what
-    the author attested, and receivers may drop it.
-    """,
-    bad='(a document with an Observation that no section or other entry refers to)',
-    good='(the Observation is an entry of a section)',
-)
-AGGREGATION = rule(
-    "FHIR-REF-003", "Reference against the profile's aggregation mode", Severity.ERROR,
-    """
-    The profile says how the referenced resource travels (``aggregation``): ``contained`` in
-    this resource, ``bundled`` in the same Bundle, or ``referenced`` from elsewhere. This
-    reference is of another kind.
-    """,
-    bad='(subject aggregation = bundled) {"subject": {"reference": "https://server.example/Patient/1"}}',
-    good='{"subject": {"reference": "urn:uuid:..."}}  (the Patient is an entry of the Bundle)',
-)
-TARGET_PROFILE = rule(
-    "FHIR-REF-004", "Reference target does not conform to the target profile", Severity.ERROR,
-    """
-    A profile can ask more of a reference than the resource type: that its target conforms to a
-    profile (``targetProfile``, of the element or of the slice the reference is in). Where the
-    target travels with the reference, as a contained resource or an entry of the same Bundle,
-    it is validated against the target profiles of its type, as HL7's validator does, and it
-    conforms to none of them. The message names the reference, where its target is and the
-    profiles. Targets elsewhere are not fetched; targets that only need a core resource type
-    are checked by type (FHIR-REF-001).
-    """,
-    bad='(Composition.subject is Reference(NoPatient), which requires an identifier) {"subject": '
-        '{"reference": "urn:uuid:..."}} and the entry urn:uuid:... is a Patient without identifier',
-    good='(the same) and the Patient entry has an identifier',
-)
-AMBIGUOUS = rule(
-    "FHIR-BUNDLE-007", "Reference matches more than one Bundle entry", Severity.ERROR,
-    """
-    By the fullUrl rules a reference resolves to one entry of its Bundle. This one matches
-    several, typically versions of one resource with the same fullUrl and different
-    ``meta.versionId``, so a receiver cannot tell which is meant. Refer to one version
-    (``Observation/1/_history/2``: the version is matched against ``meta.versionId``), or keep
-    one version in the Bundle.
-    """,
-    bad='(entries Observation/1 with versionId 1 and 2) {"reference": "Observation/1"}',
-    good='{"reference": "Observation/1/_history/2"}',
-)
+WRONG_TARGET = declared("FHIR-REF-001")
+FULLURL_NOT_ABSOLUTE = declared("FHIR-BUNDLE-001")
+FULLURL_MISMATCH = declared("FHIR-BUNDLE-002")
+CONTAINED_UNREFERENCED = declared("FHIR-REF-002")
+DUPLICATE_LINK = declared("FHIR-BUNDLE-003")
+FULLURL_MISSING = declared("FHIR-BUNDLE-004")
+NOT_IN_BUNDLE = declared("FHIR-BUNDLE-005")
+UNREACHABLE = declared("FHIR-BUNDLE-006")
+AGGREGATION = declared("FHIR-REF-003")
+TARGET_PROFILE = declared("FHIR-REF-004")
+AMBIGUOUS = declared("FHIR-BUNDLE-007")
 _SELF_CONTAINED = ("document", "message")
 _NO_FULLURL_NEEDED = ("transaction", "batch", "transaction-response", "batch-response")
 """New resources in a transaction have no identity yet; responses echo what the server returns."""
@@ -244,7 +150,7 @@ Conforms = Callable[[dict[str, Any], str], "bool | None"]
 
 
 class ReferenceChecker:
-    def __init__(self, definitions: Definitions, conforms_to: Conforms | None = None) -> None:
+    def __init__(self, definitions: Definitions, conforms_to: Conforms) -> None:
         self.definitions = definitions
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
@@ -375,10 +281,6 @@ class ReferenceChecker:
         found = self._verdicts.get(key)
         if found is not None and found[0] is target:
             return found[1]
-        if self._conforms_to is None:
-            from .invariants import InvariantChecker
-
-            self._conforms_to = InvariantChecker(self.definitions)._conforms_to
         verdict = self._conforms_to(target, profile)
         if verdict is not None:  # None: a profile that cannot be used, or one being checked already
             self._verdicts[key] = (target, verdict)

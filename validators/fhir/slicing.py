@@ -24,55 +24,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from ..issues import Issue, Path, Severity
-from ..rules import rule
+from ..issues import Issue, Path
+from ..rules import declared
 from .definitions import Context, Definitions, ElementDefinition, element_key, type_codes
 from .profiles import matches_pattern
 
-NO_SLICE_CLOSED = rule(
-    "FHIR-SLICE-001", "Element matches no slice of a closed slicing", Severity.ERROR,
-    """
-    The profile slices this element and closes the slicing (``rules = closed``): every
-    repetition must match one of its slices. The message names each slice and the discriminator
-    that did not match.
-    """,
-    bad='(identifier sliced on system, closed, one slice for FNR) {"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.2", "value": "..."}]}',
-    good='{"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
-)
-SLICE_MIN = rule(
-    "FHIR-SLICE-002", "Required slice missing", Severity.ERROR,
-    "A slice has a minimum cardinality, and fewer repetitions match it.",
-    bad='(profile requires identifier:FNR 1..1) {"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.2", "value": "..."}]}',
-    good='{"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
-)
-SLICE_MAX = rule(
-    "FHIR-SLICE-003", "Too many repetitions in a slice", Severity.ERROR,
-    "More repetitions match a slice than its maximum cardinality allows.",
-    bad='(identifier:FNR 0..1) two identifiers with the FNR system',
-    good='one identifier with the FNR system',
-)
-SLICE_ORDER = rule(
-    "FHIR-SLICE-004", "Slices out of order", Severity.ERROR,
-    "The slicing is ordered: repetitions must come in the order the slices are defined (open ones at the end when openAtEnd).",
-    bad='(ordered slices a, b) items matching b then a',
-    good='items matching a then b',
-)
-NO_SLICE_OPEN = rule(
-    "FHIR-SLICE-005", "Element matches no slice (open slicing)", Severity.INFORMATION,
-    "The slicing is open, so this is allowed; the message says why each slice did not match, in case one was meant.",
-    bad='(open slicing on identifier) an identifier with another system',
-    good='an identifier matching a slice',
-)
-DISCRIMINATOR_UNUSABLE = rule(
-    "FHIR-SLICE-006", "Slice discriminator could not be evaluated", Severity.WARNING,
-    """
-    samsvar could not evaluate a slice's discriminator (the slice gives no fixed, pattern or
-    required binding at the path, or the path uses FHIRPath beyond what slicing allows). Items
-    are then not matched to that slice, and this says so instead of guessing.
-    """,
-    bad='(a value discriminator on a path the slice does not constrain)',
-    good='(the slice fixes the element at the discriminator path)',
-)
+NO_SLICE_CLOSED = declared("FHIR-SLICE-001")
+SLICE_MIN = declared("FHIR-SLICE-002")
+SLICE_MAX = declared("FHIR-SLICE-003")
+SLICE_ORDER = declared("FHIR-SLICE-004")
+NO_SLICE_OPEN = declared("FHIR-SLICE-005")
+DISCRIMINATOR_UNUSABLE = declared("FHIR-SLICE-006")
 
 _STEP = re.compile(r"\s*(\$this|resolve\(\)|extension\('([^']*)'\)|extension\(\"([^\"]*)\"\)|ofType\(([^)]*)\)|as\(([^)]*)\)|[A-Za-z_][A-Za-z0-9_]*(?:\[x\])?)\s*")
 

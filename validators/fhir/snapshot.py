@@ -25,9 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .definitions import Definitions
+from .elements import ElementDefinition, element_id, type_profiles
 
-ElementDefinition = dict[str, Any]
 SnapshotSource = Callable[[str], "list[ElementDefinition] | None"]
 """Snapshot elements of a type or profile by URL or type name (generated on demand)."""
 
@@ -40,10 +39,6 @@ _CHOICE_RENAME = re.compile(r"^(.*?)([A-Z][A-Za-z]*)$")
 class Snapshot:
     elements: list[ElementDefinition]
     problems: list[str] = field(default_factory=list)
-
-
-def element_id(element: ElementDefinition) -> str:
-    return str(element.get("id") or element.get("path") or "")
 
 
 class _Builder:
@@ -101,7 +96,7 @@ class _Builder:
             types = parent.get("type") or []
             if len(types) != 1:
                 return False
-            profiles = Definitions.type_profiles(parent, None)
+            profiles = type_profiles(parent, None)
             code = str(types[0].get("code", ""))
             source = self.source(profiles[0][0]) if len(profiles) == 1 else None
             if source and profiles[0][1]:  # one element of the profile (elementdefinition-profile-element)

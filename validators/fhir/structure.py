@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from ..issues import Issue, Path, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Context, Definitions, ElementDefinition, element_key, is_primitive, type_codes
 from .references import DocumentIndex
 from .slicing import Item, SliceMatcher, assign
@@ -19,129 +19,21 @@ from .primitives import format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
 
-UNKNOWN_PROPERTY = rule(
-    "FHIR-STRUCT-001", "Unrecognized property", Severity.ERROR,
-    """
-    The property is not an element of this type in FHIR R4 (or of the profile). Receivers
-    ignore or reject it; if it carries data, the data is lost. Misspelt names and choice
-    elements with the wrong type suffix (``valueCode`` where only ``valueCoding`` is allowed)
-    are the usual causes; extra data belongs in an extension.
-    """,
-    bad='{"resourceType": "Patient", "gendr": "female"}',
-    good='{"resourceType": "Patient", "gender": "female"}',
-)
-MIN_CARDINALITY = rule(
-    "FHIR-STRUCT-002", "Required element missing", Severity.ERROR,
-    "An element has fewer repetitions than its minimum cardinality (for example a missing ``status``).",
-    bad='{"resourceType": "Observation", "code": {"text": "Weight"}}',
-    good='{"resourceType": "Observation", "status": "final", "code": {"text": "Weight"}}',
-)
-MAX_CARDINALITY = rule(
-    "FHIR-STRUCT-003", "Too many repetitions", Severity.ERROR,
-    "An element repeats more often than its maximum cardinality allows.",
-    bad='(a profile with name 0..1) {"resourceType": "Patient", "name": [{"family": "A"}, {"family": "B"}]}',
-    good='{"resourceType": "Patient", "name": [{"family": "A"}]}',
-)
-ARRAY_SHAPE = rule(
-    "FHIR-STRUCT-004", "JSON array where a single value belongs, or the reverse", Severity.ERROR,
-    """
-    In FHIR JSON an element that can repeat (max > 1) is always a JSON array, even with one
-    item, and an element that cannot repeat is never an array.
-    """,
-    bad='{"resourceType": "Patient", "name": {"family": "Nordmann"}}',
-    good='{"resourceType": "Patient", "name": [{"family": "Nordmann"}]}',
-)
-PRIMITIVE_TYPE = rule(
-    "FHIR-STRUCT-005", "Primitive value of the wrong JSON type", Severity.ERROR,
-    """
-    FHIR JSON represents boolean as JSON true/false, integer and decimal as JSON numbers, and
-    every other primitive as a JSON string.
-    """,
-    bad='{"resourceType": "Patient", "active": "true"}',
-    good='{"resourceType": "Patient", "active": true}',
-)
-PRIMITIVE_FORMAT = rule(
-    "FHIR-STRUCT-006", "Primitive value not in the format of its type", Severity.ERROR,
-    """
-    The value does not match its datatype: the regular expression the core specification gives
-    (date, dateTime, instant, time, id, code, uri, oid, uuid, base64Binary, ...), a real
-    calendar date, a time zone on a dateTime with a time, the range of integers, non-empty
-    strings.
-    """,
-    bad='{"resourceType": "Patient", "birthDate": "1972-02-30"}',
-    good='{"resourceType": "Patient", "birthDate": "1972-02-29"}',
-)
-RESOURCE_ID = rule(
-    "FHIR-STRUCT-007", "Invalid resource id", Severity.ERROR,
-    "A resource id is 1 to 64 characters from A-Z, a-z, 0-9, '-' and '.'.",
-    bad='{"resourceType": "Patient", "id": "pasient_1"}',
-    good='{"resourceType": "Patient", "id": "pasient-1"}',
-)
-NOT_AN_OBJECT = rule(
-    "FHIR-STRUCT-008", "Complex element is not a JSON object", Severity.ERROR,
-    "Elements of complex datatypes, backbone elements and resources are JSON objects.",
-    bad='{"resourceType": "Patient", "name": ["Kari Nordmann"]}',
-    good='{"resourceType": "Patient", "name": [{"text": "Kari Nordmann"}]}',
-)
-EMPTY = rule(
-    "FHIR-STRUCT-009", "Empty element", Severity.ERROR,
-    """
-    Every FHIR element has a value or children (invariant ele-1): empty objects, empty arrays and
-    nulls that no ``_name`` extension explains are not allowed. Leave the element out instead.
-    """,
-    bad='{"resourceType": "Patient", "name": [{}]}',
-    good='{"resourceType": "Patient"}',
-)
-NOT_A_RESOURCE = rule(
-    "FHIR-STRUCT-010", "Resource expected", Severity.ERROR,
-    "Contained resources, Bundle entries and Parameters resources must be resources with a known resourceType.",
-    bad='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "x"}}]}',
-    good='{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient"}}]}',
-)
-WRONG_RESOURCE_TYPE = rule(
-    "FHIR-STRUCT-011", "Resource of a type the element does not allow", Severity.ERROR,
-    "The element (for example a profiled Parameters.parameter.resource) allows only some resource types.",
-    bad='(profile: parameter.resource is Patient or Practitioner) {"resource": {"resourceType": "Organization"}}',
-    good='{"resource": {"resourceType": "Patient"}}',
-)
-NO_PROFILE_MATCH = rule(
-    "FHIR-STRUCT-012", "Element conforms to none of its allowed profiles", Severity.ERROR,
-    """
-    The element's type lists several profiles (for example two Address profiles); the value must
-    conform to at least one of them, and it conforms to none.
-    """,
-    bad='(type Address, profiles with use 1..1 or type 1..1) {"address": [{"text": "Storgata 1"}]}',
-    good='{"address": [{"use": "home", "text": "Storgata 1"}]}',
-)
-UNKNOWN_TYPE_PROFILE = rule(
-    "FHIR-STRUCT-013", "Profile of an element's type not found", Severity.ERROR,
-    """
-    A profile requires an element to conform to another profile (a type profile such as an
-    identifier profile) that is not in the loaded packages, so the element cannot be validated.
-    Load the package that defines it with ``--ig``.
-    """,
-    bad='(type Identifier, profile http://fhir.de/StructureDefinition/identifier-iknr, not loaded)',
-    good='(the same with the package loaded)',
-)
-MUST_SUPPORT = rule(
-    "FHIR-STRUCT-014", "mustSupport element absent", Severity.INFORMATION,
-    """
-    Reported only with ``--must-support``: the profile marks the element mustSupport, and this
-    instance leaves it out. That is allowed (absent data is not an error), but a certifier
-    asks to see that the system can send it when it has the data.
-    """,
-    bad='(--must-support; no-basis-Patient marks Patient.address mustSupport) {"resourceType": "Patient"}',
-    good='{"resourceType": "Patient", "address": [{"city": "Oslo"}]}',
-)
-ID_EXTENSION = rule(
-    "FHIR-STRUCT-015", "Extension on a resource id", Severity.ERROR,
-    """
-    A resource's logical id is its identity on the server; it takes no extensions (``_id``).
-    Put extra information about the resource in ``meta`` or in a resource extension.
-    """,
-    bad='{"resourceType": "Patient", "id": "p1", "_id": {"extension": [{"url": "http://example.no/x", "valueString": "y"}]}}',
-    good='{"resourceType": "Patient", "id": "p1"}',
-)
+UNKNOWN_PROPERTY = declared("FHIR-STRUCT-001")
+MIN_CARDINALITY = declared("FHIR-STRUCT-002")
+MAX_CARDINALITY = declared("FHIR-STRUCT-003")
+ARRAY_SHAPE = declared("FHIR-STRUCT-004")
+PRIMITIVE_TYPE = declared("FHIR-STRUCT-005")
+PRIMITIVE_FORMAT = declared("FHIR-STRUCT-006")
+RESOURCE_ID = declared("FHIR-STRUCT-007")
+NOT_AN_OBJECT = declared("FHIR-STRUCT-008")
+EMPTY = declared("FHIR-STRUCT-009")
+NOT_A_RESOURCE = declared("FHIR-STRUCT-010")
+WRONG_RESOURCE_TYPE = declared("FHIR-STRUCT-011")
+NO_PROFILE_MATCH = declared("FHIR-STRUCT-012")
+UNKNOWN_TYPE_PROFILE = declared("FHIR-STRUCT-013")
+MUST_SUPPORT = declared("FHIR-STRUCT-014")
+ID_EXTENSION = declared("FHIR-STRUCT-015")
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:

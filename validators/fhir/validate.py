@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..issues import Issue, Severity
-from ..rules import rule
+from ..issues import Issue
+from ..rules import declared
 from .definitions import Definitions
 from .bindings import BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
@@ -25,15 +25,7 @@ from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
 
-FHIR_UNKNOWN_TYPE = rule(
-    "FHIR-001", "Unknown resource type", Severity.ERROR,
-    """
-    ``resourceType`` (or the XML root element) must name a resource type of FHIR R4. A
-    misspelt or R5-only type cannot be read by an R4 receiver.
-    """,
-    bad='{"resourceType": "Patiant"}',
-    good='{"resourceType": "Patient"}',
-)
+FHIR_UNKNOWN_TYPE = declared("FHIR-001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +45,10 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"Unknown resource type {resource_type!r}: not a resource of FHIR R4 "
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
-    checks = [BindingChecker(definitions), InvariantChecker(definitions),
+    invariants = InvariantChecker(definitions)
+    checks = [BindingChecker(definitions), invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
-              ReferenceChecker(definitions), NarrativeChecker(),
+              ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
               ProfileDefinitionChecker(definitions)]
     seen: set[tuple[str, str | None, str]] = set()

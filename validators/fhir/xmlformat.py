@@ -14,55 +14,21 @@ from typing import Any
 
 from lxml import etree
 
-from ..issues import Issue, Path, Severity
+from ..issues import Issue, Path
 from ..load import safe_xml_parser
-from ..positions import XmlLocator
-from ..rules import rule
+from ..positions import XmlLocator, fhirpath_expression
+from ..rules import declared
 from .definitions import Context, Definitions, is_primitive
 from .structure import EMPTY as EMPTY_PRIMITIVE
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
-FHIR_XML_NAMESPACE = rule(
-    "FHIR-XML-001", "Element outside the FHIR namespace", Severity.ERROR,
-    """
-    Every element of a FHIR XML resource is in the namespace ``http://hl7.org/fhir``, except
-    the narrative ``div``, which is XHTML. An element in another namespace (or none) is not
-    part of the resource; receivers will ignore or reject it.
-    """,
-    bad='<Patient xmlns="http://hl7.org/fhir"><x:note xmlns:x="urn:x"/></Patient>',
-    good='<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>',
-)
-FHIR_XML_TEXT = rule(
-    "FHIR-XML-002", "Text content in a FHIR XML element", Severity.ERROR,
-    """
-    FHIR XML carries primitive values in ``value`` attributes, never as element text (except
-    inside the XHTML narrative). Text content is lost when the resource is read.
-    """,
-    bad='<gender>female</gender>',
-    good='<gender value="female"/>',
-)
+FHIR_XML_NAMESPACE = declared("FHIR-XML-001")
+FHIR_XML_TEXT = declared("FHIR-XML-002")
 
-FHIR_XML_ATTRIBUTE = rule(
-    "FHIR-XML-003", "Undefined attribute", Severity.ERROR,
-    """
-    FHIR XML uses attributes only for ``value`` (primitives), ``id`` and an extension's ``url``,
-    plus namespace declarations. Any other attribute (including ``xsi:schemaLocation``, as
-    HL7's validator judges it) carries data no FHIR reader keeps.
-    """,
-    bad='<status value="final" something="x"/>',
-    good='<status value="final"/>',
-)
-FHIR_XML_ELEMENT = rule(
-    "FHIR-XML-004", "Undefined element", Severity.ERROR,
-    """
-    The element is not defined for its parent in FHIR R4 (a misspelling, an element of another
-    version, or a value written as a child element instead of an attribute). It is not read.
-    """,
-    bad='<valueInteger><value value="3"/></valueInteger>',
-    good='<valueInteger value="3"/>',
-)
+FHIR_XML_ATTRIBUTE = declared("FHIR-XML-003")
+FHIR_XML_ELEMENT = declared("FHIR-XML-004")
 
 _INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -176,7 +142,6 @@ class FhirXmlReader:
 
     def _fhirpath(self, path: Path, element: dict[str, Any], code: str | None) -> str:
         """The FHIRPath of an element, choices written as ``value.ofType(integer)``."""
-        from ..runner import fhirpath_expression
 
         start = max((p for p in self._resources if path[:len(p)] == p), key=len, default=())
         expression = fhirpath_expression(self._resources.get((), ""), path)

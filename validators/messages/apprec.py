@@ -30,7 +30,7 @@ from datetime import datetime
 from lxml import etree
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .rules import (
     APPREC_ERRORS,
     at,
@@ -245,72 +245,12 @@ def expected_apprec(message_root: etree._Element, issues: list[Issue], *, now: d
 
 # -- judging a receiver's AppRec ----------------------------------------------------------
 
-NOT_AN_APPREC = rule(
-    "MSG-APPREC-001", "The receipt is not an AppRec", Severity.ERROR,
-    """
-    A receiver answers a MsgHead message with an application receipt: an ``AppRec`` root in the
-    AppRec 1.1 namespace (``http://www.kith.no/xmlstds/apprec/2012-02-15``) or, where agreed,
-    AppRec 1.0 (``.../apprec/2004-11-21``). Anything else is not a receipt, and the sender
-    will resend or escalate.
-    """,
-    bad='<MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24">…',
-    good='<AppRec xmlns="http://www.kith.no/xmlstds/apprec/2012-02-15">…',
-)
-WRONG_STATUS = rule(
-    "MSG-APPREC-002", "AppRec status differs from the expected status", Severity.ERROR,
-    """
-    The receipt's ``Status`` is what a conformant receiver reports for this message: 1 (OK)
-    when it is valid, 2 (Avvist) when an error makes it unusable (schema, message type, message
-    id, patient id, receiver), 3 (OK, feil i delmelding) when errors are in parts. A receiver
-    that says OK to a message it cannot use, or rejects a valid one, breaks the sender's
-    follow-up.
-    """,
-    bad='(message with an invalid fødselsnummer) <Status V="1" DN="OK"/>',
-    good='(message with an invalid fødselsnummer) <Status V="2" DN="Avvist"/><Error V="E31" …/>',
-)
-MISSING_ERROR = rule(
-    "MSG-APPREC-003", "AppRec lacks an expected error code", Severity.WARNING,
-    """
-    The receipt names each problem the receiver found with a Volven 8221 code (``Error``), so
-    that the sender can correct it. An expected code is missing (a receiver may find the same
-    problem and name it differently, hence a warning).
-    """,
-    bad='(message with an invalid fødselsnummer) <Status V="2"/><Error V="X99" DN="Annen feil"/>',
-    good='(message with an invalid fødselsnummer) <Status V="2"/>'
-         '<Error V="E31" DN="Pasientens fødselsnummer er feil"/>',
-)
-EXTRA_ERROR = rule(
-    "MSG-APPREC-004", "AppRec has an unexpected error code", Severity.WARNING,
-    """
-    The receipt names an error that samsvar did not find in the message. It may be a check of
-    the receiver's own (the patient is not in its register: E35; a signature error: S01), or a
-    false alarm; compare with the message.
-    """,
-    bad='(valid message) <Status V="3"/><Error V="X99" DN="Annen feil"/>',
-    good='(valid message) <Status V="1" DN="OK"/>',
-)
-WRONG_ORIGINAL = rule(
-    "MSG-APPREC-005", "AppRec does not refer to the message", Severity.ERROR,
-    """
-    ``OriginalMsgId`` repeats the answered message's ``MsgInfo/Type/@V`` (``MsgType``),
-    ``GenDate`` (``IssueDate``) and ``MsgId`` (``Id``). A receipt that names another message
-    leaves the real one unacknowledged.
-    """,
-    bad="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>2017-06-12T09:35:22</IssueDate>"
-        "<Id>00000000-0000-0000-0000-000000000000</Id></OriginalMsgId>",
-    good="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>2017-06-12T09:35:22</IssueDate>"
-         "<Id>de1a95c0-4d0c-11e7-9598-0800200c9a66</Id></OriginalMsgId>",
-)
-WRONG_PARTY = rule(
-    "MSG-APPREC-006", "AppRec parties are not the message's, swapped", Severity.WARNING,
-    """
-    The receipt goes from the message's receiver back to its sender: ``AppRec/Sender`` carries
-    an identifier of ``MsgInfo/Receiver`` and ``AppRec/Receiver`` one of ``MsgInfo/Sender``
-    (normally the HER-id). Otherwise the receipt may not be routed back.
-    """,
-    bad="(message from HER 56704 to HER 59) <Receiver><HCP><Inst><Id>59</Id><TypeId V=\"HER\"/>…",
-    good="(message from HER 56704 to HER 59) <Receiver><HCP><Inst><Id>56704</Id><TypeId V=\"HER\"/>…",
-)
+NOT_AN_APPREC = declared("MSG-APPREC-001")
+WRONG_STATUS = declared("MSG-APPREC-002")
+MISSING_ERROR = declared("MSG-APPREC-003")
+EXTRA_ERROR = declared("MSG-APPREC-004")
+WRONG_ORIGINAL = declared("MSG-APPREC-005")
+WRONG_PARTY = declared("MSG-APPREC-006")
 
 def _error_codes(apprec: etree._Element) -> dict[tuple[str, str], etree._Element]:
     """(code system OID, code) → the Error element; no ``S`` means 8221."""

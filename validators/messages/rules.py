@@ -35,9 +35,9 @@ from typing import Callable, Iterable, Iterator, Literal, TypedDict
 from lxml import etree
 
 from ..identifiers import IDENTIFIER_SYSTEMS, IdentifierScheme, PersonKind, Problem, check_person_number
-from ..issues import Issue, Severity
+from ..issues import Issue
 from ..national_ids import ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_NO_VALUE, ID_SYNTHETIC
-from ..rules import Rule, rule
+from ..rules import Rule, declared
 from ..terminology.codesystems import normalise_display
 from ..terminology.service import TerminologyService
 
@@ -67,233 +67,27 @@ _DATETIME = re.compile(
 
 _DIALOG = '<Content><Dialogmelding xmlns="http://www.kith.no/xmlstds/dialog/2013-01-23">…</Dialogmelding></Content>'
 
-UNKNOWN_TYPE = rule(
-    "MSG-RULE-001", "Message type is not a code of 8279", Severity.ERROR,
-    """
-    ``MsgInfo/Type/@V`` names the kind of message (Volven 8279, "Meldingens funksjon"). The
-    receiver routes and interprets the message by it, so an unknown or missing type makes the
-    message unusable (AppRec: Avvist, T10 "Støtter ikke meldingsformatet").
-    """,
-    bad='<Type V="DIALOG_HELSEFAGLIGE" DN="Helsefaglig dialog"/>',
-    good='<Type V="DIALOG_HELSEFAGLIG" DN="Helsefaglig dialog"/>',
-)
-MIG_VERSION = rule(
-    "MSG-RULE-002", "MIGversion is not the MsgHead 1.2 version", Severity.ERROR,
-    """
-    ``MsgInfo/MIGversion`` states the implementation guide the envelope follows; for the MsgHead
-    1.2 namespace (``http://www.kith.no/xmlstds/msghead/2006-05-24``) it is exactly
-    ``v1.2 2006-05-24``, the default the schema declares.
-    """,
-    bad="<MIGversion>v1.1 2004-11-21</MIGversion>",
-    good="<MIGversion>v1.2 2006-05-24</MIGversion>",
-)
-GENDATE_INVALID = rule(
-    "MSG-RULE-003", "GenDate is not a valid xs:dateTime", Severity.ERROR,
-    """
-    ``GenDate`` (MsgHead ``MsgInfo/GenDate``, AppRec ``GenDate``) is when the message was made,
-    an ``xs:dateTime``: ``YYYY-MM-DDThh:mm:ss`` with optional fractions of a second and an
-    optional time zone (``Z`` or ``+01:00``). A date alone, a space instead of ``T`` or an
-    impossible date (30 February) is refused by the schema.
-    """,
-    bad="<GenDate>2024-02-30 10:15:00</GenDate>",
-    good="<GenDate>2024-02-29T10:15:00+01:00</GenDate>",
-)
-GENDATE_FUTURE = rule(
-    "MSG-RULE-004", "GenDate is in the future", Severity.WARNING,
-    """
-    A message cannot have been made more than 24 hours from now (the margin covers time zones
-    and clock drift). A GenDate further ahead is a wrong clock or a wrong field in the sender's
-    system; receivers sort and deduplicate by it. A GenDate without a time zone is read as
-    Norwegian time.
-    """,
-    bad="<GenDate>2999-01-01T10:15:00</GenDate>",
-    good="<GenDate>2024-05-02T10:15:00+02:00</GenDate>",
-)
-MSGID_MISSING = rule(
-    "MSG-RULE-005", "Message id is missing or empty", Severity.ERROR,
-    """
-    ``MsgInfo/MsgId`` (AppRec: ``Id``) identifies the message; the receipt refers to it in
-    ``OriginalMsgId/Id`` and replies refer to it in ``ConversationRef``. Without it the message
-    cannot be acknowledged (AppRec: Avvist, E10 "Ugyldig meldingsidentifikator").
-    """,
-    bad="<MsgId></MsgId>",
-    good="<MsgId>de1a95c0-4d0c-11e7-9598-0800200c9a66</MsgId>",
-)
-MSGID_NOT_GUID = rule(
-    "MSG-RULE-006", "Message id is not a GUID", Severity.WARNING,
-    """
-    The schema allows any string, but every message id in the published examples and test
-    cases is a GUID (8-4-4-4-12 hexadecimal digits, either case), and the transport
-    (Helsenorge/NHN AMQP, ebXML) and receivers' duplicate detection rely on ids being globally
-    unique. A non-GUID id is legal but risks collisions: generate a GUID.
-    """,
-    bad="<MsgId>MELDING-2024-0001</MsgId>",
-    good="<MsgId>DE1A95C0-4D0C-11E7-9598-0800200C9A66</MsgId>",
-)
-NO_HER_ID = rule(
-    "MSG-RULE-007", "Sender or receiver has no HER-id", Severity.WARNING,
-    """
-    Communication parties in the Norwegian health network are addressed by their HER-id in the
-    Adresseregister (``Ident`` with ``TypeId V="HER" S="2.16.578.1.12.4.1.1.9051"``), on the
-    organisation, a sub-organisation or the health professional. With only an
-    organisasjonsnummer the receiver cannot tell which service or department is meant, and its
-    receipt cannot be routed back.
-    """,
-    bad="<Sender><Organisation><OrganisationName>Legesenter</OrganisationName>"
-        '<Ident><Id>889640782</Id><TypeId V="ENH" S="2.16.578.1.12.4.1.1.9051"/></Ident></Organisation></Sender>',
-    good="<Sender><Organisation><OrganisationName>Legesenter</OrganisationName>"
-         '<Ident><Id>56704</Id><TypeId V="HER" S="2.16.578.1.12.4.1.1.9051"/></Ident></Organisation></Sender>',
-)
-PATIENT_UNIDENTIFIED = rule(
-    "MSG-RULE-008", "Patient without an identifier", Severity.ERROR,
-    """
-    A message about a patient (``MsgInfo/Patient``) identifies the patient with at least one
-    ``Ident`` with a value, normally the fødselsnummer or D-nummer (``TypeId`` in Volven 8116).
-    A name alone cannot be matched to a journal (AppRec: Avvist, E30 "Pasientens fødselsnummer
-    mangler").
-    """,
-    bad="<Patient><FamilyName>Nordmann</FamilyName><GivenName>Kari</GivenName></Patient>",
-    good='<Patient><FamilyName>Nordmann</FamilyName><Ident><Id>13097248022</Id>'
-         '<TypeId V="FNR" S="2.16.578.1.12.4.1.1.8116"/></Ident></Patient>',
-)
-PATIENT_MISMATCH = rule(
-    "MSG-RULE-009", "Payload patient differs from the envelope patient", Severity.ERROR,
-    """
-    When a payload names its patient too (Henvisning, Epikrise, Svarrapport and Rekvisisjon 1.x
-    ``Patient/OffId``; e-resept and BKM ``Patient/Ident``), the person number must be one of the
-    envelope's ``MsgInfo/Patient/Ident``. Two different patients in one message mean one of them
-    is wrong, and the document may be filed in the wrong journal.
-    """,
-    bad='MsgInfo/Patient/Ident/Id 13097248022, payload <Patient><OffId>53097248016</OffId><TypeOffId V="DNR"/>',
-    good='MsgInfo/Patient/Ident/Id 13097248022, payload <Patient><OffId>13097248022</OffId><TypeOffId V="FNR"/>',
-)
-UNKNOWN_CODE = rule(
-    "MSG-RULE-010", "Code is not in its code system", Severity.ERROR,
-    """
-    A coded element (``V`` with ``S``) carries a code that the code system ``S`` does not have,
-    in a code system samsvar holds completely (the Volven lists in ``profiles/terminology``).
-    The receiver cannot interpret it. Check the code against volven.no.
-    """,
-    bad='<TemaKodet V="66" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
-    good='<TemaKodet V="6" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
-)
-CODE_SYSTEM_UNAVAILABLE = rule(
-    "MSG-RULE-011", "Code system not available offline", Severity.WARNING,
-    """
-    The message uses a code system (``S``) that samsvar does not hold, so its codes were not
-    checked. Reported once per code system per message, not once per code. Add the code system
-    (``samsvar terminology import``) or a terminology server to check them.
-    """,
-    bad='<Kode V="123" S="2.16.578.1.12.4.1.1.9999"/> (9999 is not loaded)',
-    good='<TemaKodet V="6" S="2.16.578.1.12.4.1.1.7322" DN="Henvendelse om pasient"/>',
-)
-DISPLAY_DIFFERS = rule(
-    "MSG-RULE-012", "Display text differs from the code system", Severity.WARNING,
-    """
-    ``DN`` is the code's display name from the code system. A different text suggests the wrong
-    code was picked, or a local text was written where the official one belongs; receivers
-    that show ``DN`` will show what the sender wrote, not what the code means. Only letters and
-    digits are compared, and a DN that contains the official text or is contained in it passes:
-    samsvar's Volven displays come from NHN's display stylesheet and are sometimes abbreviated,
-    and senders add qualifiers ("[Hjemmetjenester:] Praktisk bistand - daglige gjøremål").
-    """,
-    bad='<RoleToPatient V="6" S="2.16.578.1.12.4.1.1.9034" DN="Sykepleier"/>',
-    good='<RoleToPatient V="6" S="2.16.578.1.12.4.1.1.9034" DN="Fastlege"/>',
-)
-CONVERSATION_HALF = rule(
-    "MSG-RULE-013", "ConversationRef has only one of its references", Severity.ERROR,
-    """
-    ``ConversationRef`` links a message to the message it answers (``RefToParent``) and to the
-    first message of the conversation (``RefToConversation``); both are given, with a value,
-    or the element is left out. A conversation's first reply has both equal to the first
-    message's ``MsgId``.
-    """,
-    bad="<ConversationRef><RefToParent>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToParent></ConversationRef>",
-    good="<ConversationRef><RefToParent>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToParent>"
-         "<RefToConversation>d14ea2f3-d796-4d7b-8271-a4480d2b4035</RefToConversation></ConversationRef>",
-)
-REPLY_WITHOUT_PARENT = rule(
-    "MSG-RULE-014", "Reply without RefToParent", Severity.WARNING,
-    """
-    A message that answers another (``DIALOG_SVAR``, ``DIALOG_AVVIK``, ``APPREC``) should say
-    which message it answers in ``ConversationRef/RefToParent``, so that the receiver can put
-    the answer with its question.
-    """,
-    bad='<Type V="DIALOG_SVAR"/> … (no ConversationRef)',
-    good='<Type V="DIALOG_SVAR"/> … <ConversationRef><RefToParent>…</RefToParent>'
-         "<RefToConversation>…</RefToConversation></ConversationRef>",
-)
-ATTACHMENT_NO_MIME = rule(
-    "MSG-RULE-015", "Attachment without MimeType", Severity.ERROR,
-    """
-    A ``RefDoc`` whose ``Content`` holds base64 data (a ``Base64Container``) states the data's
-    media type in ``MimeType`` (``application/pdf``, ``image/jpeg``, ...); without it the
-    receiver cannot open the attachment (AppRec: OK, feil i delmelding). A ``RefDoc`` with
-    ``MsgType V="XML"`` declares its content XML already: e-resept wraps signed XML messages in
-    base64 that way, without ``MimeType``, in the official examples.
-    """,
-    bad='<RefDoc><MsgType V="A"/><Content><Base64Container>JVBERi0x…</Base64Container></Content></RefDoc>',
-    good='<RefDoc><MsgType V="A"/><MimeType>application/pdf</MimeType><Content><Base64Container>'
-         "JVBERi0x…</Base64Container></Content></RefDoc>",
-)
-ATTACHMENT_NOT_BASE64 = rule(
-    "MSG-RULE-016", "Attachment is not valid base64", Severity.ERROR,
-    """
-    The text of a ``Base64Container`` (or base64 text directly in ``Content``) decodes as base64
-    (RFC 4648 alphabet, correct ``=`` padding; line breaks are allowed). Anything else is a
-    damaged or wrongly encoded attachment.
-    """,
-    bad="<Base64Container>JVBERi0x*LjQ</Base64Container>",
-    good="<Base64Container>JVBERi0xLjQ=</Base64Container>",
-)
-APPREC_UNKNOWN_STATUS = rule(
-    "MSG-RULE-020", "AppRec status is not a code of 8258", Severity.ERROR,
-    """
-    ``AppRec/Status/@V`` is 1 (OK), 2 (Avvist) or 3 (OK, feil i delmelding), Volven 8258. The
-    sender of the original message acts on it; any other value leaves it not knowing whether
-    the message arrived.
-    """,
-    bad='<Status V="0" DN="OK"/>',
-    good='<Status V="1" DN="OK"/>',
-)
-APPREC_UNKNOWN_ERROR = rule(
-    "MSG-RULE-021", "AppRec error is not a code of 8221", Severity.ERROR,
-    """
-    ``AppRec/Error/@V`` is a code of Volven 8221 (``E10``, ``E31``, ``T02``, ``X99``, ...).
-    Receivers of a few standards (NAV legeerklæring, Helfo settlement) use 8222 or 8223 instead
-    and say so with ``S``; other code systems are not allowed.
-    """,
-    bad='<Error V="E99" DN="Ukjent feil"/>',
-    good='<Error V="X99" S="2.16.578.1.12.4.1.1.8221" DN="Annen feil"/>',
-)
-APPREC_UNKNOWN_ORIGINAL_TYPE = rule(
-    "MSG-RULE-022", "AppRec OriginalMsgId/MsgType is not a code of 8279", Severity.ERROR,
-    """
-    ``OriginalMsgId/MsgType/@V`` repeats the type (Volven 8279) of the message the receipt
-    answers, as that message's ``MsgInfo/Type/@V`` had it.
-    """,
-    bad='<OriginalMsgId><MsgType V="DIALOGMELDING"/>…',
-    good='<OriginalMsgId><MsgType V="DIALOG_HELSEFAGLIG" DN="Helsefaglig dialog"/>…',
-)
-APPREC_NO_ORIGINAL_ID = rule(
-    "MSG-RULE-023", "AppRec does not name the message it answers", Severity.ERROR,
-    """
-    ``OriginalMsgId/Id`` is the ``MsgId`` of the message the receipt answers. Without it the
-    sender cannot tell which message was received, accepted or rejected.
-    """,
-    bad="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>…</IssueDate></OriginalMsgId>",
-    good="<OriginalMsgId><MsgType V=\"DIALOG_HELSEFAGLIG\"/><IssueDate>…</IssueDate>"
-         "<Id>de1a95c0-4d0c-11e7-9598-0800200c9a66</Id></OriginalMsgId>",
-)
-APPREC_STATUS_ERRORS = rule(
-    "MSG-RULE-024", "AppRec status and errors disagree", Severity.ERROR,
-    """
-    Status 1 (OK) carries no ``Error``; status 2 (Avvist) and 3 (OK, feil i delmelding) carry
-    at least one ``Error`` saying what was wrong, or the sender cannot correct it.
-    """,
-    bad='<Status V="2" DN="Avvist"/><OriginalMsgId>…',
-    good='<Status V="2" DN="Avvist"/><Error V="E31" S="2.16.578.1.12.4.1.1.8221"/><OriginalMsgId>…',
-)
+UNKNOWN_TYPE = declared("MSG-RULE-001")
+MIG_VERSION = declared("MSG-RULE-002")
+GENDATE_INVALID = declared("MSG-RULE-003")
+GENDATE_FUTURE = declared("MSG-RULE-004")
+MSGID_MISSING = declared("MSG-RULE-005")
+MSGID_NOT_GUID = declared("MSG-RULE-006")
+NO_HER_ID = declared("MSG-RULE-007")
+PATIENT_UNIDENTIFIED = declared("MSG-RULE-008")
+PATIENT_MISMATCH = declared("MSG-RULE-009")
+UNKNOWN_CODE = declared("MSG-RULE-010")
+CODE_SYSTEM_UNAVAILABLE = declared("MSG-RULE-011")
+DISPLAY_DIFFERS = declared("MSG-RULE-012")
+CONVERSATION_HALF = declared("MSG-RULE-013")
+REPLY_WITHOUT_PARENT = declared("MSG-RULE-014")
+ATTACHMENT_NO_MIME = declared("MSG-RULE-015")
+ATTACHMENT_NOT_BASE64 = declared("MSG-RULE-016")
+APPREC_UNKNOWN_STATUS = declared("MSG-RULE-020")
+APPREC_UNKNOWN_ERROR = declared("MSG-RULE-021")
+APPREC_UNKNOWN_ORIGINAL_TYPE = declared("MSG-RULE-022")
+APPREC_NO_ORIGINAL_ID = declared("MSG-RULE-023")
+APPREC_STATUS_ERRORS = declared("MSG-RULE-024")
 
 
 # -- the message being checked -----------------------------------------------------------------
@@ -918,6 +712,6 @@ def all_message_rules() -> list[Rule]:
     """Every rule this module raises, in registry order, once."""
     seen: dict[str, Rule] = {}
     for rules, _ in (*MSGHEAD_CHECKS, *APPREC_CHECKS):
-        for declared in rules:
-            seen.setdefault(declared.code, declared)
+        for checked_rule in rules:
+            seen.setdefault(checked_rule.code, checked_rule)
     return list(seen.values())

@@ -36,9 +36,9 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
-from ..issues import Issue, Severity
+from ..issues import Issue
 from ..load import safe_xml_parser
-from ..rules import rule
+from ..rules import declared
 from .standards import describe, element_path, standard_for
 
 XS_NS = "http://www.w3.org/2001/XMLSchema"
@@ -49,32 +49,8 @@ INSTALL_HINT = "samsvar messages install-schemas PATH"
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 50_000
 
-MISMATCH = rule(
-    "MSG-XSD-001", "Message does not match its XML Schema", Severity.ERROR,
-    """
-    The envelope or a payload breaks the official XML Schema of its standard: a required element
-    is missing, an element is out of order or unknown, or a value has the wrong form. MsgHead
-    validates its payloads strictly (``processContents="strict"``), so both are checked in one
-    pass. The message is the schema validator's own (libxml2), with the line it points at.
-    """,
-    bad='<MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24"><MsgInfo><Type V="DIALOG_NOTAT" DN="Notat"/>'
-        '<MIGversion>v1.2 2006-05-24</MIGversion><GenDate>2024-01-01T12:00:00</GenDate></MsgInfo>...</MsgHead>  '
-        '(MsgId is missing)',
-    good='<MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24"><MsgInfo><Type V="DIALOG_NOTAT" DN="Notat"/>'
-         '<MIGversion>v1.2 2006-05-24</MIGversion><GenDate>2024-01-01T12:00:00</GenDate>'
-         '<MsgId>6f1e3c1a-0000-4000-8000-000000000001</MsgId>...</MsgInfo>...</MsgHead>',
-)
-NOT_INSTALLED = rule(
-    "MSG-XSD-002", "Schema not installed", Severity.WARNING,
-    f"""
-    No installed schema pack defines the namespace of the envelope or of a payload, so that part
-    of the message was not checked against an XML Schema. Install the official XSDs as a pack
-    (``{INSTALL_HINT}``, a folder or a zip), or check the namespace: an unknown namespace is
-    often a typo or an outdated version of the standard.
-    """,
-    bad="(no schema pack installed) samsvar validate dialogmelding.xml",
-    good="samsvar messages install-schemas sarepta-skjema/ && samsvar validate dialogmelding.xml",
-)
+MISMATCH = declared("MSG-XSD-001")
+NOT_INSTALLED = declared("MSG-XSD-002")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _LOOSE = re.compile(r"-loose\.xsd$", re.IGNORECASE)

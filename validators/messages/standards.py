@@ -21,8 +21,8 @@ from typing import Literal
 
 from lxml import etree
 
-from ..issues import Issue, Severity
-from ..rules import rule
+from ..issues import Issue
+from ..rules import declared
 
 MSGHEAD_NS = "http://www.kith.no/xmlstds/msghead/2006-05-24"
 
@@ -86,20 +86,7 @@ STANDARDS: dict[str, Standard] = _table(
     Standard(f"{_PO2}/Sammenfatning/2016-05-30", "PLO Sammenfatning", "2.0"),
 )
 
-UNSUPPORTED = rule(
-    "MSG-001", "Unsupported message standard", Severity.WARNING,
-    """
-    The payload's XML namespace is not one of the message standards samsvar knows (MsgHead 1.2,
-    AppRec 1.0/1.1, Dialogmelding 1.0/1.1, Henvisning 1.1/2.0, Epikrise 1.2, Svarrapport 1.3/1.4,
-    PLO 1.6/2.0, Base64Container). The payload is not checked beyond its XML Schema, if one is
-    installed. An unknown namespace is often a typo, an outdated version of a standard, or a
-    payload placed in the envelope without its namespace.
-    """,
-    bad='<MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24">... <Content>'
-        '<Dialogmelding xmlns="http://www.kith.no/xmlstds/dialog/2099-01-01">...</Dialogmelding></Content> ...',
-    good='<MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24">... <Content>'
-         '<Dialogmelding xmlns="http://www.kith.no/xmlstds/dialog/2013-01-23">...</Dialogmelding></Content> ...',
-)
+UNSUPPORTED = declared("MSG-001")
 
 
 @dataclass(frozen=True, slots=True)

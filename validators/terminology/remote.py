@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .service import CodeVerdict
+from .verdict import CodeVerdict
 
 
 class ServerUnavailable(Exception):

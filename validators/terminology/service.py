@@ -24,12 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .codesystems import CodeSystemIndex, normalise_display
-from .valuesets import Membership, Tri, ValueSetEngine
+from .valuesets import Membership, ValueSetEngine
+from .verdict import CodeVerdict
 
 MODES = ("warn", "trust-format", "remote")
 
@@ -63,19 +64,6 @@ class TerminologyPolicy:
             default=default, systems=tuple(sorted(systems.items())), server=table.get("server"),
             snomed_database=(base / database if base and database else Path(database)) if database else None,
             timeout=float(table.get("timeout", 10.0)), retries=int(table.get("retries", 2)))
-
-
-@dataclass
-class CodeVerdict:
-    """The answer to one ``$validate-code``."""
-
-    valid: Tri
-    message: str = ""
-    kind: str = "member"
-    """member, not-member, unknown-code, unknown, format-error, format-only, server-down."""
-    display_ok: bool | None = None
-    displays: list[str] = field(default_factory=list)
-    system: str | None = None
 
 
 class TerminologyService:
