@@ -43,6 +43,10 @@ class Samsvar(click.Group):
             raise EnvironmentFailure(problem) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`samsvar rules list | head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(128 + 13) from None  # the shell's code for SIGPIPE
         except Exception as exc:  # pragma: no cover - a bug; exercised by the hostile corpus
             if os.environ.get("SAMSVAR_DEBUG"):
                 raise

@@ -270,3 +270,17 @@ def test_jobs_give_the_same_report_in_the_same_order(run, tmp_path: Path) -> Non
         [[i["rule"] for i in r["issues"]] for r in two["results"]]
     assert one["summary"] == two["summary"]
 
+
+def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
+    """`samsvar rules list | head -1`: a closed pipe ends the command quietly, not as an internal error."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    samsvar = Path(sys.executable).parent / "samsvar"
+    child = subprocess.Popen([str(samsvar), "rules", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before samsvar has written its first line
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert "internal error" not in stderr and "Traceback" not in stderr
