@@ -85,9 +85,9 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT",
               help="text (default), json, operationoutcome, junit, sarif, html or testreport. Repeatable.")
 @click.option("--report", "formats", multiple=True, hidden=True)
-@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("--output", "-o", "outputs", multiple=True, type=click.Path(writable=True),
               help="File for the format given at the same position (the first --output goes with the "
-                   "first --format). Formats without one go to standard output.")
+                   "first --format; a folder for parquet). Formats without one go to standard output.")
 @click.option("--fail-on", type=SEVERITY_CHOICE, default=None,
               help="Lowest severity that makes the exit code 1 [default: error, or fail-on in the config].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -121,13 +121,22 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
               help="Language of the HTML report.")
+@click.option("--dask", "use_dask", is_flag=True,
+              help="Validate on Dask: a LocalCluster on this machine, or the scheduler of --scheduler "
+                   "(pip install 'samsvar[dask]'). NDJSON files are split into byte ranges over the workers.")
+@click.option("--scheduler", metavar="ADDRESS", help="Address of an existing Dask scheduler (implies --dask).")
+@click.option("--dask-workers", type=click.IntRange(1, 1024), default=None,
+              help="Workers of the LocalCluster [default: every core].")
+@click.option("--part-size", callback=_size, metavar="SIZE",
+              help="Bytes of NDJSON per Dask task [default: 32MB].")
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, color: bool | None, lang: str) -> None:
+             max_depth: int | None, color: bool | None, lang: str, use_dask: bool, scheduler: str | None,
+             dask_workers: int | None, part_size: int | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
@@ -141,6 +150,8 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
       samsvar validate - < patient.xml
       samsvar validate exports/ -f json -o report.json -f junit -o junit.xml -f text
       samsvar validate fixtures/ -f html -o report.html --lang en
+      samsvar validate export/ --dask -f parquet -o issues/      # one row per issue, for DuckDB
+      samsvar validate s3://bucket/export/ --scheduler tcp://10.0.0.5:8786 -f parquet -o issues/
     """
     from .conformance.reports import FORMATS, render
     from .conformance.session import ValidateRequest, run_validate
@@ -148,14 +159,17 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
 
     formats = formats or ("text",)
     for fmt in formats:
-        if fmt not in FORMATS:
-            raise click.BadParameter(f"{fmt!r} is not a format; choose from {', '.join(FORMATS)}",
+        if fmt not in FORMATS and fmt != "parquet":
+            raise click.BadParameter(f"{fmt!r} is not a format; choose from {', '.join(FORMATS)} or parquet",
                                      param_hint="--format")
     if len(outputs) > len(formats):
         raise click.UsageError("more --output files than --format options; pair each --output with a --format")
     if len(formats) - len(outputs) > 1:
         raise click.UsageError("only one format can go to standard output; give --output FILE for the others")
-    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
+    parquet = _parquet_folder(formats, outputs)
+    use_dask = use_dask or scheduler is not None
+    missing = [p for p in paths if p != "-" and "://" not in p and not os.path.lexists(p)
+               and not (use_dask and any(c in p for c in "*?["))]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATH")
 
@@ -168,17 +182,67 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
     try:
-        report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))
+        if use_dask:
+            report = _validate_on_dask(request, scheduler, dask_workers, part_size, parquet,
+                                       keep_results=bool(set(formats) - {"parquet"}))
+        else:
+            report = run_validate(request, stdin=getattr(sys.stdin, "buffer", None))
+            if parquet is not None:
+                from .conformance.reports.parquet import write_part
+
+                write_part(report.results, parquet, 0)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
     use_color = sys.stdout.isatty() if color is None else color
     for i, fmt in enumerate(formats):
+        if fmt == "parquet":
+            continue
         if i < len(outputs):
             Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
         else:
             click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang), nl=False, color=use_color)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
+
+
+def _parquet_folder(formats: tuple[str, ...], outputs: tuple[str, ...]) -> str | None:
+    """The folder of ``-f parquet -o DIR`` (parquet is a folder of part files, never standard output)."""
+    if "parquet" not in formats:
+        return None
+    position = formats.index("parquet")
+    if position >= len(outputs):
+        raise click.UsageError("-f parquet needs its own --output FOLDER (it writes part files there)")
+    folder = outputs[position]
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise click.BadParameter(f"{folder} is a file; parquet output is a folder", param_hint="--output")
+    return folder
+
+
+def _validate_on_dask(request: Any, scheduler: str | None, workers: int | None, part_size: int | None,
+                      parquet: str | None, keep_results: bool) -> Any:
+    """``samsvar validate --dask``: the run on a cluster, with the dashboard link and a progress bar."""
+    from rich.progress import Progress
+
+    from .conformance.bulk import DEFAULT_PART_BYTES, run_bulk
+    from .conformance.reports.text import summary_line
+
+    console_progress = Progress(transient=True, disable=not sys.stderr.isatty())
+    task = console_progress.add_task("validating", total=None)
+
+    def started(dashboard: str | None, parts: int, count: int) -> None:
+        click.echo(f"Dask: {parts} parts on {count} workers" + (f"; dashboard: {dashboard}" if dashboard else ""),
+                   err=True)
+        console_progress.update(task, total=parts)
+
+    if "-" in request.paths:
+        raise click.UsageError("--dask cannot split standard input; give files, folders, globs or URLs")
+    with console_progress:  # a BulkError is an EnvironmentProblem: exit 3 with its message
+        run = run_bulk(request, scheduler=scheduler, workers=workers, part_bytes=part_size or DEFAULT_PART_BYTES,
+                       parquet=parquet, keep_results=keep_results, on_start=started,
+                       on_progress=lambda done, total: console_progress.update(task, completed=done))
+    if not keep_results:
+        click.echo(summary_line(run.report), err=True)
+    return run.report
 
 
 # --------------------------------------------------------------------------- terminology

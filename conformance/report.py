@@ -51,6 +51,22 @@ class Reproducibility:
 
 
 @dataclass(slots=True)
+class Tally:
+    """Artifacts with findings that a run counted but did not keep (a bulk run writing parquet
+    keeps its rows on disk, not in memory): how many, how many failed, issues by severity."""
+
+    artifacts: int = 0
+    failed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: "Tally") -> None:
+        self.artifacts += other.artifacts
+        self.failed += other.failed
+        for key, value in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+
+
+@dataclass(slots=True)
 class Report:
     results: list[Result]
     fail_on: Severity = Severity.ERROR
@@ -63,6 +79,8 @@ class Report:
     clean: int = 0
     """Artifacts checked without a finding that the run counted but did not keep (a text report of
     a long NDJSON export needs only their number: memory stays flat)."""
+    unkept: Tally = field(default_factory=Tally)
+    """Artifacts with findings counted but not kept (see :class:`Tally`); the summary counts them."""
 
     @property
     def issues(self) -> list[Issue]:
@@ -74,6 +92,8 @@ class Report:
             if not issue.waived:
                 counts[issue.severity.code] += 1
         counts["waived"] = sum(1 for issue in self.issues if issue.waived)
+        for key, value in self.unkept.counts.items():
+            counts[key] = counts.get(key, 0) + value
         return counts
 
     def failing(self, result: Result) -> bool:
@@ -86,12 +106,12 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return not any(self.failing(result) for result in self.results)
+        return not self.unkept.failed and not any(self.failing(result) for result in self.results)
 
     def summary(self) -> dict[str, Any]:
         return {
-            "files": len(self.results) + self.clean,
-            "files_failed": sum(1 for result in self.results if self.failing(result)),
+            "files": len(self.results) + self.clean + self.unkept.artifacts,
+            "files_failed": sum(1 for result in self.results if self.failing(result)) + self.unkept.failed,
             "issues": self.counts(),
             "fail_on": self.fail_on.code,
             "passed": self.passed,

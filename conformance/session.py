@@ -67,7 +67,9 @@ def resolve_policy(request: ValidateRequest) -> Policy:
     return load_policy(request.config_path or find_config(Path.cwd()))
 
 
-def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
+def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
+    """The policy (configuration with the request's select/ignore), the fail level and the
+    validator's options of a run: one place for the CLI's run, the bulk (Dask) run and the API."""
     policy = resolve_policy(request)
     settings = policy.settings
     if request.select:
@@ -91,13 +93,18 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
         terminology=settings.get("terminology"),
     )
+    return policy, fail_on, options
+
+
+def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
+    policy, fail_on, options = prepare(request)
     validator = Validator(options)
     if options.profiles or options.igs:
         validator.definitions()  # a missing profile or package is an environment error up front
 
     results: list[Result] = []
     try:
-        jobs = resolve_jobs(request.jobs or settings.get("jobs"))
+        jobs = resolve_jobs(request.jobs or policy.settings.get("jobs"))
     except ValueError as exc:
         raise ConfigError(f"{policy.source or 'configuration'}: {exc}") from None
     families: set[str] = set()
@@ -109,6 +116,12 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             clean += 1
             continue
         results.append(result)
+    return build_report(request, policy, fail_on, options, validator, results, families, clean)
+
+
+def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, options: Options, validator: Validator,
+                 results: list[Result], families: set[str], clean: int) -> Report:
+    """The report of a run from its results: expired waivers, reproducibility, notices, verdicts."""
     if not validator.packages and "fhir" in families:
         validator.definitions()  # the workers loaded them: the reproducibility block names them too
     expired = policy.apply(str(policy.source), policy.expired_waiver_issues(request.today), request.today)

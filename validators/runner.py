@@ -36,6 +36,8 @@ class Result:
     issues: list[Issue] = field(default_factory=list)
     source: str | None = None
     """For one line of an NDJSON file, the file (``path`` is ``FILE:LINE``; issue lines count in FILE)."""
+    resource_id: str | None = None
+    """The FHIR resource's ``id``, where it has one (bulk outputs list issues by resource)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,27 +121,47 @@ def iter_ndjson(name: str, path: Path, max_bytes: int) -> Iterator[Line]:
         yield Line(name, 0, None, problem=exc.strerror or str(exc))
         return
     with handle:
-        number = 0
-        while True:
-            try:
-                raw = handle.readline(max_bytes + 1)
-            except OSError as exc:
-                yield Line(name, number + 1, None, problem=exc.strerror or str(exc))
-                return
-            if not raw:
-                return
-            number += 1
-            if len(raw) > max_bytes and not raw.endswith(b"\n"):
-                size = len(raw)
-                while True:  # the rest of the over-size line, never held whole
-                    chunk = handle.readline(1 << 20)
-                    size += len(chunk)
-                    if not chunk or chunk.endswith(b"\n"):
-                        break
-                yield Line(name, number, None, size=size - (1 if chunk.endswith(b"\n") else 0))
-                continue
-            if raw.strip(b" \t\r\n"):
-                yield Line(name, number, raw)
+        yield from iter_lines(name, handle, max_bytes)
+
+
+def iter_lines(name: str, handle: BinaryIO, max_bytes: int, *, lines_before: int = 0,
+               start: int = 0, end: int | None = None) -> Iterator[Line]:
+    """The non-blank lines of an open NDJSON stream whose first byte lies at or after ``start``
+    and before ``end`` (None: to the end), numbered in the whole file: ``lines_before`` is the
+    number of newlines before ``start``. The stream is positioned at ``start``; a line that began
+    before it belongs to the range before (a byte range of a file is one task of a bulk run)."""
+    position, number = start, lines_before
+    if start > 0:  # finish the line that began in the range before, unless a line begins here
+        handle.seek(start - 1)
+        if handle.read(1) != b"\n":
+            while True:
+                chunk = handle.readline(1 << 20)
+                position += len(chunk)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            number += 1 if chunk.endswith(b"\n") else 0
+    while end is None or position < end:
+        try:
+            raw = handle.readline(max_bytes + 1)
+        except OSError as exc:
+            yield Line(name, number + 1, None, problem=exc.strerror or str(exc))
+            return
+        if not raw:
+            return
+        position += len(raw)
+        number += 1
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            size = len(raw)
+            while True:  # the rest of the over-size line, never held whole
+                chunk = handle.readline(1 << 20)
+                size += len(chunk)
+                position += len(chunk)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield Line(name, number, None, size=size - (1 if chunk.endswith(b"\n") else 0))
+            continue
+        if raw.strip(b" \t\r\n"):
+            yield Line(name, number, raw)
 
 
 def iter_items(paths: Iterable[str], max_bytes: int = Limits().max_bytes) -> Iterator[Item]:
@@ -299,6 +321,7 @@ class Validator:
             result.kind = kind
             result.issues.extend(issues)
             if kind.family == "fhir":
+                result.resource_id = _resource_id(document)
                 result.issues.extend(self._validate_fhir(document))
             elif kind.family == "message":
                 result.issues.extend(self._validate_message(document))
@@ -490,6 +513,15 @@ def _start_worker(options: Options) -> None:
 def _validate_in_worker(batch: list[Item]) -> list[Result]:
     assert _WORKER is not None
     return [_WORKER.validate_item(item) for item in batch]
+
+
+def _resource_id(document: Document) -> str | None:
+    tree = document.tree
+    if isinstance(tree, dict):
+        found = tree.get("id")
+        return found if isinstance(found, str) else None
+    element = tree.find("{http://hl7.org/fhir}id") if hasattr(tree, "find") else None
+    return element.get("value") if element is not None else None
 
 
 def locate(document: Document, result: Result) -> None:
