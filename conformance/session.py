@@ -28,7 +28,7 @@ NOT_YET_PROFILE = (
 )
 NOT_YET_MESSAGES = (
     "Norwegian messages: the XSD layer needs an installed schema pack (samsvar messages install-schemas PATH; "
-    "without one, MSG-XSD-002 says so); payloads inside NAV fellesformat or SOAP wrappers are not unpacked yet."
+    "without one, MSG-XSD-002 says so)."
 )
 
 

@@ -15,10 +15,12 @@ FHIR_NS = "http://hl7.org/fhir"
 Family = Literal["fhir", "message", "config", "live", "unknown"]
 
 def _message_namespaces() -> dict[str, str]:
-    """Namespace -> human title of every Norwegian message standard samsvar knows."""
+    """Namespace -> human title of every Norwegian message standard samsvar knows, and of the
+    wrappers it unpacks (NAV fellesformat, SOAP envelopes)."""
     from .messages.standards import STANDARDS
+    from .messages.wrappers import WRAPPER_NAMESPACES
 
-    return {namespace: standard.title for namespace, standard in STANDARDS.items()}
+    return {**{namespace: standard.title for namespace, standard in STANDARDS.items()}, **WRAPPER_NAMESPACES}
 
 
 MESSAGE_NAMESPACES: dict[str, str] = _message_namespaces()

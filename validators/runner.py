@@ -354,14 +354,10 @@ class Validator:
 
     def _validate_message(self, document: Document) -> list[Issue]:
         """Schema layer (installed XSD packs), then the rule layer; both run whatever the other finds."""
-        from .messages.rules import check_message
-        from .messages.schemas import default_schema_set, schema_issues
-        from .messages.standards import describe, unsupported_issues
+        from .messages.schemas import default_schema_set
+        from .messages.validate import validate_message
 
-        root = document.tree
-        issues = unsupported_issues(describe(root))
-        issues.extend(schema_issues(root, default_schema_set()))
-        issues.extend(check_message(root, self._message_terminology()))
+        issues = validate_message(document.tree, default_schema_set(), self._message_terminology())
         for issue in issues:  # lxml knows lines, not columns: the start of the line, or of the file
             issue.line = issue.line or 1
             issue.column = issue.column or 1
