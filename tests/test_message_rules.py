@@ -316,6 +316,8 @@ OFFICIAL_EXAMPLES_THAT_ARE_WRONG: list[tuple[str, str, str, str]] = [
     # (file glob under sarepta-eksempel/, rule, message pattern, why the example is wrong)
     ("eresept/Diverse eksempler/ER-M4[12]-*", "MSG-RULE-001", r"'ERM04[12]'",
      "Type ERM041/ERM042: Volven 8279 spells these message types ERM41 and ERM42"),
+    ("eresept/Diverse eksempler/ER-M4[12]-*", "MSG-RULE-025", r"ERM04[12].*travels as ERM4[12]",
+     "Type ERM041/ERM042 with an M41/M42 payload: that payload travels as ERM41/ERM42"),
     ("eresept/*", "NO-ID-001", r"'0' is not a RESH-id",
      "e-resept senders carry a RESH-id of 0, a placeholder"),
     ("eresept/Diverse eksempler/*", "NO-ID-001", r"'1234567890-example' is not 9 digits",

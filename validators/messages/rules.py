@@ -40,6 +40,7 @@ from ..national_ids import ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_NO_VALUE
 from ..rules import Rule, declared
 from ..terminology.codesystems import normalise_display
 from ..terminology.service import TerminologyService
+from .standards import describe, eresept_message_of, eresept_message_type
 
 MSGHEAD_NS = "http://www.kith.no/xmlstds/msghead/2006-05-24"
 APPREC_NAMESPACES = {
@@ -88,6 +89,7 @@ APPREC_UNKNOWN_ERROR = declared("MSG-RULE-021")
 APPREC_UNKNOWN_ORIGINAL_TYPE = declared("MSG-RULE-022")
 APPREC_NO_ORIGINAL_ID = declared("MSG-RULE-023")
 APPREC_STATUS_ERRORS = declared("MSG-RULE-024")
+ERESEPT_TYPE = declared("MSG-RULE-025")
 
 
 # -- the message being checked -----------------------------------------------------------------
@@ -345,6 +347,22 @@ def message_type(message: Message) -> Iterator[Issue]:
     """MSG-RULE-001: ``MsgInfo/Type/@V`` is a code of 8279."""
     yield from _required_code(message, message.header, "Type", MSG_TYPES, UNKNOWN_TYPE, "Message type",
                               "The message has no MsgInfo/Type")
+
+
+def eresept_type(message: Message) -> Iterator[Issue]:
+    """MSG-RULE-025: an e-resept payload (message Mn) travels under the message type ERMn, and an
+    ERM message type carries the e-resept message of its own number."""
+    type_element = child(message.header, "Type")
+    code = (type_element.get("V") or "").strip() if type_element is not None else ""
+    if type_element is None or not code.startswith("ERM"):
+        return  # another type (a citizen's renewal request carries an M1, for one) is not e-resept's own
+    for payload in describe(message.root).payloads:
+        eresept = eresept_message_of(payload.namespace)
+        if eresept is None or eresept_message_type(eresept) == code:
+            continue
+        yield ERESEPT_TYPE.issue(
+            f"The message type is {code}, but the payload is e-resept {eresept.upper()} ({payload.namespace}), "
+            f"which travels as {eresept_message_type(eresept)}", **at(type_element))
 
 
 def mig_version(message: Message) -> Iterator[Issue]:
@@ -641,6 +659,7 @@ IDENTIFIER_RULES = (ID_FORMAT, ID_DATE, ID_CHECKSUM, ID_KIND, ID_SYNTHETIC, ID_N
 
 MSGHEAD_CHECKS: tuple[tuple[tuple[Rule, ...], Check], ...] = (
     ((UNKNOWN_TYPE,), message_type),
+    ((ERESEPT_TYPE,), eresept_type),
     ((MIG_VERSION,), mig_version),
     ((GENDATE_INVALID, GENDATE_FUTURE), gen_date),
     ((MSGID_MISSING, MSGID_NOT_GUID), message_id),

@@ -86,6 +86,91 @@ STANDARDS: dict[str, Standard] = _table(
     Standard(f"{_PO2}/Sammenfatning/2016-05-30", "PLO Sammenfatning", "2.0"),
 )
 
+_ERESEPT_MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # message: (root element, versions): the targetNamespace (http://www.kith.no/xmlstds/eresept/
+    # <message>/<version>, http://www.ehelse.no/... for versions marked e:) and the root element of
+    # the published e-resept XSDs (sarepta-skjema/eresept); "" where the root is named by the number.
+    "m1": ("Resept", ("2008-10-09", "2008-12-12", "2009-02-20", "2010-05-01", "2013-10-08")),
+    "m2": ("SoknadHelfo", ("2014-12-01", "e:2017-12-01")),
+    "m3": ("AnmodningSLV", ("2010-05-01",)),
+    "m5": ("Tilbakekalling", ("2013-04-16",)),
+    "m52": ("KvitteringTilbakekalling", ("2013-12-01",)),
+    "m6": ("UtleveringsrapportRekvirent", ("2013-10-08",)),
+    "m7": ("SlettetReseptRF", ("2008-05-01",)),
+    "m8": ("UtleveringsrapportFastlege", ("2013-10-08",)),
+    "m81": ("UtleveringsrapportKjernejournal", ("2013-10-08",)),
+    "m10": ("Utleveringsrapport", ("2013-10-08",)),
+    "m12": ("Soknadssvar", ("2014-12-01", "e:2017-12-01")),
+    "m14": ("SoknadSLV", ("2008-12-12",)),
+    "m15": ("SvarSLV", ("2006-10-06",)),
+    "m18": ("Oppgjorskrav", ("2013-04-16",)),
+    "m20": ("Notifisering", ("2013-10-08",)),
+    "m21": ("Ekspederingsanmodning", ("2013-10-08",)),
+    "m22": ("Oppgjorsresultat", ("2006-10-06",)),
+    "m23": ("Utbetaling", ("2006-10-06",)),
+    "m241": ("Samtykke", ("2009-02-20",)),
+    "m242": ("SvarSamtykke", ("2008-10-03",)),
+    "m25": ("LegemidlerIBruk", ("2013-10-08",)),
+    "m251": ("LegemidlerIBruk", ("2013-10-08",)),
+    "m252": ("LegemidlerIBruk", ("2013-10-08",)),
+    "m253": ("LegemidlerIBruk", ("2013-10-08",)),
+    "m254": ("LegemidlerIBruk", ("2013-10-08",)),
+    "m271": ("", ("2013-04-16",)),
+    "m272": ("", ("2013-04-16",)),
+    "m273": ("", ("2012-06-11",)),
+    "m274": ("", ("2012-06-11",)),
+    "m28": ("", ("2012-06-11",)),
+    "m41": ("", ("2006-10-06",)),
+    "m42": ("", ("2006-10-06",)),
+    "m91": ("ForesporselReseptUtleverer", ("2013-10-08",)),
+    "m911": ("", ("2014-01-21", "e:2018-07-01")),
+    "m912": ("", ("2014-01-21", "e:2018-07-01")),
+    "m92": ("Reseptliste", ("2013-10-08",)),
+    "m921": ("", ("2013-10-15",)),
+    "m922": ("", ("2013-10-15",)),
+    "m93": ("", ("2010-06-04",)),
+    "m94": ("ReseptNedlasting", ("2010-07-01",)),
+    "m95": ("", ("2015-05-01", "e:2018-07-01")),
+    "m96": ("", ("2015-05-01", "e:2018-07-01")),
+    "m97": ("", ("2015-05-01", "e:2018-07-01")),
+    "m98": ("", ("2015-10-15", "e:2018-07-01")),
+    "m9na1": ("", ("2016-06-06",)),
+    "m9na2": ("", ("2016-10-26",)),
+    "m9na3": ("", ("2016-06-06",)),
+    "m9na4": ("", ("2016-06-06",)),
+}
+ERESEPT_NAMESPACE_PREFIXES = ("http://www.kith.no/xmlstds/eresept/", "http://www.ehelse.no/xmlstds/eresept/")
+
+
+def eresept_message_type(message: str) -> str:
+    """The 8279 message type of an e-resept message: ``m1`` is ERM1, ``m9na1`` is ERM9NA1 (as the
+    code system has them; two published examples write ERM041 and ERM042, which it does not have)."""
+    return f"ERM{message[1:].upper()}"
+
+
+def eresept_message_of(namespace: str) -> str | None:
+    """``m1`` for ``http://www.kith.no/xmlstds/eresept/m1/2013-10-08``; None for other namespaces."""
+    for prefix in ERESEPT_NAMESPACE_PREFIXES:
+        if namespace.startswith(prefix):
+            part = namespace[len(prefix):].split("/", 1)[0]
+            return part if part in _ERESEPT_MESSAGES else None
+    return None
+
+
+def _eresept() -> list[Standard]:
+    found = []
+    for message, (name, versions) in _ERESEPT_MESSAGES.items():
+        for version in versions:
+            host = "http://www.ehelse.no/xmlstds/eresept" if version.startswith("e:") else "http://www.kith.no/xmlstds/eresept"
+            date = version.removeprefix("e:")
+            title = f"e-resept {message.upper()}" + (f" ({name})" if name else "")
+            found.append(Standard(f"{host}/{message}/{date}", title, date,
+                                  message_types=(eresept_message_type(message),)))
+    return found
+
+
+STANDARDS.update(_table(*_eresept()))
+
 UNSUPPORTED = declared("MSG-001")
 
 
