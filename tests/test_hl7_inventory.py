@@ -85,3 +85,11 @@ def test_a_malformed_line_is_a_located_error() -> None:
         inventory.parse(f"{header}\nKEY\tother\tonly three\n")
     with pytest.raises(inventory.InventoryError, match="line 1"):
         inventory.parse("key,family\n")
+
+
+def test_message_ids_of_hl7_outcomes_find_their_key(entries: list[inventory.Entry]) -> None:
+    keys = {e.key for e in entries}
+    assert inventory.key_of_message_id("Extension_EXT_Unknown_NotHere", keys) == "Extension_EXT_Unknown_NotHere"
+    assert inventory.key_of_message_id("Validation_VAL_Profile_Minimum", keys) == "Validation_VAL_Profile_Minimum_one"
+    assert inventory.key_of_message_id("http://hl7.org/fhir/StructureDefinition/Bundle#bdl-7", keys) == "INV_FAILED"
+    assert inventory.key_of_message_id("NOT_A_KEY_OF_HL7", keys) is None

@@ -156,3 +156,17 @@ def coverage(entries: list[Entry]) -> list[Coverage]:
         by_family.setdefault(entry.family, Counter())[entry.status] += 1
     rows = [Coverage(f, c) for f, c in sorted(by_family.items(), key=lambda fc: (-sum(fc[1].values()), fc[0]))]
     return [*rows, Coverage("all", Counter(e.status for e in entries))]
+
+
+def key_of_message_id(message_id: str, keys: set[str]) -> str | None:
+    """The inventory key behind a message id HL7 puts in an OperationOutcome (the
+    ``operationoutcome-message-id`` extension): the key itself, the base of a plural key
+    (``X`` for ``X_one``/``X_other``), or ``INV_FAILED`` for an invariant's ``url#key``."""
+    if message_id in keys:
+        return message_id
+    for plural in ("_one", "_other"):
+        if message_id + plural in keys:
+            return message_id + plural
+    if "#" in message_id and "INV_FAILED" in keys:
+        return "INV_FAILED"
+    return None
