@@ -11,9 +11,11 @@ from typing import Any
 import click
 
 from . import __version__
+from .conformance.report import NothingToCheck
 from .validators.issues import EnvironmentProblem, Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_NOTHING_TO_CHECK = 5  # as pytest's "no tests collected"; conformance.report.NothingToCheck
 SEVERITY_CHOICE = click.Choice([s.code for s in Severity], case_sensitive=False)
 
 
@@ -25,6 +27,12 @@ class EnvironmentFailure(click.ClickException):
     def __init__(self, problem: EnvironmentProblem) -> None:
         message = str(problem) + (f"\nhint: {problem.hint}" if problem.hint else "")
         super().__init__(message)
+
+
+class NothingChecked(click.ClickException):
+    """Exit code 5: the input held nothing to check (an empty folder, a -k that selects no test)."""
+
+    exit_code = EXIT_NOTHING_TO_CHECK
 
 
 class InternalFailure(click.ClickException):
@@ -41,6 +49,8 @@ class Samsvar(click.Group):
             return super().invoke(ctx)
         except EnvironmentProblem as problem:
             raise EnvironmentFailure(problem) from None
+        except NothingToCheck as empty:
+            raise NothingChecked(str(empty)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BrokenPipeError:
@@ -64,7 +74,9 @@ def cli() -> None:
     and reports located, coded issues for people, CI and FHIR tools.
 
     Exit codes: 0 clean, 1 findings at or above the fail level, 2 usage error,
-    3 environment error (for example a FHIR package missing offline) or internal error.
+    3 environment error (for example a FHIR package missing offline) or internal error,
+    5 nothing to check (a folder without *.json/*.xml/*.ndjson files, a -k that selects no test;
+    --allow-empty accepts it).
     """
 
 
@@ -118,6 +130,9 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--max-size", callback=_size, metavar="SIZE",
               help="Largest file, or NDJSON line, read, e.g. 256MB [default: 256MB].")
 @click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a run with nothing to check (a folder without *.json/*.xml/*.ndjson files) as clean "
+                   "instead of exit code 5.")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
               help="Language of the HTML report.")
@@ -135,12 +150,15 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, color: bool | None, lang: str, use_dask: bool, scheduler: str | None,
-             dask_workers: int | None, part_size: int | None) -> None:
+             max_depth: int | None, allow_empty: bool, color: bool | None, lang: str, use_dask: bool,
+             scheduler: str | None, dask_workers: int | None, part_size: int | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
     one result per line (PATH:LINE), whatever the length of the file.
+
+    A folder without a single file to check, or an empty NDJSON file, is exit code 5 (nothing to
+    check), not a clean run; --allow-empty accepts it.
 
     \b
     Examples:
@@ -177,7 +195,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
-        max_size=max_size, max_depth=max_depth,
+        max_size=max_size, max_depth=max_depth, allow_empty=allow_empty,
         judge=bool({"html", "testreport"} & set(formats)), lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )

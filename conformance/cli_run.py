@@ -3,7 +3,7 @@
 Click commands only; the work is done by :mod:`samsvar.conformance.runner`. ``cli.py``
 registers them with ``cli.add_command``. Exit codes as ``validate``: 0 every test passed or was
 skipped, 1 a test failed, 2 usage error (unknown suite, bad ``-k``, bad input), 3 the target
-cannot be reached.
+cannot be reached, 5 a ``-k`` that selects no test (``--allow-empty`` accepts it).
 """
 
 from __future__ import annotations
@@ -84,14 +84,20 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
               help="Language of the HTML report and the requirement texts.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a -k that selects no test (an empty run, exit 0) instead of exit code 5.")
 def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path | None, keyword: str | None,
         formats: tuple[str, ...], outputs: tuple[str, ...], timeout: float, insecure: bool, ca_bundle: str | None,
-        no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None) -> None:
+        no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None,
+        allow_empty: bool) -> None:
     """Run a live SUITE against a running system, keep every exchange as evidence, and judge the
     requirements its tests verify.
 
     Test data is synthetic (fødselsnummer with month + 80), tagged with the run's tag, and
     deleted at the end even when tests fail.
+
+    Exit codes: 0 every test passed or was skipped, 1 a test failed or broke, 2 usage error,
+    3 the target cannot be reached, 5 a -k that selects no test (--allow-empty accepts it).
 
     \b
     Examples:
@@ -123,7 +129,7 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
         raise click.UsageError("give the system under test with --target URL (or `target` in the preset)")
     settings = ClientSettings(timeout=timeout, verify=False if insecure else (ca_bundle or True))
     request = RunRequest(suite=suite_id, target=target, inputs=given, keyword=keyword, settings=settings,
-                         seed=seed, validate=not no_validate, cache_root=cache_root)
+                         seed=seed, validate=not no_validate, cache_root=cache_root, allow_empty=allow_empty)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         report = _run_with_progress(request, show)

@@ -16,6 +16,18 @@ from ..validators.issues import Issue, Severity
 from ..validators.runner import Result
 
 
+EXIT_NOTHING_TO_CHECK = 5
+"""Exit code of a run that had nothing to check (as pytest's "no tests collected"): a mistyped
+path or ``-k`` in a CI job must not pass as a clean run."""
+
+
+class NothingToCheck(Exception):
+    """The input held nothing to check (an empty folder, an empty NDJSON file, a ``-k`` that
+    selects no test). Exit code :data:`EXIT_NOTHING_TO_CHECK` unless the run allows it."""
+
+    exit_code = EXIT_NOTHING_TO_CHECK
+
+
 @dataclass(frozen=True, slots=True)
 class PackageRecord:
     id: str

@@ -14,8 +14,8 @@ from ..validators.detect import Kind
 from ..validators.issues import Severity
 from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Limits
 from ..validators.policy import ConfigError, Policy, find_config, load_policy, parse_size
-from ..validators.runner import Options, Result, Validator, resolve_jobs
-from .report import PackageRecord, Report, Reproducibility
+from ..validators.runner import VALIDATED_SUFFIXES, Options, Result, Validator, iter_inputs, resolve_jobs
+from .report import NothingToCheck, PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
     "Not implemented yet, so a clean result does not cover them: code systems that are not in the "
@@ -58,6 +58,8 @@ class ValidateRequest:
     they are only counted, so memory does not grow with a long clean input."""
     max_size: int | None = None
     max_depth: int | None = None
+    allow_empty: bool = False
+    """Accept a run with nothing to check (otherwise :class:`NothingToCheck`, exit code 5)."""
     today: dt.date | None = field(default=None, compare=False)
 
 
@@ -98,6 +100,8 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
 
 def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
     policy, fail_on, options = prepare(request)
+    if not request.allow_empty:
+        _refuse_empty_folders(request.paths)
     validator = Validator(options)
     if options.profiles or options.igs:
         validator.definitions()  # a missing profile or package is an environment error up front
@@ -116,6 +120,10 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             clean += 1
             continue
         results.append(result)
+    if not results and not clean and not request.allow_empty:
+        raise NothingToCheck(
+            f"nothing to check: {', '.join(request.paths)} held no artifact (an empty NDJSON file has no "
+            "resource lines); check the path, or pass --allow-empty to accept an empty input")
     return build_report(request, policy, fail_on, options, validator, results, families, clean)
 
 
@@ -161,6 +169,22 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
 
         report.verdicts = judge(load_catalogue(), report, lang=request.lang)
     return report
+
+
+def _patterns() -> str:
+    return ", ".join(f"*{suffix}" for suffix in VALIDATED_SUFFIXES)
+
+
+def _refuse_empty_folders(paths: tuple[str, ...]) -> None:
+    """A folder argument without a single file samsvar reads is a mistake (a mistyped path in a CI
+    job), not a clean run: say what was looked for and where."""
+    empty = [raw for raw in paths if raw != "-" and Path(raw).is_dir() and next(iter_inputs([raw]), None) is None]
+    if empty:
+        where = "; ".join(f"{raw} ({Path(raw).resolve()})" if Path(raw).resolve() != Path(raw) else raw
+                          for raw in empty)
+        raise NothingToCheck(
+            f"nothing to check: no {_patterns()} file in {where} or its subfolders (hidden files and folders "
+            "are skipped); check the path, or pass --allow-empty to accept an empty input")
 
 
 def _replace(policy: Policy, **changes: Any) -> Policy:
