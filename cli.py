@@ -130,6 +130,10 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--max-size", callback=_size, metavar="SIZE",
               help="Largest file, or NDJSON line, read, e.g. 256MB [default: 256MB].")
 @click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
+@click.option("--strict/--no-strict", default=None,
+              help="A gate that never passes on what it did not check: a declared profile that is not loaded, "
+                   "a code system not available offline, a constraint that could not be evaluated, a message "
+                   "without an installed schema are errors [default: off, or strict in the config].")
 @click.option("--allow-empty", is_flag=True,
               help="Accept a run with nothing to check (a folder without *.json/*.xml/*.ndjson files) as clean "
                    "instead of exit code 5.")
@@ -150,7 +154,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, allow_empty: bool, color: bool | None, lang: str, use_dask: bool,
+             max_depth: int | None, strict: bool | None, allow_empty: bool, color: bool | None, lang: str, use_dask: bool,
              scheduler: str | None, dask_workers: int | None, part_size: int | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
@@ -195,7 +199,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
-        max_size=max_size, max_depth=max_depth, allow_empty=allow_empty,
+        max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
         judge=bool({"html", "testreport"} & set(formats)), lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
@@ -630,6 +634,8 @@ def rules_explain(code: str) -> None:
     click.echo(f"{found.code}: {found.title}\n")
     click.echo(f"Default severity: {found.severity.code}")
     click.echo(f"Raised by: {found.module} ({found.status})")
+    if found.not_checked:
+        click.echo("Says something was not checked: an error under --strict (strict = true).")
     for requirement in _requirements_verified_by(found.code):
         click.echo(f"Verifies: {requirement.id} ({requirement.level}) {requirement.title.get('en')}")
     click.echo(f"\n{found.explanation}\n\nExample (bad):\n{_indent(found.bad)}\n\nExample (good):\n{_indent(found.good)}")

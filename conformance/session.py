@@ -58,6 +58,8 @@ class ValidateRequest:
     they are only counted, so memory does not grow with a long clean input."""
     max_size: int | None = None
     max_depth: int | None = None
+    strict: bool | None = None
+    """Anything not checked is an error (None: the configuration's ``strict``, default no)."""
     allow_empty: bool = False
     """Accept a run with nothing to check (otherwise :class:`NothingToCheck`, exit code 5)."""
     today: dt.date | None = field(default=None, compare=False)
@@ -78,6 +80,8 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
         policy = _replace(policy, select=request.select)
     if request.ignore:
         policy = _replace(policy, ignore=policy.ignore + request.ignore)
+    if request.strict is not None:
+        policy = _replace(policy, strict=request.strict)
     fail_on = Severity.parse(request.fail_on) if request.fail_on else policy.fail_on
 
     options = Options(
@@ -145,6 +149,7 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
             config_file_sha256=policy.sha256 if policy.source else None,
             options={
                 "fail_on": fail_on.code,
+                "strict": policy.strict,
                 "production": options.production,
                 "must_support": options.must_support,
                 "example_urls": options.allow_example_urls,
