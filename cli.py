@@ -137,6 +137,9 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--allow-empty", is_flag=True,
               help="Accept a run with nothing to check (a folder without *.json/*.xml/*.ndjson files) as clean "
                    "instead of exit code 5.")
+@click.option("--no-group", "no_group", is_flag=True,
+              help="List every finding in text and HTML output. By default a rule with more than 10 findings "
+                   "shows its first 3 and a count; JSON, SARIF, JUnit and OperationOutcome always keep every one.")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
               help="Language of the HTML report.")
@@ -154,8 +157,9 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, strict: bool | None, allow_empty: bool, color: bool | None, lang: str, use_dask: bool,
-             scheduler: str | None, dask_workers: int | None, part_size: int | None) -> None:
+             max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
+             lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
+             part_size: int | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
@@ -221,9 +225,10 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         if fmt == "parquet":
             continue
         if i < len(outputs):
-            Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
+            Path(outputs[i]).write_text(render(report, fmt, lang=lang, group=not no_group), encoding="utf-8")
         else:
-            click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang), nl=False, color=use_color)
+            click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang, group=not no_group),
+                       nl=False, color=use_color)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
