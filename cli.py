@@ -129,7 +129,8 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
                    "[default: every core, or jobs in the config].")
 @click.option("--max-size", callback=_size, metavar="SIZE",
               help="Largest file, or NDJSON line, read, e.g. 256MB [default: 256MB].")
-@click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
+@click.option("--max-depth", type=click.IntRange(1, 500),
+              help="Deepest nesting accepted, at most 500 (deeper input cannot be parsed and walked) [default: 200].")
 @click.option("--strict/--no-strict", default=None,
               help="A gate that never passes on what it did not check: a declared profile that is not loaded, "
                    "a code system not available offline, a constraint that could not be evaluated, a message "

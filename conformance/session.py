@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 from ..validators.detect import Kind
 from ..validators.issues import Severity
-from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Limits
+from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT, Limits
 from ..validators.policy import ConfigError, Policy, find_config, load_policy, parse_size
 from ..validators.runner import VALIDATED_SUFFIXES, Options, Result, Validator, iter_inputs, resolve_jobs
 from .report import NothingToCheck, PackageRecord, Report, Reproducibility
@@ -87,7 +87,7 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
     options = Options(
         limits=Limits(
             max_bytes=request.max_size or parse_size(settings.get("max-size", DEFAULT_MAX_BYTES)),
-            max_depth=request.max_depth or int(settings.get("max-depth", DEFAULT_MAX_DEPTH)),
+            max_depth=request.max_depth or _max_depth(settings.get("max-depth", DEFAULT_MAX_DEPTH), policy),
         ),
         production=bool(request.production if request.production is not None else settings.get("production", False)),
         must_support=request.must_support or bool(settings.get("must-support", False)),
@@ -174,6 +174,13 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
 
         report.verdicts = judge(load_catalogue(), report, lang=request.lang)
     return report
+
+
+def _max_depth(value: Any, policy: Policy) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DEPTH_LIMIT:
+        raise ConfigError(f"{policy.source or 'configuration'}: max-depth must be a whole number from 1 to "
+                          f"{MAX_DEPTH_LIMIT} (deeper input cannot be parsed and walked), found {value!r}")
+    return value
 
 
 def _patterns() -> str:
