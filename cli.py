@@ -447,6 +447,36 @@ def messages_install_schemas(source: Path, home: Path | None) -> None:
         raise click.UsageError(str(exc)) from None
     click.echo(f"installed {info.name} in {info.root}: {len(info.files)} schemas, {len(info.namespaces)} namespaces"
                + (f", {len(info.skipped)} unreadable" if info.skipped else ""))
+    for file, reason in sorted(info.skipped.items()):
+        click.echo(f"  unreadable, left out: {file}: {reason}", err=True)
+
+
+@messages.command("list-schemas")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="Where packs are kept [default: $SAMSVAR_SCHEMA_HOME or ~/.samsvar/schemas].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def messages_list_schemas(home: Path | None, as_json: bool) -> None:
+    """List the installed schema packs: name, schemas, namespaces, unreadable files, folder.
+
+    \b
+    Example:
+      samsvar messages list-schemas
+    """
+    from .validators.messages.schemas import installed_packs, schema_home
+
+    packs = installed_packs(home)
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "path": str(p.root), "schemas": len(p.files),
+                                "namespaces": sorted(p.namespaces), "unreadable": p.skipped} for p in packs],
+                              indent=2, ensure_ascii=False))
+        return
+    if not packs:
+        click.echo(f"no schema packs in {home or schema_home()}; install one with "
+                   "samsvar messages install-schemas FOLDER|ZIP")
+        return
+    for pack in packs:
+        click.echo(f"{pack.name:<30} {len(pack.files):>4} schemas {len(pack.namespaces):>4} namespaces"
+                   + (f" {len(pack.skipped)} unreadable" if pack.skipped else "") + f"  {pack.root}")
 
 
 @cli.command()
