@@ -82,7 +82,8 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
-              help="Language of the HTML report and the requirement texts.")
+              help="Language of the HTML report and the TestReport (the text output is in English, as the "
+                   "suites' tests are).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")
 @click.option("--allow-empty", is_flag=True,
               help="Accept a -k that selects no test (an empty run, exit 0) instead of exit code 5.")
@@ -135,14 +136,18 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
         report = _run_with_progress(request, show)
     except SuiteError as exc:
         raise UsageFailure(str(exc)) from None
-    report.verdicts = [v for v in judge(load_catalogue(), report, run="run", lang=lang)
-                       if _verified_here(v, report)]
+    catalogue = load_catalogue()
+    report.verdicts = [v for v in judge(catalogue, report, run="run", lang=lang) if _verified_here(v, report)]
+    # The text output is English throughout, as the suites' test titles and messages are: its list
+    # of verdicts takes the English requirement titles whatever --lang (HTML, TestReport) says.
+    text_verdicts = report.verdicts if lang == "en" else [
+        v for v in judge(catalogue, report, run="run", lang="en") if _verified_here(v, report)]
     for i, fmt in enumerate(formats):
         if i < len(outputs):
             Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
         else:
             click.echo(render(report, fmt, lang=lang, color=False), nl=False)
-    _echo_verdicts(report, to_stdout="text" in formats[len(outputs):])
+    _echo_verdicts(text_verdicts, to_stdout="text" in formats[len(outputs):])
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
@@ -152,12 +157,12 @@ def _verified_here(verdict: dict[str, Any], report: Any) -> bool:
     return verdict["id"] in verifies
 
 
-def _echo_verdicts(report: Any, *, to_stdout: bool) -> None:
+def _echo_verdicts(verdicts: list[dict[str, Any]], *, to_stdout: bool) -> None:
     """Per-requirement verdicts, after the text report (or on standard error when stdout has another format)."""
-    if not report.verdicts:
+    if not verdicts:
         return
     lines = ["", "Requirements verified by this run:"]
-    for verdict in report.verdicts:
+    for verdict in verdicts:
         lines.append(f"  {verdict['verdict'].upper():<10} {verdict['id']:<12} {verdict['title']}")
     click.echo("\n".join(lines), err=not to_stdout)
 
