@@ -30,9 +30,6 @@ NOT_YET_MESSAGES = (
     "Norwegian messages: the XSD layer needs an installed schema pack (samsvar messages install-schemas PATH; "
     "without one, MSG-XSD-002 says so)."
 )
-NOT_YET_MESSAGES_WITH_SCHEMAS = (
-    "Norwegian messages: payloads inside NAV fellesformat or SOAP wrappers are not unpacked yet."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +219,8 @@ def _notices(families: set[str], options: Options) -> list[str]:
     if "message" in families:
         from ..validators.messages.schemas import default_schema_set
 
-        notices.append(NOT_YET_MESSAGES if default_schema_set() is None else NOT_YET_MESSAGES_WITH_SCHEMAS)
+        if default_schema_set() is None:  # with a pack installed there is nothing to say
+            notices.append(NOT_YET_MESSAGES)
     return notices
 
 

@@ -67,3 +67,22 @@ def test_the_sweep_finds_no_internal_failure_on_a_sample(fhir_cache: Path, bench
     assert found.expressions > 200 and found.resources == len(examples) and found.validations > found.resources
     assert found.failures == []
     assert set(found.unsupported) == set(), found.unsupported
+
+
+def test_a_failure_inside_the_fhirpath_layer_is_its_own_finding(fhir_cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault injected into the engine (every evaluation raises KeyError, as '$this' did) is
+    FHIR-INV-004, a warning that asks for a report, never an information note."""
+    from samsvar.validators.fhir import fhirpath
+    from samsvar.validators.runner import Options, Validator
+
+    def broken(self, resource, context=None):  # noqa: ANN001 - the injected fault
+        raise KeyError("$this")
+
+    monkeypatch.setattr(fhirpath, "compile_fast", lambda tree: None)  # every expression through the engine
+    monkeypatch.setattr(fhirpath.Compiled, "__call__", broken)
+    patient = b'{"resourceType": "Patient", "id": "p", "name": [{"period": {"start": "2020", "end": "2021"}}]}'
+    issues = Validator(Options(cache_root=fhir_cache)).validate_bytes("p.json", patient).issues
+    failed = [i for i in issues if i.rule == "FHIR-INV-004"]
+    assert failed and all(i.severity.code == "warning" and "please report" in i.message for i in failed)
+    assert any("per-1" in i.message for i in failed)
