@@ -11,9 +11,11 @@ from typing import Any
 import click
 
 from . import __version__
+from .conformance.report import NothingToCheck
 from .validators.issues import EnvironmentProblem, Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_NOTHING_TO_CHECK = 5  # as pytest's "no tests collected"; conformance.report.NothingToCheck
 SEVERITY_CHOICE = click.Choice([s.code for s in Severity], case_sensitive=False)
 
 
@@ -25,6 +27,12 @@ class EnvironmentFailure(click.ClickException):
     def __init__(self, problem: EnvironmentProblem) -> None:
         message = str(problem) + (f"\nhint: {problem.hint}" if problem.hint else "")
         super().__init__(message)
+
+
+class NothingChecked(click.ClickException):
+    """Exit code 5: the input held nothing to check (an empty folder, a -k that selects no test)."""
+
+    exit_code = EXIT_NOTHING_TO_CHECK
 
 
 class InternalFailure(click.ClickException):
@@ -41,6 +49,8 @@ class Samsvar(click.Group):
             return super().invoke(ctx)
         except EnvironmentProblem as problem:
             raise EnvironmentFailure(problem) from None
+        except NothingToCheck as empty:
+            raise NothingChecked(str(empty)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BrokenPipeError:
@@ -64,7 +74,9 @@ def cli() -> None:
     and reports located, coded issues for people, CI and FHIR tools.
 
     Exit codes: 0 clean, 1 findings at or above the fail level, 2 usage error,
-    3 environment error (for example a FHIR package missing offline) or internal error.
+    3 environment error (for example a FHIR package missing offline) or internal error,
+    5 nothing to check (a folder without *.json/*.xml/*.ndjson files, a -k that selects no test;
+    --allow-empty accepts it).
     """
 
 
@@ -117,7 +129,18 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
                    "[default: every core, or jobs in the config].")
 @click.option("--max-size", callback=_size, metavar="SIZE",
               help="Largest file, or NDJSON line, read, e.g. 256MB [default: 256MB].")
-@click.option("--max-depth", type=click.IntRange(1, 10_000), help="Deepest nesting accepted [default: 200].")
+@click.option("--max-depth", type=click.IntRange(1, 500),
+              help="Deepest nesting accepted, at most 500 (deeper input cannot be parsed and walked) [default: 200].")
+@click.option("--strict/--no-strict", default=None,
+              help="A gate that never passes on what it did not check: a declared profile that is not loaded, "
+                   "a code system not available offline, a constraint that could not be evaluated, a message "
+                   "without an installed schema are errors [default: off, or strict in the config].")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a run with nothing to check (a folder without *.json/*.xml/*.ndjson files) as clean "
+                   "instead of exit code 5.")
+@click.option("--no-group", "no_group", is_flag=True,
+              help="List every finding in text and HTML output. By default a rule with more than 10 findings "
+                   "shows its first 3 and a count; JSON, SARIF, JUnit and OperationOutcome always keep every one.")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
               help="Language of the HTML report.")
@@ -135,12 +158,16 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, jobs: int | None,
              max_size: int | None,
-             max_depth: int | None, color: bool | None, lang: str, use_dask: bool, scheduler: str | None,
-             dask_workers: int | None, part_size: int | None) -> None:
+             max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
+             lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
+             part_size: int | None) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
     one result per line (PATH:LINE), whatever the length of the file.
+
+    A folder without a single file to check, or an empty NDJSON file, is exit code 5 (nothing to
+    check), not a clean run; --allow-empty accepts it.
 
     \b
     Examples:
@@ -177,7 +204,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
-        max_size=max_size, max_depth=max_depth,
+        max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
         judge=bool({"html", "testreport"} & set(formats)), lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
@@ -199,9 +226,10 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         if fmt == "parquet":
             continue
         if i < len(outputs):
-            Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
+            Path(outputs[i]).write_text(render(report, fmt, lang=lang, group=not no_group), encoding="utf-8")
         else:
-            click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang), nl=False, color=use_color)
+            click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang, group=not no_group),
+                       nl=False, color=use_color)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
@@ -419,6 +447,36 @@ def messages_install_schemas(source: Path, home: Path | None) -> None:
         raise click.UsageError(str(exc)) from None
     click.echo(f"installed {info.name} in {info.root}: {len(info.files)} schemas, {len(info.namespaces)} namespaces"
                + (f", {len(info.skipped)} unreadable" if info.skipped else ""))
+    for file, reason in sorted(info.skipped.items()):
+        click.echo(f"  unreadable, left out: {file}: {reason}", err=True)
+
+
+@messages.command("list-schemas")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="Where packs are kept [default: $SAMSVAR_SCHEMA_HOME or ~/.samsvar/schemas].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def messages_list_schemas(home: Path | None, as_json: bool) -> None:
+    """List the installed schema packs: name, schemas, namespaces, unreadable files, folder.
+
+    \b
+    Example:
+      samsvar messages list-schemas
+    """
+    from .validators.messages.schemas import installed_packs, schema_home
+
+    packs = installed_packs(home)
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "path": str(p.root), "schemas": len(p.files),
+                                "namespaces": sorted(p.namespaces), "unreadable": p.skipped} for p in packs],
+                              indent=2, ensure_ascii=False))
+        return
+    if not packs:
+        click.echo(f"no schema packs in {home or schema_home()}; install one with "
+                   "samsvar messages install-schemas FOLDER|ZIP")
+        return
+    for pack in packs:
+        click.echo(f"{pack.name:<30} {len(pack.files):>4} schemas {len(pack.namespaces):>4} namespaces"
+                   + (f" {len(pack.skipped)} unreadable" if pack.skipped else "") + f"  {pack.root}")
 
 
 @cli.command()
@@ -612,6 +670,8 @@ def rules_explain(code: str) -> None:
     click.echo(f"{found.code}: {found.title}\n")
     click.echo(f"Default severity: {found.severity.code}")
     click.echo(f"Raised by: {found.module} ({found.status})")
+    if found.not_checked:
+        click.echo("Says something was not checked: an error under --strict (strict = true).")
     for requirement in _requirements_verified_by(found.code):
         click.echo(f"Verifies: {requirement.id} ({requirement.level}) {requirement.title.get('en')}")
     click.echo(f"\n{found.explanation}\n\nExample (bad):\n{_indent(found.bad)}\n\nExample (good):\n{_indent(found.good)}")

@@ -3,7 +3,7 @@
 Click commands only; the work is done by :mod:`samsvar.conformance.runner`. ``cli.py``
 registers them with ``cli.add_command``. Exit codes as ``validate``: 0 every test passed or was
 skipped, 1 a test failed, 2 usage error (unknown suite, bad ``-k``, bad input), 3 the target
-cannot be reached.
+cannot be reached, 5 a ``-k`` that selects no test (``--allow-empty`` accepts it).
 """
 
 from __future__ import annotations
@@ -82,16 +82,23 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
 @click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
-              help="Language of the HTML report and the requirement texts.")
+              help="Language of the HTML report and the TestReport (the text output is in English, as the "
+                   "suites' tests are).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a -k that selects no test (an empty run, exit 0) instead of exit code 5.")
 def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path | None, keyword: str | None,
         formats: tuple[str, ...], outputs: tuple[str, ...], timeout: float, insecure: bool, ca_bundle: str | None,
-        no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None) -> None:
+        no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None,
+        allow_empty: bool) -> None:
     """Run a live SUITE against a running system, keep every exchange as evidence, and judge the
     requirements its tests verify.
 
     Test data is synthetic (fødselsnummer with month + 80), tagged with the run's tag, and
     deleted at the end even when tests fail.
+
+    Exit codes: 0 every test passed or was skipped, 1 a test failed or broke, 2 usage error,
+    3 the target cannot be reached, 5 a -k that selects no test (--allow-empty accepts it).
 
     \b
     Examples:
@@ -123,20 +130,24 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
         raise click.UsageError("give the system under test with --target URL (or `target` in the preset)")
     settings = ClientSettings(timeout=timeout, verify=False if insecure else (ca_bundle or True))
     request = RunRequest(suite=suite_id, target=target, inputs=given, keyword=keyword, settings=settings,
-                         seed=seed, validate=not no_validate, cache_root=cache_root)
+                         seed=seed, validate=not no_validate, cache_root=cache_root, allow_empty=allow_empty)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         report = _run_with_progress(request, show)
     except SuiteError as exc:
         raise UsageFailure(str(exc)) from None
-    report.verdicts = [v for v in judge(load_catalogue(), report, run="run", lang=lang)
-                       if _verified_here(v, report)]
+    catalogue = load_catalogue()
+    report.verdicts = [v for v in judge(catalogue, report, run="run", lang=lang) if _verified_here(v, report)]
+    # The text output is English throughout, as the suites' test titles and messages are: its list
+    # of verdicts takes the English requirement titles whatever --lang (HTML, TestReport) says.
+    text_verdicts = report.verdicts if lang == "en" else [
+        v for v in judge(catalogue, report, run="run", lang="en") if _verified_here(v, report)]
     for i, fmt in enumerate(formats):
         if i < len(outputs):
             Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
         else:
             click.echo(render(report, fmt, lang=lang, color=False), nl=False)
-    _echo_verdicts(report, to_stdout="text" in formats[len(outputs):])
+    _echo_verdicts(text_verdicts, to_stdout="text" in formats[len(outputs):])
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
@@ -146,12 +157,12 @@ def _verified_here(verdict: dict[str, Any], report: Any) -> bool:
     return verdict["id"] in verifies
 
 
-def _echo_verdicts(report: Any, *, to_stdout: bool) -> None:
+def _echo_verdicts(verdicts: list[dict[str, Any]], *, to_stdout: bool) -> None:
     """Per-requirement verdicts, after the text report (or on standard error when stdout has another format)."""
-    if not report.verdicts:
+    if not verdicts:
         return
     lines = ["", "Requirements verified by this run:"]
-    for verdict in report.verdicts:
+    for verdict in verdicts:
         lines.append(f"  {verdict['verdict'].upper():<10} {verdict['id']:<12} {verdict['title']}")
     click.echo("\n".join(lines), err=not to_stdout)
 

@@ -5,6 +5,7 @@ Every renderer (text, JSON, OperationOutcome, JUnit, SARIF) reads this one model
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import platform
@@ -14,6 +15,71 @@ from typing import Any
 from .. import __version__
 from ..validators.issues import Issue, Severity
 from ..validators.runner import Result
+
+
+EXIT_NOTHING_TO_CHECK = 5
+"""Exit code of a run that had nothing to check (as pytest's "no tests collected"): a mistyped
+path or ``-k`` in a CI job must not pass as a clean run."""
+
+
+class NothingToCheck(Exception):
+    """The input held nothing to check (an empty folder, an empty NDJSON file, a ``-k`` that
+    selects no test). Exit code :data:`EXIT_NOTHING_TO_CHECK` unless the run allows it."""
+
+    exit_code = EXIT_NOTHING_TO_CHECK
+
+
+GROUP_AFTER = 10
+"""A rule with more findings than this in one report is grouped in the text and HTML reports."""
+GROUP_SHOWN = 3
+"""Of a grouped rule, this many findings (the first in the report) are shown in full."""
+
+
+@dataclass(slots=True)
+class RuleGroup:
+    """All findings of one rule in a report, for the readers that group them (text, HTML)."""
+
+    rule: str
+    count: int = 0
+    severity: Severity = Severity.INFORMATION
+    """The highest severity among them."""
+    artifacts: int = 0
+    shown: int = 0
+
+
+class Grouping:
+    """Which findings a human-facing report shows in full: every one of a rule with at most
+    :data:`GROUP_AFTER` findings, the first :data:`GROUP_SHOWN` of a rule with more. Walk the
+    findings in report order and ask :meth:`show` for each; machine formats keep every finding."""
+
+    def __init__(self, report: "Report", enabled: bool = True) -> None:
+        groups: dict[str, RuleGroup] = {}
+        for result in report.results:
+            seen: set[str] = set()
+            for issue in result.issues:
+                group = groups.get(issue.rule) or groups.setdefault(issue.rule, RuleGroup(issue.rule))
+                group.count += 1
+                group.severity = max(group.severity, issue.severity)
+                if issue.rule not in seen:
+                    seen.add(issue.rule)
+                    group.artifacts += 1
+        self.enabled = enabled
+        self.groups = {rule: g for rule, g in groups.items() if enabled and g.count > GROUP_AFTER}
+        """The grouped rules, by code, most findings first."""
+        self.groups = dict(sorted(self.groups.items(), key=lambda item: (-item[1].count, item[0])))
+
+    def show(self, issue: Issue) -> bool:
+        group = self.groups.get(issue.rule)
+        if group is None:
+            return True
+        group.shown += 1
+        return group.shown <= GROUP_SHOWN
+
+
+def dominant_rules(report: "Report", top: int = 3) -> list[tuple[str, int]]:
+    """The rules with the most findings (waived ones included), most first: what a summary names."""
+    counts = collections.Counter(issue.rule for result in report.results for issue in result.issues)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from ..validators.issues import EnvironmentProblem, Issue
 from ..validators.runner import Result
 from .auth import TokenError, token_source
 from .evidence import ClientSettings, EvidenceClient, Exchange, TargetUnreachable, local_folder
-from .report import Report
+from .report import NothingToCheck, Report
 from .suite import BROKEN, SKIPPED, UNANSWERED, LiveTest, ResponseValidator, RunState, Skip, Stop, Suite, TestContext
 from .testdata import RunTag
 
@@ -200,6 +200,8 @@ class RunRequest:
     validate: bool = True
     """Validate response bodies with the offline engine (needs the core package)."""
     cache_root: Path | None = None
+    allow_empty: bool = False
+    """A ``-k`` that selects no test gives an empty report instead of :class:`NothingToCheck`."""
 
 
 Progress = Callable[[LiveTest, "TestResult | None"], None]
@@ -216,7 +218,15 @@ def run_suite(request: RunRequest, *, suites: Mapping[str, Suite] | None = None,
     selected = keyword_filter(request.keyword)
     tests = [test for test in suite.tests() if selected(test)]
     if not tests:
-        raise SuiteError(f"-k {request.keyword!r} selects no test of suite {suite.id!r}")
+        message = (f"nothing to check: -k {request.keyword!r} selects no test of suite {suite.id!r} "
+                   f"(matched against the ids, titles and groups of its {len(suite.tests())} tests; "
+                   f"see `samsvar suites list --tests`)")
+        if not request.allow_empty:
+            raise NothingToCheck(message + "; pass --allow-empty to accept a run of no test")
+        report = Report(results=[], notices=[message])
+        report.reproducibility.options = {"suite": suite.id, "target": request.target, "tests": [],
+                                          "keyword": request.keyword}
+        return report
     inputs = resolve_inputs(suite, request.inputs)
     _probe(suite, request)
 

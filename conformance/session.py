@@ -12,10 +12,10 @@ from typing import Any, BinaryIO
 
 from ..validators.detect import Kind
 from ..validators.issues import Severity
-from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Limits
+from ..validators.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT, Limits
 from ..validators.policy import ConfigError, Policy, find_config, load_policy, parse_size
-from ..validators.runner import Options, Result, Validator, resolve_jobs
-from .report import PackageRecord, Report, Reproducibility
+from ..validators.runner import VALIDATED_SUFFIXES, Options, Result, Validator, iter_inputs, resolve_jobs
+from .report import NothingToCheck, PackageRecord, Report, Reproducibility
 
 NOT_YET_FHIR = (
     "Not implemented yet, so a clean result does not cover them: code systems that are not in the "
@@ -58,6 +58,10 @@ class ValidateRequest:
     they are only counted, so memory does not grow with a long clean input."""
     max_size: int | None = None
     max_depth: int | None = None
+    strict: bool | None = None
+    """Anything not checked is an error (None: the configuration's ``strict``, default no)."""
+    allow_empty: bool = False
+    """Accept a run with nothing to check (otherwise :class:`NothingToCheck`, exit code 5)."""
     today: dt.date | None = field(default=None, compare=False)
 
 
@@ -76,12 +80,14 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
         policy = _replace(policy, select=request.select)
     if request.ignore:
         policy = _replace(policy, ignore=policy.ignore + request.ignore)
+    if request.strict is not None:
+        policy = _replace(policy, strict=request.strict)
     fail_on = Severity.parse(request.fail_on) if request.fail_on else policy.fail_on
 
     options = Options(
         limits=Limits(
             max_bytes=request.max_size or parse_size(settings.get("max-size", DEFAULT_MAX_BYTES)),
-            max_depth=request.max_depth or int(settings.get("max-depth", DEFAULT_MAX_DEPTH)),
+            max_depth=request.max_depth or _max_depth(settings.get("max-depth", DEFAULT_MAX_DEPTH), policy),
         ),
         production=bool(request.production if request.production is not None else settings.get("production", False)),
         must_support=request.must_support or bool(settings.get("must-support", False)),
@@ -98,6 +104,8 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
 
 def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
     policy, fail_on, options = prepare(request)
+    if not request.allow_empty:
+        _refuse_empty_folders(request.paths)
     validator = Validator(options)
     if options.profiles or options.igs:
         validator.definitions()  # a missing profile or package is an environment error up front
@@ -116,6 +124,10 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             clean += 1
             continue
         results.append(result)
+    if not results and not clean and not request.allow_empty:
+        raise NothingToCheck(
+            f"nothing to check: {', '.join(request.paths)} held no artifact (an empty NDJSON file has no "
+            "resource lines); check the path, or pass --allow-empty to accept an empty input")
     return build_report(request, policy, fail_on, options, validator, results, families, clean)
 
 
@@ -137,6 +149,7 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
             config_file_sha256=policy.sha256 if policy.source else None,
             options={
                 "fail_on": fail_on.code,
+                "strict": policy.strict,
                 "production": options.production,
                 "must_support": options.must_support,
                 "example_urls": options.allow_example_urls,
@@ -163,6 +176,29 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
     return report
 
 
+def _max_depth(value: Any, policy: Policy) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DEPTH_LIMIT:
+        raise ConfigError(f"{policy.source or 'configuration'}: max-depth must be a whole number from 1 to "
+                          f"{MAX_DEPTH_LIMIT} (deeper input cannot be parsed and walked), found {value!r}")
+    return value
+
+
+def _patterns() -> str:
+    return ", ".join(f"*{suffix}" for suffix in VALIDATED_SUFFIXES)
+
+
+def _refuse_empty_folders(paths: tuple[str, ...]) -> None:
+    """A folder argument without a single file samsvar reads is a mistake (a mistyped path in a CI
+    job), not a clean run: say what was looked for and where."""
+    empty = [raw for raw in paths if raw != "-" and Path(raw).is_dir() and next(iter_inputs([raw]), None) is None]
+    if empty:
+        where = "; ".join(f"{raw} ({Path(raw).resolve()})" if Path(raw).resolve() != Path(raw) else raw
+                          for raw in empty)
+        raise NothingToCheck(
+            f"nothing to check: no {_patterns()} file in {where} or its subfolders (hidden files and folders "
+            "are skipped); check the path, or pass --allow-empty to accept an empty input")
+
+
 def _replace(policy: Policy, **changes: Any) -> Policy:
     from dataclasses import replace
 
@@ -181,7 +217,10 @@ def _notices(families: set[str], options: Options) -> list[str]:
     if options.profiles:
         notices.append(NOT_YET_PROFILE)
     if "message" in families:
-        notices.append(NOT_YET_MESSAGES)
+        from ..validators.messages.schemas import default_schema_set
+
+        if default_schema_set() is None:  # with a pack installed there is nothing to say
+            notices.append(NOT_YET_MESSAGES)
     return notices
 
 

@@ -17,19 +17,44 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def samsvar_cache_dir(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[Path]
-    """samsvar's disk caches (FHIRPath, snapshots, tarballs) live in a folder of this session, not ~/.cache."""
-    import os
+USER_STATE_VARIABLES = ("SAMSVAR_FHIR_HOME", "SAMSVAR_CACHE_DIR", "SAMSVAR_SCHEMA_HOME", "HOME",
+                        "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+"""Every place samsvar reads user state from: its own variables and the home-derived defaults
+(``~/.fhir/packages``, ``~/.cache/samsvar`` or ``$XDG_CACHE_HOME/samsvar``, ``~/.samsvar/schemas``)."""
+USER_SWITCHES = ("SAMSVAR_NO_CACHE", "SAMSVAR_DEBUG", "SAMSVAR_VERIFY_FAST_PATH", "SAMSVAR_PACKAGE_REGISTRY")
+"""Variables a user may have set that change samsvar's behaviour; tests start without them."""
 
-    folder = tmp_path_factory.mktemp("samsvar-cache")
-    previous = os.environ.get("SAMSVAR_CACHE_DIR")
-    os.environ["SAMSVAR_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("SAMSVAR_CACHE_DIR", None)
-    else:
-        os.environ["SAMSVAR_CACHE_DIR"] = previous
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_state(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[dict[str, Path]]
+    """The one place tests leave the user's home alone: every user-state location points into this
+    session's own folders (an empty home, an empty FHIR package cache and schema home, one disk cache
+    kept for the session so snapshots and FHIRPath are built once), the user's switches are unset,
+    and the working folder is an empty one, so no ``samsvar.toml`` of theirs is discovered.
+
+    It is session-wide so that session fixtures are isolated too. A test that wants a package cache
+    or a schema pack sets one up itself (``env_cache``, ``monkeypatch.setenv``)."""
+    root = tmp_path_factory.mktemp("user-state")
+    folders = {
+        "HOME": root / "home",
+        "XDG_CACHE_HOME": root / "home" / ".cache",
+        "XDG_CONFIG_HOME": root / "home" / ".config",
+        "XDG_DATA_HOME": root / "home" / ".local" / "share",
+        "SAMSVAR_FHIR_HOME": root / "fhir-packages",
+        "SAMSVAR_SCHEMA_HOME": root / "schemas",
+        "SAMSVAR_CACHE_DIR": root / "samsvar-cache",
+    }
+    assert set(folders) == set(USER_STATE_VARIABLES)
+    working = root / "work"
+    for folder in (*folders.values(), working):
+        folder.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, folder in folders.items():
+            patch.setenv(name, str(folder))
+        for name in USER_SWITCHES:
+            patch.delenv(name, raising=False)
+        patch.chdir(working)
+        yield folders
 
 
 @pytest.fixture(scope="session")

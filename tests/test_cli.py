@@ -52,6 +52,26 @@ def test_exit_2_on_usage_errors(run) -> None:
     assert run("rules", "explain", "NOPE-999").exit_code == 2
 
 
+def test_exit_5_when_a_folder_holds_nothing_to_check(run, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "notes.txt").write_text("not a resource")
+    (folder / ".hidden.json").write_text("{}")
+    outcome = run("validate", str(folder))
+    assert outcome.exit_code == 5, (outcome.stdout, outcome.stderr)
+    assert "nothing to check" in outcome.stderr and "*.json, *.xml, *.ndjson" in outcome.stderr
+    assert str(folder) in outcome.stderr and "--allow-empty" in outcome.stderr
+    # one empty folder among good paths is still a mistake in the job
+    assert run("validate", str(VALID), str(folder)).exit_code == 5
+    allowed = run("validate", str(folder), "--allow-empty")
+    assert allowed.exit_code == 0 and "0 files checked" in allowed.stdout
+    empty_export = tmp_path / "Patient.ndjson"
+    empty_export.write_text("\n\n")
+    assert run("validate", str(empty_export)).exit_code == 5
+    helped = run("--help").stdout
+    assert "5 nothing to check" in " ".join(helped.split())
+
+
 def test_exit_3_when_the_core_package_is_missing(run, tmp_path: Path) -> None:
     empty = tmp_path / "empty-cache"
     empty.mkdir()

@@ -44,6 +44,28 @@ def test_installed_schema_pack_validates_payloads(run, tmp_path: Path, monkeypat
     assert refused.exit_code == 2
 
 
+def test_schema_packs_are_listed_and_unreadable_files_named(run, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMSVAR_SCHEMA_HOME", str(tmp_path / "schemas"))
+    empty = run("messages", "list-schemas")
+    assert empty.exit_code == 0 and "no schema packs in" in empty.stdout
+    without = run("validate", str(VALID_MESSAGE))
+    assert "needs an installed schema pack" in without.stdout
+    pack = tmp_path / "pack"
+    shutil.copytree(shared_path("no", "xsd", "sarepta-skjema"), pack)
+    (pack / "Broken").mkdir()
+    (pack / "Broken" / "half-written.xsd").write_text("<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'>")
+    installed = run("messages", "install-schemas", str(pack))
+    unreadable = json.loads(run("messages", "list-schemas", "--json").stdout)[0]["unreadable"]
+    assert "Broken/half-written.xsd" in unreadable  # (the official pack has one of its own too)
+    assert installed.exit_code == 0 and f"{len(unreadable)} unreadable" in installed.stdout
+    assert all(f"unreadable, left out: {name}: " in installed.stderr for name in unreadable)
+    listed = run("messages", "list-schemas")
+    assert listed.exit_code == 0 and listed.stdout.startswith("pack ") and f"{len(unreadable)} unreadable" in listed.stdout
+    with_pack = run("validate", str(VALID_MESSAGE))
+    assert "needs an installed schema pack" not in with_pack.stdout and "MSG-XSD-002" not in with_pack.stdout
+
+
 def test_apprec_is_written_and_a_received_one_is_judged(run, tmp_path: Path) -> None:
     expected = tmp_path / "apprec.xml"
     written = run("apprec", str(VALID_MESSAGE), "-o", str(expected))

@@ -101,6 +101,30 @@ def test_depth_limit_is_configurable(run, tmp_path: Path) -> None:
     assert "INPUT-006" not in run("validate", str(nested), "--max-depth", "100", "-f", "json").stdout
 
 
+def test_the_depth_limit_stops_at_what_samsvar_can_parse_and_walk(run, tmp_path: Path) -> None:
+    """--max-depth used to accept 10,000 while JSON deeper than ~990 could not be parsed at all."""
+    refused = run("validate", "--max-depth", "501", str(tmp_path))
+    assert refused.exit_code == 2 and "1<=x<=500" in refused.stderr.replace(" ", "")
+    (tmp_path / "samsvar.toml").write_text("max-depth = 10000\n")
+    configured = run("validate", str(tmp_path / "samsvar.toml"))
+    assert configured.exit_code == 2 and "from 1 to 500" in configured.stderr
+    (tmp_path / "samsvar.toml").unlink()
+    # the deepest accepted limit is one samsvar can honour: a Questionnaire 500 levels deep is checked
+    item: dict = {"linkId": "leaf", "type": "display", "text": "a"}
+    for n in range(248):
+        item = {"linkId": f"g{n}", "type": "group", "item": [item]}
+    deep = tmp_path / "deep.json"
+    deep.write_text(json.dumps({"resourceType": "Questionnaire", "status": "draft", "item": [item]}))
+    checked = run("validate", str(deep), "--max-depth", "500", "-f", "json")
+    rules = {i["rule"] for r in json.loads(checked.stdout)["results"] for i in r["issues"]}
+    assert rules.isdisjoint({"INPUT-006", "SAMSVAR-001"}), rules
+    # deeper than the parser reaches: the finding names the limit
+    hopeless = tmp_path / "hopeless.json"
+    hopeless.write_text('{"resourceType": "Patient", "extension": ' + "[" * 1_200 + "]" * 1_200 + "}")
+    told = run("validate", str(hopeless), "--max-depth", "500")
+    assert "INPUT-006" in told.stdout and "limit of 500 levels" in told.stdout
+
+
 @pytest.mark.timeout(300)
 def test_a_folder_of_ten_thousand_files(run, tmp_path: Path) -> None:
     folder = tmp_path / "many"

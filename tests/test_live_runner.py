@@ -157,7 +157,6 @@ def test_an_unreachable_target_is_exit_3_before_any_test(run) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (("run", "no-such-suite", "--target", "http://127.0.0.1:1/"), "no suite 'no-such-suite'"),
-    (("run", "fhir-api", "--target", "http://127.0.0.1:1/", "-k", "nothing-matches-this"), "selects no test"),
     (("run", "fhir-api", "--target", "http://127.0.0.1:1/", "--input", "colour=blue"), "has no input 'colour'"),
     (("run", "fhir-api"), "--target"),
 ])
@@ -165,6 +164,16 @@ def test_usage_errors_are_exit_2(run, args: tuple[str, ...], message: str) -> No
     outcome = run(*args)
     assert outcome.exit_code == 2, (outcome.stdout, outcome.stderr)
     assert message in outcome.stderr
+
+
+def test_a_k_that_selects_no_test_is_exit_5_not_a_pass(run) -> None:
+    outcome = run("run", "fhir-api", "--target", "http://127.0.0.1:1/", "-k", "nothing-matches-this")
+    assert outcome.exit_code == 5, (outcome.stdout, outcome.stderr)
+    assert "selects no test" in outcome.stderr and "--allow-empty" in outcome.stderr
+    allowed = run("run", "fhir-api", "--target", "http://127.0.0.1:1/", "-k", "nothing-matches-this",
+                  "--allow-empty")
+    assert allowed.exit_code == 0, (allowed.stdout, allowed.stderr)
+    assert "selects no test" in allowed.stdout
 
 
 def test_suites_list_names_every_test_and_requirement(run) -> None:

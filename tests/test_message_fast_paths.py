@@ -209,9 +209,8 @@ def test_usable_namespaces_are_remembered_as_copies(tmp_path: Path) -> None:
 
 # -- two jobs -----------------------------------------------------------------------------------
 
-def test_two_jobs_give_the_results_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAMSVAR_SCHEMA_HOME", str(tmp_path / "no-schemas"))
-    folder = str(MESSAGES)
+def test_two_jobs_give_the_results_of_one() -> None:
+    folder = str(MESSAGES)  # no schema pack: the autouse isolated_user_state's schema home is empty
 
     def run(jobs: int) -> list[tuple[str, list[tuple[str, int | None, str]]]]:
         return [(r.path, [(i.rule, i.line, i.message) for i in r.issues if i.rule != "MSG-RULE-004"])

@@ -256,10 +256,8 @@ def test_unsupported_namespace_is_msg_001_and_has_no_schema(schemas: SchemaSet) 
     assert "ukjent-dialog" in schema_layer[0].message
 
 
-def test_no_pack_installed_is_one_warning_that_says_how_to_install(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAMSVAR_SCHEMA_HOME", str(tmp_path / "nothing-here"))
-    assert default_schema_set() is None
+def test_no_pack_installed_is_one_warning_that_says_how_to_install() -> None:
+    assert default_schema_set() is None  # the autouse isolated_user_state's schema home is empty
     issues = schema_issues(_root(HERE / "dialogmelding-1.1-valid.xml"), default_schema_set())
     assert [(i.rule, i.severity) for i in issues] == [("MSG-XSD-002", Severity.WARNING)]
     assert MSGHEAD in issues[0].message and DIALOG_11 in issues[0].message

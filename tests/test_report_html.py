@@ -269,6 +269,42 @@ def test_html_prints_one_page_per_section(real_report: Report, tmp_path: Path) -
     assert len(pages) >= 5  # summary, requirements, findings, notices, reproducibility: a page break before each
 
 
+_MEASURE = """<script>
+window.addEventListener("load", () => {
+  const wide = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > innerWidth + 1);
+  document.body.setAttribute("data-overflow", JSON.stringify({page: document.documentElement.scrollWidth,
+    view: innerWidth, wide: wide.slice(0, 5).map(e => e.tagName + "." + e.className)}));
+});
+</script>"""
+
+
+def _long_path_report() -> Report:
+    folder = "/".join(["eksport-fra-journalsystemet-" + "x" * 40 + f"-{n}" for n in range(4)])
+    name = folder + "/Pasient_" + "0123456789" * 12 + ".json"
+    issue = ID_CHECKSUM.issue("Invalid fødselsnummer " + "9" * 200, line=1, column=1,
+                              expression="Patient.identifier[0].value")
+    return Report(results=[Result(name, Kind("fhir", "Patient"), "json", [issue]),
+                           Result("kort.json", Kind("fhir", "Patient"), "json", [])], clean=0)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_long_paths_do_not_overflow_a_1280px_page(lang: str, tmp_path: Path) -> None:
+    """The artefact table, headings and findings wrap long paths instead of widening the page:
+    measured in headless Chromium at 1280 px (a script added to a copy of the page for the test;
+    the report itself has none), and a screenshot kept beside it."""
+    page = html.render(_long_path_report(), lang=lang)
+    page_file = tmp_path / "report.html"
+    page_file.write_text(page.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    _chromium("--window-size=1280,1600", f"--screenshot={shot}", page_file.as_uri(), cwd=tmp_path)
+    assert shot.read_bytes().startswith(b"\x89PNG") if shot.exists() else False
+    dumped = _chromium("--window-size=1280,1600", "--virtual-time-budget=2000", "--dump-dom", page_file.as_uri(),
+                       cwd=tmp_path).stdout.decode("utf-8")
+    measured = json.loads(lxml.html.fromstring(dumped).body.get("data-overflow"))
+    assert measured["view"] == 1280 and measured["page"] <= 1280 and measured["wide"] == [], measured
+
+
 # -- TestReport -----------------------------------------------------------------------------
 def _asserts(test: dict[str, Any]) -> list[dict[str, Any]]:
     return [action["assert"] for action in test["action"]]

@@ -57,9 +57,9 @@ def catalogue_data() -> dict[str, Any]:
 
 
 @pytest.fixture()
-def validate(fhir_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Report]:
-    """A real ``validate`` run over fixture paths, without any schema pack unless a test installs one."""
-    monkeypatch.setenv("SAMSVAR_SCHEMA_HOME", str(tmp_path / "no-schemas"))
+def validate(fhir_cache: Path) -> Callable[..., Report]:
+    """A real ``validate`` run over fixture paths, without any schema pack unless a test installs one
+    (the autouse ``isolated_user_state`` gives an empty schema home)."""
 
     def run(*paths: Path, **options: Any) -> Report:
         options.setdefault("use_config", False)
@@ -400,12 +400,10 @@ def _expected_apprec(message: Path) -> Any:
                            now=dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc))
 
 
-def test_apprec_rules_are_judged_on_an_apprec_check(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_apprec_rules_are_judged_on_an_apprec_check(catalogue: Catalogue) -> None:
     """A receiver that answers OK to a message with an invalid HER-id gets the wrong status."""
     from samsvar.validators.messages.apprec import compare_apprec
 
-    monkeypatch.setenv("SAMSVAR_SCHEMA_HOME", str(tmp_path / "no-schemas"))
     received = _expected_apprec(DIALOG)  # what an OK receiver would send for a valid message
     findings = compare_apprec(received, _expected_apprec(RULES / "her-id-with-dot.xml"))
     report = Report([Result("mottatt-apprec.xml", Kind("message", "AppRec 1.1"), "xml", findings)])

@@ -18,6 +18,7 @@ PROVEN_BY_TESTS = {
     "INPUT-005": "tests/test_hostile.py::test_size_limit_is_configurable",
     "INPUT-011": "tests/test_rule_coverage.py::test_unreadable_file_is_a_located_fatal_issue",
     "SAMSVAR-001": "tests/test_rule_coverage.py::test_a_crash_in_a_check_costs_one_file_not_the_run",
+    "FHIR-INV-004": "tests/test_constraint_sweep.py::test_a_failure_inside_the_fhirpath_layer_is_its_own_finding",
     "FHIR-STRUCT-014": "tests/test_cli.py::test_must_support_is_reported_only_on_request",
     "MSG-001": "tests/test_message_schemas.py::test_unsupported_namespace_is_msg_001_and_has_no_schema",
     "MSG-XSD-001": "tests/test_message_schemas.py::test_envelope_error_missing_msgid",

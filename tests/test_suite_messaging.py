@@ -219,6 +219,24 @@ def test_an_unreachable_target_is_an_environment_problem(target: str, fhir_cache
                              keyword="apprec-returned"))
 
 
+def test_the_text_output_of_a_run_is_in_one_language(run, fhir_cache: Path, tmp_path: Path) -> None:
+    """The tests' titles and messages are English; the requirement titles of the text output were
+    Norwegian by default (--lang nb). Now --lang chooses the HTML's language, the text stays English."""
+    from samsvar.conformance.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    with serve_in_thread(SandboxConfig(cache_root=fhir_cache)) as sandbox:
+        text = run("run", "messaging", "--target", sandbox.messaging_url, "-k", "apprec-returned",
+                   "-f", "html", "-o", str(tmp_path / "rapport.html"), "-f", "text").stdout
+    listed = text.split("Requirements verified by this run:")[1].strip().splitlines()
+    assert listed
+    for line in listed:
+        _verdict, code, title = line.split(maxsplit=2)
+        requirement = catalogue.requirement(code)
+        assert title == requirement.title.en != requirement.title.nb, line
+    assert 'lang="nb"' in (tmp_path / "rapport.html").read_text(encoding="utf-8")
+
+
 def test_the_cli_runs_the_suite(run, fhir_cache: Path, tmp_path: Path) -> None:
     with serve_in_thread(SandboxConfig(cache_root=fhir_cache, faults=frozenset({"wrong-apprec-status"}))) as sandbox:
         outcome_ = run("run", "messaging", "--target", sandbox.messaging_url, "--lang", "en",

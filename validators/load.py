@@ -23,6 +23,10 @@ Format = Literal["json", "xml"]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 200
+MAX_DEPTH_LIMIT = 500
+"""The deepest ``--max-depth`` accepted: Python's JSON parser and samsvar's walks recurse, and
+beyond about 600 levels (JSON: about 990 for the parser alone) they run out of stack, so a
+larger limit would promise checks samsvar cannot make."""
 
 INPUT_JSON = declared("INPUT-001")
 INPUT_XML = declared("INPUT-002")
@@ -150,7 +154,8 @@ def _load_json(name: str, data: bytes, limits: Limits, first_line: int = 1) -> L
         return Loaded(None, issues)
     except RecursionError:
         issues.append(INPUT_DEPTH.issue(
-            "JSON nests too deeply to be parsed.", line=first_line, column=1))
+            f"JSON nests deeper than the limit of {limits.max_depth} levels (so deep that the JSON parser, "
+            "which stops at about 990 levels, could not read it).", line=first_line, column=1))
         return Loaded(None, issues)
     except ValueError as exc:  # e.g. an integer longer than Python converts
         issues.append(INPUT_JSON.issue(f"JSON could not be read: {exc}.", line=first_line, column=1))

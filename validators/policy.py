@@ -9,6 +9,8 @@ production = false
 must-support = false        # report absent mustSupport elements of profiles
 example-urls = true          # false: undefined extensions in example domains are errors (FHIR-EXT-006)
 contained = true             # false: findings inside contained resources are left out
+strict = false               # true: anything not checked (unknown profile, code system not available
+                             # offline, constraint not evaluated, message without a schema) is an error
 max-size = "256MB"
 max-depth = 200
 
@@ -43,7 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .issues import Issue, Severity, Waiver
-from .rules import declared
+from .rules import declared, not_checked_codes
 
 CONFIG_FILE = "samsvar.toml"
 
@@ -65,6 +67,9 @@ class Policy:
     source: Path | None = None
     sha256: str | None = None
     """sha256 of the configuration file's bytes (None: no file)."""
+    strict: bool = False
+    """A gate that never passes on what it did not check: every rule declared ``not_checked`` is
+    at least an error (after ``[severity]``; ``ignore`` and waivers still apply)."""
 
     def selected(self, code: str) -> bool:
         return _matches(code, self.select) and not _matches(code, self.ignore)
@@ -72,7 +77,11 @@ class Policy:
     def grade(self, issue: Issue) -> Issue:
         for pattern in sorted(self.severity, key=len, reverse=True):
             if _matches(issue.rule, (pattern,)):
-                return replace(issue, severity=self.severity[pattern])
+                issue = replace(issue, severity=self.severity[pattern])
+                break
+        if self.strict and issue.severity < Severity.ERROR and issue.rule in not_checked_codes():
+            issue = replace(issue, severity=Severity.ERROR,
+                            message=issue.message + " [strict: what was not checked is an error]")
         return issue
 
     def apply(self, path: str, issues: Iterable[Issue], today: dt.date | None = None) -> list[Issue]:
@@ -173,7 +182,7 @@ def load_policy(path: Path | None) -> Policy:
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
                "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls",
-               "contained"}
+               "contained", "strict"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -189,6 +198,9 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     except (ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: [severity]: {exc}") from None
     waivers = tuple(_waiver(entry, source) for entry in table.get("waiver", []))
+    strict = table.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError(f"{source}: strict must be true or false")
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
                                       "jobs", "example-urls", "contained") if k in table}
     if "terminology" in table:
@@ -207,6 +219,7 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
         settings=settings,
         source=source,
         sha256=digest,
+        strict=strict,
     )
 
 

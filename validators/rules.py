@@ -124,3 +124,10 @@ def all_rules() -> list[Rule]:
 
 def get_rule(code: str) -> Rule | None:
     return _catalogue().get(code.strip().upper())
+
+
+@functools.cache
+def not_checked_codes() -> frozenset[str]:
+    """The codes of the rules declared ``not-checked = true``: findings that say something was not
+    checked (``--strict`` makes them errors)."""
+    return frozenset(code for code, found in _catalogue().items() if found.not_checked)

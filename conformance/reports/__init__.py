@@ -33,14 +33,16 @@ FORMATS: dict[str, Renderer] = {
 }
 
 
-def render(report: Report, fmt: str, *, color: bool = False, lang: str = "nb") -> str:
-    """``report`` in format ``fmt``; ``color`` applies to text, ``lang`` (``nb``/``en``) to HTML."""
+def render(report: Report, fmt: str, *, color: bool = False, lang: str = "nb", group: bool = True) -> str:
+    """``report`` in format ``fmt``; ``color`` applies to text, ``lang`` (``nb``/``en``) to HTML,
+    ``group`` (many findings of one rule shown as their first few and a count) to text and HTML;
+    the machine formats keep every finding."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}") from None
     if fmt == "text":
-        return renderer.render(report, color=color)
+        return renderer.render(report, color=color, group=group)
     if fmt == "html":
-        return renderer.render(report, lang=lang)
+        return renderer.render(report, lang=lang, group=group)
     return renderer.render(report)

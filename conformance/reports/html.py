@@ -26,7 +26,7 @@ import jinja2
 from ...validators.issues import Issue, Severity
 from ...validators.rules import get_rule
 from ...validators.runner import Result
-from ..report import Report
+from ..report import GROUP_SHOWN, Grouping, Report, RuleGroup, dominant_rules
 
 LANGUAGES = ("nb", "en")
 EXCERPT_CONTEXT = 2
@@ -69,6 +69,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "status": "Status",
         "issues": "Funn",
         "no_issues": "Ingen funn.",
+        "grouped": "Grupperte funn",
+        "grouped_intro": "Regler med mange funn vises med de {shown} første funnene i rapporten og et antall; "
+                         "samsvar validate --no-group viser alle, og JSON-, SARIF- og JUnit-rapportene har dem alle.",
+        "grouped_here": "{count} funn til av {rule} i denne artefakten er ikke listet (gruppert, se sammendraget).",
+        "rule": "Regel",
+        "count": "Antall",
+        "most": "Flest funn",
+        "artefacts_col": "Artefakter",
         "no_artifacts": "Ingen artefakter ble kontrollert.",
         "test_pass": "Bestått", "test_fail": "Ikke bestått", "test_skip": "Hoppet over", "test_error": "Brøt sammen",
         "verifies": "Verifiserer", "exchanges": "Utvekslinger (forespørsel og svar; hemmeligheter er fjernet)",
@@ -137,6 +145,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "status": "Status",
         "issues": "Findings",
         "no_issues": "No findings.",
+        "grouped": "Grouped findings",
+        "grouped_intro": "Rules with many findings are shown with the first {shown} findings of the report and a "
+                         "count; samsvar validate --no-group lists every one, and the JSON, SARIF and JUnit reports "
+                         "keep them all.",
+        "grouped_here": "{count} more {rule} findings in this artefact are not listed (grouped: see the summary).",
+        "rule": "Rule",
+        "count": "Count",
+        "most": "Most findings",
+        "artefacts_col": "Artefacts",
         "no_artifacts": "No artifacts were checked.",
         "test_pass": "Passed", "test_fail": "Failed", "test_skip": "Skipped", "test_error": "Broke",
         "verifies": "Verifies", "exchanges": "Exchanges (request and response; secrets redacted)",
@@ -237,6 +254,8 @@ class ArtifactView:
     issues: tuple[IssueView, ...]
     excerpts_capped: bool
     test: TestView | None = None
+    grouped: tuple[str, ...] = ()
+    """One line per grouped rule with findings here that are not listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +263,8 @@ class EvidenceView:
     """An evidence item or artefact: plain text, or the fields of a dict; a link when it names an artifact."""
 
     text: str | None
-    fields: tuple[tuple[str, str], ...]
+    fields: tuple[tuple[str, str, str], ...]
+    """(key, label in the report's language, value)."""
     anchor: str | None
 
 
@@ -348,8 +368,18 @@ def _counts(issues: list[Issue]) -> dict[str, int]:
     return counts
 
 
-def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[str, str]) -> ArtifactView:
+def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[str, str],
+                   grouping: Grouping | None = None) -> ArtifactView:
     issues = sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0))
+    hidden: dict[str, int] = {}
+    if grouping is not None:
+        listed = []
+        for issue in issues:
+            if grouping.show(issue):
+                listed.append(issue)
+            else:
+                hidden[issue.rule] = hidden.get(issue.rule, 0) + 1
+        issues = listed
     with_source = issues[:MAX_EXCERPTS_PER_ARTIFACT]
     upto = max((i.line or 0 for i in with_source), default=0) + EXCERPT_CONTEXT
     test = _test_view(result)
@@ -366,6 +396,8 @@ def _artifact_view(index: int, result: Result, report: Report, texts: Mapping[st
         issues=views,
         excerpts_capped=len(issues) > MAX_EXCERPTS_PER_ARTIFACT and lines is not None,
         test=test,
+        grouped=tuple(texts["grouped_here"].format(count=f"{count:,}".replace(",", "\u00a0"), rule=rule)
+                      for rule, count in hidden.items()),
     )
 
 
@@ -401,9 +433,33 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _evidence_view(item: Any, anchors: Mapping[str, str]) -> EvidenceView:
+EVIDENCE_LABELS: dict[str, dict[str, str]] = {
+    "nb": {"artefacts_checked": "Kontrollerte artefakter", "by_family": "Etter type", "rules_applied": "Regler brukt",
+           "result": "Resultat", "test": "Test", "exchanges": "Utvekslinger", "message": "Melding", "file": "Fil",
+           "path": "Sti", "artifact": "Artefakt", "rule": "Regel", "severity": "Alvorlighetsgrad",
+           "location": "Plassering", "kind": "Type"},
+    "en": {"artefacts_checked": "Artefacts checked", "by_family": "By kind", "rules_applied": "Rules applied",
+           "result": "Result", "test": "Test", "exchanges": "Exchanges", "message": "Message", "file": "File",
+           "path": "Path", "artifact": "Artefact", "rule": "Rule", "severity": "Severity", "location": "Location",
+           "kind": "Kind"},
+}
+"""Labels of the judge's evidence fields (its JSON keeps the keys)."""
+EVIDENCE_VALUES: dict[str, dict[str, str]] = {
+    "nb": {"pass": "bestått", "fail": "ikke bestått", "error": "brøt sammen", "skip": "hoppet over",
+           "fatal": "fatal", "warning": "advarsel", "information": "informasjon"},
+    "en": {"pass": "passed", "fail": "failed", "error": "broke", "skip": "skipped", "fatal": "fatal",
+           "warning": "warning", "information": "information"},
+}
+"""Display of the judge's coded evidence values (``result``, ``severity``)."""
+_CODED_FIELDS = ("result", "severity")
+
+
+def _evidence_view(item: Any, anchors: Mapping[str, str], lang: str = "en") -> EvidenceView:
     if isinstance(item, Mapping):
-        fields = tuple((str(key), _scalar(value)) for key, value in item.items())
+        labels, values = EVIDENCE_LABELS[lang], EVIDENCE_VALUES[lang]
+        fields = tuple((str(key), labels.get(str(key), str(key).replace("_", " ")),
+                        values.get(value, value) if key in _CODED_FIELDS and isinstance(value, str) else _scalar(value))
+                       for key, value in item.items())
         named = item.get("path") or item.get("artifact") or item.get("file") or item.get("test")
         return EvidenceView(None, fields, anchors.get(named) if isinstance(named, str) else None)
     text = _scalar(item)
@@ -441,8 +497,8 @@ def _verdict_view(verdict: Mapping[str, Any], anchors: Mapping[str, str], lang: 
         level=str(verdict.get("level") or ""),
         principle=str(verdict.get("principle") or ""),
         verdict=value if value in VERDICTS else "not-tested",
-        evidence=tuple(_evidence_view(item, anchors) for item in verdict.get("evidence") or ()),
-        artefacts=tuple(_evidence_view(item, anchors) for item in verdict.get("artefacts") or ()),
+        evidence=tuple(_evidence_view(item, anchors, lang) for item in verdict.get("evidence") or ()),
+        artefacts=tuple(_evidence_view(item, anchors, lang) for item in verdict.get("artefacts") or ()),
     )
 
 
@@ -454,12 +510,13 @@ def _options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(key, _scalar(options[key])) for key in sorted(options)]
 
 
-def context(report: Report, lang: str) -> dict[str, Any]:
+def context(report: Report, lang: str, group: bool = True) -> dict[str, Any]:
     """Everything the template shows, already in display form (the template only lays it out)."""
     texts = TEXTS[lang]
     if report.live:
         texts = {**texts, **LIVE_TEXTS[lang]}
-    artifacts = tuple(_artifact_view(n, result, report, texts) for n, result in enumerate(report.results))
+    grouping = Grouping(report, enabled=group)
+    artifacts = tuple(_artifact_view(n, result, report, texts, grouping) for n, result in enumerate(report.results))
     anchors = {result.path: view.anchor for result, view in zip(report.results, artifacts)}
     verdicts = tuple(_verdict_view(v, anchors, lang) for v in report.verdicts)
     summary = report.summary()
@@ -479,6 +536,9 @@ def context(report: Report, lang: str) -> dict[str, Any]:
         "repro": repro,
         "options": _options(repro.options),
         "max_excerpts": MAX_EXCERPTS_PER_ARTIFACT,
+        "groups": tuple(grouping.groups.values()),
+        "grouped_intro": texts["grouped_intro"].format(shown=GROUP_SHOWN),
+        "dominant": dominant_rules(report),
     }
 
 
@@ -500,10 +560,10 @@ def _visible_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def render(report: Report, *, lang: str = "nb") -> str:
+def render(report: Report, *, lang: str = "nb", group: bool = True) -> str:
     """The report as one self-contained HTML document, with UI texts in ``lang`` (``nb`` or ``en``)."""
     if lang not in TEXTS:
         raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
-    html = _environment().get_template("report.html.j2").render(context(report, lang))
+    html = _environment().get_template("report.html.j2").render(context(report, lang, group))
     # Lone surrogates (from JSON escapes in the input) cannot be written as UTF-8: keep them escaped.
     return _visible_controls(html).encode("utf-8", "backslashreplace").decode("utf-8")

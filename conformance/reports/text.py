@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ...validators.issues import Issue, Severity
-from ..report import Report
+from ..report import GROUP_SHOWN, Grouping, Report, dominant_rules
 
 _STYLES = {
     Severity.FATAL: "bold red",
@@ -64,20 +64,42 @@ def summary_line(report: Report) -> str:
     counts = summary["issues"]
     files = summary["files"]
     noun = "file" if files == 1 else "files"
-    parts = ", ".join(f"{counts[s.code]} {s.code}" for s in sorted(Severity, reverse=True))
-    return (f"{files} {noun} checked: {summary['files_failed']} failed (fail level: {summary['fail_on']}) "
-            f"- {parts}, {counts['waived']} waived")
+    parts = ", ".join(f"{counts[s.code]:,} {s.code}" for s in sorted(Severity, reverse=True))
+    line = (f"{files:,} {noun} checked: {summary['files_failed']:,} failed (fail level: {summary['fail_on']}) "
+            f"- {parts}, {counts['waived']:,} waived")
+    total = sum(counts.values())
+    dominant = dominant_rules(report)
+    if total and dominant:
+        line += "; most: " + ", ".join(f"{rule} {count:,} ({count / total:.0%})" for rule, count in dominant)
+    return line
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def _group_line(rule: str, severity: Severity, count: int, artifacts: int) -> Text:
+    line = Text()
+    line.append("grouped: ", style="bold")
+    line.append(rule, style="bold")
+    line.append(f" ({severity.code}) ", style=_STYLES[severity])
+    where = f"{artifacts:,} file{'s' if artifacts != 1 else ''}"
+    line.append(f"{count:,} findings in {where}; the first {min(count, GROUP_SHOWN)} are shown above. "
+                "List every one with --no-group, or with --format json (also sarif, junit, operationoutcome).")
+    return line
+
+
+def render(report: Report, *, color: bool = False, group: bool = True) -> str:
+    """One line per finding; with ``group`` a rule with many findings shows its first few and one
+    line with the count (see :class:`~samsvar.conformance.report.Grouping`)."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       width=10_000, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    grouping = Grouping(report, enabled=group)
     for result in report.results:
         if hasattr(result, "status"):
             console.print(_test_line(result))
         for issue in sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0)):
-            console.print(_issue_line(getattr(result, "source", None) or result.path, issue))  # NDJSON: FILE:LINE:COL
+            if grouping.show(issue):
+                console.print(_issue_line(getattr(result, "source", None) or result.path, issue))  # NDJSON: FILE:LINE:COL
+    for found in grouping.groups.values():
+        console.print(_group_line(found.rule, found.severity, found.count, found.artifacts))
     for notice in report.notices:
         console.print(Text("note: " + notice, style="dim"))
     verdict = Text(summary_line(report), style="bold green" if report.passed else "bold red")

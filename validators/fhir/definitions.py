@@ -286,6 +286,12 @@ class Definitions:
         package = entry.package if entry else None
         return getattr(package, "ref", None) if package is not None else None
 
+    def requirement_hint(self, url: str) -> str | None:
+        """What the package of ``url`` needs that may be missing (samsvar's own profiles name the
+        package they build on), or None."""
+        entry = self._by_url.get(url.split("|", 1)[0])
+        return getattr(entry.package, "requires_hint", None) if entry and entry.package is not None else None
+
     def resource_type(self, url: str) -> str | None:
         entry = self._by_url.get(url.split("|", 1)[0])
         return entry.meta.get("resourceType") if entry else None

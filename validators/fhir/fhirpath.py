@@ -48,12 +48,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
-from typing import Any
+from typing import Any, Iterator
 
 from dateutil.relativedelta import relativedelta
 from fhirpathpy.engine import check_number_param, do_eval
 from fhirpathpy.engine.invocations import datetime as engine_datetime
 from fhirpathpy.engine.invocations import equality, existence, logic, misc, strings
+from fhirpathpy.engine.invocations import invocation_registry as engine_functions
 from fhirpathpy.engine.invocations import math as engine_math
 from fhirpathpy.engine.invocations.constants import constants
 from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, ResourceNode, TypeInfo
@@ -84,6 +85,52 @@ HOOKS: contextvars.ContextVar[Hooks] = contextvars.ContextVar("samsvar_fhirpath_
 
 # --- Compiling and evaluating ------------------------------------------------------------------
 
+class FhirPathUnsupported(Exception):
+    """A FHIRPath feature samsvar's engine does not support (found when the expression is compiled,
+    before any data is seen): the constraint is not checked, and the message names the feature."""
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(f"unsupported FHIRPath feature: {feature}")
+        self.feature = feature
+
+
+class FhirPathEvaluationError(ValueError):
+    """The expression is in error on this data as FHIRPath defines it (one item expected where the
+    data has several, a value of the wrong type): the data, not samsvar, decides it."""
+
+
+FailureKind = str
+"""``"unsupported"`` (a FHIRPath feature samsvar lacks), ``"evaluation"`` (an error FHIRPath itself
+defines, on this data) or ``"internal"`` (samsvar's FHIRPath layer failed: a bug to report)."""
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """What kind of failure an exception from compiling or evaluating an expression is. By type,
+    never by message: our own errors have their classes; fhirpathpy raises a plain ``Exception``
+    for the errors it defines on purpose, whereas Python's own (``KeyError``, ``TypeError``,
+    ``AttributeError``, ...) are failures of the engine."""
+    if isinstance(exc, FhirPathUnsupported):
+        return "unsupported"
+    if isinstance(exc, FhirPathEvaluationError) or type(exc) is Exception:
+        return "evaluation"
+    return "internal"
+
+
+def _unsupported_features(node: dict[str, Any]) -> Iterator[str]:
+    """Functions the engine does not know, or calls with a number of arguments it does not take."""
+    if node.get("type") == "Functn":
+        children = node.get("children") or []
+        name = (children[0].get("terminalNodeText") or [""])[0] if children else ""
+        arguments = len(children[1].get("children") or []) if len(children) > 1 else 0
+        known = FUNCTIONS.get(name) or engine_functions.get(name)
+        if known is None or "fn" not in known:
+            yield f"function {name}()"
+        elif "arity" in known and "variadic" not in known and arguments not in known["arity"]:
+            yield f"function {name}() with {arguments} argument{'s' if arguments != 1 else ''}"
+    for child in node.get("children") or []:
+        yield from _unsupported_features(child)
+
+
 class Compiled:
     """An expression parsed once, evaluated on any resource with samsvar's function table.
 
@@ -94,6 +141,9 @@ class Compiled:
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self._tree = parsed_fhirpath(expression, parse, fhirpathpy_version)["children"][0]  # disk cache
+        missing = list(dict.fromkeys(_unsupported_features(self._tree)))
+        if missing:
+            raise FhirPathUnsupported(", ".join(missing))
         self._constants = _fhir_constants(expression)
         self.fast = compile_fast(self._tree)
         """The expression on plain JSON (``fast(focus_items(value, type_path))``) when it is simple
@@ -105,6 +155,7 @@ class Compiled:
         data_root = arraify(root)
         ctx = {
             "dataRoot": data_root,
+            "$this": data_root,  # $this outside a function is the input, as at the top of every expression
             "vars": {"context": root, "ucum": UCUM, **self._constants, **(context or {})},
             "model": models["r4"],
             "userInvocationTable": FUNCTIONS,
@@ -934,6 +985,12 @@ def _time_of_day(ctx: dict[str, Any], items: Items) -> FP_Time:
     return FP_Time(engine_datetime.timeOfDay(ctx, items))
 
 
+def _trace(_ctx: dict[str, Any], items: Items, _name: str = "", _projection: Any = None) -> Items:
+    """``trace(name [, projection])``: the input unchanged (FHIRPath 2.0 added the projection, which
+    R4's dom-3 uses); validation logs nothing."""
+    return items
+
+
 # --- The function table ----------------------------------------------------------------------------
 
 _BOTH = {2: ["Any", "Any"]}
@@ -991,4 +1048,5 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "replace": {"fn": _on_values(strings.replace), "arity": {2: ["String", "String"]}, "nullable": True},
     "replaceMatches": {"fn": _replace_matches, "arity": {2: ["String", "String"]}, "nullable": True},
     "round": {"fn": _round, "arity": {0: [], 1: ["Number"]}},
+    "trace": {"fn": _trace, "arity": {0: [], 1: ["String"], 2: ["String", "Expr"]}},
 }

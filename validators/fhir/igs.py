@@ -103,10 +103,11 @@ class ProjectResources:
     not parse the large code systems (ICD-10) until a code is looked up in them.
     """
 
-    ref = "samsvar.profiles#local"
-
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, ref: str = "samsvar.profiles#local", requires_hint: str | None = None) -> None:
         self.folder = folder
+        self.ref = ref
+        self.requires_hint = requires_hint
+        """What a resource of this folder needs that may be missing (said when it cannot be used)."""
         self._index: list[dict[str, Any]] | None = None
 
     @property
@@ -134,6 +135,21 @@ def _head(path: Path) -> dict[str, Any] | None:
 PROJECT_TERMINOLOGY = Path(__file__).resolve().parent.parent.parent / "profiles" / "terminology"
 PROJECT_EXTENSIONS = PROJECT_TERMINOLOGY.parent / "extensions"
 """The extensions samsvar's own outputs use (the OperationOutcome's reproducibility and waiver)."""
+PROJECT_PROFILES = PROJECT_TERMINOLOGY.parent / "fhir"
+"""samsvar's own profiles and the value sets they bind to: always loaded, like its terminology, so a
+resource that declares one in ``meta.profile`` is checked against it after a plain install."""
+PROJECT_PROFILES_BASE = "hl7.fhir.no.basis#2.2.2"
+"""The package samsvar's own profiles build on (where it has the resource)."""
+
+
+def project_resources() -> list[ProjectResources]:
+    """samsvar's own conformance resources, loaded by every run: terminology, extensions, profiles."""
+    base = PROJECT_PROFILES_BASE
+    sources = [ProjectResources(PROJECT_TERMINOLOGY), ProjectResources(PROJECT_EXTENSIONS),
+               ProjectResources(PROJECT_PROFILES, "samsvar.profiles.fhir#local", requires_hint=(
+                   f"samsvar's own profiles build on {base}: install it once (samsvar packages install {base}, "
+                   f"or from its .tgz) and load it with --ig {base} (or ig = [\"{base}\"] in samsvar.toml)"))]
+    return [source for source in sources if source.folder.is_dir()]
 
 
 def _loose_files(path: Path) -> list[Path]:
@@ -189,8 +205,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
     packages: list[Any] = list(load_packages(cache, _unique(refs)))
     packages.extend(folders)
     packages.extend(tarballs)
-    project = [ProjectResources(folder) for folder in (PROJECT_TERMINOLOGY, PROJECT_EXTENSIONS) if folder.is_dir()]
-    definitions = Definitions([*project, *packages])
+    definitions = Definitions([*project_resources(), *packages])
     for file in loose:
         resource = _read_loose(file, definitions)
         if resource is not None:

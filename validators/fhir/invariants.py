@@ -16,15 +16,32 @@ from typing import Any, Callable, Iterator, NamedTuple
 from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
-from .fhirpath import HOOKS, Hooks, compile_expression
+from .fhirpath import HOOKS, Hooks, compile_expression, failure_kind
 from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
 INVARIANT_FAILED = declared("FHIR-INV-001")
 INVARIANT_NOT_EVALUATED = declared("FHIR-INV-002")
+INVARIANT_ENGINE_FAILED = declared("FHIR-INV-004")
 
 BEST_PRACTICE = declared("FHIR-INV-003")
 BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
+
+
+def not_evaluated(key: str, text: str, failure: Exception, **where: Any) -> Issue:
+    """The issue for a constraint that was not decided, by the kind of failure (not its message)."""
+    kind = failure_kind(failure)
+    if kind == "internal":
+        return INVARIANT_ENGINE_FAILED.issue(
+            f"Constraint {key} was not checked: samsvar's FHIRPath layer failed ({type(failure).__name__}: "
+            f"{failure}); please report this. Expression: {text}", **where)
+    if kind == "unsupported":
+        return INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {failure}. Expression: {text}",
+                                             **where)
+    return INVARIANT_NOT_EVALUATED.issue(
+        f"Constraint {key} could not be evaluated: the expression is in error on this data ({failure}). "
+        f"Expression: {text}", **where)
+
 
 SKIPPED = {
     "ele-1": "checked by the structure layer (FHIR-STRUCT-009)",
@@ -160,9 +177,7 @@ class InvariantChecker:
                         engine = self._engine_context(visit)
                     outcome = self._evaluate(compiled, visit, engine)
             if isinstance(outcome, Exception):
-                yield INVARIANT_NOT_EVALUATED.issue(
-                    f"Constraint {step.key} could not be evaluated ({type(outcome).__name__}): {expression}",
-                    path=visit.path, expression=visit.expression)
+                yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
             elif outcome == [False]:
                 constraint = step.constraint
                 if _best_practice(constraint):

@@ -238,7 +238,8 @@ def usable_profile(definitions: Definitions, url: str, resource_type: str) -> tu
         return None, f"Profile {url} is not in the loaded packages; load it with --ig. It was not checked."
     if definitions.snapshot_elements(url) is None:
         why = "; ".join(definitions.snapshot_problems(url)) or "it has no snapshot"
-        return None, f"Profile {url} could not be used: {why}. It was not checked."
+        hint = definitions.requirement_hint(url)
+        return None, f"Profile {url} could not be used: {why}. It was not checked." + (f" {hint}" if hint else "")
     if profile.get("type") != resource_type:
         return None, f"Profile {url} is for {profile.get('type')}, not {resource_type}. It was not checked."
     return str(profile["url"]), ""
