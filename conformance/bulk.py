@@ -34,7 +34,7 @@ from ..validators.runner import (
     INTERNAL, NDJSON_SUFFIXES, VALIDATED_SUFFIXES, Input, Options, Result, Validator, iter_inputs, iter_lines,
 )
 from .report import Report, Tally
-from .session import ValidateRequest, build_report, prepare
+from .session import ValidateRequest, build_report, nothing_checked, prepare, refuse_empty_folders
 
 DEFAULT_PART_BYTES = 32 << 20
 """An NDJSON range of 32 MB (about 10,000 to 30,000 resources): seconds of work per task, so the
@@ -311,7 +311,12 @@ def run_bulk(request: ValidateRequest, *, scheduler: str | None = None, workers:
     caller show progress.
     """
     policy, fail_on, options = prepare(request)
+    local = tuple(path for path in request.paths if not _is_url(path))
+    if not request.allow_empty:
+        refuse_empty_folders(local)
     inputs = list_inputs(request.paths)
+    if not inputs and not request.allow_empty:
+        raise nothing_checked(request.paths)
     parts = plan(inputs, part_bytes)
     spec = RunSpec(uuid.uuid4().hex, options, policy, fail_on, request.today,
                    str(Path(parquet).resolve()) if parquet is not None and not _is_url(str(parquet)) else
@@ -344,6 +349,8 @@ def run_bulk(request: ValidateRequest, *, scheduler: str | None = None, workers:
             cluster.close()
     run = _assemble(request, policy, fail_on, options, parts, outcomes)
     run.workers, run.dashboard = worker_count, dashboard
+    if not request.allow_empty and not sum(outcome.checked for outcome in outcomes.values()) and not run.report.results:
+        raise nothing_checked(request.paths)  # empty NDJSON files: parts, but not one resource
     return run
 
 

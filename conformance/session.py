@@ -105,7 +105,7 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
 def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
     policy, fail_on, options = prepare(request)
     if not request.allow_empty:
-        _refuse_empty_folders(request.paths)
+        refuse_empty_folders(request.paths)
     validator = Validator(options)
     if options.profiles or options.igs:
         validator.definitions()  # a missing profile or package is an environment error up front
@@ -125,9 +125,7 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
             continue
         results.append(result)
     if not results and not clean and not request.allow_empty:
-        raise NothingToCheck(
-            f"nothing to check: {', '.join(request.paths)} held no artifact (an empty NDJSON file has no "
-            "resource lines); check the path, or pass --allow-empty to accept an empty input")
+        raise nothing_checked(request.paths)
     return build_report(request, policy, fail_on, options, validator, results, families, clean)
 
 
@@ -187,7 +185,14 @@ def _patterns() -> str:
     return ", ".join(f"*{suffix}" for suffix in VALIDATED_SUFFIXES)
 
 
-def _refuse_empty_folders(paths: tuple[str, ...]) -> None:
+def nothing_checked(paths: tuple[str, ...]) -> NothingToCheck:
+    """The run's inputs held no artifact at all (files that match nothing, empty NDJSON files)."""
+    return NothingToCheck(
+        f"nothing to check: {', '.join(paths)} held no artifact (an empty NDJSON file has no "
+        "resource lines); check the path, or pass --allow-empty to accept an empty input")
+
+
+def refuse_empty_folders(paths: tuple[str, ...]) -> None:
     """A folder argument without a single file samsvar reads is a mistake (a mistyped path in a CI
     job), not a clean run: say what was looked for and where."""
     empty = [raw for raw in paths if raw != "-" and Path(raw).is_dir() and next(iter_inputs([raw]), None) is None]

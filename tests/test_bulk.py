@@ -196,3 +196,12 @@ def test_an_unreachable_scheduler_is_an_environment_error(run, tmp_path: Path,
     export = _export(tmp_path / "export.ndjson", 10)
     done = run("validate", str(export), "--scheduler", "tcp://127.0.0.1:9")
     assert done.exit_code == 3 and "did not answer" in done.stderr
+
+
+def test_nothing_to_check_on_a_cluster_is_exit_5_too(cluster: str, run, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "blank.ndjson").write_text("\n\n")
+    assert run("validate", str(tmp_path / "empty"), "--scheduler", cluster).exit_code == 5
+    assert run("validate", str(tmp_path / "blank.ndjson"), "--scheduler", cluster).exit_code == 5
+    assert run("validate", f"file://{tmp_path}/empty", "--scheduler", cluster).exit_code == 5
+    assert run("validate", str(tmp_path / "empty"), "--scheduler", cluster, "--allow-empty").exit_code == 0
