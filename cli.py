@@ -557,20 +557,34 @@ class _download_progress:
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def packages_list(cache_root: Path | None, as_json: bool) -> None:
-    """List the installed packages."""
+    """List the installed packages and the embedded default (shipped with samsvar).
+
+    A package in the cache wins over the embedded copy of the same id#version.
+    """
+    from .validators.fhir.embedded import embedded_packages, embedded_pins
     from .validators.fhir.packages import PackageCache
 
     cache = PackageCache(cache_root)
     infos = cache.list()
+    cached = {i.ref for i in infos}
+    embedded = embedded_packages()
+    rows = [{"id": i.id, "version": i.version, "fhirVersions": i.fhir_versions, "source": "cache",
+             "path": str(i.path)} for i in infos]
+    rows += [{"id": p.id, "version": p.version, "fhirVersions": [str(v) for v in p.manifest.get("fhirVersions") or []],
+              "source": "embedded", "path": str(p.path), "sha256": p.pin.sha256, "license": p.pin.license,
+              "shadowed": ref in cached} for ref, p in embedded.items()]
     if as_json:
-        click.echo(json.dumps([{"id": i.id, "version": i.version, "fhirVersions": i.fhir_versions,
-                                "path": str(i.path)} for i in infos], indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     if not infos:
         click.echo(f"no packages in {cache.root}")
-        return
-    for info in infos:
-        click.echo(f"{info.ref:<50} FHIR {','.join(info.fhir_versions) or '?':<8} {info.path}")
+    for row in rows:
+        where = row["path"] if row["source"] == "cache" else \
+            "embedded" + (" (the cache's copy is used)" if row["shadowed"] else "")
+        click.echo(f"{row['id'] + '#' + row['version']:<50} FHIR {','.join(row['fhirVersions']) or '?':<8} {where}")
+    missing = [pin.ref for pin in embedded_pins() if pin.ref not in embedded]
+    if missing:
+        click.echo(f"not embedded in this installation: {', '.join(missing)} (see embedded/packages.toml)", err=True)
 
 
 # --------------------------------------------------------------------------- rules

@@ -16,11 +16,14 @@ from ..issues import EnvironmentProblem
 from ..load import load_bytes
 from .definitions import Definitions
 from .xmlformat import FHIR_NS, read_fhir_xml
+from .embedded import embedded_get
 from .packages import Package, PackageCache, load_packages, parse_package_ref
 
 
 class TarballPackage:
     """A package read straight from its ``.tgz`` (nothing is installed into the cache)."""
+
+    origin = "ig"
 
     def __init__(self, path: Path) -> None:
         from .. import cache
@@ -66,6 +69,10 @@ class TarballPackage:
     @property
     def sha256(self) -> str:
         return self._sha256
+
+    @property
+    def dependencies(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.manifest.get("dependencies") or {}).items()}
 
     def _read_index(self) -> list[dict[str, Any]]:
         if ".index.json" in self._files:
@@ -176,6 +183,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             refs.extend(f"{dep}#{version}" for dep, version in (tarball.manifest.get("dependencies") or {}).items())
         elif path.is_dir() and ((path / "package" / "package.json").is_file() or (path / "package.json").is_file()):
             folder = Package(path)  # read in place; nothing is installed into the cache
+            folder.origin = "ig"
             folders.append(folder)
             refs.extend(f"{dep}#{version}" for dep, version in folder.info.dependencies.items())
         elif path.exists():
@@ -186,7 +194,8 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             except ValueError:
                 raise EnvironmentProblem(f"--ig {ig}: no such file or folder, and not a package id#version") from None
             refs.append(f"{package_id}#{version}" if version else package_id)
-    packages: list[Any] = list(load_packages(cache, _unique(refs)))
+    provided = [tarball.ref for tarball in tarballs] + [folder.ref for folder in folders]
+    packages: list[Any] = list(load_packages(cache, _unique(refs), provided=provided, fallback=embedded_get))
     packages.extend(folders)
     packages.extend(tarballs)
     project = [ProjectResources(folder) for folder in (PROJECT_TERMINOLOGY, PROJECT_EXTENSIONS) if folder.is_dir()]
