@@ -83,7 +83,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT",
-              help="text (default), json, operationoutcome, junit, sarif, html or testreport. Repeatable.")
+              help="text (default), json, operationoutcome, junit, sarif, codequality, html or testreport. Repeatable.")
 @click.option("--report", "formats", multiple=True, hidden=True)
 @click.option("--output", "-o", "outputs", multiple=True, type=click.Path(writable=True),
               help="File for the format given at the same position (the first --output goes with the "
