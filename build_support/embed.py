@@ -7,6 +7,9 @@ looks, in this order, in
    cache layout ``ID#VERSION/package/``),
 2. ``../shared/data/fhir-packages`` beside the source tree,
 3. the FHIR package cache (``$SAMSVAR_FHIR_HOME``, else ``~/.fhir/packages``),
+4. only when ``$SAMSVAR_EMBED_DOWNLOAD`` names a package registry (for example
+   ``https://packages.fhir.org``; release pipelines, the GitHub Action, the Docker image): the
+   registry, at ``REGISTRY/ID/VERSION``,
 
 checks what it finds against the pinned SHA-256 (tarball) or resource digest (unpacked folder),
 and writes ``samsvar/embedded/fhir/ID-VERSION.zip`` plus ``samsvar/embedded/manifest.json``
@@ -27,6 +30,7 @@ from pathlib import Path
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "fhir-packages"
 
 
 def _embedding():
@@ -50,7 +54,7 @@ def _candidates(pin) -> list[Path]:
     configured = os.environ.get("SAMSVAR_EMBED_FROM")
     if configured:
         places += [Path(configured) / pin.file, Path(configured) / pin.ref / "package"]
-    places.append(ROOT.parent / "shared" / "data" / "fhir-packages" / pin.file)
+    places.append(SHARED / pin.file)
     places.append(_fhir_home() / pin.ref / "package")
     return places
 
@@ -72,8 +76,26 @@ def _take(embedding, pin) -> tuple[dict[str, bytes] | None, str]:
                 rejected.append(f"{place} has resource digest {digest}, pinned {pin.resources_sha256}")
                 continue
             return files, "package cache"
+    registry = os.environ.get("SAMSVAR_EMBED_DOWNLOAD", "").strip()
+    if registry:
+        data, why = _download(registry, pin)
+        if data is not None and embedding.sha256_bytes(data) == pin.sha256:
+            return embedding.tgz_resources(data), "registry"
+        rejected.append(why or f"{registry}/{pin.id}/{pin.version} is not the pinned tarball (SHA-256 differs)")
     looked = ", ".join(str(p) for p in _candidates(pin))
     return None, "; ".join(rejected) or f"not found (looked in {looked})"
+
+
+def _download(registry: str, pin) -> tuple[bytes | None, str | None]:
+    import urllib.error
+    import urllib.request
+
+    url = f"{registry.rstrip('/')}/{pin.id}/{pin.version}"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - a URL the builder chose
+            return response.read(), None
+    except (OSError, urllib.error.URLError) as exc:
+        return None, f"could not download {url}: {exc}"
 
 
 def embed_into(target: Path) -> dict[str, object]:
@@ -92,6 +114,7 @@ def embed_into(target: Path) -> dict[str, object]:
                          "resources_sha256": pin.resources_sha256, "file": f"fhir/{pin.zip_name}", "from": source})
         print(f"samsvar build: embedding {pin.ref} (from the {source}, checked against its pin)", file=sys.stderr)
     manifest = {"packages": packages, "missing": missing}
+    target.mkdir(parents=True, exist_ok=True)
     (target / embedding.MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     if missing:
         print(f"samsvar build: the wheel works without {', '.join(m['ref'] for m in missing)}, but then needs "

@@ -8,8 +8,10 @@ checkout with an empty FHIR package cache.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import threading
 import shutil
 import subprocess
 import sys
@@ -89,6 +91,69 @@ def test_an_ig_tarball_wins_over_cache_and_embedded(fhir_cache: Path) -> None:
     assert _sources((basis,), fhir_cache) == {"hl7.fhir.r4.core#4.0.1": "cache", "hl7.fhir.no.basis#2.2.2": "ig"}
     core = str(shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz"))
     assert _sources((core,), PackageCache(fhir_cache).root) == {"hl7.fhir.r4.core#4.0.1": "ig"}
+
+
+# -- the build step ------------------------------------------------------------------------------
+
+def _build_step(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_samsvar_embed_step", REPO / "build_support" / "embed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "SHARED", tmp_path / "no-shared-here")
+    for name in ("SAMSVAR_EMBED_FROM", "SAMSVAR_EMBED_DOWNLOAD", "SAMSVAR_EMBED_REQUIRE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "empty-home").mkdir()
+    monkeypatch.setenv("SAMSVAR_FHIR_HOME", str(tmp_path / "empty-home"))
+    return module
+
+
+class _Registry(http.server.ThreadingHTTPServer):
+    tarballs: dict[str, bytes]
+
+
+class _Serve(http.server.BaseHTTPRequestHandler):
+    server: _Registry
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = self.server.tarballs.get(self.path)
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+        self.wfile.write(data or b"")
+
+
+def test_the_build_step_downloads_only_when_asked_and_checks_the_pin(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path, capsys) -> None:
+    step = _build_step(monkeypatch, tmp_path)
+    core, basis = PINS[0], PINS[1]
+    server = _Registry(("127.0.0.1", 0), _Serve)
+    server.tarballs = {f"/{core.id}/{core.version}": shared_path("fhir-packages", core.file).read_bytes(),
+                       f"/{basis.id}/{basis.version}": shared_path("fhir-packages", PINS[2].file).read_bytes()}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        offline = step.embed_into(tmp_path / "offline")
+        assert offline["packages"] == [] and len(offline["missing"]) == 4  # no network unless asked
+        monkeypatch.setenv("SAMSVAR_EMBED_DOWNLOAD", f"http://127.0.0.1:{server.server_address[1]}")
+        manifest = step.embed_into(tmp_path / "online")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(p["id"], p["from"]) for p in manifest["packages"]] == [(core.id, "registry")]
+    why = {m["ref"]: m["why"] for m in manifest["missing"]}
+    assert "not the pinned tarball" in why[basis.ref]  # served, but not the bytes pinned
+    assert "404" in why[PINS[3].ref]
+    assert resources_digest(zip_resources(tmp_path / "online" / "fhir" / core.zip_name)) == core.resources_sha256
+    monkeypatch.setenv("SAMSVAR_EMBED_REQUIRE", "1")
+    monkeypatch.delenv("SAMSVAR_EMBED_DOWNLOAD")
+    with pytest.raises(SystemExit, match="incomplete"):
+        step.embed_into(tmp_path / "required")
+    assert "NOT embedding hl7.fhir.r4.core#4.0.1" in capsys.readouterr().err
 
 
 # -- the wheel ------------------------------------------------------------------------------------

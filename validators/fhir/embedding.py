@@ -67,6 +67,10 @@ def read_pins(path: Path) -> list[Pin]:
     return pins
 
 
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     hasher = hashlib.sha256()
     with path.open("rb") as handle:
