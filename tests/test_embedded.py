@@ -28,6 +28,7 @@ from samsvar.validators.fhir.embedding import (
 from samsvar.validators.fhir.igs import load_definitions
 from samsvar.validators.fhir.packages import PackageCache
 
+from .checkout import clean_env, source_copy
 from .shared import shared_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,18 +159,6 @@ def test_the_build_step_downloads_only_when_asked_and_checks_the_pin(monkeypatch
 
 # -- the wheel ------------------------------------------------------------------------------------
 
-def _source_copy(target: Path) -> Path:
-    """This checkout's files (tracked and new, not ignored) in ``target``: no ../shared beside it."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            check=True, capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
 def _build(source: Path, out: Path, env: dict[str, str]) -> tuple[Path, str]:
     done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
                           env=env, capture_output=True, text=True, timeout=600)
@@ -177,20 +166,12 @@ def _build(source: Path, out: Path, env: dict[str, str]) -> tuple[Path, str]:
     return next(out.glob("samsvar-*.whl")), done.stdout + done.stderr
 
 
-def _clean_env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SAMSVAR_", "PYTHON", "VIRTUAL_ENV")) and k != "PIP_REQUIRE_VIRTUALENV"}
-    empty = tmp / "empty-fhir-home"
-    empty.mkdir(exist_ok=True)
-    return {**env, "SAMSVAR_FHIR_HOME": str(empty), "SAMSVAR_CACHE_DIR": str(tmp / "samsvar-cache"), **extra}
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     packages = shared_path("fhir-packages")
-    source = _source_copy(tmp / "src")
-    built, log = _build(source, tmp / "dist", _clean_env(tmp, SAMSVAR_EMBED_FROM=str(packages)))
+    source = source_copy(tmp / "src")
+    built, log = _build(source, tmp / "dist", clean_env(tmp, SAMSVAR_EMBED_FROM=str(packages)))
     for pin in PINS:
         assert f"embedding {pin.ref}" in log
     return built
@@ -221,8 +202,8 @@ def test_the_wheel_carries_the_pinned_packages_and_nothing_else_from_shared(whee
 
 @pytest.mark.slow
 def test_a_build_without_the_packages_works_and_says_what_is_missing(tmp_path: Path) -> None:
-    source = _source_copy(tmp_path / "src")
-    built, log = _build(source, tmp_path / "dist", _clean_env(tmp_path, SAMSVAR_EMBED_FROM=str(tmp_path / "none")))
+    source = source_copy(tmp_path / "src")
+    built, log = _build(source, tmp_path / "dist", clean_env(tmp_path, SAMSVAR_EMBED_FROM=str(tmp_path / "none")))
     for pin in PINS:
         assert f"NOT embedding {pin.ref}" in log
     with zipfile.ZipFile(built) as archive:
@@ -245,7 +226,7 @@ def _findings(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
 def test_the_installed_wheel_validates_offline_like_the_development_install(wheel: Path, tmp_path: Path) -> None:
     venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "clean")
     python = tmp_path / "clean" / "bin" / "python"
-    env = _clean_env(tmp_path)
+    env = clean_env(tmp_path)
     install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], env=env,
                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert install.returncode == 0, install.stderr[-3000:]
