@@ -34,7 +34,27 @@ class InternalFailure(click.ClickException):
 
 
 class Samsvar(click.Group):
-    """Maps library errors to exit codes and never shows a traceback."""
+    """Maps library errors to exit codes and never shows a traceback.
+
+    The command groups that live with their library (the catalogue, the linter, the live suites)
+    are imported when they are called or listed, so ``samsvar validate`` does not load them.
+    """
+
+    LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
+            "profiles": ("conformance.profiles_lint", "profiles"),
+            "suites": ("conformance.cli_run", "suites"),
+            "run": ("conformance.cli_run", "run")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            from importlib import import_module
+
+            module, name = self.LAZY[cmd_name]
+            self.add_command(getattr(import_module(f"{__package__}.{module}"), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -476,18 +496,6 @@ def apprec(message: Path, received: Path | None, output: Path | None) -> None:
     sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
 
 
-from .conformance.cli_requirements import requirements  # noqa: E402 - the group lives with the catalogue
-
-cli.add_command(requirements)
-
-from .conformance.profiles_lint import profiles  # noqa: E402 - the group lives with the linter
-
-cli.add_command(profiles)
-
-from .conformance.cli_run import run as run_command, suites  # noqa: E402 - live suites live in conformance
-
-cli.add_command(suites)
-cli.add_command(run_command)
 
 
 # --------------------------------------------------------------------------- packages

@@ -23,7 +23,7 @@ import pytest
 
 from samsvar.validators.fhir import embedded as embedded_module
 from samsvar.validators.fhir.embedding import (
-    read_pins, resources_digest, tgz_resources, is_resource_name, zip_resources, file_sha256,
+    file_sha256, index_name, is_resource_name, read_pins, resources_digest, tgz_resources, write_zip, zip_resources,
 )
 from samsvar.validators.fhir.igs import load_definitions
 from samsvar.validators.fhir.packages import PackageCache
@@ -66,6 +66,28 @@ def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path: Path, monkeyp
             package.index
     finally:
         embedded_module._available.cache_clear()
+
+
+def test_a_zip_package_reads_what_the_tarball_holds_and_refuses_damage(tmp_path: Path) -> None:
+    from samsvar.validators.issues import EnvironmentProblem
+
+    pin = PINS[1]  # no-basis: small
+    files = tgz_resources(shared_path("fhir-packages", pin.file).read_bytes())
+    write_zip(files, tmp_path / pin.zip_name)
+    package = embedded_module.ZipPackage(tmp_path / pin.zip_name, pin)
+    assert package.manifest == json.loads(files["package.json"])
+    assert {e["filename"] for e in package.index} == {n for n in files if is_resource_name(n)} - {"package.json"}
+    for entry in package.index:
+        assert package.load(entry["filename"]) == json.loads(files[entry["filename"]])
+    assert package.sha256 == pin.sha256 and package.origin == "embedded"
+
+    victim = package.index[0]["filename"]
+    offset, compressed, _, _ = package._places[victim]
+    data = bytearray((tmp_path / pin.zip_name).read_bytes())
+    data[offset + 30 + len(victim) + compressed // 2] ^= 0xFF
+    (tmp_path / pin.zip_name).write_bytes(bytes(data))
+    with pytest.raises(EnvironmentProblem, match="embedded package hl7.fhir.no.basis#2.2.2"):
+        embedded_module.ZipPackage(tmp_path / pin.zip_name, pin).load(victim)
 
 
 def _sources(igs: tuple[str, ...], cache: Path) -> dict[str, str]:
@@ -185,7 +207,8 @@ def test_the_wheel_carries_the_pinned_packages_and_nothing_else_from_shared(whee
         names = [n for n in archive.namelist() if n.startswith("samsvar/")]
         embedded = sorted(n for n in names if n.startswith("samsvar/embedded/"))
         assert embedded == sorted(["samsvar/embedded/packages.toml", "samsvar/embedded/manifest.json",
-                                   *(f"samsvar/embedded/fhir/{pin.zip_name}" for pin in PINS)])
+                                   *(f"samsvar/embedded/fhir/{pin.zip_name}" for pin in PINS),
+                                   *(f"samsvar/embedded/fhir/{index_name(pin.zip_name)}" for pin in PINS)])
         # every other file of the package is one of ours, from the repository
         assert sorted(n.removeprefix("samsvar/") for n in names if n not in embedded
                       if n.removeprefix("samsvar/") not in tracked) == []

@@ -1,9 +1,10 @@
 """The embedded default: FHIR packages that ship with samsvar (``embedded/packages.toml``).
 
 A wheel carries them as ``samsvar/embedded/fhir/ID-VERSION.zip`` (one zip per package: its
-``package/*.json`` and an ``.index.json``, checked against the pins when the wheel was built) and
-``samsvar/embedded/manifest.json``. A run opens the zip of a package only when a definition of it
-is needed and reads only the members it asks for: nothing is unpacked, nothing is written.
+``package/*.json`` and an ``.index.json``, checked against the pins when the wheel was built),
+each with an index file beside it, and ``samsvar/embedded/manifest.json``. A run reads a
+package's index only when a definition of it is needed and then only the members it asks for:
+nothing is unpacked, nothing is written.
 
 An editable install (a source checkout) has the pins but no zips: there the same tarballs are
 found at run time by their pinned names in ``$SAMSVAR_EMBED_FROM`` or ``../shared/data/
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
+import struct
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..issues import EnvironmentProblem
-from .embedding import MANIFEST_FILE, PINS_FILE, Pin, read_pins
+from .embedding import MANIFEST_FILE, PINS_FILE, Pin, index_name, read_pins
 
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent.parent / "embedded"
 SHARED_PACKAGES = EMBEDDED_DIR.parent.parent / "shared" / "data" / "fhir-packages"
@@ -32,7 +34,11 @@ ORIGIN = "embedded"
 
 
 class ZipPackage:
-    """A package of the embedded default, read from its zip in the installed files."""
+    """A package of the embedded default, read from its zip in the installed files.
+
+    Its index file (``ID-VERSION.index.json``, written by the build beside the zip) gives the
+    manifest, the ``.index.json`` entries and where each member lies in the zip: a member is read
+    by seeking to it and inflating it, and checked against its CRC-32."""
 
     origin = ORIGIN
 
@@ -40,9 +46,9 @@ class ZipPackage:
         self.path = path
         self.pin = pin
         self.id, self.version = pin.id, pin.version
-        self._archive: zipfile.ZipFile | None = None
         self._index: list[dict[str, Any]] | None = None
         self._manifest: dict[str, Any] | None = None
+        self._places: dict[str, tuple[int, int, int, int]] = {}
 
     @property
     def ref(self) -> str:
@@ -53,26 +59,28 @@ class ZipPackage:
         """The pinned SHA-256 of the published tarball this copy was made from (and checked against)."""
         return self.pin.sha256
 
-    def _zip(self) -> zipfile.ZipFile:
-        if self._archive is None:
-            try:
-                self._archive = zipfile.ZipFile(self.path)
-            except (OSError, zipfile.BadZipFile) as exc:
-                raise EnvironmentProblem(f"the embedded package {self.ref} ({self.path}) is unreadable: {exc}",
-                                         hint="reinstall samsvar") from None
-        return self._archive
-
-    def _read(self, name: str) -> bytes:
+    def _open_index(self) -> None:
+        side = self.path.with_name(index_name(self.path.name))
         try:
-            return self._zip().read(name)
-        except (KeyError, OSError, zipfile.BadZipFile) as exc:
-            raise EnvironmentProblem(f"cannot read {name} of the embedded package {self.ref}: {exc}") from None
+            document = json.loads(side.read_bytes())
+            columns = document["columns"]
+            rows = document["rows"]
+            self._manifest = dict(document["manifest"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EnvironmentProblem(f"the embedded package {self.ref} has no readable index ({side}): {exc}",
+                                     hint="reinstall samsvar") from None
+        entries, places = [], {}
+        fields = len(columns) - 4
+        for row in rows:
+            entries.append({column: value for column, value in zip(columns[:fields], row) if value is not None})
+            places[row[0]] = tuple(row[fields:])
+        self._index, self._places = entries, places
 
     @property
     def manifest(self) -> dict[str, Any]:
         if self._manifest is None:
-            self._manifest = json.loads(self._read("package.json"))
-        return self._manifest
+            self._open_index()
+        return self._manifest  # type: ignore[return-value]
 
     @property
     def dependencies(self) -> dict[str, str]:
@@ -81,8 +89,29 @@ class ZipPackage:
     @property
     def index(self) -> list[dict[str, Any]]:
         if self._index is None:
-            self._index = list(json.loads(self._read(".index.json")).get("files", []))
-        return self._index
+            self._open_index()
+        return self._index  # type: ignore[return-value]
+
+    def _read(self, filename: str) -> bytes:
+        if self._index is None:
+            self._open_index()
+        try:
+            offset, compressed, size, crc = self._places[filename]
+            with self.path.open("rb") as handle:
+                handle.seek(offset)
+                header = handle.read(30)
+                if header[:4] != b"PK\x03\x04":
+                    raise ValueError("no zip entry at its recorded offset")
+                name_length, extra_length = struct.unpack("<HH", header[26:30])
+                handle.seek(offset + 30 + name_length + extra_length)
+                data = zlib.decompress(handle.read(compressed), -15)
+        except (KeyError, OSError, ValueError, zlib.error, struct.error) as exc:
+            raise EnvironmentProblem(f"cannot read {filename} of the embedded package {self.ref}: {exc}",
+                                     hint="reinstall samsvar") from None
+        if len(data) != size or zlib.crc32(data) != crc:
+            raise EnvironmentProblem(f"{filename} of the embedded package {self.ref} is damaged (size or CRC differ)",
+                                     hint="reinstall samsvar")
+        return data
 
     def load(self, filename: str) -> dict[str, Any]:
         try:

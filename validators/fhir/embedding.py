@@ -7,9 +7,10 @@ is not importable while it is being built) and the run-time lookup (``embedded.p
   published ``.tgz`` and by ``resources_sha256``, a digest of the resource files samsvar reads
   (``package/*.json``, without ``.index.json``), so an unpacked copy in a FHIR package cache can
   be checked as well as a tarball;
-- ``tgz_to_zip`` turns a checked tarball into the zip that goes into the wheel: the same
-  resource files, stored deflated one by one with fixed times (a reproducible build) and an
-  ``.index.json``, so a run opens one file and reads only the members it needs.
+- ``write_zip`` turns the checked files into what goes into the wheel: a zip of the same
+  resource files, deflated one by one with fixed times (a reproducible build) with an
+  ``.index.json``, and beside it an index with each member's offset, sizes and CRC, so a run
+  reads the index and then only the members it needs.
 """
 
 from __future__ import annotations
@@ -132,19 +133,44 @@ def build_index(files: dict[str, bytes]) -> dict[str, object]:
     return {"index-version": 1, "files": entries}
 
 
+INDEX_COLUMNS = ("filename", *INDEX_FIELDS, "offset", "csize", "size", "crc")
+"""Columns of an embedded package's index file: the ``.index.json`` fields, then where the
+member's local header starts in the zip, its compressed and plain sizes and its CRC-32."""
+
+
+def index_name(zip_name: str) -> str:
+    return zip_name.removesuffix(".zip") + ".index.json"
+
+
 def write_zip(files: dict[str, bytes], target: Path) -> None:
-    """The resource files and a fresh ``.index.json`` as a reproducible zip, written atomically."""
+    """The resource files and a fresh ``.index.json`` as a reproducible zip, and beside it
+    ``index_name(target)``: ``package.json`` and the index with each member's place in the zip,
+    so a run reads one member without parsing the zip's directory of thousands of entries.
+    Both are written atomically."""
     resources = {name: data for name, data in files.items() if is_resource_name(name)}
-    index = json.dumps(build_index(resources), indent=1, ensure_ascii=False).encode("utf-8")
+    index = build_index(resources)
+    index_bytes = json.dumps(index, indent=1, ensure_ascii=False).encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, data in [(".index.json", index), *sorted(resources.items())]:
+        for name, data in [(".index.json", index_bytes), *sorted(resources.items())]:
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
+        placed = {info.filename: info for info in archive.infolist()}
+    rows = []
+    for entry in index["files"]:
+        info = placed[entry["filename"]]
+        rows.append([entry.get(column) for column in ("filename", *INDEX_FIELDS)]
+                    + [info.header_offset, info.compress_size, info.file_size, info.CRC])
+    sidecar = {"index-version": 1, "manifest": json.loads(resources["package.json"]),
+               "columns": list(INDEX_COLUMNS), "rows": rows}
+    side_target = target.with_name(index_name(target.name))
+    side_temporary = side_target.with_name(f".{side_target.name}.{os.getpid()}.tmp")
+    side_temporary.write_text(json.dumps(sidecar, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     os.replace(temporary, target)
+    os.replace(side_temporary, side_target)
 
 
 def zip_resources(path: Path) -> Iterator[tuple[str, bytes]]:
