@@ -48,7 +48,7 @@ class ZipPackage:
         self.id, self.version = pin.id, pin.version
         self._index: list[dict[str, Any]] | None = None
         self._manifest: dict[str, Any] | None = None
-        self._places: dict[str, tuple[int, int, int, int]] = {}
+        self._places: dict[str, list[int]] = {}
 
     @property
     def ref(self) -> str:
@@ -63,18 +63,14 @@ class ZipPackage:
         side = self.path.with_name(index_name(self.path.name))
         try:
             document = json.loads(side.read_bytes())
-            columns = document["columns"]
-            rows = document["rows"]
-            self._manifest = dict(document["manifest"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            manifest, entries = dict(document["manifest"]), list(document["files"])
+            # an entry as in .index.json, plus "at": [offset of the local header, compressed
+            # size, size, CRC-32] of its member in the zip
+            self._places = {entry["filename"]: entry.pop("at") for entry in entries}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise EnvironmentProblem(f"the embedded package {self.ref} has no readable index ({side}): {exc}",
                                      hint="reinstall samsvar") from None
-        entries, places = [], {}
-        fields = len(columns) - 4
-        for row in rows:
-            entries.append({column: value for column, value in zip(columns[:fields], row) if value is not None})
-            places[row[0]] = tuple(row[fields:])
-        self._index, self._places = entries, places
+        self._manifest, self._index = manifest, entries
 
     @property
     def manifest(self) -> dict[str, Any]:

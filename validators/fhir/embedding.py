@@ -16,12 +16,9 @@ is not importable while it is being built) and the run-time lookup (``embedded.p
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tarfile
 import tomllib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -97,6 +94,9 @@ def resources_digest(files: Iterable[tuple[str, bytes]]) -> str:
 
 def tgz_resources(data: bytes) -> dict[str, bytes]:
     """``package/*.json`` of a package tarball (and its ``.index.json`` when there is one)."""
+    import io
+    import tarfile
+
     files: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for member in archive:
@@ -133,11 +133,6 @@ def build_index(files: dict[str, bytes]) -> dict[str, object]:
     return {"index-version": 1, "files": entries}
 
 
-INDEX_COLUMNS = ("filename", *INDEX_FIELDS, "offset", "csize", "size", "crc")
-"""Columns of an embedded package's index file: the ``.index.json`` fields, then where the
-member's local header starts in the zip, its compressed and plain sizes and its CRC-32."""
-
-
 def index_name(zip_name: str) -> str:
     return zip_name.removesuffix(".zip") + ".index.json"
 
@@ -147,6 +142,8 @@ def write_zip(files: dict[str, bytes], target: Path) -> None:
     ``index_name(target)``: ``package.json`` and the index with each member's place in the zip,
     so a run reads one member without parsing the zip's directory of thousands of entries.
     Both are written atomically."""
+    import zipfile
+
     resources = {name: data for name, data in files.items() if is_resource_name(name)}
     index = build_index(resources)
     index_bytes = json.dumps(index, indent=1, ensure_ascii=False).encode("utf-8")
@@ -159,13 +156,11 @@ def write_zip(files: dict[str, bytes], target: Path) -> None:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
         placed = {info.filename: info for info in archive.infolist()}
-    rows = []
+    entries = []
     for entry in index["files"]:
         info = placed[entry["filename"]]
-        rows.append([entry.get(column) for column in ("filename", *INDEX_FIELDS)]
-                    + [info.header_offset, info.compress_size, info.file_size, info.CRC])
-    sidecar = {"index-version": 1, "manifest": json.loads(resources["package.json"]),
-               "columns": list(INDEX_COLUMNS), "rows": rows}
+        entries.append({**entry, "at": [info.header_offset, info.compress_size, info.file_size, info.CRC]})
+    sidecar = {"index-version": 1, "manifest": json.loads(resources["package.json"]), "files": entries}
     side_target = target.with_name(index_name(target.name))
     side_temporary = side_target.with_name(f".{side_target.name}.{os.getpid()}.tmp")
     side_temporary.write_text(json.dumps(sidecar, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
@@ -175,6 +170,8 @@ def write_zip(files: dict[str, bytes], target: Path) -> None:
 
 def zip_resources(path: Path) -> Iterator[tuple[str, bytes]]:
     """The resource files of an embedded zip (for checking it against its pin)."""
+    import zipfile
+
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
             if is_resource_name(name):
