@@ -111,7 +111,8 @@ def embed_into(target: Path) -> dict[str, object]:
             continue
         embedding.write_zip(files, target / "fhir" / pin.zip_name)
         packages.append({"id": pin.id, "version": pin.version, "sha256": pin.sha256,
-                         "resources_sha256": pin.resources_sha256, "file": f"fhir/{pin.zip_name}", "from": source})
+                         "resources_sha256": pin.resources_sha256, "license": pin.license, "tarball": pin.file,
+                         "file": f"fhir/{pin.zip_name}", "from": source})
         print(f"samsvar build: embedding {pin.ref} (from the {source}, checked against its pin)", file=sys.stderr)
     manifest = {"packages": packages, "missing": missing}
     target.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def test_a_zip_package_reads_what_the_tarball_holds_and_refuses_damage(tmp_path:
     assert package.sha256 == pin.sha256 and package.origin == "embedded"
 
     victim = package.index[0]["filename"]
-    offset, compressed, _, _ = package._places[victim]
+    offset, compressed, _, _ = package._place(victim)
     data = bytearray((tmp_path / pin.zip_name).read_bytes())
     data[offset + 30 + len(victim) + compressed // 2] ^= 0xFF
     (tmp_path / pin.zip_name).write_bytes(bytes(data))
@@ -268,3 +268,7 @@ def test_the_installed_wheel_validates_offline_like_the_development_install(whee
     assert "NO-ID-003" in rules
     assert installed["packages"] == [{"id": "hl7.fhir.r4.core", "version": "4.0.1", "sha256": PINS[0].sha256,
                                       "source": "embedded"}]
+    listed = subprocess.run([str(tmp_path / "clean" / "bin" / "samsvar"), "packages", "list", "--json"], cwd=work,
+                            env=env, capture_output=True, text=True, check=True)
+    assert [(p["id"], p["version"], p["source"], p["sha256"]) for p in json.loads(listed.stdout)] == [
+        (pin.id, pin.version, "embedded", pin.sha256) for pin in PINS]

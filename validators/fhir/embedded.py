@@ -17,6 +17,8 @@ package cache (``~/.fhir/packages``, ``$SAMSVAR_FHIR_HOME``) come first.
 
 from __future__ import annotations
 
+import binascii
+import bisect
 import json
 import os
 import struct
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..issues import EnvironmentProblem
-from .embedding import MANIFEST_FILE, PINS_FILE, Pin, index_name, read_pins
+from .embedding import MANIFEST_FILE, PINS_FILE, PLACE, Pin, index_name, read_pins
 
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent.parent / "embedded"
 SHARED_PACKAGES = EMBEDDED_DIR.parent.parent / "shared" / "data" / "fhir-packages"
@@ -48,7 +50,7 @@ class ZipPackage:
         self.id, self.version = pin.id, pin.version
         self._index: list[dict[str, Any]] | None = None
         self._manifest: dict[str, Any] | None = None
-        self._places: dict[str, list[int]] = {}
+        self._places = b""
 
     @property
     def ref(self) -> str:
@@ -64,13 +66,23 @@ class ZipPackage:
         try:
             document = json.loads(side.read_bytes())
             manifest, entries = dict(document["manifest"]), list(document["files"])
-            # an entry as in .index.json, plus "at": [offset of the local header, compressed
-            # size, size, CRC-32] of its member in the zip
-            self._places = {entry["filename"]: entry.pop("at") for entry in entries}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            places = binascii.a2b_base64(document["places"])
+            if len(places) != PLACE.size * len(entries):
+                raise ValueError("the places do not match the entries")
+        except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise EnvironmentProblem(f"the embedded package {self.ref} has no readable index ({side}): {exc}",
                                      hint="reinstall samsvar") from None
-        self._manifest, self._index = manifest, entries
+        self._manifest, self._index, self._places = manifest, entries, places
+
+    def _place(self, filename: str) -> tuple[int, int, int, int]:
+        """Offset, compressed size, size and CRC-32 of a member (entries are sorted by file name)."""
+        if self._index is None:
+            self._open_index()
+        entries = self._index or []
+        at = bisect.bisect_left(entries, filename, key=lambda entry: entry["filename"])
+        if at == len(entries) or entries[at]["filename"] != filename:
+            raise KeyError(filename)
+        return PLACE.unpack_from(self._places, at * PLACE.size)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -89,10 +101,8 @@ class ZipPackage:
         return self._index  # type: ignore[return-value]
 
     def _read(self, filename: str) -> bytes:
-        if self._index is None:
-            self._open_index()
         try:
-            offset, compressed, size, crc = self._places[filename]
+            offset, compressed, size, crc = self._place(filename)
             with self.path.open("rb") as handle:
                 handle.seek(offset)
                 header = handle.read(30)
@@ -169,27 +179,24 @@ EmbeddedPackage = ZipPackage | EmbeddedTarball
 
 @lru_cache(maxsize=8)
 def _available(folder: Path, embed_from: str | None) -> tuple[tuple[str, EmbeddedPackage], ...]:
-    pins_file = folder / PINS_FILE
+    manifest_file = folder / MANIFEST_FILE
+    if manifest_file.is_file():  # an installed wheel: the zips it was built with, pins and all
+        try:
+            built = json.loads(manifest_file.read_text(encoding="utf-8")).get("packages", [])
+            pins = [(Pin(id=e["id"], version=e["version"], file=e["tarball"], sha256=e["sha256"],
+                         resources_sha256=e["resources_sha256"], license=e.get("license", "")), folder / e["file"])
+                    for e in built]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return ()
+        return tuple((pin.ref, ZipPackage(path, pin)) for pin, path in pins if path.is_file())
     try:
-        pins = read_pins(pins_file)
+        pinned = read_pins(folder / PINS_FILE)
     except (OSError, ValueError):
         return ()
-    manifest_file = folder / MANIFEST_FILE
     found: list[tuple[str, EmbeddedPackage]] = []
-    if manifest_file.is_file():  # an installed wheel: the zips it was built with
-        try:
-            built = {entry["id"] + "#" + entry["version"]: entry
-                     for entry in json.loads(manifest_file.read_text(encoding="utf-8")).get("packages", [])}
-        except (OSError, ValueError, KeyError, TypeError):
-            built = {}
-        for pin in pins:
-            entry = built.get(pin.ref)
-            if entry and entry.get("sha256") == pin.sha256 and (folder / entry["file"]).is_file():
-                found.append((pin.ref, ZipPackage(folder / entry["file"], pin)))
-        return tuple(found)
     places = [Path(embed_from)] if embed_from else []
     places.append(SHARED_PACKAGES)
-    for pin in pins:  # a source checkout: the pinned tarballs beside it
+    for pin in pinned:  # a source checkout: the pinned tarballs beside it
         for place in places:
             if (place / pin.file).is_file():
                 found.append((pin.ref, EmbeddedTarball(place / pin.file, pin)))

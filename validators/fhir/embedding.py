@@ -15,10 +15,11 @@ is not importable while it is being built) and the run-time lookup (``embedded.p
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import os
-import tomllib
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -52,6 +53,8 @@ class Pin:
 
 def read_pins(path: Path) -> list[Pin]:
     """The pins of ``packages.toml``; ValueError when the file is not what it should be."""
+    import tomllib
+
     with path.open("rb") as handle:
         document = tomllib.load(handle)
     pins = []
@@ -133,13 +136,19 @@ def build_index(files: dict[str, bytes]) -> dict[str, object]:
     return {"index-version": 1, "files": entries}
 
 
+PLACE = struct.Struct("<IIII")
+"""Where an index entry's member lies in the zip: offset of its local header, compressed size,
+size, CRC-32; one per entry of ``files``, in that order (sorted by file name), base64 in
+``places`` of the index file."""
+
+
 def index_name(zip_name: str) -> str:
     return zip_name.removesuffix(".zip") + ".index.json"
 
 
 def write_zip(files: dict[str, bytes], target: Path) -> None:
     """The resource files and a fresh ``.index.json`` as a reproducible zip, and beside it
-    ``index_name(target)``: ``package.json`` and the index with each member's place in the zip,
+    ``index_name(target)``: ``package.json``, the index and each member's place in the zip,
     so a run reads one member without parsing the zip's directory of thousands of entries.
     Both are written atomically."""
     import zipfile
@@ -156,11 +165,10 @@ def write_zip(files: dict[str, bytes], target: Path) -> None:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
         placed = {info.filename: info for info in archive.infolist()}
-    entries = []
-    for entry in index["files"]:
-        info = placed[entry["filename"]]
-        entries.append({**entry, "at": [info.header_offset, info.compress_size, info.file_size, info.CRC]})
-    sidecar = {"index-version": 1, "manifest": json.loads(resources["package.json"]), "files": entries}
+    places = b"".join(PLACE.pack(placed[e["filename"]].header_offset, placed[e["filename"]].compress_size,
+                                 placed[e["filename"]].file_size, placed[e["filename"]].CRC) for e in index["files"])
+    sidecar = {"index-version": 1, "manifest": json.loads(resources["package.json"]), "files": index["files"],
+               "places": binascii.b2a_base64(places, newline=False).decode("ascii")}
     side_target = target.with_name(index_name(target.name))
     side_temporary = side_target.with_name(f".{side_target.name}.{os.getpid()}.tmp")
     side_temporary.write_text(json.dumps(sidecar, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
