@@ -143,7 +143,7 @@ class EmbeddedTarball:
 
     def _open(self) -> Any:
         if self._tarball is None:
-            from .igs import TarballPackage
+            from .tarball import TarballPackage
 
             tarball = TarballPackage(self.path)
             if tarball.sha256 != self.pin.sha256:

@@ -10,28 +10,17 @@ run whose expressions are all simple, or all parsed before, never loads it.
 
 from __future__ import annotations
 
-import contextvars
 import importlib.util
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from ..cache import parsed_fhirpath
 from .fhirpath_fast import compile_fast
+from .fhirpath_hooks import HOOKS, Hooks
 
-
-# --- Hooks: what only the validator knows -------------------------------------------------------
-
-@dataclass
-class Hooks:
-    resolve: Callable[[Any], Any | None] | None = None          # a Reference (dict) or url string -> resource dict or None
-    conforms_to: Callable[[Any, str], bool | None] | None = None  # (resource dict, profile url) -> True/False/None (unknown)
-    member_of: Callable[[Any, str], bool | None] | None = None    # (code/Coding/CodeableConcept value, value set url) -> True/False/None
-
-
-HOOKS: contextvars.ContextVar[Hooks] = contextvars.ContextVar("samsvar_fhirpath_hooks", default=Hooks())
+__all__ = ["HOOKS", "Compiled", "Hooks", "compile_expression", "parser_version"]
 
 
 # --- Compiling and evaluating ------------------------------------------------------------------

@@ -62,7 +62,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
-from .fhirpath import HOOKS
+from .fhirpath_hooks import HOOKS
 
 
 UCUM = "http://unitsofmeasure.org"
