@@ -496,8 +496,6 @@ def apprec(message: Path, received: Path | None, output: Path | None) -> None:
     sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
 
 
-
-
 # --------------------------------------------------------------------------- packages
 @cli.group()
 def packages() -> None:

@@ -25,11 +25,24 @@ def samsvar_cache_dir(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[
     folder = tmp_path_factory.mktemp("samsvar-cache")
     previous = os.environ.get("SAMSVAR_CACHE_DIR")
     os.environ["SAMSVAR_CACHE_DIR"] = str(folder)
+    _embed_from_shared()
     yield folder
     if previous is None:
         os.environ.pop("SAMSVAR_CACHE_DIR", None)
     else:
         os.environ["SAMSVAR_CACHE_DIR"] = previous
+
+
+def _embed_from_shared() -> None:
+    """An editable install finds the embedded default beside the checkout; ``$SAMSVAR_SHARED``
+    may put ../shared elsewhere: then point the run-time lookup there too."""
+    import os
+
+    from .shared import shared_root
+
+    root = shared_root()
+    if root is not None and not os.environ.get("SAMSVAR_EMBED_FROM"):
+        os.environ["SAMSVAR_EMBED_FROM"] = str(root / "data" / "fhir-packages")
 
 
 @pytest.fixture(scope="session")

@@ -262,7 +262,8 @@ def test_the_installed_wheel_validates_offline_like_the_development_install(whee
     assert Path(where).is_relative_to(tmp_path / "clean"), where  # not the checkout
 
     installed = _findings([str(tmp_path / "clean" / "bin" / "samsvar")], work, env)
-    development = _findings([sys.executable, "-c", LAUNCH], work, env)
+    development = _findings([sys.executable, "-c", LAUNCH], work,
+                            {**env, "SAMSVAR_EMBED_FROM": str(shared_path("fhir-packages"))})
     assert installed == development
     rules = {rule for _, issues in installed["results"] for rule, *_ in issues}
     assert "NO-ID-003" in rules

@@ -145,6 +145,9 @@ def test_the_gitlab_template_writes_junit_and_code_quality(tmp_path: Path) -> No
     suite = next(iter(JUnitXml.fromfile(str(work / "samsvar-junit.xml"))))
     assert suite.tests == 3 and suite.failures == 2
 
+    image_without_samsvar = _run_gitlab(tmp_path, work, SAMSVAR_PATHS="fhir", PATH="/usr/bin:/bin")
+    assert image_without_samsvar.returncode == 2 and "set SAMSVAR_INSTALL" in image_without_samsvar.stdout
+
     clean = _workspace(tmp_path / "clean", GOOD)
     passed = _run_gitlab(tmp_path, clean, SAMSVAR_PATHS="fhir")
     assert passed.returncode == 0, passed.stdout + passed.stderr
