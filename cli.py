@@ -42,7 +42,27 @@ class InternalFailure(click.ClickException):
 
 
 class Samsvar(click.Group):
-    """Maps library errors to exit codes and never shows a traceback."""
+    """Maps library errors to exit codes and never shows a traceback.
+
+    The command groups that live with their library (the catalogue, the linter, the live suites)
+    are imported when they are called or listed, so ``samsvar validate`` does not load them.
+    """
+
+    LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
+            "profiles": ("conformance.profiles_lint", "profiles"),
+            "suites": ("conformance.cli_run", "suites"),
+            "run": ("conformance.cli_run", "run")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            from importlib import import_module
+
+            module, name = self.LAZY[cmd_name]
+            self.add_command(getattr(import_module(f"{__package__}.{module}"), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -95,7 +115,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT",
-              help="text (default), json, operationoutcome, junit, sarif, html or testreport. Repeatable.")
+              help="text (default), json, operationoutcome, junit, sarif, codequality, html or testreport. Repeatable.")
 @click.option("--report", "formats", multiple=True, hidden=True)
 @click.option("--output", "-o", "outputs", multiple=True, type=click.Path(writable=True),
               help="File for the format given at the same position (the first --output goes with the "
@@ -534,20 +554,6 @@ def apprec(message: Path, received: Path | None, output: Path | None) -> None:
     sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
 
 
-from .conformance.cli_requirements import requirements  # noqa: E402 - the group lives with the catalogue
-
-cli.add_command(requirements)
-
-from .conformance.profiles_lint import profiles  # noqa: E402 - the group lives with the linter
-
-cli.add_command(profiles)
-
-from .conformance.cli_run import run as run_command, suites  # noqa: E402 - live suites live in conformance
-
-cli.add_command(suites)
-cli.add_command(run_command)
-
-
 # --------------------------------------------------------------------------- packages
 @cli.group()
 def packages() -> None:
@@ -615,20 +621,34 @@ class _download_progress:
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def packages_list(cache_root: Path | None, as_json: bool) -> None:
-    """List the installed packages."""
+    """List the installed packages and the embedded default (shipped with samsvar).
+
+    A package in the cache wins over the embedded copy of the same id#version.
+    """
+    from .validators.fhir.embedded import embedded_packages, embedded_pins
     from .validators.fhir.packages import PackageCache
 
     cache = PackageCache(cache_root)
     infos = cache.list()
+    cached = {i.ref for i in infos}
+    embedded = embedded_packages()
+    rows = [{"id": i.id, "version": i.version, "fhirVersions": i.fhir_versions, "source": "cache",
+             "path": str(i.path)} for i in infos]
+    rows += [{"id": p.id, "version": p.version, "fhirVersions": [str(v) for v in p.manifest.get("fhirVersions") or []],
+              "source": "embedded", "path": str(p.path), "sha256": p.pin.sha256, "license": p.pin.license,
+              "shadowed": ref in cached} for ref, p in embedded.items()]
     if as_json:
-        click.echo(json.dumps([{"id": i.id, "version": i.version, "fhirVersions": i.fhir_versions,
-                                "path": str(i.path)} for i in infos], indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     if not infos:
         click.echo(f"no packages in {cache.root}")
-        return
-    for info in infos:
-        click.echo(f"{info.ref:<50} FHIR {','.join(info.fhir_versions) or '?':<8} {info.path}")
+    for row in rows:
+        where = row["path"] if row["source"] == "cache" else \
+            "embedded" + (" (the cache's copy is used)" if row["shadowed"] else "")
+        click.echo(f"{row['id'] + '#' + row['version']:<50} FHIR {','.join(row['fhirVersions']) or '?':<8} {where}")
+    missing = [pin.ref for pin in embedded_pins() if pin.ref not in embedded]
+    if missing:
+        click.echo(f"not embedded in this installation: {', '.join(missing)} (see embedded/packages.toml)", err=True)
 
 
 # --------------------------------------------------------------------------- rules

@@ -87,9 +87,12 @@ class PackageRecord:
     id: str
     version: str
     sha256: str
+    source: str = "cache"
+    """Which copy was used: "ig" (given with --ig), "cache" (the FHIR package cache) or "embedded"
+    (shipped with samsvar); ``sha256`` is that copy's (for embedded, the pinned published tarball's)."""
 
     def as_dict(self) -> dict[str, str]:
-        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+        return {"id": self.id, "version": self.version, "sha256": self.sha256, "source": self.source}
 
 
 @dataclass(slots=True)

@@ -212,7 +212,8 @@ def _replace(policy: Policy, **changes: Any) -> Policy:
 
 def _record(package: Any) -> PackageRecord:
     info = getattr(package, "info", package)
-    return PackageRecord(id=str(info.id), version=str(info.version), sha256=str(package.sha256))
+    return PackageRecord(id=str(info.id), version=str(info.version), sha256=str(package.sha256),
+                         source=str(getattr(package, "origin", "cache")))
 
 
 def _notices(families: set[str], options: Options) -> list[str]:

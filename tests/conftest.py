@@ -21,7 +21,8 @@ USER_STATE_VARIABLES = ("SAMSVAR_FHIR_HOME", "SAMSVAR_CACHE_DIR", "SAMSVAR_SCHEM
                         "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
 """Every place samsvar reads user state from: its own variables and the home-derived defaults
 (``~/.fhir/packages``, ``~/.cache/samsvar`` or ``$XDG_CACHE_HOME/samsvar``, ``~/.samsvar/schemas``)."""
-USER_SWITCHES = ("SAMSVAR_NO_CACHE", "SAMSVAR_DEBUG", "SAMSVAR_VERIFY_FAST_PATH", "SAMSVAR_PACKAGE_REGISTRY")
+USER_SWITCHES = ("SAMSVAR_NO_CACHE", "SAMSVAR_DEBUG", "SAMSVAR_VERIFY_FAST_PATH", "SAMSVAR_PACKAGE_REGISTRY",
+                 "SAMSVAR_EMBED_DOWNLOAD", "SAMSVAR_EMBED_REQUIRE")
 """Variables a user may have set that change samsvar's behaviour; tests start without them."""
 
 
@@ -53,8 +54,20 @@ def isolated_user_state(tmp_path_factory: pytest.TempPathFactory):  # -> Iterato
             patch.setenv(name, str(folder))
         for name in USER_SWITCHES:
             patch.delenv(name, raising=False)
+        _embed_from_shared(patch)
         patch.chdir(working)
         yield folders
+
+
+def _embed_from_shared(patch: pytest.MonkeyPatch) -> None:
+    """An editable install finds the embedded default beside the checkout; ``$SAMSVAR_SHARED``
+    may put ../shared elsewhere: then point the run-time lookup there too (never the user's own)."""
+    from .shared import shared_root
+
+    patch.delenv("SAMSVAR_EMBED_FROM", raising=False)
+    root = shared_root()
+    if root is not None:
+        patch.setenv("SAMSVAR_EMBED_FROM", str(root / "data" / "fhir-packages"))
 
 
 @pytest.fixture(scope="session")

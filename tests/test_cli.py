@@ -72,12 +72,21 @@ def test_exit_5_when_a_folder_holds_nothing_to_check(run, tmp_path: Path) -> Non
     assert "5 nothing to check" in " ".join(helped.split())
 
 
-def test_exit_3_when_the_core_package_is_missing(run, tmp_path: Path) -> None:
+def test_an_empty_cache_uses_the_embedded_core_and_says_so(run, tmp_path: Path) -> None:
     empty = tmp_path / "empty-cache"
     empty.mkdir()
-    outcome = run("validate", str(VALID), "--cache", str(empty))
+    outcome = run("validate", str(VALID), "--cache", str(empty), "-f", "json")
+    assert outcome.exit_code == 0, outcome.stderr
+    packages = json.loads(outcome.stdout)["reproducibility"]["packages"]
+    assert [(p["id"], p["source"]) for p in packages] == [("hl7.fhir.r4.core", "embedded")]
+
+
+def test_exit_3_when_a_package_is_neither_cached_nor_embedded(run, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    outcome = run("validate", str(VALID), "--cache", str(empty), "--ig", "hl7.fhir.r4.examples#4.0.1")
     assert outcome.exit_code == 3
-    assert "hl7.fhir.r4.core" in outcome.stderr and "samsvar packages install" in outcome.stderr
+    assert "hl7.fhir.r4.examples" in outcome.stderr and "samsvar packages install" in outcome.stderr
 
 
 def test_exit_3_when_an_ig_package_is_missing(run) -> None:

@@ -240,7 +240,9 @@ def test_cli_install_and_list(run, tmp_path: Path, registry: _Registry) -> None:
                         "--registry", _url(registry))
     assert from_registry.exit_code == 0
     listed = json.loads(run("packages", "list", "--cache", str(cache), "--json").stdout)
-    assert {p["id"] for p in listed} == {"hl7.fhir.no.basis", "hl7.fhir.r4.core"}
+    assert {p["id"] for p in listed if p["source"] == "cache"} == {"hl7.fhir.no.basis", "hl7.fhir.r4.core"}
+    embedded = {p["id"]: p["shadowed"] for p in listed if p["source"] == "embedded"}
+    assert embedded["hl7.fhir.r4.core"] is True and embedded["hl7.terminology.r4"] is False
     offline = run("packages", "install", "hl7.fhir.uv.ips#1.1.0", "--cache", str(cache),
                   "--registry", "http://127.0.0.1:1")
     assert offline.exit_code == 3 and "Offline?" in offline.stderr

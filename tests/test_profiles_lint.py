@@ -125,9 +125,10 @@ def test_warnings_alone_do_not_fail(fhir_cache: Path) -> None:
 
 
 def test_a_missing_package_is_an_environment_failure(tmp_path: Path) -> None:
-    result = CliRunner().invoke(profiles, ["lint", str(PROFILES_FOLDER), "--cache", str(tmp_path)])
+    result = CliRunner().invoke(profiles, ["lint", str(PROFILES_FOLDER), "--cache", str(tmp_path),
+                                           "--ig", "hl7.fhir.r4.examples#4.0.1"])  # neither cached nor embedded
     assert result.exit_code == 3, result.output
-    assert "hl7.fhir" in result.output
+    assert "hl7.fhir.r4.examples" in result.output
 
 
 def test_list_profiles() -> None:

@@ -142,7 +142,7 @@ def test_html_notices_and_reproducibility(page: lxml.html.HtmlElement, real_repo
     assert notices == real_report.notices and notices
     repro = css(page, "#reproducibility")[0]
     packages = [[td.text_content() for td in css(tr, "td")] for tr in css(repro, "table.packages tbody tr")]
-    assert packages == [[p.id, p.version, p.sha256] for p in real_report.reproducibility.packages]
+    assert packages == [[p.id, p.version, p.sha256, "pakkebufferen"] for p in real_report.reproducibility.packages]
     assert real_report.reproducibility.config_sha256 in repro.text_content()
     options = {tr.findtext("th"): tr.findtext("td") for tr in css(repro, "table.options tr")}
     assert options["fail_on"] == "error" and options["production"] == "false"

@@ -89,6 +89,48 @@ def test_sarif_results_rules_and_regions() -> None:
     assert run["properties"]["reproducibility"]["packages"][0]["sha256"] == "ab" * 32
 
 
+# GitLab's code quality report: the fields GitLab requires of each Code Climate issue
+# (docs.gitlab.com, "Code Quality report format") and the values it accepts.
+CODEQUALITY_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["description", "check_name", "fingerprint", "severity", "location"],
+        "properties": {
+            "type": {"const": "issue"},
+            "description": {"type": "string", "minLength": 1},
+            "check_name": {"type": "string", "minLength": 1},
+            "fingerprint": {"type": "string", "minLength": 1},
+            "severity": {"enum": ["info", "minor", "major", "critical", "blocker"]},
+            "location": {
+                "type": "object", "required": ["path", "lines"],
+                "properties": {"path": {"type": "string", "minLength": 1},
+                               "lines": {"type": "object", "required": ["begin"],
+                                         "properties": {"begin": {"type": "integer", "minimum": 1}}}},
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_codequality_is_valid(name: str) -> None:
+    document = json.loads(render(REPORTS[name](), "codequality"))
+    jsonschema.validate(document, CODEQUALITY_SCHEMA)
+
+
+def test_codequality_findings_severities_and_fingerprints() -> None:
+    findings = json.loads(render(_mixed(), "codequality"))
+    assert [(f["check_name"], f["severity"], f["location"]["path"], f["location"]["lines"]["begin"])
+            for f in findings] == [("INPUT-001", "blocker", "bad/broken.json", 2),
+                                   ("NO-ID-003", "critical", "ids/patient.json", 7),
+                                   ("NO-ID-005", "info", "ids/patient.json", 11),
+                                   ("INPUT-009", "minor", "ids/patient.json", 1)]  # the waived one is left out
+    assert "Patient.identifier[0].value" in findings[1]["description"]
+    assert len({f["fingerprint"] for f in findings}) == len(findings)
+    assert json.loads(render(_mixed(), "codequality")) == findings  # stable between runs
+
+
 def test_junit_parses_back() -> None:
     xml = JUnitXml.fromstring(render(_mixed(), "junit").encode())
     suite = next(iter(xml))

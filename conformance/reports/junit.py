@@ -62,6 +62,8 @@ def render(report: Report) -> str:
     for package in repro.packages:
         etree.SubElement(properties, "property", name=f"package.{package.id}#{package.version}",
                          value=f"sha256:{package.sha256}")
+        etree.SubElement(properties, "property", name=f"package.{package.id}#{package.version}.source",
+                         value=package.source)
     etree.SubElement(properties, "property", name="config.sha256", value=repro.config_sha256)
     etree.SubElement(properties, "property", name="fail_on", value=report.fail_on.code)
     for verdict in report.verdicts:

@@ -87,7 +87,7 @@ def _issue(issue: Issue) -> dict[str, Any]:
 def _reproducibility(report: Report) -> dict[str, Any]:
     repro = report.reproducibility
     parts: list[dict[str, Any]] = [{"url": "samsvar", "valueString": repro.samsvar}]
-    parts += [{"url": "package", "valueString": f"{p.id}#{p.version} sha256:{p.sha256}"} for p in repro.packages]
+    parts += [{"url": "package", "valueString": f"{p.id}#{p.version} sha256:{p.sha256} source:{p.source}"} for p in repro.packages]
     parts.append({"url": "config-sha256", "valueString": repro.config_sha256})
     return {"url": SAMSVAR_EXT + "reproducibility", "extension": parts}
 

@@ -146,7 +146,7 @@ def _setup(report: Report) -> dict[str, Any]:
     """The reproducibility block as setup operations (``operation.detail`` is a uri in R4: unused)."""
     repro = report.reproducibility
     lines = [f"samsvar {repro.samsvar}"]
-    lines += [f"package {p.id}#{p.version} sha256:{p.sha256}" for p in repro.packages]
+    lines += [f"package {p.id}#{p.version} sha256:{p.sha256} source:{p.source}" for p in repro.packages]
     lines.append(f"configuration sha256:{repro.config_sha256}"
                  + (f" from {repro.config_path} (file sha256:{repro.config_file_sha256})" if repro.config_path else ""))
     lines.append("options " + json.dumps(repro.options, ensure_ascii=False, sort_keys=True, default=str))

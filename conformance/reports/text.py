@@ -1,14 +1,35 @@
-"""Human text, one line per issue (``path:line:column: severity RULE message``), like a linter."""
+"""Human text, one line per issue (``path:line:column: severity RULE message``), like a linter.
+
+Colour is plain ANSI SGR (a few styles need no terminal library: the text report is what most
+one-file runs print, and it should not pay for importing one).
+"""
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
-from rich.text import Text
-
 from ...validators.issues import Issue, Severity
 from ..report import GROUP_SHOWN, Grouping, Report, dominant_rules
+
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "magenta": "35", "cyan": "36"}
+_CONTROL = dict.fromkeys((7, 8, 11, 12, 13))
+"""Bell, backspace, vertical tab, form feed and carriage return are dropped from printed text."""
+
+
+class Text:
+    """Styled pieces of one printed line (or a few), rendered with or without colour."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = []
+        if text:
+            self.append(text, style)
+
+    def append(self, text: str, style: str = "") -> None:
+        self.parts.append((text.translate(_CONTROL), style))
+
+    def render(self, color: bool) -> str:
+        if not color:
+            return "".join(text for text, _ in self.parts)
+        return "".join(f"\x1b[{';'.join(_SGR[s] for s in style.split())}m{text}\x1b[0m" if style else text
+                       for text, style in self.parts)
 
 _STYLES = {
     Severity.FATAL: "bold red",
@@ -88,20 +109,18 @@ def _group_line(rule: str, severity: Severity, count: int, artifacts: int) -> Te
 def render(report: Report, *, color: bool = False, group: bool = True) -> str:
     """One line per finding; with ``group`` a rule with many findings shows its first few and one
     line with the count (see :class:`~samsvar.conformance.report.Grouping`)."""
-    buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, color_system="standard" if color else None,
-                      width=10_000, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    lines: list[Text] = []
     grouping = Grouping(report, enabled=group)
     for result in report.results:
         if hasattr(result, "status"):
-            console.print(_test_line(result))
+            lines.append(_test_line(result))
         for issue in sorted(result.issues, key=lambda i: (i.line or 0, i.column or 0)):
             if grouping.show(issue):
-                console.print(_issue_line(getattr(result, "source", None) or result.path, issue))  # NDJSON: FILE:LINE:COL
+                lines.append(_issue_line(getattr(result, "source", None) or result.path, issue))  # NDJSON: FILE:LINE:COL
     for found in grouping.groups.values():
-        console.print(_group_line(found.rule, found.severity, found.count, found.artifacts))
+        lines.append(_group_line(found.rule, found.severity, found.count, found.artifacts))
     for notice in report.notices:
-        console.print(Text("note: " + notice, style="dim"))
-    verdict = Text(summary_line(report), style="bold green" if report.passed else "bold red")
-    console.print(verdict)
-    return buffer.getvalue().encode("utf-8", "backslashreplace").decode("utf-8")
+        lines.append(Text("note: " + notice, style="dim"))
+    lines.append(Text(summary_line(report), style="bold green" if report.passed else "bold red"))
+    text = "".join(line.render(color) + "\n" for line in lines)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

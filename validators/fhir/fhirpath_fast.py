@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Callable
 
-from fhirpathpy.engine.util import uniq
 
 UNDECIDED: Any = object()
 """The fast path cannot answer for this data: evaluate with the engine."""
@@ -60,12 +59,31 @@ _MODEL: dict[str, Any] | None = None
 
 
 def _model() -> dict[str, Any]:
+    """fhirpathpy's R4 model (choice types, type paths), read from its data files: importing
+    ``fhirpathpy.models`` would import the whole engine and parse the models of four versions."""
     global _MODEL
     if _MODEL is None:
-        from fhirpathpy.models import models
+        import importlib.util
+        import json
+        from pathlib import Path
 
-        _MODEL = models["r4"]
+        spec = importlib.util.find_spec("fhirpathpy")
+        folders = [Path(p) / "models" / "r4" for p in (spec.submodule_search_locations or [])] if spec else []
+        files = sorted(f for folder in folders for f in folder.glob("*.json"))
+        if files:
+            _MODEL = {f.stem: json.loads(f.read_bytes()) for f in files}
+        else:  # an unusual installation: as the engine loads it
+            from fhirpathpy.models import models
+
+            _MODEL = models["r4"]
     return _MODEL
+
+
+def uniq(items: list[Any]) -> list[Any]:
+    """fhirpathpy's ``uniq`` (imported when first used)."""
+    from fhirpathpy.engine.util import uniq as engine_uniq
+
+    return engine_uniq(items)
 
 
 def focus_items(value: Any, path: str) -> Items:

@@ -3,10 +3,8 @@ conformance resources (JSON files or folders of them). Never touches the network
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -16,83 +14,9 @@ from ..issues import EnvironmentProblem
 from ..load import load_bytes
 from .definitions import Definitions
 from .xmlformat import FHIR_NS, read_fhir_xml
+from .embedded import embedded_get
+from .tarball import TarballPackage
 from .packages import Package, PackageCache, load_packages, parse_package_ref
-
-
-class TarballPackage:
-    """A package read straight from its ``.tgz`` (nothing is installed into the cache)."""
-
-    def __init__(self, path: Path) -> None:
-        from .. import cache
-
-        self.path = path
-        try:
-            self._sha256 = cache.file_sha256(path)
-        except OSError as exc:
-            raise EnvironmentProblem(f"cannot read package {path}: {exc}") from None
-        unpacked = cache.cached_tarball(self._sha256)  # an earlier run unpacked and indexed it
-        if unpacked is not None:
-            self._files: Any = unpacked[0]
-            self.manifest: dict[str, Any] = unpacked[1]["manifest"]
-            self._index = unpacked[1]["index"]
-        else:
-            self._files = self._read_tarball()
-            self.manifest = json.loads(self._files["package.json"])
-            self._index = self._read_index()
-            cache.store_tarball(self._sha256, self._files, self.manifest, self._index)
-        self.id = str(self.manifest.get("name"))
-        self.version = str(self.manifest.get("version"))
-
-    def _read_tarball(self) -> dict[str, bytes]:
-        files: dict[str, bytes] = {}
-        try:
-            with tarfile.open(self.path, "r:gz") as archive:
-                for member in archive:
-                    name = member.name.removeprefix("./")
-                    if member.isfile() and name.startswith("package/") and name.endswith(".json") and "/" not in name[8:]:
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            files[name[8:]] = handle.read()
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            raise EnvironmentProblem(f"cannot read package {self.path}: {exc}") from None
-        if "package.json" not in files:
-            raise EnvironmentProblem(f"{self.path} is not a FHIR package: it has no package/package.json")
-        return files
-
-    @property
-    def ref(self) -> str:
-        return f"{self.id}#{self.version}"
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256
-
-    def _read_index(self) -> list[dict[str, Any]]:
-        if ".index.json" in self._files:
-            return list(json.loads(self._files[".index.json"]).get("files", []))
-        index = []
-        for filename, raw in self._files.items():
-            if filename in ("package.json", ".index.json"):
-                continue
-            try:
-                resource = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(resource, dict) and "resourceType" in resource:
-                index.append({"filename": filename, **{k: resource.get(k) for k in ("resourceType", "id", "url", "version", "kind", "type")}})
-        return index
-
-    @property
-    def index(self) -> list[dict[str, Any]]:
-        return self._index
-
-    def load(self, filename: str) -> dict[str, Any]:
-        try:
-            data = self._files[filename]
-        except OSError:  # the unpacked copy in the samsvar cache went missing: the tarball itself
-            self._files = self._read_tarball()
-            data = self._files[filename]
-        return json.load(io.BytesIO(data))
 
 
 class ProjectResources:
@@ -192,6 +116,7 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             refs.extend(f"{dep}#{version}" for dep, version in (tarball.manifest.get("dependencies") or {}).items())
         elif path.is_dir() and ((path / "package" / "package.json").is_file() or (path / "package.json").is_file()):
             folder = Package(path)  # read in place; nothing is installed into the cache
+            folder.origin = "ig"
             folders.append(folder)
             refs.extend(f"{dep}#{version}" for dep, version in folder.info.dependencies.items())
         elif path.exists():
@@ -202,7 +127,8 @@ def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -
             except ValueError:
                 raise EnvironmentProblem(f"--ig {ig}: no such file or folder, and not a package id#version") from None
             refs.append(f"{package_id}#{version}" if version else package_id)
-    packages: list[Any] = list(load_packages(cache, _unique(refs)))
+    provided = [tarball.ref for tarball in tarballs] + [folder.ref for folder in folders]
+    packages: list[Any] = list(load_packages(cache, _unique(refs), provided=provided, fallback=embedded_get))
     packages.extend(folders)
     packages.extend(tarballs)
     definitions = Definitions([*project_resources(), *packages])

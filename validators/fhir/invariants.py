@@ -90,9 +90,6 @@ def _type_path(visit: Visit) -> str:
 
 class InvariantChecker:
     def __init__(self, definitions: Definitions) -> None:
-        global ResourceNode
-        from fhirpathpy.engine.nodes import ResourceNode
-
         self.definitions = definitions
         self._compiled: dict[str, Compiled | Exception] = definitions.memo.setdefault("fhirpath", {})
         from .references import DocumentIndex
@@ -113,6 +110,7 @@ class InvariantChecker:
         return found
 
     def _engine_context(self, visit: Visit) -> tuple[Hooks, Any, dict[str, Any]]:
+        _load_engine_nodes()
         focus = ResourceNode.create_node(visit.value, _type_path(visit))
         env = {"resource": _typed(visit.resource), "rootResource": _typed(visit.root), "context": focus}
         return self._hooks(visit), focus, env
@@ -272,6 +270,12 @@ def _verify(expression: str, fast: list[Any], engine: list[Any] | Exception) -> 
     """``SAMSVAR_VERIFY_FAST_PATH=1``: the fast path must answer what the engine answers."""
     if isinstance(engine, Exception) or (fast == [False]) != (engine == [False]) or fast != engine:
         raise AssertionError(f"FHIRPath fast path differs from the engine on {expression!r}: {fast!r} != {engine!r}")
+
+
+def _load_engine_nodes() -> None:
+    global ResourceNode
+    if ResourceNode is None:
+        from fhirpathpy.engine.nodes import ResourceNode
 
 
 def _typed(resource: dict[str, Any]) -> Any:

@@ -17,13 +17,14 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..issues import EnvironmentProblem
 
 DEFAULT_REGISTRY = "https://packages.fhir.org"
 SHA_SIDECAR = ".samsvar-sha256"
 Progress = Callable[[int, int | None], None]
+Fallback = Callable[[str, "str | None"], Any]
 
 _REF = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[#@](?P<version>[A-Za-z0-9][A-Za-z0-9.+_-]*))?$")
 
@@ -120,6 +121,9 @@ def content_sha256(folder: Path) -> str:
 class Package:
     """An installed package, opened lazily (manifest and index only)."""
 
+    origin = "cache"
+    """Where the copy came from, for the reproducibility block: the package cache (``--ig`` sets "ig")."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.package_dir = folder / "package" if (folder / "package" / "package.json").is_file() else folder
@@ -127,6 +131,14 @@ class Package:
         self.info = _info(folder, self.manifest)
         self._index: list[dict[str, Any]] | None = None
         self._sha256: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.info.ref
+
+    @property
+    def dependencies(self) -> dict[str, str]:
+        return self.info.dependencies
 
     @property
     def index(self) -> list[dict[str, Any]]:
@@ -373,19 +385,37 @@ def _unreachable(registry: str, package_id: str, version: str | None, exc: Excep
              f"samsvar packages install {package_id}-{version or 'VERSION'}.tgz  ({ref})")
 
 
-def load_packages(cache: PackageCache, refs: list[str]) -> list[Package]:
-    """The packages named and their dependencies, dependencies first. Never uses the network."""
-    ordered: dict[str, Package] = {}
+def load_packages(cache: PackageCache, refs: list[str], *, provided: Iterable[str] = (),
+                  fallback: Fallback | None = None) -> list[Any]:
+    """The packages named and their dependencies, dependencies first. Never uses the network.
 
-    def visit(ref: str, trail: tuple[str, ...]) -> None:
+    A package is taken from the cache; what the cache lacks from ``fallback`` (the embedded
+    default), which is asked for the exact version first and, for a dependency only, for
+    another version of the same package; refs in ``provided`` (packages given with ``--ig``)
+    are left to their ``--ig`` copy."""
+    ordered: dict[str, Any] = {}
+    given = set(provided)
+    given_ids = {ref.split("#", 1)[0] for ref in given}
+
+    def find(package_id: str, version: str | None, dependency: bool) -> Any:
+        package = cache.get(package_id, version)
+        if package is None and fallback is not None:
+            package = fallback(package_id, version)
+            if package is None and dependency and version is not None:
+                package = fallback(package_id, None)
+        return package if package is not None else cache.require(package_id, version)
+
+    def visit(ref: str, trail: tuple[str, ...], dependency: bool) -> None:
         package_id, version = parse_package_ref(ref)
-        package = cache.require(package_id, version)
-        if package.info.ref in ordered or package.info.ref in trail:
+        if (f"{package_id}#{version}" if version else package_id) in given or (version is None and package_id in given_ids):
             return
-        for dep, dep_version in package.info.dependencies.items():
-            visit(f"{dep}#{_exact(dep_version)}", (*trail, package.info.ref))
-        ordered[package.info.ref] = package
+        package = find(package_id, version, dependency)
+        if package.ref in ordered or package.ref in trail or package.ref in given:
+            return
+        for dep, dep_version in package.dependencies.items():
+            visit(f"{dep}#{_exact(dep_version)}", (*trail, package.ref), True)
+        ordered[package.ref] = package
 
     for ref in refs:
-        visit(ref, ())
+        visit(ref, (), False)
     return list(ordered.values())
