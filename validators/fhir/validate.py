@@ -24,6 +24,7 @@ from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
+from .urls import UrlChecker
 
 FHIR_UNKNOWN_TYPE = declared("FHIR-001")
 
@@ -50,7 +51,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
-              ProfileDefinitionChecker(definitions)]
+              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls)]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))

@@ -1,0 +1,330 @@
+"""URIs, URLs and canonicals: their form, and whether the ones that must resolve do.
+
+What HL7's validator checks on every ``uri``/``url``/``canonical``/``oid``/``uuid`` value, with
+the same severities, written from the FHIR specification (datatypes.html#uri, #canonical,
+references.html) and the validator's documented behaviour:
+
+- a ``canonical`` is an absolute URL or a local fragment (``#id``); a canonical resource's own
+  ``url`` is absolute;
+- a local fragment (``#id``) points at something in the same resource (a contained resource or
+  an element id), else an error for a canonical and a warning for a uri;
+- an absolute http(s) URL in HL7's own namespaces (``http://hl7.org/fhir...``,
+  ``http://terminology.hl7.org/...``, ``http://fhir.org/guides...``) names a definition, so it
+  must be one of the loaded packages' canonical URLs, a NamingSystem's uniqueId or one of the
+  well-known system URIs; URLs elsewhere are not looked up (no network);
+- URLs in the domains reserved for examples (example.org, acme.com, ...) are errors when example
+  URLs are not allowed (``--no-example-urls``);
+- ``Coding.system`` and ``Identifier.system`` are absolute; an identifier whose system is
+  ``urn:ietf:rfc:3986`` has a URI as its value;
+- a ``Reference.reference`` has no white space.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .definitions import Definitions
+from .visit import Visit
+
+CANONICAL_NOT_ABSOLUTE = rule(
+    "FHIR-URL-001", "Canonical URL is not absolute", Severity.ERROR,
+    """
+    A ``canonical`` (``library``, ``relatedArtifact.resource``, ``instantiatesCanonical``,
+    ``QuestionnaireResponse.questionnaire``, ``ValueSet.compose.include.valueSet``, ...) names a
+    definition by its canonical URL: an absolute URL, optionally with ``|version``, or a
+    fragment (``#id``) that points at a contained resource. ``Library/xyz`` is a relative
+    reference to a server's resource, not a canonical URL. The ``url`` of a canonical resource
+    itself is absolute too.
+    """,
+    bad='{"resourceType": "ActivityDefinition", "status": "draft", "library": ["Library/zika-logic"]}',
+    good='{"resourceType": "ActivityDefinition", "status": "draft", '
+         '"library": ["http://fhir.example.no/Library/zika-logic"]}',
+)
+EXAMPLE_URL = rule(
+    "FHIR-URL-002", "Example URL where example URLs are not allowed", Severity.ERROR,
+    """
+    The value is a URL in a domain reserved for examples (example.org, example.com,
+    example.net, acme.com, acme.org, or the example OID arcs) that no loaded definition has.
+    Exchanged data cannot point at example namespaces: no receiver can know what they mean.
+    Reported when example URLs are not allowed (``--no-example-urls``, HL7's default); by
+    default samsvar accepts them, as HL7's ``-allow-example-urls true``.
+    """,
+    bad='(--no-example-urls) {"resourceType": "Patient", "identifier": [{"system": "http://example.org/mrn", "value": "1"}]}',
+    good='{"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
+)
+UNRESOLVED_URL = rule(
+    "FHIR-URL-003", "URL in an HL7 namespace that resolves to no definition", Severity.ERROR,
+    """
+    URLs under ``http://hl7.org/fhir``, ``http://terminology.hl7.org`` and
+    ``http://fhir.org/guides`` name published definitions (code systems, value sets,
+    profiles, naming systems). This one is not the canonical URL of anything in the loaded
+    packages (core, HL7 terminology, the extensions pack and the ``--ig`` packages), nor a
+    NamingSystem's unique id or a well-known system URI: usually a misspelt or invented system
+    (``http://terminology.hl7.org/CodeSystem/v2-0203x``), a versioned form that is not a
+    canonical URL, or a page of the specification. Load the package that defines it, or use
+    the right URL.
+    """,
+    bad='{"system": "http://terminology.hl7.org/CodeSystem/task-performer-type", "code": "performer"}',
+    good='{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}',
+)
+LOCAL_UNRESOLVED = rule(
+    "FHIR-URL-004", "Local reference (#id) with no target in the resource", Severity.ERROR,
+    """
+    A value starting with ``#`` points at a contained resource or an element with that id in
+    the same resource. Nothing here has that id. An error for a ``canonical`` (the definition it
+    names is missing); a warning for a plain ``uri``.
+    """,
+    bad='{"resourceType": "Questionnaire", "status": "draft", "item": [{"linkId": "1", "type": "choice", '
+        '"answerValueSet": "#reasons"}]}',
+    good='(the same with a contained ValueSet whose id is "reasons")',
+)
+BAD_SCHEME = rule(
+    "FHIR-URL-005", "URI with an oid: or uuid: scheme", Severity.ERROR,
+    "OIDs and UUIDs as URIs are written ``urn:oid:1.2.3`` and ``urn:uuid:...``; ``oid:`` and ``uuid:`` are not URI schemes.",
+    bad='{"system": "oid:2.16.578.1.12.4.1.1.7010", "code": "1"}',
+    good='{"system": "urn:oid:2.16.578.1.12.4.1.1.7010", "code": "1"}',
+)
+SYSTEM_NOT_ABSOLUTE = rule(
+    "FHIR-URL-006", "Coding or Identifier system is not absolute", Severity.ERROR,
+    """
+    ``Coding.system`` and ``Identifier.system`` identify a namespace and must be absolute
+    (``http:``, ``https:``, ``urn:``; for identifiers also ``ldap:``). A local name, a value
+    with a leading space or an empty identifier system identifies nothing. When the system of
+    an identifier is ``urn:ietf:rfc:3986``, its value is itself a URI and must be absolute.
+    """,
+    bad='{"identifier": [{"system": "MRN", "value": "1"}]}',
+    good='{"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
+)
+REFERENCE_WHITESPACE = rule(
+    "FHIR-REF-005", "Reference with white space", Severity.ERROR,
+    """
+    ``Reference.reference`` is a literal URL (``Patient/123``, an absolute URL, ``urn:uuid:...``
+    or ``#id``): it never contains white space. ``"Patient/with space"`` and free text such as
+    ``"not a reference"`` are not references; put text in ``Reference.display``.
+    """,
+    bad='{"subject": {"reference": "Patient/with space"}}',
+    good='{"subject": {"reference": "Patient/with-space"}}',
+)
+
+URL_TYPES = frozenset({"uri", "url", "canonical", "oid", "uuid"})
+_KNOWN_SPACES = ("http://hl7.org/fhir", "http://terminology.hl7.org/", "http://fhir.org/guides")
+_EXAMPLE_PARTS = ("example.org/", "acme.com/", "acme.org/", "example.com/", "example.net/")
+_EXAMPLE_ENDS = ("example.org", "acme.com", "acme.org", "example.com", "example.net")
+_EXAMPLE_OIDS = ("urn:oid:1.3.6.1.4.1.32473.", "urn:oid:2.999.")
+_ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.\-]*:[^ ]+$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_WHITESPACE = re.compile(r"\s")
+_SYSTEM_SCHEMES = ("http:", "https:", "urn:")
+_IETF_URI = "urn:ietf:rfc:3986"
+_TEXT_LINK_EXTENSIONS = ("http://hl7.org/fhir/StructureDefinition/text-link",
+                         "http://hl7.org/fhir/uv/cql/StructureDefinition/cql-namespaceUri")
+
+# System URIs that the FHIR specification defines without a CodeSystem resource in the packages
+# (terminologies.html#external and the identifier systems of identifier-registry.html), and
+# namespaces it names: these resolve although nothing loaded has them as url.
+WELL_KNOWN = frozenset({
+    "http://loinc.org", "http://unitsofmeasure.org", "http://snomed.info/sct", "urn:ietf:bcp:13",
+    "urn:ietf:bcp:47", "urn:iso:std:iso:3166", "urn:iso:std:iso:4217", "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "http://hl7.org/fhir/sid/ndc", "http://hl7.org/fhir/sid/icpc-2", "http://hl7.org/fhir/sid/icpc-1",
+    "http://hl7.org/fhir/sid/icpc-1-nl", "http://hl7.org/fhir/sid/icd-9", "http://hl7.org/fhir/sid/icd-10",
+    "http://hl7.org/fhir/sid/cvx", "http://hl7.org/fhir/sid/srt", "http://hl7.org/fhir/sid/icd-10-vn",
+    "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10-am", "http://hl7.org/fhir/sid/icd-9-cm",
+    "http://hl7.org/fhir/sid/icf-nl", "http://hl7.org/fhir/sid/ca-hc-npn", "http://hl7.org/fhir/sid/ca-hc-din",
+    "http://hl7.org/fhir/sid/dsm5", "http://hl7.org/fhir/sid/ex-icd-10-procedures", "http://hl7.org/fhir/sid/icpc2",
+    "http://hl7.org/fhir/sid/us-ssn", "http://hl7.org/fhir/sid/us-npi", "http://hl7.org/fhir/sid/eui-48/bluetooth",
+    "http://hl7.org/fhir/sid/eui-48/ethernet",
+    "http://hl7.org/fhir/w5", "http://hl7.org/fhir/fivews", "http://hl7.org/fhir/workflow", "http://hl7.org/fhir/interface",
+    "http://hl7.org/fhir/logical", "http://hl7.org/fhir/auditevent", "http://hl7.org/fhir/provenance",
+    "http://hl7.org/fhir/object-implementation", "http://hl7.org/fhir/rr", "http://hl7.org/fhir/composition",
+    "http://hl7.org/fhir/consent", "http://hl7.org/fhir/documentreference",
+    "http://hl7.org/fhir/ConsentPolicy/opt-out", "http://hl7.org/fhir/ConsentPolicy/opt-in",
+    "http://hl7.org/fhir/CompartmentDefinition/Patient", "http://hl7.org/fhir/CompartmentDefinition/Practitioner",
+    "http://hl7.org/fhir/CompartmentDefinition/Group", "http://hl7.org/fhir/CompartmentDefinition/Device",
+    "http://hl7.org/fhir/CompartmentDefinition/Encounter", "http://hl7.org/fhir/SearchParameter/Resource-filter",
+    "http://hl7.org/fhirpath/System.Boolean", "http://hl7.org/fhirpath/System.String",
+    "http://hl7.org/fhirpath/System.Integer", "http://hl7.org/fhirpath/System.Decimal",
+    "http://hl7.org/fhirpath/System.Date", "http://hl7.org/fhirpath/System.Time",
+    "http://hl7.org/fhirpath/System.DateTime", "http://hl7.org/fhirpath/System.Quantity",
+    "urn:hl7-org:v3", "urn:hl7-org:sdtc",
+})
+_PASSPORT = re.compile(r"^http://hl7\.org/fhir/sid/passport-[a-zA-Z]{3}$")
+
+
+def is_example_url(url: str) -> bool:
+    """In a domain (or OID arc) reserved for examples."""
+    return any(part in url for part in _EXAMPLE_PARTS) or url.endswith(_EXAMPLE_ENDS) or url.startswith(_EXAMPLE_OIDS)
+
+
+def in_known_space(url: str) -> bool:
+    """Under one of HL7's own namespaces, where URLs name published definitions."""
+    return url.startswith(_KNOWN_SPACES)
+
+
+def is_absolute_url(url: str) -> bool:
+    """An absolute URI: a lower-case scheme, a colon and no spaces (RFC 3986, as HL7 tells them)."""
+    return bool(_ABSOLUTE.match(url))
+
+
+class UrlChecker:
+    """Form and resolution of URI-typed values; system and reference strings on their datatypes."""
+
+    def __init__(self, definitions: Definitions, allow_example_urls: bool = True) -> None:
+        self.definitions = definitions
+        self.allow_example_urls = allow_example_urls
+        self._ids: tuple[Any, frozenset[str]] | None = None
+
+    def relevant(self, element: dict[str, Any], code: str | None) -> bool:
+        return code in URL_TYPES or code in ("Coding", "Identifier") or element.get("path") == "Reference.reference"
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        if visit.code in ("Coding", "Identifier"):
+            yield from self._system(visit)
+            return
+        value = visit.value
+        if not isinstance(value, str) or not value:
+            return
+        if visit.element.get("path") == "Reference.reference":
+            if _WHITESPACE.search(value):
+                where = visit.parent.expression if visit.parent is not None else visit.expression
+                yield REFERENCE_WHITESPACE.issue(f"The reference '{value[:100]}' is not a valid reference: it "
+                                                 "contains white space", path=visit.path[:-1], expression=where)
+            return
+        if visit.code not in URL_TYPES:
+            return
+        yield from self._url(visit, value, visit.code or "uri")
+
+    def _url(self, visit: Visit, url: str, code: str) -> Iterator[Issue]:
+        if url.startswith(("oid:", "uuid:")):
+            yield BAD_SCHEME.issue(f"URI values cannot start with '{url.split(':', 1)[0]}:' (write "
+                                   f"'urn:{url[:100]}')", path=visit.path, expression=visit.expression)
+            return
+        if _WHITESPACE.search(url):
+            return  # the format check (FHIR-STRUCT-006) reports it; nothing to resolve
+        base_path = (visit.element.get("base") or {}).get("path") or visit.element.get("path", "")
+        if base_path == "Bundle.entry.fullUrl":
+            return  # an identity, not a reference: the Bundle checks judge it
+        if code == "canonical" and not url.startswith("#") and not is_absolute_url(url):
+            yield CANONICAL_NOT_ABSOLUTE.issue(
+                f"Canonical URLs must be absolute URLs if they are not fragment references ({url[:200]})",
+                path=visit.path, expression=visit.expression)
+            return
+        if self._defining_url(visit, base_path):
+            if not is_absolute_url(url):
+                yield CANONICAL_NOT_ABSOLUTE.issue(
+                    f"The canonical URL of a resource must be an absolute URL ({url[:200]})",
+                    path=visit.path, expression=visit.expression)
+            return
+        if url.startswith("#"):
+            yield from self._local(visit, url, code, base_path)
+            return
+        if base_path == "Extension.url" and (not in_known_space(url) or self.definitions.resource_type(url)):
+            return  # extension urls: the extension checks say what is wrong with them
+        if base_path == "Extension.value[x]" and self._extension_url(visit) in _TEXT_LINK_EXTENSIONS:
+            return
+        if self._resolves(url, code):
+            return
+        example = is_example_url(url)
+        if example and self.allow_example_urls:
+            return
+        if code == "canonical":
+            if example:
+                yield EXAMPLE_URL.issue(f"Example URLs are not allowed in this context ({url[:200]})",
+                                        path=visit.path, expression=visit.expression)
+            return  # other canonicals that do not resolve: HL7 only hints
+        if in_known_space(url):
+            yield UNRESOLVED_URL.issue(f"No definition could be found for URL value '{url[:200]}' (not in the loaded "
+                                       "packages; load the package that defines it with --ig)",
+                                       path=visit.path, expression=visit.expression)
+        elif example and base_path != "Extension.url":
+            yield EXAMPLE_URL.issue(f"Example URLs are not allowed in this context ({url[:200]})",
+                                    path=visit.path, expression=visit.expression)
+
+    def _resolves(self, url: str, code: str) -> bool:
+        if url in WELL_KNOWN or _PASSPORT.match(url) or url.startswith(("tel:", "mailto:", "llp:")):
+            return True
+        if not url.startswith(("http://", "https://")):
+            return True  # only http(s) URLs are looked up
+        bare = url.split("|", 1)[0]
+        if self.definitions.resource_type(bare) is not None or bare in WELL_KNOWN:
+            return True
+        if bare in self.definitions.naming_system_uris():
+            return True
+        if "example.org" in url or "acme.com" in url:
+            return False  # the example domains HL7's validator never looks up
+        # outside HL7's namespaces nothing is looked up (offline): a uri is taken as it is, a
+        # canonical has to be loaded to resolve
+        return not in_known_space(url) and code != "canonical"
+
+    def _defining_url(self, visit: Visit, base_path: str) -> bool:
+        """``X.url`` of a canonical resource X: the resource's own identity."""
+        parts = base_path.split(".")
+        return len(parts) == 2 and parts[1] == "url" and (
+            parts[0] in self.definitions.resource_types or parts[0] in ("CanonicalResource", "MetadataResource"))
+
+    def _local(self, visit: Visit, url: str, code: str, base_path: str) -> Iterator[Issue]:
+        target = url[1:]
+        if not target or target in self._ids_in(visit.root):
+            return
+        if visit.top is not visit.root and visit.top.get("resourceType") == "Bundle" and target in self._ids_in(visit.top):
+            return
+        if base_path == "Meta.source":
+            return
+        hard = code == "canonical" or base_path in ("ValueSet.compose.include.system", "ValueSet.compose.exclude.system")
+        yield LOCAL_UNRESOLVED.issue(
+            f"The URL value '{url[:200]}' is invalid because there is no matching target in the resource",
+            path=visit.path, expression=visit.expression, severity=None if hard else Severity.WARNING)
+
+    def _ids_in(self, resource: dict[str, Any]) -> frozenset[str]:
+        """Every ``id`` in the resource (contained resources and elements) and in its narrative."""
+        if self._ids is not None and self._ids[0] is resource:
+            return self._ids[1]
+        found: set[str] = set()
+        stack: list[Any] = [resource]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    if key == "id" and isinstance(child, str):
+                        found.add(child)
+                    elif key == "div" and isinstance(child, str):
+                        found.update(re.findall(r"""\b(?:id|name)\s*=\s*["']([^"']+)["']""", child))
+                    else:
+                        stack.append(child)
+            elif isinstance(node, list):
+                stack.extend(node)
+        ids = frozenset(found)
+        self._ids = (resource, ids)
+        return ids
+
+    @staticmethod
+    def _extension_url(visit: Visit) -> str | None:
+        holder = visit.parent.value if visit.parent is not None else None
+        url = holder.get("url") if isinstance(holder, dict) else None
+        return url if isinstance(url, str) else None
+
+    def _system(self, visit: Visit) -> Iterator[Issue]:
+        value = visit.value
+        if not isinstance(value, dict):
+            return
+        system = value.get("system")
+        if not isinstance(system, str):
+            return
+        if visit.code == "Coding":
+            # as HL7's validator: judged where the Coding itself is bound (its terminology check)
+            if system and not system.startswith(_SYSTEM_SCHEMES) and visit.element.get("binding"):
+                yield SYSTEM_NOT_ABSOLUTE.issue(
+                    f"Coding.system must be an absolute reference, not a local reference ('{system[:100]}')",
+                    path=visit.path, expression=visit.expression)
+            return
+        if system and not system.startswith((*_SYSTEM_SCHEMES, "ldap:")) or system == "":
+            yield SYSTEM_NOT_ABSOLUTE.issue(
+                f"Identifier.system must be an absolute reference, not a local reference ('{system[:100]}')",
+                path=visit.path, expression=visit.expression)
+        identifier = value.get("value")
+        if system == _IETF_URI and isinstance(identifier, str) and not _SCHEME.match(identifier):
+            yield SYSTEM_NOT_ABSOLUTE.issue(
+                f"If identifier.system is '{_IETF_URI}', then identifier.value must be a full URI (start with a "
+                f"scheme), not '{identifier[:100]}'", path=visit.path, expression=visit.expression)
