@@ -28,6 +28,8 @@ EXAMPLE_URL = declared("FHIR-EXT-006")
 VERSIONED_URL = declared("FHIR-EXT-007")
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_UNCHECKED_NAMESPACES = ("http://hl7.org/fhir/tools/StructureDefinition/",
+                         "http://hl7.org/fhir/StructureDefinition/structuredefinition-expression")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
 
 
@@ -52,7 +54,13 @@ class ExtensionChecker:
         definition = self.definitions.get(url)
         if definition is None or definition.get("type") != "Extension":
             example = bool(_EXAMPLE_DOMAIN.match(url))
-            if example and self.allow_example_urls:  # as HL7's validator: example URLs are for examples
+            if url.startswith(_UNCHECKED_NAMESPACES) or "nema.org" in url:
+                # DICOM's extension namespace and HL7's tooling namespace: HL7's validator accepts
+                # extensions there without a definition
+                yield UNKNOWN.issue(f"The extension {url} is not defined; extensions in this namespace are "
+                                    "accepted without checks", path=(*visit.path, "url"),
+                                    expression=visit.expression, severity=Severity.INFORMATION)
+            elif example and self.allow_example_urls:  # as HL7's validator: example URLs are for examples
                 yield UNKNOWN.issue(f"The extension {url} is not defined; it uses an example domain, so it "
                                     "is accepted without checks", path=(*visit.path, "url"),
                                     expression=visit.expression, severity=Severity.INFORMATION)
@@ -88,7 +96,7 @@ class ExtensionChecker:
                     shown = ", ".join(sorted(allowed)) or "no value (a complex extension)"
                     yield WRONG_VALUE.issue(
                         f"The extension {url} does not allow a value of type {suffix[:1].lower() + suffix[1:]}; "
-                        f"allowed: {shown}", path=(*visit.path, key), expression=f"{expression}.value")
+                        f"allowed: {shown}", path=(*visit.path, key), expression=expression)
         slices = {e.get("sliceName"): e for e in elements
                   if e.get("path") == "Extension.extension" and e.get("sliceName") and e.get("id", "").count(":") == 1
                   and e["id"].startswith(f"{prefix}.extension:")}
@@ -113,10 +121,7 @@ class ExtensionChecker:
         parent = visit.parent
         if parent is None:
             return
-        # R4's own extensions state some contexts inconsistently with how the specification uses
-        # them (fixed in later versions): for those a mismatch is a warning, not an error.
-        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("fhirVersion") == "4.0.1"
-        severity = Severity.WARNING if core else None
+        severity = None  # an error, as in HL7's validator (core and extensions-pack definitions alike)
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
             yield WRONG_CONTEXT.issue(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterator
 
-from ..issues import Issue
+from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
@@ -135,6 +135,25 @@ class DocumentIndex:
         return found[0] if len(found) == 1 else None
 
 
+_DOCUMENT_KEYS = frozenset({
+    "Composition.subject", "Composition.author", "Composition.encounter", "Composition.custodian",
+    "Composition.attester.party", "Composition.event.detail", "Composition.section.author",
+    "Composition.section.focus", "Composition.section.entry", "MessageHeader.focus"})
+"""The references of a document's Composition and a message's MessageHeader that must resolve
+inside the Bundle (documents.html#content, messaging.html)."""
+
+
+def _is_document_key(visit: Visit, top: dict[str, Any]) -> bool:
+    """A reference of the Bundle's first resource (its Composition or MessageHeader) that must
+    resolve in the Bundle."""
+    entries = top.get("entry")
+    first = entries[0].get("resource") if isinstance(entries, list) and entries and isinstance(entries[0], dict) else None
+    if first is None or visit.resource is not first or visit.root is not first:
+        return False
+    path = re.sub(r"(\.section)+", ".section", visit.element.get("path", ""))
+    return path in _DOCUMENT_KEYS
+
+
 def _contained_with_id(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
     return [c for c in resource.get("contained") or [] if isinstance(c, dict) and c.get("id") == id_]
 
@@ -219,8 +238,19 @@ class ReferenceChecker:
                 if others:
                     found = ", ".join(str((r.get("meta") or {}).get("versionId", "none")) for r in others)
                     note = (f". The bundle has it, but with meta.versionId {found}, not {versions.group(1)}")
-                yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
-                                          path=visit.path, expression=visit.expression)
+                if misses or others:
+                    # a resource with that type and id is there, but the fullUrl rules do not reach
+                    # it: a Bundle-level inconsistency, located on the Bundle as HL7's validator does
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.expression}){note}",
+                                              path=visit.path, expression=str(top.get("resourceType")))
+                elif _is_document_key(visit, top):
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')})",
+                                              path=visit.path, expression=visit.expression)
+                else:  # other references of a document or message may point outside it
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}); "
+                                              "it is not one of the references that must resolve inside a document "
+                                              "or message", path=visit.path, expression=visit.expression,
+                                              severity=Severity.INFORMATION)
             return
         actual = resolved[0].get("resourceType")
         if implied and isinstance(actual, str) and actual != implied.group(1) and not _ABSOLUTE.match(reference):
@@ -323,9 +353,8 @@ class ReferenceChecker:
     def _entry(self, visit: Visit) -> Iterator[Issue]:
         full_url = visit.value.get("fullUrl")
         resource = visit.value.get("resource")
-        search_mode = (visit.value.get("search") or {}).get("mode") if isinstance(visit.value.get("search"), dict) else None
         if full_url is None and isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
-                and visit.resource.get("type") not in _NO_FULLURL_NEEDED and search_mode != "outcome":
+                and visit.resource.get("type") not in _NO_FULLURL_NEEDED:
             yield FULLURL_MISSING.issue(
                 "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the "
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from ..issues import Issue
 from ..rules import declared
 from .definitions import Definitions
+from .attachments import AttachmentChecker
 from .bindings import BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
@@ -51,7 +52,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
-              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls)]
+              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls),
+              AttachmentChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))

@@ -1,0 +1,105 @@
+"""Attachments: data, size and hash agree with each other (datatypes.html#Attachment).
+
+``Attachment.data`` is base64 (RFC 4648, no white space inside the value in JSON), ``size`` is
+the number of bytes of the decoded data and ``hash`` the base64 SHA-1 of them. HL7's validator
+decodes the data and checks both; so does this check, with the same severities. An attachment
+with neither data nor url should at least say what it would hold (contentType or language).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from typing import Any, Iterator
+
+from ..issues import Issue, Severity
+from ..rules import rule
+from .visit import Visit
+
+NOT_BASE64 = rule(
+    "FHIR-ATT-001", "Attachment data or hash is not valid base64", Severity.ERROR,
+    """
+    ``Attachment.data`` and ``Attachment.hash`` are base64 (RFC 4648): letters, digits, ``+``,
+    ``/`` and ``=`` padding, with no spaces or line breaks inside the value. A receiver that
+    decodes strictly cannot read the content. (A base64Binary elsewhere with white space gets a
+    warning from the datatype check; in an Attachment the content itself cannot be decoded.)
+    """,
+    bad='{"contentType": "text/plain", "data": "SGVs bG8="}',
+    good='{"contentType": "text/plain", "data": "SGVsbG8="}',
+)
+SIZE_MISMATCH = rule(
+    "FHIR-ATT-002", "Attachment size does not match its data", Severity.ERROR,
+    "``Attachment.size`` is the number of bytes of the decoded ``data``; here they differ.",
+    bad='{"contentType": "text/plain", "data": "SGVsbG8=", "size": 6}',
+    good='{"contentType": "text/plain", "data": "SGVsbG8=", "size": 5}',
+)
+HASH_MISMATCH = rule(
+    "FHIR-ATT-003", "Attachment hash does not match its data", Severity.ERROR,
+    """
+    ``Attachment.hash`` is the base64-encoded SHA-1 digest of the decoded ``data`` (not a hex
+    string). The stated hash is not that digest, so a receiver would reject the content as
+    corrupted.
+    """,
+    bad='{"contentType": "text/plain", "data": "SGVsbG8=", "hash": "f7ff9e8b7bb2e09b70935a5d785e0cc5d9d0abf0"}',
+    good='{"contentType": "text/plain", "data": "SGVsbG8=", "hash": "9/+ei3uy4Jtwk1pdeF4MxdnQq/A="}',
+)
+NO_CONTENT = rule(
+    "FHIR-ATT-004", "Attachment without data, url, contentType or language", Severity.WARNING,
+    "An attachment has data and/or a url; without them it should at least say its contentType or language.",
+    bad='{"title": "Report"}',
+    good='{"contentType": "application/pdf", "url": "https://fhir.example.no/Binary/1", "title": "Report"}',
+)
+
+_STRICT = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def strict_base64(text: str) -> tuple[bytes | None, str | None]:
+    """The decoded bytes, or None and why: RFC 4648 without white space; padding may be left out."""
+    if not _STRICT.match(text):
+        bad = next((c for c in text if not (c.isascii() and (c.isalnum() or c in "+/="))), "=")
+        return None, f"illegal base64 character {bad!r}"
+    body = text.rstrip("=")
+    if len(body) % 4 == 1:
+        return None, "the last unit does not have enough valid bits"
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True), None
+    except (binascii.Error, ValueError) as exc:
+        return None, str(exc)
+
+
+class AttachmentChecker:
+    def relevant(self, element: dict[str, Any], code: str | None) -> bool:
+        return code == "Attachment"
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        value = visit.value
+        if visit.code != "Attachment" or not isinstance(value, dict):
+            return
+        where = {"path": visit.path, "expression": visit.expression}
+        if not any(key in value for key in ("data", "url", "contentType", "language")):
+            yield NO_CONTENT.issue("Attachments have data and/or url, or else should have either contentType "
+                                   "and/or language", **where)
+        hash_bytes = None
+        stated_hash = value.get("hash")
+        if isinstance(stated_hash, str) and stated_hash:
+            hash_bytes, problem = strict_base64(stated_hash)
+            if problem:
+                yield NOT_BASE64.issue(f"The base64 content in the hash element is not valid base64: {problem}", **where)
+        data = value.get("data")
+        if not isinstance(data, str) or not data:
+            return
+        content, problem = strict_base64(data)
+        if content is None:
+            yield NOT_BASE64.issue(f"The base64 content in the data element is not valid base64: {problem}", **where)
+            return
+        size = value.get("size")
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0 and size != len(content):
+            yield SIZE_MISMATCH.issue(f"Stated Attachment Size {size} does not match actual attachment size "
+                                      f"{len(content)}", **where)
+        if hash_bytes is not None:
+            digest = hashlib.sha1(content).digest()
+            if digest != hash_bytes:
+                yield HASH_MISMATCH.issue(f"The hash of the data did not match the data (stated: '{stated_hash}', "
+                                          f"actual: '{base64.b64encode(digest).decode()}')", **where)
