@@ -138,7 +138,7 @@ class ExtensionChecker:
     def _allows(self, context: dict[str, Any], parent: Parent, visit: Visit) -> bool:
         kind, expression = context.get("type"), str(context.get("expression", ""))
         if kind == "element":
-            candidates = {parent.type_name, parent.element_path, "Element"}
+            candidates = {parent.type_name, parent.element_path, "Element", *parent.aliases}
             root = parent.element_path.split(".", 1)[0]
             if parent.element_path == root and root in self.definitions.resource_types:
                 candidates |= {"Resource"} if root in ("Bundle", "Parameters", "Binary") else {"Resource", "DomainResource"}

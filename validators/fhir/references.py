@@ -238,14 +238,14 @@ class ReferenceChecker:
                 if others:
                     found = ", ".join(str((r.get("meta") or {}).get("versionId", "none")) for r in others)
                     note = (f". The bundle has it, but with meta.versionId {found}, not {versions.group(1)}")
-                if misses or others:
+                if _is_document_key(visit, top):
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
+                                              path=visit.path, expression=visit.expression)
+                elif misses or others:
                     # a resource with that type and id is there, but the fullUrl rules do not reach
                     # it: a Bundle-level inconsistency, located on the Bundle as HL7's validator does
                     yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.expression}){note}",
                                               path=visit.path, expression=str(top.get("resourceType")))
-                elif _is_document_key(visit, top):
-                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')})",
-                                              path=visit.path, expression=visit.expression)
                 else:  # other references of a document or message may point outside it
                     yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}); "
                                               "it is not one of the references that must resolve inside a document "

@@ -252,14 +252,16 @@ class StructureChecker:
                 counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
                 continue  # a value type the extension does not allow: the extension check says so
             if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
+                # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
+                # which its validator judges (at the typed path)
                 yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
-                                             expression=parsed_path(expression))
+                                             expression=parsed_path(expression) if ctx.path != "Element" else expression)
                 continue
             element, code = found
             count_key, repeats, choice = self._element_info(element)
             if key.startswith("_"):
                 owner = Parent(obj.get(name), code or "", element["path"],
-                               f"{expression}.{_display_name(name, element, code)}", obj)
+                               f"{expression}.{_display_name(name, element, code)}", obj, _aliases(element))
                 if name not in obj:
                     counts[count_key] = counts.get(count_key, 0) + _present(value)
                     yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
@@ -429,7 +431,8 @@ class StructureChecker:
                 yield from self._run_checks(value, type_root, code, path, expression)
             type_name = code if code and code not in ("BackboneElement", "Element") else element["path"]
             yield from self._object(value, child, path, expression,
-                                    owner=Parent(value, type_name, element["path"], expression))
+                                    owner=Parent(value, type_name, element["path"], expression,
+                                                 aliases=_aliases(element)))
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
         if code == "xhtml":
@@ -480,7 +483,7 @@ class StructureChecker:
             elif ctx is not None:
                 values = owner.value if isinstance(owner.value, list) else [owner.value]
                 here = Parent(values[i] if i < len(values) else None, owner.type_name, owner.element_path,
-                              expression, owner.container)
+                              expression, owner.container, owner.aliases)
                 yield from self._object(item, ctx, item_path, expression, owner=here)
 
 
@@ -492,6 +495,12 @@ def parsed_path(expression: str) -> str:
     """An expression as HL7's JSON parser writes locations: choice elements as ``value[x]``
     instead of ``value.ofType(Quantity)`` (the parser has not chosen a type yet)."""
     return _OF_TYPE.sub("[x]", expression) if ".ofType(" in expression else expression
+
+
+def _aliases(element: ElementDefinition) -> tuple[str, ...]:
+    """The base path and the reused element's path (contentReference) of an element, where they differ."""
+    found = [(element.get("base") or {}).get("path"), str(element.get("contentReference") or "").split("#")[-1]]
+    return tuple(p for p in found if p and p != element.get("path"))
 
 
 def _as_parsed(issues: Iterator[Issue], item_expression: str, shown: str) -> Iterator[Issue]:

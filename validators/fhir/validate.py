@@ -38,6 +38,8 @@ class FhirOptions:
     """Report mustSupport elements of the profiles that the instance leaves out."""
     allow_example_urls: bool = True
     """Accept undefined extensions in example domains (example.org, ...) with a note, as HL7's examples do."""
+    resolve_urls: bool = True
+    """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -52,7 +54,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
-              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls),
+              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
