@@ -208,19 +208,24 @@ class ReferenceChecker:
                 yield from self._target(visit, reference, contained, targets, f"the contained resource {reference}")
             return
         implied = _LITERAL.search(reference)
-        if implied and implied.group(1) in self.definitions.resource_types and targets \
-                and implied.group(1) not in targets:
+        wrong_type = bool(implied and implied.group(1) in self.definitions.resource_types and targets
+                          and implied.group(1) not in targets)
+        top = visit.top
+        in_bundle = top.get("resourceType") == "Bundle" and visit.resource is not top
+        index = self._index(top) if in_bundle else None
+        referrer = self.document.referrer(top, visit.root) if in_bundle else None
+        resolved = index.resolve(reference, referrer) if index is not None else []
+        if wrong_type and implied:
+            # an error where the target travels with the reference (HL7's validator checks the type
+            # of targets it can resolve); a warning for a target elsewhere, which it does not check
             yield WRONG_TARGET.issue(
                 f"The type '{implied.group(1)}' implied by the reference URL {reference} is not a valid Target "
-                f"for this element (must be one of [{', '.join(sorted(targets))}])",
-                path=visit.path, expression=visit.expression)
+                f"for this element (must be one of [{', '.join(sorted(targets))}])"
+                + ("" if resolved else "; the target is not in this document, so this is a warning"),
+                path=visit.path, expression=visit.expression, severity=None if resolved else Severity.WARNING)
             return
-        top = visit.top
-        if top.get("resourceType") != "Bundle" or visit.resource is top:
+        if index is None:
             return
-        index = self._index(top)
-        referrer = self.document.referrer(top, visit.root)
-        resolved = index.resolve(reference, referrer)
         if len(resolved) > 1:
             entries = ", ".join(f"Bundle.entry[{index.entry_of.get(id(r))}]" for r in resolved)
             yield AMBIGUOUS.issue(f"Multiple matches in bundle for reference {reference}: {entries} all match it by "

@@ -18,7 +18,7 @@ from ..rules import declared
 from .definitions import Context, Definitions, ElementDefinition, element_key, is_primitive, type_codes
 from .references import DocumentIndex
 from .slicing import Item, SliceMatcher, assign
-from .primitives import format_problem, id_problem, json_type_problem
+from .primitives import NUMBER_TYPES, format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
 
@@ -449,6 +449,11 @@ class StructureChecker:
                 parsed_path(_INDEX_AT_END.sub("", expression) if path and isinstance(path[-1], int) else expression)
             yield PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
                                        expression=parsed)
+            regex = self.definitions.primitive_regex(code) if isinstance(value, str) and code in NUMBER_TYPES else None
+            if regex is not None and not re.fullmatch(regex, value):
+                # a number written as a string is read as text: HL7's validator also judges that text
+                yield PRIMITIVE_FORMAT.issue(f"The value '{value[:100]}' is not a valid {code}", path=path,
+                                             expression=expression)
             return
         if isinstance(value, str) and not value.strip():
             # as HL7's validator: an empty value is an error, one of white space only a warning;

@@ -313,6 +313,8 @@ class UrlChecker:
         if not isinstance(value, dict):
             return
         system = value.get("system")
+        if isinstance(system, (int, float)) and not isinstance(system, bool):
+            system = str(system)  # a number where a URI belongs (the JSON type check reports it too)
         if not isinstance(system, str):
             return
         if visit.code == "Coding":
