@@ -169,8 +169,11 @@ Conforms = Callable[[dict[str, Any], str], "bool | None"]
 
 
 class ReferenceChecker:
-    def __init__(self, definitions: Definitions, conforms_to: Conforms) -> None:
+    def __init__(self, definitions: Definitions, conforms_to: Conforms,
+                 assume_valid_rest_references: bool = False) -> None:
         self.definitions = definitions
+        self.assume_valid_rest_references = assume_valid_rest_references
+        """A RESTful reference's type counts as its target's type even when the target is elsewhere."""
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
         """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
@@ -221,8 +224,10 @@ class ReferenceChecker:
             yield WRONG_TARGET.issue(
                 f"The type '{implied.group(1)}' implied by the reference URL {reference} is not a valid Target "
                 f"for this element (must be one of [{', '.join(sorted(targets))}])"
-                + ("" if resolved else "; the target is not in this document, so this is a warning"),
-                path=visit.path, expression=visit.expression, severity=None if resolved else Severity.WARNING)
+                + ("" if resolved or self.assume_valid_rest_references else
+                   "; the target is not in this document, so this is a warning"),
+                path=visit.path, expression=visit.expression,
+                severity=None if resolved or self.assume_valid_rest_references else Severity.WARNING)
             return
         if index is None:
             return

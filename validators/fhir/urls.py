@@ -168,6 +168,29 @@ def is_absolute_url(url: str) -> bool:
     return bool(_ABSOLUTE.match(url))
 
 
+def ids_in(resource: dict[str, Any]) -> frozenset[str]:
+    """Every ``id`` in a resource (its own, contained resources', elements') and in its narratives
+    (``id`` attributes): what a local ``#fragment`` can point at."""
+    found: set[str] = set()
+    stack: list[Any] = [resource]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key == "id" and isinstance(child, str):
+                    found.add(child)
+                elif key == "div" and isinstance(child, str):
+                    found.update(_XHTML_ID.findall(child))
+                else:
+                    stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(found)
+
+
+_XHTML_ID = re.compile(r"""\sid\s*=\s*["']([^"']+)["']""")
+
+
 class UrlChecker:
     """Form and resolution of URI-typed values; system and reference strings on their datatypes."""
 
@@ -179,11 +202,14 @@ class UrlChecker:
         self._ids: tuple[Any, frozenset[str]] | None = None
 
     def relevant(self, element: dict[str, Any], code: str | None) -> bool:
-        return code in URL_TYPES or code in ("Coding", "Identifier") or element.get("path") == "Reference.reference"
+        if code in ("Coding", "Identifier"):
+            return element.get("path") != code  # (not again for the datatype's own constraints)
+        return code in URL_TYPES or element.get("path") == "Reference.reference"
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code in ("Coding", "Identifier"):
-            yield from self._system(visit)
+            if visit.element.get("path") != visit.code:
+                yield from self._system(visit)
             return
         value = visit.value
         if not isinstance(value, str) or not value:
@@ -281,24 +307,9 @@ class UrlChecker:
             path=visit.path, expression=visit.expression, severity=None if hard else Severity.WARNING)
 
     def _ids_in(self, resource: dict[str, Any]) -> frozenset[str]:
-        """Every ``id`` in the resource (contained resources and elements) and in its narrative."""
         if self._ids is not None and self._ids[0] is resource:
             return self._ids[1]
-        found: set[str] = set()
-        stack: list[Any] = [resource]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                for key, child in node.items():
-                    if key == "id" and isinstance(child, str):
-                        found.add(child)
-                    elif key == "div" and isinstance(child, str):
-                        found.update(re.findall(r"""\b(?:id|name)\s*=\s*["']([^"']+)["']""", child))
-                    else:
-                        stack.append(child)
-            elif isinstance(node, list):
-                stack.extend(node)
-        ids = frozenset(found)
+        ids = ids_in(resource)
         self._ids = (resource, ids)
         return ids
 

@@ -40,6 +40,8 @@ class FhirOptions:
     """Accept undefined extensions in example domains (example.org, ...) with a note, as HL7's examples do."""
     resolve_urls: bool = True
     """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
+    assume_valid_rest_references: bool = False
+    """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -52,7 +54,9 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     invariants = InvariantChecker(definitions)
     checks = [BindingChecker(definitions), invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
-              ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
+              ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
+                               assume_valid_rest_references=options.assume_valid_rest_references),
+              NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker()]
