@@ -28,6 +28,14 @@ EXAMPLE_URL = declared("FHIR-EXT-006")
 VERSIONED_URL = declared("FHIR-EXT-007")
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+CANONICAL_RESOURCES = frozenset({
+    "ActivityDefinition", "CapabilityStatement", "ChargeItemDefinition", "CodeSystem", "CompartmentDefinition",
+    "ConceptMap", "EffectEvidenceSynthesis", "EventDefinition", "Evidence", "EvidenceVariable", "ExampleScenario",
+    "GraphDefinition", "ImplementationGuide", "Library", "Measure", "MessageDefinition", "NamingSystem",
+    "OperationDefinition", "PlanDefinition", "Questionnaire", "ResearchDefinition", "ResearchElementDefinition",
+    "RiskEvidenceSynthesis", "SearchParameter", "StructureDefinition", "StructureMap", "TerminologyCapabilities",
+    "TestScript", "ValueSet"})
+"""R4's resources with a canonical url (what R5 calls CanonicalResource, the context some extensions name)."""
 _UNCHECKED_NAMESPACES = ("http://hl7.org/fhir/tools/StructureDefinition/",
                          "http://hl7.org/fhir/StructureDefinition/structuredefinition-expression")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
@@ -121,7 +129,12 @@ class ExtensionChecker:
         parent = visit.parent
         if parent is None:
             return
-        severity = None  # an error, as in HL7's validator (core and extensions-pack definitions alike)
+        # An error, as in HL7's validator, which always loads the FHIR extensions pack. R4 core's
+        # own copies of those extensions (version 4.0.1, used when the pack is not loaded) state
+        # some contexts inconsistently with how the specification uses them (fixed in the pack):
+        # for those a mismatch is a warning.
+        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("version") == "4.0.1"
+        severity = Severity.WARNING if core else None
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
             yield WRONG_CONTEXT.issue(
@@ -146,6 +159,8 @@ class ExtensionChecker:
                 candidates.add("BackboneElement")
             if parent.type_name in self.definitions.type_kinds and not parent.type_name[:1].islower():
                 candidates.add("DataType")
+            if parent.element_path == root and root in CANONICAL_RESOURCES:
+                candidates |= {"CanonicalResource", "MetadataResource"}  # R5 names the pack uses for them
             return expression in candidates or expression.split("#", 1)[-1] in candidates
         if kind == "extension":  # on that extension, or on its value
             holder = parent.value if parent.type_name == "Extension" else (

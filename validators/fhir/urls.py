@@ -276,7 +276,7 @@ class UrlChecker:
             return True
         if not url.startswith(("http://", "https://")):
             return True  # only http(s) URLs are looked up
-        bare = url.split("|", 1)[0]
+        bare = url.split("|", 1)[0].split("#", 1)[0]  # a version or a fragment inside a definition
         if self.definitions.resource_type(bare) is not None or bare in WELL_KNOWN:
             return True
         if bare in self.definitions.naming_system_uris():
