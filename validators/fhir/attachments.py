@@ -15,42 +15,13 @@ import re
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .visit import Visit
 
-NOT_BASE64 = rule(
-    "FHIR-ATT-001", "Attachment data or hash is not valid base64", Severity.ERROR,
-    """
-    ``Attachment.data`` and ``Attachment.hash`` are base64 (RFC 4648): letters, digits, ``+``,
-    ``/`` and ``=`` padding, with no spaces or line breaks inside the value. A receiver that
-    decodes strictly cannot read the content. (Other base64Binary values of R4 may contain white
-    space; an attachment's content is decoded strictly, as HL7's validator does.)
-    """,
-    bad='{"contentType": "text/plain", "data": "SGVs bG8="}',
-    good='{"contentType": "text/plain", "data": "SGVsbG8="}',
-)
-SIZE_MISMATCH = rule(
-    "FHIR-ATT-002", "Attachment size does not match its data", Severity.ERROR,
-    "``Attachment.size`` is the number of bytes of the decoded ``data``; here they differ.",
-    bad='{"contentType": "text/plain", "data": "SGVsbG8=", "size": 6}',
-    good='{"contentType": "text/plain", "data": "SGVsbG8=", "size": 5}',
-)
-HASH_MISMATCH = rule(
-    "FHIR-ATT-003", "Attachment hash does not match its data", Severity.ERROR,
-    """
-    ``Attachment.hash`` is the base64-encoded SHA-1 digest of the decoded ``data`` (not a hex
-    string). The stated hash is not that digest, so a receiver would reject the content as
-    corrupted.
-    """,
-    bad='{"contentType": "text/plain", "data": "SGVsbG8=", "hash": "f7ff9e8b7bb2e09b70935a5d785e0cc5d9d0abf0"}',
-    good='{"contentType": "text/plain", "data": "SGVsbG8=", "hash": "9/+ei3uy4Jtwk1pdeF4MxdnQq/A="}',
-)
-NO_CONTENT = rule(
-    "FHIR-ATT-004", "Attachment without data, url, contentType or language", Severity.WARNING,
-    "An attachment has data and/or a url; without them it should at least say its contentType or language.",
-    bad='{"title": "Report"}',
-    good='{"contentType": "application/pdf", "url": "https://fhir.example.no/Binary/1", "title": "Report"}',
-)
+NOT_BASE64 = declared("FHIR-ATT-001")
+SIZE_MISMATCH = declared("FHIR-ATT-002")
+HASH_MISMATCH = declared("FHIR-ATT-003")
+NO_CONTENT = declared("FHIR-ATT-004")
 
 _STRICT = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 

@@ -51,17 +51,7 @@ _ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)([A-Z
 _SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data:text/html)", re.IGNORECASE)
 _PARSER = safe_xml_parser()
 
-UNRESOLVED_LINK = rule(
-    "FHIR-XHTML-008", "Narrative link or image to a #fragment that is not there", Severity.ERROR,
-    """
-    An ``<a href="#x">`` or ``<img src="#x">`` in the narrative points inside the resource: at an
-    element, a contained resource (an image as a contained Binary or Media) or an ``id`` in the
-    narrative. Nothing has that id, so the link is dead or the image is missing from what the
-    reader sees.
-    """,
-    bad='<div xmlns="http://www.w3.org/1999/xhtml"><img src="#photo"/></div> (no element with id "photo")',
-    good='<div xmlns="http://www.w3.org/1999/xhtml"><img src="#photo"/></div> and a contained Binary with id "photo"',
-)
+UNRESOLVED_LINK = declared("FHIR-XHTML-008")
 _ANCHOR_NAME = re.compile(r"""<a\s[^>]*\bname\s*=\s*["']([^"']+)["']""")
 _LOCAL_LINK = re.compile(r"""\s(href|src)\s*=\s*["']#([^"']*)["']""")
 

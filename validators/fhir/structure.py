@@ -38,26 +38,8 @@ UNKNOWN_TYPE_PROFILE = declared("FHIR-STRUCT-013")
 MUST_SUPPORT = declared("FHIR-STRUCT-014")
 ID_EXTENSION = declared("FHIR-STRUCT-015")
 
-EMPTY_VALUE = rule(
-    "FHIR-STRUCT-016", "Empty primitive value", Severity.ERROR,
-    """
-    FHIR JSON and XML do not allow empty values: ``"system": ""`` is not an absent system, it is
-    an invalid one (invariant ele-1: every element has a value or children). Leave the element
-    out when there is no value.
-    """,
-    bad='{"resourceType": "Patient", "identifier": [{"system": "", "value": "123"}]}',
-    good='{"resourceType": "Patient", "identifier": [{"value": "123"}]}',
-)
-WHITESPACE_VALUE = rule(
-    "FHIR-STRUCT-017", "Primitive value of white space, or a string padded with it", Severity.WARNING,
-    """
-    A value that is only white space carries nothing and is almost always a mapping fault;
-    strings that start or end with white space compare unequal to the same text without it.
-    Trim the value, or leave the element out.
-    """,
-    bad='{"resourceType": "Patient", "name": [{"family": "  "}]}',
-    good='{"resourceType": "Patient", "name": [{"family": "Nordmann"}]}',
-)
+EMPTY_VALUE = declared("FHIR-STRUCT-016")
+WHITESPACE_VALUE = declared("FHIR-STRUCT-017")
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:

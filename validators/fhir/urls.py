@@ -25,89 +25,17 @@ import re
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
-from ..rules import rule
+from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
 
-CANONICAL_NOT_ABSOLUTE = rule(
-    "FHIR-URL-001", "Canonical URL is not absolute", Severity.ERROR,
-    """
-    A ``canonical`` (``library``, ``relatedArtifact.resource``, ``instantiatesCanonical``,
-    ``QuestionnaireResponse.questionnaire``, ``ValueSet.compose.include.valueSet``, ...) names a
-    definition by its canonical URL: an absolute URL, optionally with ``|version``, or a
-    fragment (``#id``) that points at a contained resource. ``Library/xyz`` is a relative
-    reference to a server's resource, not a canonical URL. The ``url`` of a canonical resource
-    itself is absolute too.
-    """,
-    bad='{"resourceType": "ActivityDefinition", "status": "draft", "library": ["Library/zika-logic"]}',
-    good='{"resourceType": "ActivityDefinition", "status": "draft", '
-         '"library": ["http://fhir.example.no/Library/zika-logic"]}',
-)
-EXAMPLE_URL = rule(
-    "FHIR-URL-002", "Example URL where example URLs are not allowed", Severity.ERROR,
-    """
-    The value is a URL in a domain reserved for examples (example.org, example.com,
-    example.net, acme.com, acme.org, or the example OID arcs) that no loaded definition has.
-    Exchanged data cannot point at example namespaces: no receiver can know what they mean.
-    Reported when example URLs are not allowed (``--no-example-urls``, HL7's default); by
-    default samsvar accepts them, as HL7's ``-allow-example-urls true``.
-    """,
-    bad='(--no-example-urls) {"resourceType": "Patient", "identifier": [{"system": "http://example.org/mrn", "value": "1"}]}',
-    good='{"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
-)
-UNRESOLVED_URL = rule(
-    "FHIR-URL-003", "URL in an HL7 namespace that resolves to no definition", Severity.ERROR,
-    """
-    URLs under ``http://hl7.org/fhir``, ``http://terminology.hl7.org`` and
-    ``http://fhir.org/guides`` name published definitions (code systems, value sets,
-    profiles, naming systems). This one is not the canonical URL of anything in the loaded
-    packages (core, HL7 terminology, the extensions pack and the ``--ig`` packages), nor a
-    NamingSystem's unique id or a well-known system URI: usually a misspelt or invented system
-    (``http://terminology.hl7.org/CodeSystem/v2-0203x``), a versioned form that is not a
-    canonical URL, or a page of the specification. Load the package that defines it, or use
-    the right URL.
-    """,
-    bad='{"system": "http://terminology.hl7.org/CodeSystem/task-performer-type", "code": "performer"}',
-    good='{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}',
-)
-LOCAL_UNRESOLVED = rule(
-    "FHIR-URL-004", "Local reference (#id) with no target in the resource", Severity.ERROR,
-    """
-    A value starting with ``#`` points at a contained resource or an element with that id in
-    the same resource. Nothing here has that id. An error for a ``canonical`` (the definition it
-    names is missing); a warning for a plain ``uri``.
-    """,
-    bad='{"resourceType": "Questionnaire", "status": "draft", "item": [{"linkId": "1", "type": "choice", '
-        '"answerValueSet": "#reasons"}]}',
-    good='(the same with a contained ValueSet whose id is "reasons")',
-)
-BAD_SCHEME = rule(
-    "FHIR-URL-005", "URI with an oid: or uuid: scheme", Severity.ERROR,
-    "OIDs and UUIDs as URIs are written ``urn:oid:1.2.3`` and ``urn:uuid:...``; ``oid:`` and ``uuid:`` are not URI schemes.",
-    bad='{"system": "oid:2.16.578.1.12.4.1.1.7010", "code": "1"}',
-    good='{"system": "urn:oid:2.16.578.1.12.4.1.1.7010", "code": "1"}',
-)
-SYSTEM_NOT_ABSOLUTE = rule(
-    "FHIR-URL-006", "Coding or Identifier system is not absolute", Severity.ERROR,
-    """
-    ``Coding.system`` and ``Identifier.system`` identify a namespace and must be absolute
-    (``http:``, ``https:``, ``urn:``; for identifiers also ``ldap:``). A local name, a value
-    with a leading space or an empty identifier system identifies nothing. When the system of
-    an identifier is ``urn:ietf:rfc:3986``, its value is itself a URI and must be absolute.
-    """,
-    bad='{"identifier": [{"system": "MRN", "value": "1"}]}',
-    good='{"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}]}',
-)
-REFERENCE_WHITESPACE = rule(
-    "FHIR-REF-005", "Reference with white space", Severity.ERROR,
-    """
-    ``Reference.reference`` is a literal URL (``Patient/123``, an absolute URL, ``urn:uuid:...``
-    or ``#id``): it never contains white space. ``"Patient/with space"`` and free text such as
-    ``"not a reference"`` are not references; put text in ``Reference.display``.
-    """,
-    bad='{"subject": {"reference": "Patient/with space"}}',
-    good='{"subject": {"reference": "Patient/with-space"}}',
-)
+CANONICAL_NOT_ABSOLUTE = declared("FHIR-URL-001")
+EXAMPLE_URL = declared("FHIR-URL-002")
+UNRESOLVED_URL = declared("FHIR-URL-003")
+LOCAL_UNRESOLVED = declared("FHIR-URL-004")
+BAD_SCHEME = declared("FHIR-URL-005")
+SYSTEM_NOT_ABSOLUTE = declared("FHIR-URL-006")
+REFERENCE_WHITESPACE = declared("FHIR-REF-005")
 
 URL_TYPES = frozenset({"uri", "url", "canonical", "oid", "uuid"})
 _KNOWN_SPACES = ("http://hl7.org/fhir", "http://terminology.hl7.org/", "http://fhir.org/guides")
