@@ -279,7 +279,7 @@ class StructureChecker:
                     explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
                     if not explained:
                         yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
-                                          path=item_path, expression=parsed_path(item_expression))
+                                          path=item_path, expression=parsed_path(shown if wrapped else item_expression))
                     else:
                         only_extensions += 1
                     continue
@@ -426,7 +426,7 @@ class StructureChecker:
         if problem:
             # HL7's JSON parser locates this at the element, without the index of a repeating primitive;
             # a number with a fraction where an integer belongs is its validator's finding, located as usual
-            number = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+            number = code in NUMBER_TYPES and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
             parsed = expression if number else \
                 parsed_path(_INDEX_AT_END.sub("", expression) if path and isinstance(path[-1], int) else expression)
             yield PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
