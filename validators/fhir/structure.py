@@ -40,6 +40,7 @@ ID_EXTENSION = declared("FHIR-STRUCT-015")
 
 EMPTY_VALUE = declared("FHIR-STRUCT-016")
 WHITESPACE_VALUE = declared("FHIR-STRUCT-017")
+CONTAINED_WITHOUT_ID = declared("FHIR-STRUCT-018")
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -139,6 +140,9 @@ class StructureChecker:
             if problem:
                 yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
         contained = len(path) >= 2 and path[-2] == "contained" and bool(self._resources)
+        if contained and "id" not in resource and "_id" not in resource:
+            yield CONTAINED_WITHOUT_ID.issue("Resource requires an id, but none is present: a contained resource is "
+                                             "found by its id (#id)", path=path, expression=expression)
         nested = bool(self._resources)
         self._resources.append((resource, self._resources[-1][1] if contained else resource))
         seen: set[tuple[str, str | None, str]] = set()
