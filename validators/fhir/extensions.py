@@ -36,6 +36,18 @@ CANONICAL_RESOURCES = frozenset({
     "RiskEvidenceSynthesis", "SearchParameter", "StructureDefinition", "StructureMap", "TerminologyCapabilities",
     "TestScript", "ValueSet"})
 """R4's resources with a canonical url (what R5 calls CanonicalResource, the context some extensions name)."""
+CONTEXT_CORRECTIONS: dict[str, tuple[dict[str, str], ...]] = {
+    # Where the specification and its tooling have always used these extensions, whatever their
+    # definitions say (HL7's validator accepts them there too; FHIR-13328 for regex)
+    "http://hl7.org/fhir/StructureDefinition/regex": ({"type": "element", "expression": "ElementDefinition.type"},),
+    "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type":
+        ({"type": "element", "expression": "ElementDefinition.type"},),
+    "http://hl7.org/fhir/StructureDefinition/structuredefinition-normative-version":
+        ({"type": "element", "expression": "Element"},),
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation": ({"type": "element", "expression": "Element"},),
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-prohibited": ({"type": "element", "expression": "Element"},),
+}
+_ANY_EXTENSION_PATHS = ("ElementDefinition.example.value", "ElementDefinition.fixed", "ElementDefinition.pattern")
 _UNCHECKED_NAMESPACES = ("http://hl7.org/fhir/tools/StructureDefinition/",
                          "http://hl7.org/fhir/StructureDefinition/structuredefinition-expression")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
@@ -125,10 +137,12 @@ class ExtensionChecker:
                                          f"{prefix}.extension:{known[child_url]}")
 
     def _context(self, visit: Visit, url: str, definition: dict[str, Any]) -> Iterator[Issue]:
-        contexts = definition.get("context") or []
+        contexts = [*(definition.get("context") or []), *CONTEXT_CORRECTIONS.get(url, ())]
         parent = visit.parent
         if parent is None:
             return
+        if any(path.startswith(_ANY_EXTENSION_PATHS) for path in (parent.element_path, *parent.aliases)):
+            return  # example, fixed and pattern values in definitions may carry any extension
         # An error, as in HL7's validator, which always loads the FHIR extensions pack. R4 core's
         # own copies of those extensions (version 4.0.1, used when the pack is not loaded) state
         # some contexts inconsistently with how the specification uses them (fixed in the pack):
