@@ -9,7 +9,9 @@ agrees when samsvar's set of error paths (error and fatal issues) equals the Jav
 validator's. HL7's ``/*Type/id*/`` annotations in paths are ignored. The harness options
 samsvar has an equivalent for are passed on: ``examples`` (HL7's harness allows example URLs
 unless it is false) as samsvar's example-urls option, and ``validateContains: IGNORE`` as
-``--no-contained``. Prints the share per topic, for the
+``--no-contained``, and the harness's resource fetcher (every URL but example.org ones
+resolves) as ``resolve_urls=False``, and ``assumeValidRestReferences`` as
+``assume_valid_rest_references``. Prints the share per topic, for the
 ``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
@@ -87,8 +89,12 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
         examples = bool((case.get("options") or {}).get("examples", True))
         # and its validateContains option (IGNORE: findings inside contained resources are not reported)
         contained = (case.get("options") or {}).get("validateContains", "VALIDATE") != "IGNORE"
+        # and its resource fetcher, which takes every URL but example.org ones as resolving
+        # and assumeValidRestReferences (recorded for the case; a profile step's own is not in the manifest)
+        assume = bool((case.get("options") or {}).get("assumeValidRestReferences", False))
         validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles,
-                                      allow_example_urls=examples, check_contained=contained))
+                                      allow_example_urls=examples, check_contained=contained, resolve_urls=False,
+                                      assume_valid_rest_references=assume))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:

@@ -56,6 +56,14 @@ class Options:
     allow_example_urls: bool = True
     check_contained: bool = True
     """Report findings inside contained resources (False: leave them out, HL7's ``validateContains: IGNORE``)."""
+    assume_valid_rest_references: bool = False
+    """Take the type in a RESTful reference (``Patient/123``) to a target outside the document as
+    the target's type, so a type the element does not allow is an error (HL7's
+    ``-assumeValidRestReferences``); by default it is a warning, as HL7's validator does not judge it."""
+    resolve_urls: bool = True
+    """Report URLs in HL7's namespaces that name nothing loaded (FHIR-URL-003), as HL7's validator
+    does from the command line. False: take every URL outside the example domains as resolving,
+    as HL7's test harness does (its resource fetcher resolves them all)."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -376,7 +384,9 @@ class Validator:
             resource = document.tree
         found = validate_resource(resource, definitions, FhirOptions(
             production=self.options.production, profiles=self.options.profiles,
-            must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls))
+            must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls,
+            resolve_urls=self.options.resolve_urls,
+            assume_valid_rest_references=self.options.assume_valid_rest_references))
         if document.format == "xml":
             found = _without_emptied(found, issues)
         if not self.options.check_contained:

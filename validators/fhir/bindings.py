@@ -9,6 +9,7 @@ a format verdict (trust-format) or the terminology server's (remote); never a si
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from ..issues import Issue, Severity
@@ -137,6 +138,12 @@ def _codings(value: Any, code: str | None) -> list[tuple[str | None, str, str | 
     return [(c.get("system"), c["code"], c.get("display")) for c in items if isinstance(c.get("code"), str)]
 
 
+QUANTITY_TYPES = ("Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity")
+URI_SYSTEM = "urn:ietf:rfc:3986"
+"""The code system whose codes are URIs (terminologies.html: a code is any absolute URI)."""
+_URI_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+
+
 class CodingChecker:
     """An element check: every Coding whose code system is loaded in full has a real code and display."""
 
@@ -146,13 +153,24 @@ class CodingChecker:
 
     @staticmethod
     def relevant(element: dict[str, Any], code: str | None) -> bool:
-        return code == "Coding" and element.get("path") != "Coding"
+        return (code == "Coding" or code in QUANTITY_TYPES) and element.get("path") not in ("Coding", *QUANTITY_TYPES)
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
-        if visit.code != "Coding" or not isinstance(visit.value, dict) or visit.element.get("path") == "Coding":
+        if not isinstance(visit.value, dict) or visit.element.get("path") in ("Coding", *QUANTITY_TYPES):
             return  # (not again for the datatype's own constraints)
+        if visit.code in QUANTITY_TYPES:
+            yield from self._quantity(visit)
+            return
+        if visit.code != "Coding":
+            return
         system, code, display = visit.value.get("system"), visit.value.get("code"), visit.value.get("display")
         if not isinstance(system, str) or not isinstance(code, str):
+            return
+        if system == URI_SYSTEM:
+            if not _URI_CODE.match(code):
+                yield UNKNOWN_CODE.issue(f"Unknown code '{code}' in the CodeSystem '{URI_SYSTEM}': its codes are "
+                                         "absolute URIs (RFC 3986)", path=(*visit.path, "code"),
+                                         expression=f"{visit.expression}.code")
             return
         index = self.service.code_system(system)
         if index is None:
@@ -170,3 +188,15 @@ class CodingChecker:
                 f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}",
                 path=(*visit.path, "display"), expression=f"{visit.expression}.display",
                 severity=Severity.WARNING if ours else None)
+
+    def _quantity(self, visit: Visit) -> Iterator[Issue]:
+        """A Quantity's code, where its system is a code system loaded in full (UCUM is not: its
+        units are a grammar, not a list, and like HL7's validator offline samsvar does not judge them)."""
+        system, code = visit.value.get("system"), visit.value.get("code")
+        if not isinstance(system, str) or not isinstance(code, str) or self.service.code_system(system) is None:
+            return
+        verdict = self.service.validate_code(system, code, None)
+        if verdict.valid is False and verdict.kind == "unknown-code":
+            ours = self.definitions.source(system) == "samsvar.profiles#local"
+            yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code",
+                                     severity=Severity.WARNING if ours else None)

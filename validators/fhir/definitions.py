@@ -44,8 +44,12 @@ class Definitions:
         self.type_kinds: dict[str, str] = {}
         self.memo: dict[str, Any] = {}
         """Caches derived from the definitions (for example the XML reader's child maps)."""
+        self._naming_systems: list[_Entry] = []
+        """NamingSystems (R4's have no url; they are found by their uniqueIds, see :meth:`naming_system_uris`)."""
         for package in packages:
             for meta in package.index:
+                if meta.get("resourceType") == "NamingSystem":
+                    self._naming_systems.append(_Entry(package, meta.get("filename"), meta))
                 self._add(_Entry(package, meta.get("filename"), meta))
         for resource in resources:
             self.add_resource(resource)
@@ -295,6 +299,25 @@ class Definitions:
     def resource_type(self, url: str) -> str | None:
         entry = self._by_url.get(url.split("|", 1)[0])
         return entry.meta.get("resourceType") if entry else None
+
+    def naming_system_uris(self) -> frozenset[str]:
+        """Every ``uri`` uniqueId of the loaded NamingSystems (identifier and code system namespaces),
+        read once, on first use."""
+        found = self.memo.get("naming-system-uris")
+        if found is None:
+            uris: set[str] = set()
+            for entry in self._naming_systems:
+                if entry.package is None or entry.filename is None:
+                    continue
+                try:
+                    resource = entry.package.load(entry.filename)
+                except (OSError, ValueError):
+                    continue
+                for unique in resource.get("uniqueId") or []:
+                    if isinstance(unique, dict) and unique.get("type") == "uri" and isinstance(unique.get("value"), str):
+                        uris.add(unique["value"])
+            found = self.memo["naming-system-uris"] = frozenset(uris)
+        return found
 
     def canonicals(self) -> list[str]:
         return sorted(self._by_url)

@@ -28,6 +28,28 @@ EXAMPLE_URL = declared("FHIR-EXT-006")
 VERSIONED_URL = declared("FHIR-EXT-007")
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+CANONICAL_RESOURCES = frozenset({
+    "ActivityDefinition", "CapabilityStatement", "ChargeItemDefinition", "CodeSystem", "CompartmentDefinition",
+    "ConceptMap", "EffectEvidenceSynthesis", "EventDefinition", "Evidence", "EvidenceVariable", "ExampleScenario",
+    "GraphDefinition", "ImplementationGuide", "Library", "Measure", "MessageDefinition", "NamingSystem",
+    "OperationDefinition", "PlanDefinition", "Questionnaire", "ResearchDefinition", "ResearchElementDefinition",
+    "RiskEvidenceSynthesis", "SearchParameter", "StructureDefinition", "StructureMap", "TerminologyCapabilities",
+    "TestScript", "ValueSet"})
+"""R4's resources with a canonical url (what R5 calls CanonicalResource, the context some extensions name)."""
+CONTEXT_CORRECTIONS: dict[str, tuple[dict[str, str], ...]] = {
+    # Where the specification and its tooling have always used these extensions, whatever their
+    # definitions say (HL7's validator accepts them there too; FHIR-13328 for regex)
+    "http://hl7.org/fhir/StructureDefinition/regex": ({"type": "element", "expression": "ElementDefinition.type"},),
+    "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type":
+        ({"type": "element", "expression": "ElementDefinition.type"},),
+    "http://hl7.org/fhir/StructureDefinition/structuredefinition-normative-version":
+        ({"type": "element", "expression": "Element"},),
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation": ({"type": "element", "expression": "Element"},),
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-prohibited": ({"type": "element", "expression": "Element"},),
+}
+_ANY_EXTENSION_PATHS = ("ElementDefinition.example.value", "ElementDefinition.fixed", "ElementDefinition.pattern")
+_UNCHECKED_NAMESPACES = ("http://hl7.org/fhir/tools/StructureDefinition/",
+                         "http://hl7.org/fhir/StructureDefinition/structuredefinition-expression")
 _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)|acme\.(?:org|com))(?:[:/]|$)")
 
 
@@ -52,7 +74,13 @@ class ExtensionChecker:
         definition = self.definitions.get(url)
         if definition is None or definition.get("type") != "Extension":
             example = bool(_EXAMPLE_DOMAIN.match(url))
-            if example and self.allow_example_urls:  # as HL7's validator: example URLs are for examples
+            if url.startswith(_UNCHECKED_NAMESPACES) or "nema.org" in url:
+                # DICOM's extension namespace and HL7's tooling namespace: HL7's validator accepts
+                # extensions there without a definition
+                yield UNKNOWN.issue(f"The extension {url} is not defined; extensions in this namespace are "
+                                    "accepted without checks", path=(*visit.path, "url"),
+                                    expression=visit.expression, severity=Severity.INFORMATION)
+            elif example and self.allow_example_urls:  # as HL7's validator: example URLs are for examples
                 yield UNKNOWN.issue(f"The extension {url} is not defined; it uses an example domain, so it "
                                     "is accepted without checks", path=(*visit.path, "url"),
                                     expression=visit.expression, severity=Severity.INFORMATION)
@@ -88,7 +116,7 @@ class ExtensionChecker:
                     shown = ", ".join(sorted(allowed)) or "no value (a complex extension)"
                     yield WRONG_VALUE.issue(
                         f"The extension {url} does not allow a value of type {suffix[:1].lower() + suffix[1:]}; "
-                        f"allowed: {shown}", path=(*visit.path, key), expression=f"{expression}.value")
+                        f"allowed: {shown}", path=(*visit.path, key), expression=expression)
         slices = {e.get("sliceName"): e for e in elements
                   if e.get("path") == "Extension.extension" and e.get("sliceName") and e.get("id", "").count(":") == 1
                   and e["id"].startswith(f"{prefix}.extension:")}
@@ -109,13 +137,17 @@ class ExtensionChecker:
                                          f"{prefix}.extension:{known[child_url]}")
 
     def _context(self, visit: Visit, url: str, definition: dict[str, Any]) -> Iterator[Issue]:
-        contexts = definition.get("context") or []
+        contexts = [*(definition.get("context") or []), *CONTEXT_CORRECTIONS.get(url, ())]
         parent = visit.parent
         if parent is None:
             return
-        # R4's own extensions state some contexts inconsistently with how the specification uses
-        # them (fixed in later versions): for those a mismatch is a warning, not an error.
-        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("fhirVersion") == "4.0.1"
+        if any(path.startswith(_ANY_EXTENSION_PATHS) for path in (parent.element_path, *parent.aliases)):
+            return  # example, fixed and pattern values in definitions may carry any extension
+        # An error, as in HL7's validator, which always loads the FHIR extensions pack. R4 core's
+        # own copies of those extensions (version 4.0.1, used when the pack is not loaded) state
+        # some contexts inconsistently with how the specification uses them (fixed in the pack):
+        # for those a mismatch is a warning.
+        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("version") == "4.0.1"
         severity = Severity.WARNING if core else None
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
@@ -133,7 +165,7 @@ class ExtensionChecker:
     def _allows(self, context: dict[str, Any], parent: Parent, visit: Visit) -> bool:
         kind, expression = context.get("type"), str(context.get("expression", ""))
         if kind == "element":
-            candidates = {parent.type_name, parent.element_path, "Element"}
+            candidates = {parent.type_name, parent.element_path, "Element", *parent.aliases}
             root = parent.element_path.split(".", 1)[0]
             if parent.element_path == root and root in self.definitions.resource_types:
                 candidates |= {"Resource"} if root in ("Bundle", "Parameters", "Binary") else {"Resource", "DomainResource"}
@@ -141,6 +173,8 @@ class ExtensionChecker:
                 candidates.add("BackboneElement")
             if parent.type_name in self.definitions.type_kinds and not parent.type_name[:1].islower():
                 candidates.add("DataType")
+            if parent.element_path == root and root in CANONICAL_RESOURCES:
+                candidates |= {"CanonicalResource", "MetadataResource"}  # R5 names the pack uses for them
             return expression in candidates or expression.split("#", 1)[-1] in candidates
         if kind == "extension":  # on that extension, or on its value
             holder = parent.value if parent.type_name == "Extension" else (

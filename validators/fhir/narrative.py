@@ -18,6 +18,7 @@ from lxml import etree
 from ..issues import Issue
 from ..load import safe_xml_parser
 from ..rules import Rule, declared
+from .urls import ids_in
 from .visit import Visit
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -50,6 +51,10 @@ _ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)([A-Z
 _SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data:text/html)", re.IGNORECASE)
 _PARSER = safe_xml_parser()
 
+UNRESOLVED_LINK = declared("FHIR-XHTML-008")
+_ANCHOR_NAME = re.compile(r"""<a\s[^>]*\bname\s*=\s*["']([^"']+)["']""")
+_LOCAL_LINK = re.compile(r"""\s(href|src)\s*=\s*["']#([^"']*)["']""")
+
 
 class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
@@ -63,6 +68,27 @@ class NarrativeChecker:
         where = {"path": visit.path, "expression": visit.expression}
         for rule_, message in xhtml_findings(visit.value):
             yield rule_.issue(message, **where)
+        if _LOCAL_LINK.search(visit.value):
+            yield from _local_links(visit, where)
+
+
+def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
+    """``<a href="#x">`` and ``<img src="#x">`` point at an id in the resource (an element,
+    a contained resource, the narrative itself) or, in a Bundle, at an entry's resource."""
+    ids: frozenset[str] | None = None
+    for kind, target in _LOCAL_LINK.findall(visit.value):
+        if not target:
+            continue
+        if ids is None:
+            ids = ids_in(visit.resource)
+            top = visit.top
+            if top is not visit.resource and top.get("resourceType") == "Bundle":
+                ids = ids | {str((e.get("resource") or {}).get("id")) for e in top.get("entry") or []
+                             if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
+        if target not in ids and not (kind == "href" and target in _ANCHOR_NAME.findall(visit.value)):
+            what = "Image source" if kind == "src" else "Hyperlink"
+            yield UNRESOLVED_LINK.issue(f"{what} '#{target}' in the narrative does not resolve: nothing in the "
+                                        "resource has that id", **where)
 
 
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:

@@ -253,7 +253,8 @@ def _inner_conditions(items: list[Any], parent: _Here) -> Iterator[Issue]:
             continue
         here = _Here((*parent.path, "item", i), f"{parent.expression}.item[{i}]")
         inner = set(_link_ids(item.get("item") or []))
-        if any(isinstance(c, dict) and c.get("question") in inner for c in item.get("enableWhen") or []):
+        if any(isinstance(c, dict) and isinstance(c.get("question"), str) and c["question"] in inner
+               for c in item.get("enableWhen") or []):
             yield INNER_ENABLE_WHEN.issue("Questions with an enableWhen cannot refer to an inner question for its "
                                           "enableWhen condition", **_at(here))
         yield from _inner_conditions(item.get("item") or [], here)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterator
 
-from ..issues import Issue
+from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
 from .visit import Visit
@@ -135,6 +135,25 @@ class DocumentIndex:
         return found[0] if len(found) == 1 else None
 
 
+_DOCUMENT_KEYS = frozenset({
+    "Composition.subject", "Composition.author", "Composition.encounter", "Composition.custodian",
+    "Composition.attester.party", "Composition.event.detail", "Composition.section.author",
+    "Composition.section.focus", "Composition.section.entry", "MessageHeader.focus"})
+"""The references of a document's Composition and a message's MessageHeader that must resolve
+inside the Bundle (documents.html#content, messaging.html)."""
+
+
+def _is_document_key(visit: Visit, top: dict[str, Any]) -> bool:
+    """A reference of the Bundle's first resource (its Composition or MessageHeader) that must
+    resolve in the Bundle."""
+    entries = top.get("entry")
+    first = entries[0].get("resource") if isinstance(entries, list) and entries and isinstance(entries[0], dict) else None
+    if first is None or visit.resource is not first or visit.root is not first:
+        return False
+    path = re.sub(r"(\.section)+", ".section", visit.element.get("path", ""))
+    return path in _DOCUMENT_KEYS
+
+
 def _contained_with_id(resource: dict[str, Any], id_: str) -> list[dict[str, Any]]:
     return [c for c in resource.get("contained") or [] if isinstance(c, dict) and c.get("id") == id_]
 
@@ -150,8 +169,11 @@ Conforms = Callable[[dict[str, Any], str], "bool | None"]
 
 
 class ReferenceChecker:
-    def __init__(self, definitions: Definitions, conforms_to: Conforms) -> None:
+    def __init__(self, definitions: Definitions, conforms_to: Conforms,
+                 assume_valid_rest_references: bool = False) -> None:
         self.definitions = definitions
+        self.assume_valid_rest_references = assume_valid_rest_references
+        """A RESTful reference's type counts as its target's type even when the target is elsewhere."""
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
         """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
@@ -189,19 +211,26 @@ class ReferenceChecker:
                 yield from self._target(visit, reference, contained, targets, f"the contained resource {reference}")
             return
         implied = _LITERAL.search(reference)
-        if implied and implied.group(1) in self.definitions.resource_types and targets \
-                and implied.group(1) not in targets:
+        wrong_type = bool(implied and implied.group(1) in self.definitions.resource_types and targets
+                          and implied.group(1) not in targets)
+        top = visit.top
+        in_bundle = top.get("resourceType") == "Bundle" and visit.resource is not top
+        index = self._index(top) if in_bundle else None
+        referrer = self.document.referrer(top, visit.root) if in_bundle else None
+        resolved = index.resolve(reference, referrer) if index is not None else []
+        if wrong_type and implied:
+            # an error where the target travels with the reference (HL7's validator checks the type
+            # of targets it can resolve); a warning for a target elsewhere, which it does not check
             yield WRONG_TARGET.issue(
                 f"The type '{implied.group(1)}' implied by the reference URL {reference} is not a valid Target "
-                f"for this element (must be one of [{', '.join(sorted(targets))}])",
-                path=visit.path, expression=visit.expression)
+                f"for this element (must be one of [{', '.join(sorted(targets))}])"
+                + ("" if resolved or self.assume_valid_rest_references else
+                   "; the target is not in this document, so this is a warning"),
+                path=visit.path, expression=visit.expression,
+                severity=None if resolved or self.assume_valid_rest_references else Severity.WARNING)
             return
-        top = visit.top
-        if top.get("resourceType") != "Bundle" or visit.resource is top:
+        if index is None:
             return
-        index = self._index(top)
-        referrer = self.document.referrer(top, visit.root)
-        resolved = index.resolve(reference, referrer)
         if len(resolved) > 1:
             entries = ", ".join(f"Bundle.entry[{index.entry_of.get(id(r))}]" for r in resolved)
             yield AMBIGUOUS.issue(f"Multiple matches in bundle for reference {reference}: {entries} all match it by "
@@ -219,8 +248,19 @@ class ReferenceChecker:
                 if others:
                     found = ", ".join(str((r.get("meta") or {}).get("versionId", "none")) for r in others)
                     note = (f". The bundle has it, but with meta.versionId {found}, not {versions.group(1)}")
-                yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
-                                          path=visit.path, expression=visit.expression)
+                if _is_document_key(visit, top):
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
+                                              path=visit.path, expression=visit.expression)
+                elif misses or others:
+                    # a resource with that type and id is there, but the fullUrl rules do not reach
+                    # it: a Bundle-level inconsistency, located on the Bundle as HL7's validator does
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.expression}){note}",
+                                              path=visit.path, expression=str(top.get("resourceType")))
+                else:  # other references of a document or message may point outside it
+                    yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}); "
+                                              "it is not one of the references that must resolve inside a document "
+                                              "or message", path=visit.path, expression=visit.expression,
+                                              severity=Severity.INFORMATION)
             return
         actual = resolved[0].get("resourceType")
         if implied and isinstance(actual, str) and actual != implied.group(1) and not _ABSOLUTE.match(reference):
@@ -323,9 +363,8 @@ class ReferenceChecker:
     def _entry(self, visit: Visit) -> Iterator[Issue]:
         full_url = visit.value.get("fullUrl")
         resource = visit.value.get("resource")
-        search_mode = (visit.value.get("search") or {}).get("mode") if isinstance(visit.value.get("search"), dict) else None
         if full_url is None and isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
-                and visit.resource.get("type") not in _NO_FULLURL_NEEDED and search_mode != "outcome":
+                and visit.resource.get("type") not in _NO_FULLURL_NEEDED:
             yield FULLURL_MISSING.issue(
                 "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the "
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)

@@ -8,6 +8,9 @@ elements as ``value.ofType(Quantity)``, errors about missing or extra children o
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
 from ..issues import Issue, Path, Severity
@@ -15,7 +18,7 @@ from ..rules import declared
 from .definitions import Context, Definitions, ElementDefinition, element_key, is_primitive, type_codes
 from .references import DocumentIndex
 from .slicing import Item, SliceMatcher, assign
-from .primitives import format_problem, id_problem, json_type_problem
+from .primitives import NUMBER_TYPES, format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
 
@@ -34,6 +37,10 @@ NO_PROFILE_MATCH = declared("FHIR-STRUCT-012")
 UNKNOWN_TYPE_PROFILE = declared("FHIR-STRUCT-013")
 MUST_SUPPORT = declared("FHIR-STRUCT-014")
 ID_EXTENSION = declared("FHIR-STRUCT-015")
+
+EMPTY_VALUE = declared("FHIR-STRUCT-016")
+WHITESPACE_VALUE = declared("FHIR-STRUCT-017")
+CONTAINED_WITHOUT_ID = declared("FHIR-STRUCT-018")
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -133,6 +140,9 @@ class StructureChecker:
             if problem:
                 yield RESOURCE_ID.issue(problem, path=(*path, "id"), expression=f"{expression}.id")
         contained = len(path) >= 2 and path[-2] == "contained" and bool(self._resources)
+        if contained and "id" not in resource and "_id" not in resource:
+            yield CONTAINED_WITHOUT_ID.issue("Resource requires an id, but none is present: a contained resource is "
+                                             "found by its id (#id)", path=path, expression=expression)
         nested = bool(self._resources)
         self._resources.append((resource, self._resources[-1][1] if contained else resource))
         seen: set[tuple[str, str | None, str]] = set()
@@ -228,29 +238,36 @@ class StructureChecker:
                 counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
                 continue  # a value type the extension does not allow: the extension check says so
             if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
+                # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
+                # which its validator judges (at the typed path)
                 yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
-                                             expression=expression)
+                                             expression=parsed_path(expression) if ctx.path != "Element" else expression)
                 continue
             element, code = found
             count_key, repeats, choice = self._element_info(element)
             if key.startswith("_"):
                 owner = Parent(obj.get(name), code or "", element["path"],
-                               f"{expression}.{_display_name(name, element, code)}", obj)
+                               f"{expression}.{_display_name(name, element, code)}", obj, _aliases(element))
                 if name not in obj:
                     counts[count_key] = counts.get(count_key, 0) + _present(value)
                     yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
                 yield from self._primitive_extensions(value, element, (*path, key), owner)
                 continue
             shown = f"{expression}.{_display_name(name, element, code) if choice else name}"
-            if repeats and not isinstance(value, list):
+            # JSON shape errors are located and handled as HL7's JSON parser does: at the element as
+            # parsed (choice elements as ``value[x]``); a single-valued element given as an array is
+            # left out (it counts as absent), a repeating primitive given as one value too, and a
+            # repeating complex element given as one object is read as that one item.
+            wrapped = repeats and not isinstance(value, list)
+            if wrapped:
                 yield ARRAY_SHAPE.issue(
                     f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
-                    path=(*path, key), expression=shown)
-                items: list[Any] = [value]
+                    path=(*path, key), expression=parsed_path(shown))
+                items: list[Any] = [] if code is not None and is_primitive(code) else [value]
             elif not repeats and isinstance(value, list):
                 yield ARRAY_SHAPE.issue(f"The property {name} must be a single value, not a JSON Array",
-                                        path=(*path, key), expression=shown)
-                items = value
+                                        path=(*path, key), expression=parsed_path(shown))
+                items = []
             else:
                 items = value if isinstance(value, list) else [value]
             if isinstance(value, list) and not value:
@@ -266,7 +283,7 @@ class StructureChecker:
                     explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
                     if not explained:
                         yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
-                                          path=item_path, expression=item_expression)
+                                          path=item_path, expression=parsed_path(shown if wrapped else item_expression))
                     else:
                         only_extensions += 1
                     continue
@@ -285,7 +302,8 @@ class StructureChecker:
                 yield from assignment.issues
                 definitions = assignment.slices
             for item, chosen in zip(present, definitions):
-                yield from self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
+                issues = self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
+                yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
             counts[count_key] = counts.get(count_key, 0) + len(present) + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
@@ -375,10 +393,10 @@ class StructureChecker:
             return
         if not isinstance(value, dict):
             yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
-                                      path=path, expression=expression)
+                                      path=path, expression=parsed_path(expression))
             return
         if not value:
-            yield EMPTY.issue("Object must have some content", path=path, expression=expression)
+            yield EMPTY.issue("Object must have some content", path=path, expression=parsed_path(expression))
             return
         profiles = self.definitions.type_profiles(element, code) if code != "Extension" else []
         for url, _ in profiles:
@@ -399,7 +417,8 @@ class StructureChecker:
                 yield from self._run_checks(value, type_root, code, path, expression)
             type_name = code if code and code not in ("BackboneElement", "Element") else element["path"]
             yield from self._object(value, child, path, expression,
-                                    owner=Parent(value, type_name, element["path"], expression))
+                                    owner=Parent(value, type_name, element["path"], expression,
+                                                 aliases=_aliases(element)))
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
         if code == "xhtml":
@@ -409,9 +428,32 @@ class StructureChecker:
             return
         problem = json_type_problem(code, value)
         if problem:
+            # HL7's JSON parser locates this at the element, without the index of a repeating primitive;
+            # a number with a fraction where an integer belongs is its validator's finding, located as usual
+            number = code in NUMBER_TYPES and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+            parsed = expression if number else \
+                parsed_path(_INDEX_AT_END.sub("", expression) if path and isinstance(path[-1], int) else expression)
             yield PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
-                                       expression=expression)
+                                       expression=parsed)
+            regex = self.definitions.primitive_regex(code) if isinstance(value, str) and code in NUMBER_TYPES else None
+            if regex is not None and not re.fullmatch(regex, value):
+                # a number written as a string is read as text: HL7's validator also judges that text
+                yield PRIMITIVE_FORMAT.issue(f"The value '{value[:100]}' is not a valid {code}", path=path,
+                                             expression=expression)
             return
+        if isinstance(value, str) and not value.strip():
+            # as HL7's validator: an empty value is an error, one of white space only a warning;
+            # neither is checked further (no format to judge)
+            if value == "":
+                yield EMPTY_VALUE.issue("@value cannot be empty: leave the element out, or give it a value",
+                                        path=path, expression=expression)
+            else:
+                yield WHITESPACE_VALUE.issue("The value should not be all white space", path=path,
+                                             expression=expression)
+            return
+        if code == "string" and value != value.strip():
+            yield WHITESPACE_VALUE.issue(f"The value '{value[:100]}' should not start or finish with white space",
+                                         path=path, expression=expression)
         problem = format_problem(code, value, self.definitions.primitive_regex(code))
         if problem:
             yield PRIMITIVE_FORMAT.issue(problem, path=path, expression=expression)
@@ -432,8 +474,35 @@ class StructureChecker:
             elif ctx is not None:
                 values = owner.value if isinstance(owner.value, list) else [owner.value]
                 here = Parent(values[i] if i < len(values) else None, owner.type_name, owner.element_path,
-                              expression, owner.container)
+                              expression, owner.container, owner.aliases)
                 yield from self._object(item, ctx, item_path, expression, owner=here)
+
+
+_OF_TYPE = re.compile(r"\.ofType\([A-Za-z]+\)")
+_INDEX_AT_END = re.compile(r"\[\d+\]$")
+
+
+def parsed_path(expression: str) -> str:
+    """An expression as HL7's JSON parser writes locations: choice elements as ``value[x]``
+    instead of ``value.ofType(Quantity)`` (the parser has not chosen a type yet)."""
+    return _OF_TYPE.sub("[x]", expression) if ".ofType(" in expression else expression
+
+
+def _aliases(element: ElementDefinition) -> tuple[str, ...]:
+    """The base path and the reused element's path (contentReference) of an element, where they differ."""
+    found = [(element.get("base") or {}).get("path"), str(element.get("contentReference") or "").split("#")[-1]]
+    return tuple(p for p in found if p and p != element.get("path"))
+
+
+def _as_parsed(issues: Iterator[Issue], item_expression: str, shown: str) -> Iterator[Issue]:
+    """Issues of an object given where an array belongs: what HL7's JSON parser reports about the
+    object itself (not an object, empty) is located at the element, without the ``[0]``."""
+    parser_rules = (NOT_AN_OBJECT.code, EMPTY.code)
+    for issue in issues:
+        if issue.rule in parser_rules and issue.expression == parsed_path(item_expression):
+            yield replace(issue, expression=parsed_path(shown))
+        else:
+            yield issue
 
 
 def _chain(*iterators: Iterator[Issue]) -> Iterator[Issue]:

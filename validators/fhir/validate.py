@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from ..issues import Issue
 from ..rules import declared
 from .definitions import Definitions
+from .attachments import AttachmentChecker
 from .bindings import BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
@@ -24,6 +25,7 @@ from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .structure import StructureChecker
+from .urls import UrlChecker
 
 FHIR_UNKNOWN_TYPE = declared("FHIR-001")
 
@@ -36,6 +38,10 @@ class FhirOptions:
     """Report mustSupport elements of the profiles that the instance leaves out."""
     allow_example_urls: bool = True
     """Accept undefined extensions in example domains (example.org, ...) with a note, as HL7's examples do."""
+    resolve_urls: bool = True
+    """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
+    assume_valid_rest_references: bool = False
+    """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
 
 
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
@@ -48,9 +54,12 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     invariants = InvariantChecker(definitions)
     checks = [BindingChecker(definitions), invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
-              ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
+              ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
+                               assume_valid_rest_references=options.assume_valid_rest_references),
+              NarrativeChecker(),
               QuestionnaireChecker(definitions), CodingChecker(definitions),
-              ProfileDefinitionChecker(definitions)]
+              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
+              AttachmentChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))

@@ -21,6 +21,9 @@ class Parent:
     expression: str
     container: Any = None
     """The object that holds it (for a primitive: the object with the ``_name``)."""
+    aliases: tuple[str, ...] = ()
+    """Other paths of its element: the base definition's path (``Address.line`` for a profile's
+    ``Organization.address.line``) and, for an element defined by reference, the element it reuses."""
 
 
 @dataclass(frozen=True, slots=True)
