@@ -115,8 +115,11 @@ class ExtensionChecker:
             return
         # R4's own extensions state some contexts inconsistently with how the specification uses
         # them (fixed in later versions): for those a mismatch is a warning, not an error.
-        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("fhirVersion") == "4.0.1"
+        # Only the definitions of the core package itself: the FHIR extensions pack restates them correctly
+        # (and HL7's validator, which loads that pack, calls a wrong context an error).
+        core = (self.definitions.source(url) or "").startswith("hl7.fhir.r4.core#")
         severity = Severity.WARNING if core else None
+        contexts = [c for c in contexts if isinstance(c, dict) and _for_r4(c)]
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
             yield WRONG_CONTEXT.issue(
@@ -133,12 +136,21 @@ class ExtensionChecker:
     def _allows(self, context: dict[str, Any], parent: Parent, visit: Visit) -> bool:
         kind, expression = context.get("type"), str(context.get("expression", ""))
         if kind == "element":
-            candidates = {parent.type_name, parent.element_path, "Element"}
+            candidates = {parent.type_name, parent.element_path, "Element", "Any"}
+            if parent.base_path:  # the path in the datatype it constrains (Address.line for Organization.address.line)
+                candidates.add(parent.base_path)
             root = parent.element_path.split(".", 1)[0]
             if parent.element_path == root and root in self.definitions.resource_types:
                 candidates |= {"Resource"} if root in ("Bundle", "Parameters", "Binary") else {"Resource", "DomainResource"}
+                if root in CANONICAL_RESOURCES:  # R5's abstract type, used as a context by the extensions pack
+                    candidates.add("CanonicalResource")
             elif parent.type_name == parent.element_path:
                 candidates.add("BackboneElement")
+                # a recursive element (RequestGroup.action.action) is also the element it repeats
+                own = (self.definitions.elements(root) or {}).get(parent.element_path) or {}
+                reference = own.get("contentReference")
+                if isinstance(reference, str):
+                    candidates.add(reference.split("#", 1)[-1])
             if parent.type_name in self.definitions.type_kinds and not parent.type_name[:1].islower():
                 candidates.add("DataType")
             return expression in candidates or expression.split("#", 1)[-1] in candidates
@@ -172,6 +184,42 @@ class ExtensionChecker:
             return list(compiled(focus, {}))
         except Exception:  # noqa: BLE001
             return None
+
+
+CANONICAL_RESOURCES = frozenset((
+    "ActivityDefinition", "CapabilityStatement", "ChargeItemDefinition", "CodeSystem", "CompartmentDefinition",
+    "ConceptMap", "EffectEvidenceSynthesis", "EventDefinition", "Evidence", "EvidenceVariable", "ExampleScenario",
+    "GraphDefinition", "ImplementationGuide", "Library", "Measure", "MessageDefinition", "NamingSystem",
+    "OperationDefinition", "PlanDefinition", "Questionnaire", "ResearchDefinition", "ResearchElementDefinition",
+    "RiskEvidenceSynthesis", "SearchParameter", "StructureDefinition", "StructureMap", "TerminologyCapabilities",
+    "TestScript", "ValueSet"))
+"""The R4 resources with a canonical url (what R5 calls CanonicalResource)."""
+
+_VERSION_USE = "http://hl7.org/fhir/StructureDefinition/version-specific-use"
+
+
+def _for_r4(context: dict[str, Any]) -> bool:
+    """Whether an extension context applies to FHIR R4 (the extensions pack marks some as R5 only)."""
+    for ext in context.get("extension") or []:
+        if not isinstance(ext, dict) or ext.get("url") != _VERSION_USE:
+            continue
+        for part in ext.get("extension") or []:
+            bound = part.get("valueCode") if isinstance(part, dict) else None
+            if not isinstance(bound, str):
+                continue
+            if part.get("url") == "startFhirVersion" and _major_minor(bound) > (4, 0):
+                return False
+            if part.get("url") == "endFhirVersion" and _major_minor(bound) < (4, 0):
+                return False
+    return True
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (version.split(".") + ["0"])[:2]
+    try:
+        return int(parts[0]), int(parts[1])
+    except ValueError:
+        return (0, 0)
 
 
 def _data(node: Any) -> Any:

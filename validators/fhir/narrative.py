@@ -51,6 +51,9 @@ _SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data:text/html)", re.IGNOR
 _PARSER = safe_xml_parser()
 
 
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+
+
 class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
 
@@ -68,6 +71,10 @@ class NarrativeChecker:
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:
     """What txt-1 and txt-2 find in a narrative div: (rule, message) pairs. FHIRPath's
     ``htmlChecks()`` is true exactly when there are none."""
+    if _DOCTYPE.search(xhtml):
+        yield MALFORMED, ("Malformed XHTML: the narrative carries a DOCTYPE declaration, which is not allowed "
+                          "(DTD entities are how XXE attacks work); nothing in it was expanded or fetched")
+        return
     entity = _ENTITY.search(xhtml)
     if entity:
         yield ENTITY, f"Invalid entity in the XHTML ('&{entity.group(1)};')"

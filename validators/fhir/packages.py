@@ -129,6 +129,11 @@ class Package:
         self._sha256: str | None = None
 
     @property
+    def ref(self) -> str:
+        """``id#version``: which package a definition came from (``Definitions.source``)."""
+        return self.info.ref
+
+    @property
     def index(self) -> list[dict[str, Any]]:
         if self._index is None:
             index_file = self.package_dir / ".index.json"

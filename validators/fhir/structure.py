@@ -18,6 +18,7 @@ from .slicing import Item, SliceMatcher, assign
 from .primitives import format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
+from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
 UNKNOWN_PROPERTY = declared("FHIR-STRUCT-001")
 MIN_CARDINALITY = declared("FHIR-STRUCT-002")
@@ -156,6 +157,10 @@ class StructureChecker:
     def _declared_profiles(self, resource: dict[str, Any], path: Path, expression: str,
                            current: str | None) -> Iterator[Issue]:
         declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+        vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
+        if vital is not None:
+            yield VITAL_SIGNS_PROFILE.issue(vital.note, path=path, expression=expression)
+            declared.append(vital.profile)
         for url in dict.fromkeys(declared):
             usable, reason = usable_profile(self.definitions, url, resource["resourceType"])
             if usable is None:
@@ -235,7 +240,7 @@ class StructureChecker:
             count_key, repeats, choice = self._element_info(element)
             if key.startswith("_"):
                 owner = Parent(obj.get(name), code or "", element["path"],
-                               f"{expression}.{_display_name(name, element, code)}", obj)
+                               f"{expression}.{_display_name(name, element, code)}", obj, _base_path(element))
                 if name not in obj:
                     counts[count_key] = counts.get(count_key, 0) + _present(value)
                     yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
@@ -399,7 +404,8 @@ class StructureChecker:
                 yield from self._run_checks(value, type_root, code, path, expression)
             type_name = code if code and code not in ("BackboneElement", "Element") else element["path"]
             yield from self._object(value, child, path, expression,
-                                    owner=Parent(value, type_name, element["path"], expression))
+                                    owner=Parent(value, type_name, element["path"], expression,
+                                                 base_path=_base_path(element)))
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
         if code == "xhtml":
@@ -432,7 +438,7 @@ class StructureChecker:
             elif ctx is not None:
                 values = owner.value if isinstance(owner.value, list) else [owner.value]
                 here = Parent(values[i] if i < len(values) else None, owner.type_name, owner.element_path,
-                              expression, owner.container)
+                              expression, owner.container, owner.base_path)
                 yield from self._object(item, ctx, item_path, expression, owner=here)
 
 
@@ -467,3 +473,9 @@ def _json_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)[:100]
+
+
+def _base_path(element: ElementDefinition) -> str | None:
+    base = element.get("base")
+    path = base.get("path") if isinstance(base, dict) else None
+    return path if isinstance(path, str) else None

@@ -20,10 +20,13 @@ from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
 from .profile_definitions import ProfileDefinitionChecker
+from .measure import MeasureChecker
 from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
+from .searchparameter import SearchParameterChecker
 from .structure import StructureChecker
+from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
 FHIR_UNKNOWN_TYPE = declared("FHIR-001")
 
@@ -49,14 +52,19 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     checks = [BindingChecker(definitions), invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to), NarrativeChecker(),
-              QuestionnaireChecker(definitions), CodingChecker(definitions),
+              QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
+              CodingChecker(definitions),
               ProfileDefinitionChecker(definitions)]
     seen: set[tuple[str, str | None, str]] = set()
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
         yield issue
     declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
-    implied = definitions.global_profiles(resource_type)  # ImplementationGuide.global of loaded IGs
+    implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
+    vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
+    if vital is not None:
+        yield VITAL_SIGNS_PROFILE.issue(vital.note, path=(), expression=resource_type)
+        implied.append(vital.profile)
     for url in dict.fromkeys([*options.profiles, *declared, *implied]):
         profile, reason = usable_profile(definitions, url, resource_type)
         if profile is None:

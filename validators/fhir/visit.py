@@ -21,6 +21,9 @@ class Parent:
     expression: str
     container: Any = None
     """The object that holds it (for a primitive: the object with the ``_name``)."""
+    base_path: str | None = None
+    """The path of the element it constrains in its base definition (``Address.line`` for a profile's
+    ``Organization.address.line``): an extension context may name either."""
 
 
 @dataclass(frozen=True, slots=True)
