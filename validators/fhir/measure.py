@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lxml import etree
 
@@ -242,23 +242,11 @@ class _Report:
                                               path=at.path, expression=at.expression)
             yield from self.group(group, definition, at)
             return
-        used: list[int] = []
-        for g, group in enumerate(reported):
-            at = here.child("group", g)
-            if "code" not in group:
-                yield REPORT_GROUPS.issue("The group should have a code that matches a group of the Measure",
-                                          path=at.path, expression=at.expression)
-                continue
-            found = next((i for i, d in enumerate(defined) if "code" in d and _matches(group["code"], d["code"])), None)
-            if found is None:
-                yield REPORT_GROUPS.issue(f"The code '{_shows(group['code'])}' of this group has no match in the "
-                                          "Measure's groups", path=at.path, expression=at.expression)
-            elif found in used:
-                yield REPORT_GROUPS.issue("The code of this group is the same as another group's",
-                                          path=at.path, expression=at.expression)
-            else:
-                used.append(found)
-                yield from self.group(group, defined[found], at)
+        issues, pairs, used = _paired("group", "the Measure's groups", reported, defined, here,
+                                      lambda part: part.get("code"), lambda code, d: "code" in d and _matches(code, d["code"]))
+        yield from issues
+        for group, definition, at in pairs:
+            yield from self.group(group, definition, at)
         if self.type != "data-collection":
             for i, definition in enumerate(defined):
                 if i not in used:
@@ -273,23 +261,11 @@ class _Report:
 
     def populations(self, group: dict[str, Any], definition: dict[str, Any], here: _Here) -> Iterator[Issue]:
         defined = _list(definition.get("population"))
-        used: list[int] = []
-        for p, population in enumerate(_list(group.get("population"))):
-            at = here.child("population", p)
-            if "code" not in population:
-                yield REPORT_GROUPS.issue("The population should have a code that matches a population of the "
-                                          "Measure's group", path=at.path, expression=at.expression)
-                continue
-            found = next((i for i, d in enumerate(defined) if _matches(population["code"], d.get("code"))), None)
-            if found is None:
-                yield REPORT_GROUPS.issue(f"The code '{_shows(population['code'])}' of this population has no match "
-                                          "in the Measure's group", path=at.path, expression=at.expression)
-            elif found in used:
-                yield REPORT_GROUPS.issue("The code of this population is the same as another population's",
-                                          path=at.path, expression=at.expression)
-            else:
-                used.append(found)
-                yield from self.subjects(population, at)
+        issues, pairs, used = _paired("population", "the Measure's group", _list(group.get("population")), defined, here,
+                                      lambda part: part.get("code"), lambda code, d: _matches(code, d.get("code")))
+        yield from issues
+        for population, _, at in pairs:
+            yield from self.subjects(population, at)
         for i, population in enumerate(defined):
             if i not in used and (_POPULATION_SYSTEM, "measure-observation") not in _codings(population.get("code")):
                 yield REPORT_GROUPS.issue(f"The MeasureReport does not include a population for the Measure's "
@@ -386,29 +362,44 @@ class _Report:
 
     def stratifiers(self, group: dict[str, Any], definition: dict[str, Any], here: _Here) -> Iterator[Issue]:
         defined = _list(definition.get("stratifier"))
-        used: list[int] = []
-        for s, stratifier in enumerate(_list(group.get("stratifier"))):
-            at = here.child("stratifier", s)
-            codes = _list(stratifier.get("code"))
-            if not codes:
-                yield REPORT_GROUPS.issue("The stratifier should have a code that matches a stratifier of the "
-                                          "Measure's group", path=at.path, expression=at.expression)
-                continue
-            found = next((i for i, d in enumerate(defined) if _stratifier_matches(codes[0], d.get("code"))), None)
-            if found is None:
-                yield REPORT_GROUPS.issue(f"The code '{_shows(codes[0])}' of this stratifier has no match in the "
-                                          "Measure's group", path=at.path, expression=at.expression)
-            elif found in used:
-                yield REPORT_GROUPS.issue("The code of this stratifier is the same as another stratifier's",
-                                          path=at.path, expression=at.expression)
-            else:
-                used.append(found)
+        issues, _, used = _paired("stratifier", "the Measure's group", _list(group.get("stratifier")), defined, here,
+                                  lambda part: next(iter(_list(part.get("code"))), None),
+                                  lambda code, d: _stratifier_matches(code, d.get("code")))
+        yield from issues
         for i, stratifier in enumerate(defined):
             if i not in used:
                 ident = f" (id '{stratifier['id']}')" if isinstance(stratifier.get("id"), str) else ""
                 yield REPORT_GROUPS.issue(f"The MeasureReport does not include a stratifier for the Measure's "
                                           f"stratifier with code '{_shows(stratifier.get('code'))}'{ident}",
                                           path=here.path, expression=here.expression)
+
+
+def _paired(kind: str, where: str, reported: list[dict[str, Any]], defined: list[dict[str, Any]], here: _Here,
+            code_of: Callable[[dict[str, Any]], Any], matches: Callable[[Any, dict[str, Any]], bool],
+            ) -> tuple[list[Issue], list[tuple[dict[str, Any], dict[str, Any], _Here]], set[int]]:
+    """Each reported group, population or stratifier matched by its code to one the Measure defines:
+    the issues (no code, no match, matched twice), the pairs, and which definitions were matched."""
+    issues: list[Issue] = []
+    pairs: list[tuple[dict[str, Any], dict[str, Any], _Here]] = []
+    used: set[int] = set()
+    for n, part in enumerate(reported):
+        at = here.child(kind, n)
+        code = code_of(part)
+        if code is None:
+            issues.append(REPORT_GROUPS.issue(f"The {kind} should have a code that matches a {kind} of {where}",
+                                              path=at.path, expression=at.expression))
+            continue
+        found = next((i for i, d in enumerate(defined) if matches(code, d)), None)
+        if found is None:
+            issues.append(REPORT_GROUPS.issue(f"The code '{_shows(code)}' of this {kind} has no match in {where}",
+                                              path=at.path, expression=at.expression))
+        elif found in used:
+            issues.append(REPORT_GROUPS.issue(f"The code of this {kind} is the same as another {kind}'s",
+                                              path=at.path, expression=at.expression))
+        else:
+            used.add(found)
+            pairs.append((part, defined[found], at))
+    return issues, pairs, used
 
 
 def _stratifier_matches(report: Any, definition: Any) -> bool:
