@@ -141,3 +141,22 @@ def test_a_folder_of_ten_thousand_files(run, tmp_path: Path) -> None:
     assert report["summary"]["files"] == 10_000
     assert report["summary"]["files_failed"] == 1
     assert outcome.exit_code == 1
+
+
+@pytest.mark.parametrize(("name", "rule"), [("xxe-local-file.xml", "INPUT-007"), ("malformed.xml", "INPUT-002"),
+                                            ("undeclared-html-entity.xml", "INPUT-002")])
+def test_xml_that_cannot_be_parsed_is_located_on_the_document_as_hl7_does(name: str, rule: str) -> None:
+    """HL7's validator reports an XML document it cannot parse at the path '(xml)', with a line and column."""
+    from samsvar.validators import Options, Validator
+
+    result = Validator(Options()).validate_bytes(name, (HOSTILE / name).read_bytes())
+    assert [(i.rule, i.expression) for i in result.issues] == [(rule, "(xml)")]
+    assert result.issues[0].line is not None and result.issues[0].line >= 1
+
+
+def test_an_undeclared_html_entity_is_explained() -> None:
+    from samsvar.validators import Options, Validator
+
+    name = "undeclared-html-entity.xml"
+    message = Validator(Options()).validate_bytes(name, (HOSTILE / name).read_bytes()).issues[0].message
+    assert "'reg'" in message and "not declared" in message

@@ -212,6 +212,22 @@ def _find_object(tree: Any, obj_id: int) -> tuple | None:
     return None
 
 
+XML_DOCUMENT = "(xml)"
+"""The location of a finding about the XML document as a whole (it could not be parsed), as HL7's
+validator names it."""
+
+_ENTITY = re.compile(r"Entity '([^']+)' not defined")
+
+
+def _plain(message: str) -> str:
+    """libxml2's message, with an undeclared entity said in words a FHIR author recognises."""
+    found = _ENTITY.search(message)
+    if found:
+        return (f"the entity '{found.group(1)}' is used but not declared (XML knows only &amp; &lt; &gt; "
+                f"&quot; &apos; and numeric references such as &#174;; write the character itself)")
+    return message
+
+
 def safe_xml_parser() -> etree.XMLParser:
     """An lxml parser that never loads DTDs, resolves entities or touches the network."""
     return etree.XMLParser(
@@ -244,7 +260,7 @@ def _load_xml(name: str, data: bytes, limits: Limits) -> Loaded:
         line, column = _position_of_offset(data, doctype)
         return Loaded(None, [INPUT_DTD.issue(
             "XML document type declarations (DOCTYPE) are not allowed; the document was not parsed, "
-            "no entity was expanded and nothing was fetched.", line=line, column=column)])
+            "no entity was expanded and nothing was fetched.", line=line, column=column, expression=XML_DOCUMENT)])
     try:
         root = etree.fromstring(data, safe_xml_parser())
     except etree.XMLSyntaxError as exc:
@@ -258,15 +274,16 @@ def _load_xml(name: str, data: bytes, limits: Limits) -> Loaded:
             return Loaded(None, [INPUT_ENCODING.issue(
                 f"Not well-formed XML: {message}.", line=line, column=column)])
         return Loaded(None, [INPUT_XML.issue(
-            f"Not well-formed XML: {message} (line {line}, column {column}).",
-            line=line, column=column)])
+            f"Not well-formed XML: {_plain(message)} (line {line}, column {column}).",
+            line=line, column=column, expression=XML_DOCUMENT)])
     except (ValueError, etree.LxmlError) as exc:
-        return Loaded(None, [INPUT_XML.issue(f"Not well-formed XML: {exc}.", line=1, column=1)])
+        return Loaded(None, [INPUT_XML.issue(f"Not well-formed XML: {exc}.", line=1, column=1,
+                                             expression=XML_DOCUMENT)])
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         return Loaded(None, [INPUT_DTD.issue(
             "XML document type declarations (DOCTYPE) are not allowed; entities were not expanded "
-            "and nothing was fetched.", line=1, column=1)])
+            "and nothing was fetched.", line=1, column=1, expression=XML_DOCUMENT)])
     locator = XmlLocator(data, root)
     deep = _xml_too_deep(root, limits.max_depth)
     if deep is not None:

@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import Any, Iterator
 
-from ..issues import Issue, Severity
+from ..issues import Issue
 from ..rules import declared
 from .visit import Visit
 

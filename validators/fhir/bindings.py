@@ -83,6 +83,13 @@ class BindingChecker:
                 yield NOT_IN_EXTENSIBLE.issue(f"None of the codes provided are in the value set {label}, and a code "
                                               "should come from this value set unless it has no suitable code", **where)
                 return
+            if code == "Quantity":
+                # a unit: HL7's validator holds no UCUM code system offline and only warns here (the
+                # vital-signs units of Observation.component.value[x]); samsvar does not block on it either
+                shown = ", ".join(f"{s}#{c}" for s, c, _ in codings)
+                yield NOT_IN_VALUE_SET.issue(f"The unit {shown} is not in the value set {label}, and a unit should "
+                                             "come from this value set", severity=Severity.WARNING, **where)
+                return
             if code == "code":
                 yield NOT_IN_VALUE_SET.issue(f"The value provided ('{codings[0][1]}') was not found in the value set "
                                              f"{label}, and a code is required from this value set", **where)

@@ -143,12 +143,13 @@ class ExtensionChecker:
             return
         if any(path.startswith(_ANY_EXTENSION_PATHS) for path in (parent.element_path, *parent.aliases)):
             return  # example, fixed and pattern values in definitions may carry any extension
-        # An error, as in HL7's validator, which always loads the FHIR extensions pack. R4 core's
-        # own copies of those extensions (version 4.0.1, used when the pack is not loaded) state
-        # some contexts inconsistently with how the specification uses them (fixed in the pack):
-        # for those a mismatch is a warning.
-        core = url.startswith("http://hl7.org/fhir/StructureDefinition/") and definition.get("version") == "4.0.1"
+        # R4's own extensions state some contexts inconsistently with how the specification uses
+        # them (fixed in later versions): for those a mismatch is a warning, not an error.
+        # Only the definitions of the core package itself: the FHIR extensions pack restates them correctly
+        # (and HL7's validator, which loads that pack, calls a wrong context an error).
+        core = (self.definitions.source(url) or "").startswith("hl7.fhir.r4.core#")
         severity = Severity.WARNING if core else None
+        contexts = [c for c in contexts if isinstance(c, dict) and _for_r4(c)]
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
             yield WRONG_CONTEXT.issue(
@@ -165,7 +166,7 @@ class ExtensionChecker:
     def _allows(self, context: dict[str, Any], parent: Parent, visit: Visit) -> bool:
         kind, expression = context.get("type"), str(context.get("expression", ""))
         if kind == "element":
-            candidates = {parent.type_name, parent.element_path, "Element", *parent.aliases}
+            candidates = {parent.type_name, parent.element_path, "Element", "Any", *parent.aliases}
             root = parent.element_path.split(".", 1)[0]
             if parent.element_path == root and root in self.definitions.resource_types:
                 candidates |= {"Resource"} if root in ("Bundle", "Parameters", "Binary") else {"Resource", "DomainResource"}
@@ -206,6 +207,33 @@ class ExtensionChecker:
             return list(compiled(focus, {}))
         except Exception:  # noqa: BLE001
             return None
+
+
+_VERSION_USE = "http://hl7.org/fhir/StructureDefinition/version-specific-use"
+
+
+def _for_r4(context: dict[str, Any]) -> bool:
+    """Whether an extension context applies to FHIR R4 (the extensions pack marks some as R5 only)."""
+    for ext in context.get("extension") or []:
+        if not isinstance(ext, dict) or ext.get("url") != _VERSION_USE:
+            continue
+        for part in ext.get("extension") or []:
+            bound = part.get("valueCode") if isinstance(part, dict) else None
+            if not isinstance(bound, str):
+                continue
+            if part.get("url") == "startFhirVersion" and _major_minor(bound) > (4, 0):
+                return False
+            if part.get("url") == "endFhirVersion" and _major_minor(bound) < (4, 0):
+                return False
+    return True
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (version.split(".") + ["0"])[:2]
+    try:
+        return int(parts[0]), int(parts[1])
+    except ValueError:
+        return (0, 0)
 
 
 def _data(node: Any) -> Any:

@@ -56,6 +56,9 @@ _ANCHOR_NAME = re.compile(r"""<a\s[^>]*\bname\s*=\s*["']([^"']+)["']""")
 _LOCAL_LINK = re.compile(r"""\s(href|src)\s*=\s*["']#([^"']*)["']""")
 
 
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+
+
 class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
 
@@ -94,6 +97,10 @@ def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:
     """What txt-1 and txt-2 find in a narrative div: (rule, message) pairs. FHIRPath's
     ``htmlChecks()`` is true exactly when there are none."""
+    if _DOCTYPE.search(xhtml):
+        yield MALFORMED, ("Malformed XHTML: the narrative carries a DOCTYPE declaration, which is not allowed "
+                          "(DTD entities are how XXE attacks work); nothing in it was expanded or fetched")
+        return
     entity = _ENTITY.search(xhtml)
     if entity:
         yield ENTITY, f"Invalid entity in the XHTML ('&{entity.group(1)};')"

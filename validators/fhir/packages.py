@@ -134,6 +134,7 @@ class Package:
 
     @property
     def ref(self) -> str:
+        """``id#version``: which package a definition came from (``Definitions.source``)."""
         return self.info.ref
 
     @property

@@ -7,8 +7,10 @@ answers where none belong (group, display), required items, repeats and the min/
 extensions, answerOption lists, enableWhen (answers to items that are not enabled), and the
 value constraints of the item's extensions: minValue/maxValue, minLength/maxLength, regex,
 maxDecimalPlaces, the allowed mime types and maximum size of attachments, and the resource
-types a reference answer may point to. Value sets (answerValueSet) are checked by the
-terminology layer (the terminology issue), not here.
+types a reference answer may point to, and the value sets an item names: a Coding answer's code
+(and display) in the answerValueSet, a string answer as a code of it, a quantity's unit in the
+unitValueSet (codes that cannot be decided locally are a warning, as in HL7's validator without
+a terminology server).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ NOT_AN_OPTION = declared("FHIR-QR-007")
 OUT_OF_BOUNDS = declared("FHIR-QR-008")
 
 INNER_ENABLE_WHEN = declared("FHIR-QR-009")
+
+ENABLE_WHEN_LINK = declared("FHIR-QR-010")
+ENABLE_WHEN_LATER = declared("FHIR-QR-011")
 
 _ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "boolean": ("boolean",), "decimal": ("decimal",), "integer": ("integer",), "date": ("date",),
@@ -208,7 +213,53 @@ class _Session:
             yield WRONG_ANSWER_TYPE.issue(f"Answer value must be of the type {allowed[0]} not {code}", **_at(value_here))
             return
         yield from self._options(definition, code, value, here, value_here)
+        yield from self._value_sets(definition, code, value, here, value_here)
         yield from _limits(definition, code, value, here, value_here, self.definitions.resource_types)
+
+    def _value_sets(self, definition: dict[str, Any], code: str, value: Any, here: _Here,
+                    value_here: _Here) -> Iterator[Issue]:
+        """The answer's code in the item's answerValueSet, a quantity's unit in its unitValueSet."""
+        from .bindings import terminology
+
+        url = definition.get("answerValueSet")
+        units = _ext(definition, "questionnaire-unitValueSet")
+        if isinstance(url, str) and url and code == "Coding" and isinstance(value, dict):
+            system, item, display = value.get("system"), value.get("code"), value.get("display")
+            if not isinstance(item, str) and definition.get("type") == "open-choice":
+                return  # free text in a Coding's display: what open-choice allows
+            if not isinstance(item, str):
+                return
+            verdict = terminology(self.definitions).validate_code(system if isinstance(system, str) else None, item,
+                                                                   display if isinstance(display, str) else None, url)
+            if verdict.valid is None:
+                yield NOT_AN_OPTION.issue(f"The code {system}#{item} could not be checked against the options value "
+                                          f"set {url} ({verdict.message})", severity=Severity.WARNING, **_at(here))
+            elif verdict.valid is False or verdict.display_ok is False:
+                why = "" if verdict.valid is False else (
+                    f": the display '{display}' is not the code's ({', '.join(repr(d) for d in verdict.displays[:3])})")
+                yield NOT_AN_OPTION.issue(f"The code '{item}' in the system '{system}' is not in the options value set "
+                                          f"{url}{why}", **_at(here))
+        elif isinstance(url, str) and url and code == "string" and definition.get("type") in ("string", "text") \
+                and isinstance(value, str):
+            verdict = terminology(self.definitions).validate_code(None, value, None, url)
+            if verdict.valid is False:
+                yield NOT_AN_OPTION.issue(f"The value '{value}' is not in the list of allowed values (value set {url})",
+                                          **_at(value_here))
+        if isinstance(units, str) and code == "Quantity" and isinstance(value, dict):
+            system, unit = value.get("system"), value.get("code")
+            shown = f"{value.get('value')} {value.get('unit') or ''} ({system or 'no system'}#{unit})".replace("  ", " ")
+            if not isinstance(unit, str):
+                yield OUT_OF_BOUNDS.issue(f"The value {shown} has no unit code, so it is not in the unit value set "
+                                          f"{units}", **_at(value_here))
+                return
+            verdict = terminology(self.definitions).validate_code(system if isinstance(system, str) else None, unit,
+                                                                   None, units)
+            if verdict.valid is False:
+                yield OUT_OF_BOUNDS.issue(f"The value {shown} has a unit that is not in the unit value set {units}",
+                                          **_at(value_here))
+            elif verdict.valid is None:
+                yield OUT_OF_BOUNDS.issue(f"The unit of {shown} could not be checked against the unit value set "
+                                          f"{units} ({verdict.message})", severity=Severity.WARNING, **_at(value_here))
 
     def _options(self, definition: dict[str, Any], code: str, value: Any, here: _Here,
                  value_here: _Here) -> Iterator[Issue]:
@@ -248,16 +299,40 @@ class _Session:
 
 
 def _inner_conditions(items: list[Any], parent: _Here) -> Iterator[Issue]:
+    """The enableWhen conditions of a Questionnaire's items, as HL7's validator checks them: a
+    question link to an item of the questionnaire, not to the item itself or one of its own
+    sub-items, preferably to an item that comes before it."""
+    order = {link: n for n, link in enumerate(_link_ids(items))}
+    yield from _conditions(items, parent, order)
+
+
+def _conditions(items: list[Any], parent: _Here, order: dict[str, int]) -> Iterator[Issue]:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         here = _Here((*parent.path, "item", i), f"{parent.expression}.item[{i}]")
         inner = set(_link_ids(item.get("item") or []))
-        if any(isinstance(c, dict) and isinstance(c.get("question"), str) and c["question"] in inner
-               for c in item.get("enableWhen") or []):
-            yield INNER_ENABLE_WHEN.issue("Questions with an enableWhen cannot refer to an inner question for its "
-                                          "enableWhen condition", **_at(here))
-        yield from _inner_conditions(item.get("item") or [], here)
+        own = item.get("linkId")
+        for condition in item.get("enableWhen") or []:
+            if not isinstance(condition, dict):
+                continue
+            question = condition.get("question")
+            if not isinstance(question, str) or not question:
+                yield ENABLE_WHEN_LINK.issue("Questions with an enableWhen must have a value for the question link",
+                                             **_at(here))
+            elif question in inner:
+                yield INNER_ENABLE_WHEN.issue("Questions with an enableWhen cannot refer to an inner question for its "
+                                              "enableWhen condition", **_at(here))
+            elif question not in order:
+                yield ENABLE_WHEN_LINK.issue(f"Unable to find an item with the linkId '{question}' which is referenced "
+                                             f"in the enableWhen for '{own}'", **_at(here))
+            elif question == own:
+                yield ENABLE_WHEN_LINK.issue("The enableWhen of a question cannot refer to the question itself",
+                                             **_at(here))
+            elif isinstance(own, str) and order.get(question, -1) > order.get(own, -1):
+                yield ENABLE_WHEN_LATER.issue(f"The target of this enableWhen rule ({question}) comes after the "
+                                              "question itself", **_at(here))
+        yield from _conditions(item.get("item") or [], here, order)
 
 
 def _link_ids(items: list[Any]) -> Iterator[str]:

@@ -171,6 +171,12 @@ class SliceMatcher:
                 current, codes = candidates[0], ["Extension"]
                 continue
             child = elements.get(f"{own}.{arg}") or elements.get(f"{own}.{arg}[x]")
+            if child is None:  # the path runs through an element that is itself sliced (code.coding:SBPCode.code)
+                required = [s for s in self.definitions.slices(Context(elements, own), current)
+                            if int(s.get("min") or 0) >= 1 and f"{element_key(s)}.{arg}" in elements]
+                if len(required) == 1:
+                    own = element_key(required[0])
+                    child = elements.get(f"{own}.{arg}")
             inherited = _from_fixed(current, arg)
             if child is None and inherited is not None:  # fixedContactPoint {use: home} -> use = home
                 current, codes = inherited, []

@@ -21,6 +21,7 @@ from .slicing import Item, SliceMatcher, assign
 from .primitives import NUMBER_TYPES, format_problem, id_problem, json_type_problem
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile, value_required
 from .visit import ElementCheck, Parent, Visit
+from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
 UNKNOWN_PROPERTY = declared("FHIR-STRUCT-001")
 MIN_CARDINALITY = declared("FHIR-STRUCT-002")
@@ -166,6 +167,10 @@ class StructureChecker:
     def _declared_profiles(self, resource: dict[str, Any], path: Path, expression: str,
                            current: str | None) -> Iterator[Issue]:
         declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+        vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
+        if vital is not None:
+            yield VITAL_SIGNS_PROFILE.issue(vital.note, path=path, expression=expression)
+            declared.append(vital.profile)
         for url in dict.fromkeys(declared):
             usable, reason = usable_profile(self.definitions, url, resource["resourceType"])
             if usable is None:
@@ -536,3 +541,5 @@ def _json_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)[:100]
+
+

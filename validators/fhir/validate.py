@@ -21,11 +21,14 @@ from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
 from .profile_definitions import ProfileDefinitionChecker
+from .measure import MeasureChecker
 from .questionnaire import QuestionnaireChecker
 from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
+from .searchparameter import SearchParameterChecker
 from .structure import StructureChecker
 from .urls import UrlChecker
+from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
 FHIR_UNKNOWN_TYPE = declared("FHIR-001")
 
@@ -57,7 +60,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
                                assume_valid_rest_references=options.assume_valid_rest_references),
               NarrativeChecker(),
-              QuestionnaireChecker(definitions), CodingChecker(definitions),
+              QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
+              CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker()]
     seen: set[tuple[str, str | None, str]] = set()
@@ -65,7 +69,11 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
         seen.add((issue.rule, issue.expression, issue.message))
         yield issue
     declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
-    implied = definitions.global_profiles(resource_type)  # ImplementationGuide.global of loaded IGs
+    implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
+    vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
+    if vital is not None:
+        yield VITAL_SIGNS_PROFILE.issue(vital.note, path=(), expression=resource_type)
+        implied.append(vital.profile)
     for url in dict.fromkeys([*options.profiles, *declared, *implied]):
         profile, reason = usable_profile(definitions, url, resource_type)
         if profile is None:
