@@ -35,6 +35,7 @@ SLICE_MAX = declared("FHIR-SLICE-003")
 SLICE_ORDER = declared("FHIR-SLICE-004")
 NO_SLICE_OPEN = declared("FHIR-SLICE-005")
 DISCRIMINATOR_UNUSABLE = declared("FHIR-SLICE-006")
+SLICE_MIN_NOT_CHECKED = declared("FHIR-SLICE-007")
 
 _STEP = re.compile(r"\s*(\$this|resolve\(\)|extension\('([^']*)'\)|extension\(\"([^\"]*)\"\)|ofType\(([^)]*)\)|as\(([^)]*)\)|[A-Za-z_][A-Za-z0-9_]*(?:\[x\])?)\s*")
 
@@ -303,6 +304,8 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
     source = f" (from {ctx.url})" if ctx.url else ""
     issues: list[Issue] = []
     unusable: dict[str, str] = {}
+    undecided: dict[str, int] = {}
+    """Per slice: the items that could not be told in or out of it (candidates it may hold)."""
     matched: list[ElementDefinition | None] = []
     reasons: list[list[str]] = []
     for item in items:
@@ -310,12 +313,11 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
         why: list[str] = []
         for slice_ in slices:
             name = slice_.get("sliceName", "")
-            if name in unusable:
-                continue
             try:
                 reason = matcher.mismatch(ctx, base, slice_, item)
             except Unusable as exc:
-                unusable[name] = str(exc)
+                unusable.setdefault(name, str(exc))
+                undecided[name] = undecided.get(name, 0) + 1
                 continue
             if reason is None:
                 chosen = slice_
@@ -329,12 +331,16 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
             path=parent_path, expression=parent_expression))
     for slice_ in slices:
         name = slice_.get("sliceName", "")
-        if name in unusable:
-            continue
         count = sum(1 for m in matched if m is slice_)
         minimum, maximum = int(slice_.get("min", 0)), slice_.get("max", "*")
         label = f"{element_key(base)}:{name}"
-        if count < minimum:
+        candidates = undecided.get(name, 0)
+        if count < minimum <= count + candidates:  # the undecided items may or may not make up the minimum
+            issues.append(SLICE_MIN_NOT_CHECKED.issue(
+                f"Slice '{label}': the minimum ({minimum}) was not checked: {candidates} element(s) could not be "
+                f"matched to the slice ({unusable[name]}){source}; found {count} that match",
+                path=parent_path, expression=parent_expression))
+        elif count < minimum:
             issues.append(SLICE_MIN.issue(
                 f"Slice '{label}': a matching slice is required, but not found{source} "
                 f"(minimum {minimum}, found {count})", path=parent_path, expression=parent_expression))
