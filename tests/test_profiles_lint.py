@@ -27,14 +27,21 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(profiles, list(args), catch_exceptions=False)
 
 
+OFFLINE = "cannot be evaluated offline"
+
+
 def test_own_profiles_lint_clean_through_the_api(fhir_cache: Path) -> None:
-    assert lint(PROFILES_FOLDER, load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache)) == []
+    """No errors; the only warnings say which bindings cannot be evaluated offline (SNOMED CT, NLK, ATC, NCRP)."""
+    problems = lint(PROFILES_FOLDER, load_definitions(PROFILES_FOLDER, (NO_BASIS,), fhir_cache))
+    assert [p.line() for p in problems if p.severity == "error" or OFFLINE not in p.message] == []
 
 
 def test_own_profiles_lint_clean_by_default(fhir_cache: Path) -> None:
     result = invoke("lint", "--cache", str(fhir_cache))  # the default folder loads no-basis by itself
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"{len(OURS)} profiles, no problems"
+    *warnings, summary = result.output.strip().splitlines()
+    assert summary == f"{len(OURS)} profiles, no problems ({len(warnings)} warning(s))"
+    assert all(OFFLINE in line and ": warning " in line for line in warnings), warnings
 
 
 def test_own_profiles_snapshots_keep_the_identity_rules(fhir_cache: Path) -> None:
@@ -168,3 +175,19 @@ def test_own_profiles_build_on_no_basis_where_it_has_the_resource(fhir_cache: Pa
 ])
 def test_fhirpath_errors_is_strict(expression: str, compiles: bool) -> None:
     assert (fhirpath_errors(expression) == []) is compiles
+
+
+def test_what_cannot_be_evaluated_offline_is_a_warning(fhir_cache: Path) -> None:
+    """A checked binding to a value set that cannot be expanded offline and a slice discriminator that
+    cannot be evaluated are said (warnings), not left for the instances to find out."""
+    folder = FIXTURES / "fhir" / "profiles" / "definitions"
+    result = invoke("lint", str(folder), "--cache", str(fhir_cache))
+    undecidable = folder / "Observation-undecidable-slice.json"
+    assert (f"{undecidable}: warning Observation.category:reported: required binding to value set "
+            "http://samsvar.no/fhir/test/ValueSet/finding-or-local cannot be evaluated offline") in result.output
+    assert (f"{undecidable}: warning Observation.category:reported: the slice discriminator cannot be evaluated "
+            "offline: the value set http://samsvar.no/fhir/test/ValueSet/finding-or-local") in result.output
+    assert (f"{folder / 'Observation-samsvar-test.json'}: warning Observation.category:free: the slice discriminator "
+            "cannot be evaluated offline: the slice has no fixed value, pattern or required binding at 'text'") in result.output
+    # a slice told apart by a fixed value is evaluable: no warning for the blood pressure components
+    assert "Observation.component:" not in result.output

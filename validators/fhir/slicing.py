@@ -188,6 +188,34 @@ class SliceMatcher:
             current, codes = child, type_codes(child)
         return current, codes
 
+    def undecidable(self, ctx: Context, base: ElementDefinition, slice_: ElementDefinition) -> str | None:
+        """Why no instance can be matched to this slice offline (its discriminators cannot be evaluated
+        from the loaded definitions), or None. What ``samsvar profiles lint`` warns about."""
+        for discriminator in (base.get("slicing") or {}).get("discriminator") or []:
+            kind, path = discriminator.get("type"), str(discriminator.get("path", "$this"))
+            try:
+                steps = _steps(path)
+                definition, _ = self._definition_at(ctx, slice_, steps)
+            except Unusable as exc:
+                return str(exc)
+            if kind in ("type", "exists"):
+                continue
+            if kind == "profile":
+                if not any(t.get("profile") or t.get("targetProfile") for t in definition.get("type") or []):
+                    return f"the slice names no profile at '{path}'"
+                continue
+            if kind not in ("value", "pattern"):
+                return f"the discriminator type '{kind}' is not one of FHIR R4's"
+            if any(k.startswith(("fixed", "pattern")) for k in definition) or (steps and steps[-1] == ("name", "url")):
+                continue
+            binding = definition.get("binding") or {}
+            if binding.get("strength") != "required" or not binding.get("valueSet"):
+                return f"the slice has no fixed value, pattern or required binding at '{path}'"
+            codes, why = self.terminology.expand(str(binding["valueSet"]))
+            if codes is None:
+                return f"the value set {binding['valueSet']} of the discriminator cannot be expanded offline ({why})"
+        return None
+
     # -- matching -------------------------------------------------------------------------------
 
     def mismatch(self, ctx: Context, base: ElementDefinition, slice_: ElementDefinition, item: Item) -> str | None:
