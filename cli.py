@@ -49,7 +49,7 @@ class Samsvar(click.Group):
     """
 
     LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
-            "profiles": ("conformance.profiles_lint", "profiles"),
+            "profiles": ("conformance.profiles_scaffold", "profiles"),  # lint, list and new
             "suites": ("conformance.cli_run", "suites"),
             "run": ("conformance.cli_run", "run")}
 

@@ -79,7 +79,7 @@ def _texts(verdict: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------- the shipped catalogue
 def test_shipped_catalogue_validates_and_is_grounded_in_samsvar_rules(catalogue: Catalogue) -> None:
-    assert 25 <= len(catalogue.requirements) <= 45
+    assert catalogue.requirements
     ids = [r.id for r in catalogue.requirements]
     assert len(ids) == len(set(ids))
     principles = {p.id for p in catalogue.principles}
