@@ -16,20 +16,26 @@ import pytest
 from .conftest import REPO
 from .shared import shared_root
 
-NAME = "HomeCareAppointment"
-BASE = "http://hl7.no/fhir/StructureDefinition/no-basis-Appointment"
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _recipe() -> tuple[list[str], dict]:
+    """The README's recipe: the ``samsvar profiles new`` command of "Add a profile" and the JSON entry
+    of "Add a requirement" (the test follows the README, not a copy of it)."""
+    profile = README.split("## Add a profile (standards editors)", 1)[1].split("\n## ", 1)[0]
+    command = next(line.strip().removeprefix("$ samsvar ") for line in profile.splitlines()
+                   if line.strip().startswith("$ samsvar profiles new"))
+    section = README.split("## Add a requirement", 1)[1].split("\n## ", 1)[0]
+    entry = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    return command.split(), entry
+
+
+COMMAND, REQUIREMENT = _recipe()
+NAME = COMMAND[2]
+BASE = COMMAND[COMMAND.index("--base") + 1]
 URL = "http://samsvar.no/fhir/StructureDefinition/samsvar-" + NAME
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".ci-venv", ".ci-sekmet", "__pycache__", "*.egg-info",
                                     ".pytest_cache", ".ci-skips.jsonl")
-REQUIREMENT = {
-    "id": "R-HOME-001", "principle": "P-SHARE", "level": "SHALL",
-    "title": {"nb": "Timeavtaler i hjemmetjenesten følger profilen", "en": "Home-care appointments conform to the profile"},
-    "text": {"nb": "En timeavtale i hjemmetjenesten SKAL være i samsvar med samsvar-HomeCareAppointment.",
-             "en": "An appointment of the home-care services SHALL conform to samsvar-HomeCareAppointment."},
-    "standards": [{"name": "samsvar HomeCareAppointment", "url": URL}],
-    "artefacts": ["fhir"],
-    "verification": [{"kind": "rule", "profile": URL}],
-}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,7 @@ def _samsvar(copy: Path, cache: Path, *args: str) -> subprocess.CompletedProcess
 
 def test_add_a_profile_and_a_requirement_as_data_alone(copy: Path, fhir_cache: Path) -> None:
     # 1. the scaffold writes the profile, two fixtures and their expected.toml entries
-    made = _samsvar(copy, fhir_cache, "profiles", "new", NAME, "--base", BASE)
+    made = _samsvar(copy, fhir_cache, *COMMAND)
     assert made.returncode == 0, made.stderr + made.stdout
     assert "still raises" not in made.stdout, made.stdout  # the valid fixture is valid as written
     profile = copy / "profiles" / "fhir" / f"StructureDefinition-samsvar-{NAME}.json"
@@ -66,6 +72,7 @@ def test_add_a_profile_and_a_requirement_as_data_alone(copy: Path, fhir_cache: P
     # 2. a requirement, as data in the catalogue
     catalogue_file = copy / "profiles" / "requirements" / "catalogue.json"
     catalogue = json.loads(catalogue_file.read_text(encoding="utf-8"))
+    assert REQUIREMENT["verification"][0]["profile"] == URL
     catalogue["requirements"].append(REQUIREMENT)
     catalogue_file.write_text(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     # 3. the editor's checks: lint and the catalogue
@@ -81,7 +88,7 @@ def test_add_a_profile_and_a_requirement_as_data_alone(copy: Path, fhir_cache: P
         run = _samsvar(copy, fhir_cache, "validate", "--ig", str(copy / "profiles" / "fhir"), "--ig",
                        "hl7.fhir.no.basis#2.2.2", "-f", "json", "--no-config", str(fixtures / name))
         verdicts = {v["id"]: v["verdict"] for v in json.loads(run.stdout)["requirements"]}
-        assert verdicts["R-HOME-001"] == verdict, (name, run.stdout[-2000:])
+        assert verdicts[REQUIREMENT["id"]] == verdict, (name, run.stdout[-2000:])
     # 5. the copy's own tests of profiles, fixtures and requirements: green, nothing skipped
     cases = [f"tests/test_fixtures.py::test_fixture_raises_exactly_its_rules[fhir/samsvar-profiles/{name}]"
              for name in ("valid-home-care-appointment.json", "home-care-appointment-without-narrative.json")]
