@@ -646,3 +646,14 @@ def test_check_speaks_one_language_per_run(catalogue_data: dict[str, Any], tmp_p
     path.write_text(json.dumps(catalogue_data), encoding="utf-8")
     nb = CliRunner().invoke(requirements, ["check", "--catalogue", str(path), "--lang", "nb"])
     assert "ukjent prinsipp 'P-NOPE'" in nb.output and "unknown" not in nb.output
+
+
+def test_a_slice_minimum_not_checked_is_not_a_pass(catalogue: Catalogue, validate: Callable[..., Report]) -> None:
+    """FHIR-SLICE-007 (a slice minimum that could not be decided offline) leaves the profile requirement not tested."""
+    folder = FIXTURES / "fhir" / "profiles"
+    report = validate(folder / "undecidable-slice-minimum-not-checked.json", igs=(str(folder / "definitions"),))
+    verdict = _by_id(judge(catalogue, report))["R-STD-005"]
+    assert verdict["verdict"] == "not-tested" and "FHIR-SLICE-007" in _texts(verdict)
+    passed = _by_id(judge(catalogue, validate(folder / "valid-undecidable-slice-matched.json",
+                                              igs=(str(folder / "definitions"),))))["R-STD-005"]
+    assert passed["verdict"] == "pass"
