@@ -8,9 +8,9 @@ and ``.ci/run`` can hold them to the short list of ``.ci/allowed-skips.toml``:
   test cases, identifier test vectors, the published tarballs themselves);
 - :func:`fhir_package_cache` and :func:`fhir_package` are for tests that need the *definitions*
   of a FHIR package: they take them from ``../shared`` when it is there, else from the FHIR package
-  cache the README's ``samsvar packages install`` fills (``$SAMSVAR_FHIR_HOME``, ``~/.fhir/packages``),
-  else from the packages samsvar itself ships (the embedded default of issue 15, when this copy of
-  samsvar has it), and skip only when none of the three has them.
+  cache ``$SAMSVAR_FHIR_HOME`` names (the suite's isolation points it at an empty folder, so this is
+  for a caller that sets one up), else from the packages samsvar itself ships (the embedded default:
+  a wheel's zips, or the pinned tarballs an editable install finds), and skip only when none has them.
 
 ``$SAMSVAR_SHARED`` names the ``shared`` folder; set to an empty value (or a folder without
 ``data/``) it means "there is none", which is how CI checks that the tests still run without it.
