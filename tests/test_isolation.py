@@ -25,7 +25,7 @@ SAMPLE = [
     "tests/test_cli.py::test_exit_0_on_a_clean_file",
     "tests/test_cli.py::test_exit_1_on_findings_with_location",
     "tests/test_cli.py::test_exit_5_when_a_folder_holds_nothing_to_check",
-    "tests/test_cli.py::test_exit_3_when_the_core_package_is_missing",
+    "tests/test_cli.py::test_exit_3_when_a_package_is_neither_cached_nor_embedded",
 ]
 
 
