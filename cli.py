@@ -49,7 +49,7 @@ class Samsvar(click.Group):
     """
 
     LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
-            "profiles": ("conformance.profiles_lint", "profiles"),
+            "profiles": ("conformance.profiles_scaffold", "profiles"),  # lint, list and new
             "suites": ("conformance.cli_run", "suites"),
             "run": ("conformance.cli_run", "run")}
 
@@ -225,7 +225,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
         max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
-        judge=bool({"html", "testreport"} & set(formats)), lang=lang,
+        judge=bool({"html", "testreport", "json"} & set(formats)), lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
     try:

@@ -38,6 +38,10 @@ LANGUAGES = ("nb", "en")
 LEVELS = ("SHALL", "SHOULD", "MAY")
 VERIFICATION_KINDS = ("rule", "test", "manual")
 DEFAULT_RUN = "validate"
+PROFILE_RULES = ("FHIR",)
+"""The rules of a verification that names a profile and no rules: every FHIR check of the profile's walk."""
+CONSTRAINT_RULES = ("FHIR-INV",)
+"""The rules of a verification that names constraint keys and no rules: the invariant checks."""
 
 JsonPath = tuple[Union[str, int], ...]
 
@@ -87,9 +91,18 @@ class RuleVerification:
     """Rules saying the check could not be made on an artefact, which then does not count as checked."""
     run: str = DEFAULT_RUN
     """The command whose findings carry these rules: ``validate`` or ``apprec-check``."""
+    profile: str | None = None
+    """A profile (canonical URL): only artefacts validated against it are judged, on its findings alone."""
+    constraints: tuple[str, ...] = ()
+    """Constraint keys (``samsvar-pat-1``): only findings about these constraints count."""
 
     def covers(self, code: str) -> bool:
         return any(matches_rule(code, pattern) for pattern in self.rules)
+
+    def covers_issue(self, issue: Any) -> bool:
+        """Is this finding one the verification judges: its rule, and its profile and constraint when they are named?"""
+        return (self.covers(issue.rule) and (self.profile is None or issue.profile == self.profile)
+                and (not self.constraints or issue.constraint in self.constraints))
 
     def is_inconclusive(self, code: str) -> bool:
         return any(matches_rule(code, pattern) for pattern in self.inconclusive)
@@ -232,14 +245,20 @@ class Problem:
     message: str
     line: int | None = None
     column: int | None = None
+    nb: str | None = None
+    """The message in Norwegian bokmål (``message`` is English); None: only the English text exists."""
 
     @property
     def json_path(self) -> str:
         return json_path(self.path)
 
-    def __str__(self) -> str:
+    def text(self, lang: str = "en") -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: {self.json_path}: {self.message}"
+        message = self.message if lang != "nb" else self.nb or f"{self.message} (melding på engelsk)"
+        return f"{where}: {self.json_path}: {message}"
+
+    def __str__(self) -> str:
+        return self.text("en")
 
 
 class CatalogueError(ValueError):
@@ -247,10 +266,17 @@ class CatalogueError(ValueError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        noun = "problem" if len(problems) == 1 else "problems"
-        where = problems[0].file if problems else "catalogue"
-        super().__init__(f"{len(problems)} {noun} in the requirements catalogue {where}:\n"
-                         + "\n".join(f"  {p}" for p in problems))
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "en") -> str:
+        """Every problem, in one language (``nb`` or ``en``)."""
+        where = self.problems[0].file if self.problems else "catalogue"
+        count = len(self.problems)
+        if lang == "nb":
+            head = f"{count} {'feil' if count == 1 else 'feil'} i kravkatalogen {where}:"
+        else:
+            head = f"{count} {'problem' if count == 1 else 'problems'} in the requirements catalogue {where}:"
+        return head + "\n" + "\n".join(f"  {p.text(lang)}" for p in self.problems)
 
 
 def json_path(path: JsonPath) -> str:
@@ -289,11 +315,12 @@ def load_catalogue(path: Path | str | None = None, *, rule_codes: Iterable[str] 
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise CatalogueError([Problem(str(file), (), f"cannot be read: {exc.strerror or exc}")]) from None
+        raise CatalogueError([Problem(str(file), (), f"cannot be read: {exc.strerror or exc}",
+                                      nb=f"kan ikke leses: {exc.strerror or exc}")]) from None
     loaded = load_bytes(str(file), data)
     if loaded.document is None or loaded.document.format != "json":
         raise CatalogueError(_load_problems(str(file), loaded.issues) or [
-            Problem(str(file), (), "is not a JSON document")])
+            Problem(str(file), (), "is not a JSON document", nb="er ikke et JSON-dokument")])
     locate = loaded.document.locator.locate
     problems = _load_problems(str(file), loaded.issues, locate)
     codes = registered_rule_codes() if rule_codes is None else frozenset(rule_codes)
@@ -317,7 +344,7 @@ def _located(problem: Problem, locate: Any) -> Problem:
     position = locate(problem.path) if locate else None
     if position is None:
         return problem
-    return Problem(problem.file, problem.path, problem.message, *position)
+    return Problem(problem.file, problem.path, problem.message, *position, nb=problem.nb)
 
 
 def iter_problems(data: Any, file: str, rule_codes: Iterable[str],
@@ -332,6 +359,7 @@ def iter_problems(data: Any, file: str, rule_codes: Iterable[str],
     yield from _unknown_principles(data, file)
     yield from _unknown_rules(data, file, codes)
     yield from _kinds_outside_artefacts(data, file)
+    yield from _profiles_outside_fhir(data, file)
     yield from _without_verification(data, file)
 
 
@@ -344,7 +372,7 @@ def _schema_problems(data: Any, file: str, schema: dict[str, Any]) -> Iterator[P
     for error in errors:
         shown = _deepest(error)
         path = tuple(shown.absolute_path)
-        yield Problem(file, path, _schema_message(shown, data, path))
+        yield Problem(file, path, _schema_message(shown, data, path), nb=_schema_message(shown, data, path, "nb"))
 
 
 def _sort_key(step: str | int) -> tuple[int, int, str]:
@@ -371,13 +399,39 @@ def _alternative_properties(error: jsonschema.ValidationError) -> list[str]:
     return [name for sub in error.context for name in sub.validator_value]
 
 
-def _schema_message(error: jsonschema.ValidationError, data: Any, path: JsonPath) -> str:
+def _schema_message(error: jsonschema.ValidationError, data: Any, path: JsonPath, lang: str = "en") -> str:
     requirement = _requirement_id_at(data, path)
-    context = f" (in {requirement})" if requirement else ""
     alternatives = _alternative_properties(error)
-    message = (f"needs one of the properties {', '.join(map(repr, alternatives))}" if alternatives
-               else error.message)
+    if lang == "nb":
+        context = f" (i {requirement})" if requirement else ""
+        message = (f"trenger en av egenskapene {', '.join(map(repr, alternatives))}" if alternatives
+                   else _schema_message_nb(error))
+    else:
+        context = f" (in {requirement})" if requirement else ""
+        message = (f"needs one of the properties {', '.join(map(repr, alternatives))}" if alternatives
+                   else error.message)
     return f"{message}{context} [schema: {'/'.join(str(p) for p in error.absolute_schema_path)}]"
+
+
+def _schema_message_nb(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message for the keywords the catalogue's schema uses, in bokmål."""
+    value, wanted = error.instance, error.validator_value
+    shown = json.dumps(value, ensure_ascii=False)[:80]
+    if error.validator == "required":
+        return f"mangler egenskapen {error.message.removesuffix(' is a required property')}"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
+        return f"ukjent egenskap {', '.join(map(repr, extra))}"
+    templates = {
+        "enum": "{shown} er ikke en av {wanted}", "const": "{shown} skal være {wanted}",
+        "pattern": "{shown} passer ikke med mønsteret {wanted}", "type": "{shown} er ikke av typen {wanted}",
+        "minItems": "{shown} har for få elementer (minst {wanted})", "minLength": "{shown} er for kort (minst {wanted})",
+        "uniqueItems": "{shown} har elementer som gjentas", "maxItems": "{shown} har for mange elementer (høyst {wanted})",
+    }
+    template = templates.get(str(error.validator))
+    if template is None:
+        return f"{error.message} (melding på engelsk)"
+    return template.format(shown=shown, wanted=json.dumps(wanted, ensure_ascii=False))
 
 
 def _requirement_id_at(data: Any, path: JsonPath) -> str | None:
@@ -397,7 +451,8 @@ def _duplicate_ids(data: dict[str, Any], file: str) -> Iterator[Problem]:
         for n, entry in enumerate(data[section]):
             here = (section, n, "id")
             if entry["id"] in seen:
-                yield Problem(file, here, f"duplicate id {entry['id']!r}; first used at {json_path(seen[entry['id']])}")
+                yield Problem(file, here, f"duplicate id {entry['id']!r}; first used at {json_path(seen[entry['id']])}",
+                              nb=f"id-en {entry['id']!r} er brukt før, første gang i {json_path(seen[entry['id']])}")
             else:
                 seen[entry["id"]] = here
 
@@ -408,7 +463,9 @@ def _unknown_principles(data: dict[str, Any], file: str) -> Iterator[Problem]:
         if entry["principle"] not in known:
             yield Problem(file, ("requirements", n, "principle"),
                           f"{entry['id']}: unknown principle {entry['principle']!r} "
-                          f"(principles: {', '.join(sorted(known))})")
+                          f"(principles: {', '.join(sorted(known))})",
+                          nb=f"{entry['id']}: ukjent prinsipp {entry['principle']!r} "
+                             f"(prinsippene er {', '.join(sorted(known))})")
 
 
 def _unknown_rules(data: dict[str, Any], file: str, codes: frozenset[str]) -> Iterator[Problem]:
@@ -419,7 +476,9 @@ def _unknown_rules(data: dict[str, Any], file: str, codes: frozenset[str]) -> It
                     if not any(matches_rule(code, pattern) for code in codes):
                         yield Problem(file, ("requirements", n, "verification", v, key, r),
                                       f"{entry['id']}: unknown rule code or prefix {pattern!r}: no rule of samsvar "
-                                      "is or starts with it (see 'samsvar rules list')")
+                                      "is or starts with it (see 'samsvar rules list')",
+                                      nb=f"{entry['id']}: ukjent regelkode eller prefiks {pattern!r}: ingen regel i "
+                                         "samsvar er eller begynner med den (se 'samsvar rules list')")
 
 
 def _kinds_outside_artefacts(data: dict[str, Any], file: str) -> Iterator[Problem]:
@@ -430,14 +489,28 @@ def _kinds_outside_artefacts(data: dict[str, Any], file: str) -> Iterator[Proble
                 if family not in entry["artefacts"]:
                     yield Problem(file, ("requirements", n, "verification", v, "kinds", k),
                                   f"{entry['id']}: kind {pattern!r} is of the family {family!r}, which is not among "
-                                  f"the requirement's artefacts {entry['artefacts']}")
+                                  f"the requirement's artefacts {entry['artefacts']}",
+                                  nb=f"{entry['id']}: typen {pattern!r} hører til familien {family!r}, som ikke er "
+                                     f"blant kravets artefakter {entry['artefacts']}")
+
+
+def _profiles_outside_fhir(data: dict[str, Any], file: str) -> Iterator[Problem]:
+    for n, entry in enumerate(data["requirements"]):
+        for v, verification in enumerate(entry["verification"]):
+            if verification["kind"] == "rule" and "profile" in verification and "fhir" not in entry["artefacts"]:
+                yield Problem(file, ("requirements", n, "verification", v, "profile"),
+                              f"{entry['id']}: a profile is for FHIR artefacts, but the requirement's artefacts are "
+                              f"{entry['artefacts']}",
+                              nb=f"{entry['id']}: en profil gjelder FHIR-artefakter, men kravets artefakter er "
+                                 f"{entry['artefacts']}")
 
 
 def _without_verification(data: dict[str, Any], file: str) -> Iterator[Problem]:
     for n, entry in enumerate(data["requirements"]):
         if not entry["verification"]:  # the schema says so too; kept for catalogues checked without it
             yield Problem(file, ("requirements", n, "verification"),
-                          f"{entry['id']}: no verification; add a rule, test or manual entry")
+                          f"{entry['id']}: no verification; add a rule, test or manual entry",
+                          nb=f"{entry['id']}: ingen verifisering; legg til en regel, test eller manuell kontroll")
 
 
 # -- building the model ---------------------------------------------------------------------
@@ -472,8 +545,11 @@ def _requirement(data: dict[str, Any]) -> Requirement:
 
 def _verification(data: dict[str, Any]) -> Verification:
     if data["kind"] == "rule":
-        return RuleVerification(rules=tuple(data["rules"]), kinds=tuple(data.get("kinds", ())),
-                                inconclusive=tuple(data.get("inconclusive", ())), run=data.get("run", DEFAULT_RUN))
+        constraints = tuple(data.get("constraints", ()))
+        rules = data.get("rules") or (PROFILE_RULES if "profile" in data else CONSTRAINT_RULES)
+        return RuleVerification(rules=tuple(rules), kinds=tuple(data.get("kinds", ())),
+                                inconclusive=tuple(data.get("inconclusive", ())), run=data.get("run", DEFAULT_RUN),
+                                profile=data.get("profile"), constraints=constraints)
     if data["kind"] == "test":
         return TestVerification(tests=tuple(data["tests"]), status=data["status"])
     return ManualVerification(inspect=Text.from_json(data["inspect"]))

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import click
 
-from .catalogue import LANGUAGES, Catalogue, CatalogueError, Requirement, expand_rules, load_catalogue
+from .catalogue import LANGUAGES, PROFILE_RULES, Catalogue, CatalogueError, Requirement, expand_rules, load_catalogue
 from .judge import COMMANDS, coverage, to_csv, to_html, traceability_rows
 
 EXIT_USAGE = 2
@@ -29,8 +29,9 @@ LABELS: dict[str, dict[str, str]] = {
            "by_kind": "Verifisert med regler: {rule}, med tester: {test}, manuelt: {manual}",
            "only": "Bare regler: {rule}, bare tester: {test}, bare manuelt: {manual}",
            "without_rule": "Krav uten regel ({count}):", "not_referenced": "Regler ingen krav viser til ({count}):",
-           "valid": "gyldig", "wrote": "skrev",
-           "inconclusive": "ikke kontrollert når disse meldes"},
+           "valid": "gyldig", "wrote": "skrev", "cannot_write": "kan ikke skrive",
+           "inconclusive": "ikke kontrollert når disse meldes", "profile": "bare funn fra profilen",
+           "constraints": "bare funn om regelen(e)"},
     "en": {"principle": "Principle", "applies": "Applies to", "standards": "Standards", "verification": "Verification",
            "rules": "rules", "tests": "tests", "manual": "manual inspection", "planned": "to come",
            "available": "available", "on": "on", "run": "run with", "status": "status",
@@ -39,15 +40,23 @@ LABELS: dict[str, dict[str, str]] = {
            "only": "Rules only: {rule}, tests only: {test}, manual only: {manual}",
            "without_rule": "Requirements without a rule ({count}):",
            "not_referenced": "Rules no requirement refers to ({count}):",
-           "valid": "valid", "wrote": "wrote",
-           "inconclusive": "not checked when these are reported"},
+           "valid": "valid", "wrote": "wrote", "cannot_write": "cannot write",
+           "inconclusive": "not checked when these are reported", "profile": "only findings of the profile",
+           "constraints": "only findings about the constraint(s)"},
 }
 
 
 class InputError(click.ClickException):
-    """Exit code 2: the catalogue or an argument cannot be used."""
+    """Exit code 2: the catalogue or an argument cannot be used (said in the run's language)."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, lang: str = "en") -> None:
+        super().__init__(message)
+        self.lang = lang
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"{'Feil' if self.lang == 'nb' else 'Error'}: {self.format_message()}", file=file, err=True)
 
 
 def _lang_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,11 +70,11 @@ def _catalogue_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         "[default: samsvar's profiles/requirements].")(func)
 
 
-def _load(path: Path | None) -> Catalogue:
+def _load(path: Path | None, lang: str = "en") -> Catalogue:
     try:
         return load_catalogue(path)
     except CatalogueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(exc.text(lang), lang) from None
 
 
 @click.group()
@@ -90,7 +99,7 @@ def requirements() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_requirements(catalogue_path: Path | None, lang: str, principle: str | None, as_json: bool) -> None:
     """List the requirements: id, level, how they are verified, title."""
-    catalogue = _load(catalogue_path)
+    catalogue = _load(catalogue_path, lang)
     chosen = catalogue.requirements
     if principle:
         wanted = principle.strip().upper()
@@ -115,7 +124,7 @@ def list_requirements(catalogue_path: Path | None, lang: str, principle: str | N
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show_requirement(requirement_id: str, catalogue_path: Path | None, lang: str, as_json: bool) -> None:
     """Everything about one requirement: text, principle, standards, artefacts and verification."""
-    catalogue = _load(catalogue_path)
+    catalogue = _load(catalogue_path, lang)
     requirement = catalogue.find(requirement_id)
     if requirement is None:
         raise click.BadParameter(f"no requirement {requirement_id!r}; see 'samsvar requirements list'",
@@ -151,7 +160,11 @@ def _verification_lines(requirement: Requirement, lang: str) -> list[str]:
         extra = (f" {t['on']} {', '.join(v.kinds)}" if v.kinds else "") + \
                 (f" ({t['run']} '{COMMANDS[v.run]}')" if v.run != "validate" else "")
         lines.append(f"  {t['rules']}: {', '.join(v.rules)}{extra}")
-        for code in expand_rules(v.rules, registry):
+        if v.profile:
+            lines.append(f"      {t['profile']}: {v.profile}")
+        if v.constraints:
+            lines.append(f"      {t['constraints']}: {', '.join(v.constraints)}")
+        for code in ([] if v.profile and v.rules == PROFILE_RULES else expand_rules(v.rules, registry)):
             lines.append(f"      {code:<15} {registry[code].severity.code:<12} {registry[code].title}")
         if v.inconclusive:
             lines.append(f"      ({t['inconclusive']}: {', '.join(v.inconclusive)})")
@@ -177,7 +190,9 @@ def _as_json(catalogue: Catalogue, requirement: Requirement, lang: str) -> dict[
 def _verification_json(verification: Any, lang: str) -> dict[str, Any]:
     if verification.kind == "rule":
         return {"kind": "rule", "rules": list(verification.rules), "kinds": list(verification.kinds),
-                "inconclusive": list(verification.inconclusive), "run": verification.run}
+                "inconclusive": list(verification.inconclusive), "run": verification.run,
+                **({"profile": verification.profile} if verification.profile else {}),
+                **({"constraints": list(verification.constraints)} if verification.constraints else {})}
     if verification.kind == "test":
         return {"kind": "test", "tests": list(verification.tests), "status": verification.status}
     return {"kind": "manual", "inspect": verification.inspect.get(lang)}
@@ -190,7 +205,7 @@ def _verification_json(verification: Any, lang: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def coverage_command(catalogue_path: Path | None, lang: str, as_json: bool) -> None:
     """How the requirements are verified, and which have no rule yet."""
-    catalogue = _load(catalogue_path)
+    catalogue = _load(catalogue_path, lang)
     counts = coverage(catalogue)
     if as_json:
         click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
@@ -219,7 +234,7 @@ def coverage_command(catalogue_path: Path | None, lang: str, as_json: bool) -> N
 @_lang_option
 def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, lang: str) -> None:
     """The traceability matrix: principle, requirement, level, rules, tests, manual inspection."""
-    rows = traceability_rows(_load(catalogue_path), lang)
+    rows = traceability_rows(_load(catalogue_path, lang), lang)
     text = to_csv(rows) if fmt == "csv" else to_html(rows, lang)
     if output is None:
         click.echo(text, nl=False)
@@ -227,7 +242,7 @@ def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, l
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise InputError(f"{LABELS[lang]['cannot_write']} {output}: {exc.strerror or exc}", lang) from None
     click.echo(f"{LABELS[lang]['wrote']} {output} ({len(rows)} {LABELS[lang]['requirements']})", err=True)
 
 
@@ -237,7 +252,7 @@ def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, l
 @_lang_option
 def check_command(catalogue_path: Path | None, lang: str) -> None:
     """Validate a catalogue (schema and cross-checks); exit 2 with every problem when it is wrong."""
-    catalogue = _load(catalogue_path)
+    catalogue = _load(catalogue_path, lang)
     t = LABELS[lang]
     click.echo(f"{catalogue.source}: {t['valid']}: {len(catalogue.requirements)} {t['requirements']}, "
                f"{len(catalogue.principles)} {t['principles']} ({catalogue.id} {catalogue.version}, {catalogue.status})")

@@ -74,6 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
                  "so a clean artefact does not show that the check was made.",
         "nothing_applies": "No artefact in this run that these rules apply to ({scope}).",
         "kinds": "kinds {names}", "artefacts": "artefacts {names}",
+        "profile_scope": "artefacts validated against the profile {profile}",
         "more_findings": "... and {more} more findings ({total} in {artefacts} artefacts).",
         "not_counted": "Not counted as checked: {path} ({rules}: the check could not be made)",
         "below": "Findings below the fail level ({level}): {counts}.",
@@ -92,6 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
                  "så en artefakt uten funn viser ikke at kontrollen ble gjort.",
         "nothing_applies": "Ingen artefakt i denne kjøringen som reglene gjelder for ({scope}).",
         "kinds": "typene {names}", "artefacts": "artefaktene {names}",
+        "profile_scope": "artefakter validert mot profilen {profile}",
         "more_findings": "… og {more} funn til ({total} i {artefacts} artefakter).",
         "not_counted": "Ikke regnet som kontrollert: {path} ({rules}: kontrollen kunne ikke gjøres)",
         "below": "Funn under feilnivået ({level}): {counts}.",
@@ -207,7 +209,7 @@ def _walk(requirement: Requirement, verification: RuleVerification, context: Run
         applicable = _applies(result, requirement, verification)
         if not applicable and not _undetected(result, requirement, verification):
             continue
-        matching = [issue for issue in result.issues if verification.covers(issue.rule)]
+        matching = [issue for issue in result.issues if verification.covers_issue(issue)]
         failing = [issue for issue in matching if not issue.waived and issue.severity >= fail_on]
         walk.waived += sum(1 for issue in matching if issue.waived)
         walk.below.update(issue.severity.code for issue in matching if not issue.waived and issue.severity < fail_on)
@@ -223,12 +225,13 @@ def _walk(requirement: Requirement, verification: RuleVerification, context: Run
 
 
 def _applies(result: Result, requirement: Requirement, verification: RuleVerification) -> bool:
-    return result.kind.family in requirement.artefacts and verification.applies_to_kind(str(result.kind))
+    return (result.kind.family in requirement.artefacts and verification.applies_to_kind(str(result.kind))
+            and (verification.profile is None or verification.profile in getattr(result, "profiles", ())))
 
 
 def _undetected(result: Result, requirement: Requirement, verification: RuleVerification) -> bool:
     """An input of unknown kind may have been meant as FHIR or a message: it counts only by its failures."""
-    return (result.kind.family == "unknown" and not verification.kinds
+    return (result.kind.family == "unknown" and not verification.kinds and verification.profile is None
             and any(family in requirement.artefacts for family in DETECTED_FAMILIES))
 
 
@@ -238,7 +241,7 @@ def _outcome(walk: _Walk, requirement: Requirement, verification: RuleVerificati
     if walk.failed:
         return Outcome("fail", _issue_evidence(walk.failed, context.lang) + notes, walk.paths())
     if walk.checked:
-        return Outcome("pass", [_checked_evidence(walk.checked, applied)] + notes, walk.paths())
+        return Outcome("pass", [_checked_evidence(walk.checked, applied, verification)] + notes, walk.paths())
     if walk.inconclusive:
         return Outcome("not-tested", notes, walk.paths())
     return Outcome("not-tested", [context.say("nothing_applies", scope=_scope(requirement, verification, context.lang))]
@@ -246,6 +249,8 @@ def _outcome(walk: _Walk, requirement: Requirement, verification: RuleVerificati
 
 
 def _scope(requirement: Requirement, verification: RuleVerification, lang: str = "en") -> str:
+    if verification.profile:
+        return say(lang, "profile_scope", profile=verification.profile)
     if verification.kinds:
         return say(lang, "kinds", names=", ".join(verification.kinds))
     return say(lang, "artefacts", names=", ".join(requirement.artefacts))
@@ -271,13 +276,18 @@ def location(issue: Issue) -> str:
     return " ".join(part for part in (position, issue.expression or "") if part)
 
 
-def _checked_evidence(checked: list[Result], applied: list[str]) -> dict[str, Any]:
+def _checked_evidence(checked: list[Result], applied: list[str], verification: RuleVerification) -> dict[str, Any]:
     families = Counter(result.kind.family for result in checked)
-    return {
+    evidence = {
         "artefacts_checked": len(checked),
         "by_family": ", ".join(f"{family} {n}" for family, n in sorted(families.items())),
         "rules_applied": ", ".join(applied),
     }
+    if verification.profile:
+        evidence["profile"] = verification.profile
+    if verification.constraints:
+        evidence["constraints"] = ", ".join(verification.constraints)
+    return evidence
 
 
 def _inconclusive_notes(walk: _Walk, lang: str = "en") -> list[str]:
@@ -412,6 +422,10 @@ def _row(catalogue: Catalogue, requirement: Requirement, lang: str) -> dict[str,
 
 def _rules_cell(verification: RuleVerification) -> str:
     cell = ", ".join(verification.rules)
+    if verification.profile:
+        cell += f" of {verification.profile}"
+    if verification.constraints:
+        cell += f" ({', '.join(verification.constraints)})"
     if verification.kinds:
         cell += f" on {', '.join(verification.kinds)}"
     if verification.run != "validate":

@@ -172,6 +172,47 @@ def _binding_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[
     return problems
 
 
+CHECKED_STRENGTHS = ("required", "extensible")
+"""Binding strengths an instance is checked against (preferred and example bindings are advice)."""
+
+
+def _offline_problems(path: Path, sd: dict[str, Any], definitions: Any) -> list[LintProblem]:
+    """Warnings for what instances of the profile cannot be checked against offline: checked bindings
+    to value sets that cannot be expanded from the loaded definitions, and slices whose discriminator
+    cannot be evaluated (then a slice's minimum is reported as not checked, FHIR-SLICE-007)."""
+    from ..validators.fhir.bindings import terminology
+    from ..validators.fhir.slicing import SliceMatcher
+
+    service = terminology(definitions)
+    problems = []
+    for element in _differential(sd):
+        binding = element.get("binding") or {}
+        value_set = binding.get("valueSet")
+        if binding.get("strength") in CHECKED_STRENGTHS and isinstance(value_set, str) and definitions.get(value_set):
+            codes, why = service.expand(value_set)
+            if codes is None:
+                problems.append(LintProblem(path, f"{_element_id(element)}: {binding['strength']} binding to value set "
+                                                  f"{value_set} cannot be evaluated offline ({why})", "warning"))
+    url = str(sd.get("url") or "")
+    ctx = definitions.context(url) if url else None
+    if ctx is None:
+        return problems
+    matcher = SliceMatcher(definitions, lambda *_: False, lambda _: None)
+    for element in _differential(sd):
+        name = element.get("sliceName")
+        own = _element_id(element)
+        if not name or ":" not in own:
+            continue
+        base, slice_ = ctx.elements.get(own.rsplit(":", 1)[0]), ctx.elements.get(own)
+        if base is None or slice_ is None or not (base.get("slicing") or {}).get("discriminator"):
+            continue
+        reason = matcher.undecidable(ctx, base, slice_)
+        if reason:
+            problems.append(LintProblem(path, f"{own}: the slice discriminator cannot be evaluated offline: {reason}",
+                                        "warning"))
+    return problems
+
+
 def _referenced_profiles(element: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for type_ in element.get("type") or []:
         for key in ("profile", "targetProfile"):
@@ -191,8 +232,9 @@ def lint_definition(path: Path, sd: dict[str, Any], definitions: Any) -> list[Li
     header = _header_problems(path, sd)
     base = _base_problems(path, sd, definitions)
     snapshot = [] if header or base else _snapshot_problems(path, sd, definitions)
+    offline = [] if header or base or snapshot else _offline_problems(path, sd, definitions)
     return [*header, *base, *snapshot, *_constraint_problems(path, sd),
-            *_binding_problems(path, sd, definitions), *_profile_reference_problems(path, sd, definitions)]
+            *_binding_problems(path, sd, definitions), *_profile_reference_problems(path, sd, definitions), *offline]
 
 
 def lint(folder: Path, definitions: Any) -> list[LintProblem]:

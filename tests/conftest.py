@@ -1,4 +1,4 @@
-"""Shared fixtures: a FHIR package cache installed from ../shared, and a CLI runner."""
+"""Shared fixtures: a FHIR package cache (tests/shared.py says where it comes from), and a CLI runner."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from samsvar.cli import cli
 
-from .shared import shared_path
+from .shared import fhir_package_cache
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -72,14 +72,8 @@ def _embed_from_shared(patch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def fhir_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A package cache with hl7.fhir.r4.core#4.0.1 and hl7.fhir.no.basis#2.2.2 installed."""
-    from samsvar.validators.fhir.packages import PackageCache
-
-    root = tmp_path_factory.mktemp("fhir-packages")
-    cache = PackageCache(root)
-    cache.install_tgz(shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz"))
-    cache.install_tgz(shared_path("fhir-packages", "hl7.fhir.no.basis-2.2.2.tgz"))
-    return root
+    """A package cache from which hl7.fhir.r4.core#4.0.1 and hl7.fhir.no.basis#2.2.2 load (see tests/shared.py)."""
+    return fhir_package_cache(tmp_path_factory.mktemp("fhir-packages"))
 
 
 @pytest.fixture()
@@ -115,3 +109,22 @@ def copy_fixture(name: str, dest: Path) -> Path:
     target = dest / Path(name).name
     shutil.copy(FIXTURES / name, target)
     return target
+
+
+# --------------------------------------------------------------------------- skips, for .ci/run
+SKIP_REPORT = "SAMSVAR_SKIP_REPORT"
+"""When set, the file every skipped test is written to (one JSON object a line: test id and reason);
+.ci/run holds it to .ci/allowed-skips.toml."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    import json
+    import os
+
+    target = os.environ.get(SKIP_REPORT)
+    if not target or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"test": report.nodeid, "reason": str(reason).removeprefix("Skipped: ")}) + "\n")

@@ -16,7 +16,7 @@ from samsvar.validators.fhir.packages import PackageCache, load_packages
 from samsvar.validators.fhir.xmlformat import read_fhir_xml, write_fhir_xml
 from samsvar.validators.load import load_bytes
 
-from .shared import shared_path
+from .shared import fhir_package_file
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def _canonical(value: Any, key: str | None = None) -> Any:
 
 
 def _examples(step: int) -> list[tuple[str, bytes]]:
-    with tarfile.open(shared_path("fhir-packages", "hl7.fhir.r4.examples-4.0.1.tgz")) as archive:
+    with tarfile.open(fhir_package_file("hl7.fhir.r4.examples#4.0.1")) as archive:
         members = [m for m in archive.getmembers()
                    if m.name.endswith(".json") and not m.name.endswith(("package.json", ".index.json"))]
         return [(m.name, archive.extractfile(m).read()) for m in members[::step]]  # type: ignore[union-attr]

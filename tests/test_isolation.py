@@ -26,6 +26,7 @@ SAMPLE = [
     "tests/test_cli.py::test_exit_1_on_findings_with_location",
     "tests/test_cli.py::test_exit_5_when_a_folder_holds_nothing_to_check",
     "tests/test_cli.py::test_an_empty_cache_uses_the_embedded_core_and_says_so",  # the package cache
+    "tests/test_cli.py::test_exit_3_when_a_package_is_neither_cached_nor_embedded",  # a package neither cached nor embedded
 ]
 
 

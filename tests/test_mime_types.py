@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 
 from samsvar.validators.fhir.definitions import Definitions
-from samsvar.validators.fhir.igs import TarballPackage
 from samsvar.validators.terminology.formats import MIME_TYPE_SYSTEM, SYNTAX_CHECKS, mime_type_problem
 from samsvar.validators.terminology.service import TerminologyPolicy, TerminologyService
 
-from .shared import shared_path
+from .shared import fhir_package
 
 MIME_TYPES = "http://hl7.org/fhir/ValueSet/mimetypes"
 
@@ -75,7 +74,7 @@ def test_malformed_media_types(code: str) -> None:
 
 @pytest.fixture(scope="module")
 def definitions() -> Definitions:
-    return Definitions([TarballPackage(shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz"))], [])
+    return Definitions([fhir_package("hl7.fhir.r4.core#4.0.1")], [])
 
 
 @pytest.mark.parametrize("mode", ["warn", "trust-format", "remote"])

@@ -27,6 +27,7 @@ from .shared import shared_path
 
 
 def _tgz(name: str) -> Path:
+    """A published tarball (these tests are about reading and installing tarballs)."""
     return shared_path("fhir-packages", name)
 
 

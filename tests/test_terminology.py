@@ -14,10 +14,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from samsvar.validators.fhir.definitions import Definitions
-from samsvar.validators.fhir.igs import TarballPackage
 from samsvar.validators.terminology.service import TerminologyPolicy, TerminologyService
 
-from .shared import shared_path
+from .shared import fhir_package
 
 T = "http://samsvar.no/fhir/test/"
 ICPC = "urn:oid:2.16.578.1.12.4.1.1.7170"
@@ -72,8 +71,7 @@ CONCEPT_MAP = {
 
 @pytest.fixture(scope="module")
 def definitions() -> Definitions:
-    packages = [TarballPackage(shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz")),
-                TarballPackage(shared_path("fhir-packages", "hl7.terminology.r4-7.0.1.tgz"))]
+    packages = [fhir_package("hl7.fhir.r4.core#4.0.1"), fhir_package("hl7.terminology.r4#7.0.1")]
     return Definitions(packages, [CODE_SYSTEM, *VALUE_SETS, CONCEPT_MAP])
 
 

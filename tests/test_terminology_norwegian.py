@@ -411,3 +411,38 @@ def test_import_code_list_round_trip(tmp_path: Path) -> None:
     write_codesystem(resource, again)
     assert again.read_bytes() == written.read_bytes()
     assert import_code_list(source, oid=VOLVEN + "7304", name="N", title="T", out=again) == again
+
+
+# --- the Volven lists no-basis binds to --------------------------------------------------------
+
+def test_every_volven_list_no_basis_binds_to_is_shipped_with_its_source_and_date() -> None:
+    from samsvar.validators.terminology.norwegian import read_volven, volven_bound_in_package
+
+    bound = volven_bound_in_package(shared_path("fhir-packages", "hl7.fhir.no.basis-2.2.2.tgz"))
+    public = read_volven(shared_path("no", "kodeverk"))
+    assert {"8406", "8432", "7617"} <= bound  # the Appointment's appointmentType slices
+    missing = sorted(n for n in bound & set(public) if not (TERMINOLOGY / f"CodeSystem-volven-{n}.json").is_file())
+    assert not missing, f"no-basis binds to Volven {', '.join(missing)}, which profiles/terminology lacks (run build_all)"
+    assert sorted(bound - set(public)) == ["0000"]  # no-basis' placeholder for Endpoint.payloadType:formatCode
+    for number in sorted(bound & set(public)):
+        resource = _load(TERMINOLOGY / f"CodeSystem-volven-{number}.json")
+        assert resource["date"] and "kith-visningsfiler" in resource["description"], number
+
+
+def test_no_basis_examples_decide_their_volven_bindings(fhir_cache: Path) -> None:
+    """A binding to a Volven list by OID is decided offline: no 'could not be' about a Volven value set."""
+    import tarfile
+
+    from samsvar.validators import Options, Validator
+
+    validator = Validator(Options(igs=("hl7.fhir.no.basis#2.2.2",), cache_root=fhir_cache))
+    undecided = []
+    with tarfile.open(shared_path("fhir-packages", "hl7.fhir.no.basis-2.2.2.tgz")) as archive:
+        examples = [m for m in archive if m.isfile() and "/examples/" in m.name and m.name.endswith(".json")]
+        assert examples
+        for member in examples:
+            data = archive.extractfile(member).read()  # type: ignore[union-attr]
+            result = validator.validate_bytes(member.name, data)
+            undecided += [f"{member.name}: {i.rule} {i.message}" for i in result.issues
+                          if "could not be" in i.message and "urn:oid:" + VOLVEN in i.message]
+    assert not undecided, "\n".join(undecided)

@@ -64,6 +64,10 @@ class Issue:
     source: str = "samsvar"
     path: Path | None = field(default=None, compare=False, repr=False)
     waiver: Waiver | None = field(default=None, compare=False)
+    profile: str | None = field(default=None, compare=False)
+    """The profile (canonical URL) whose walk raised the issue; None for the base specification's checks."""
+    constraint: str | None = field(default=None, compare=False)
+    """The key of the constraint (invariant) that failed or could not be evaluated (``samsvar-pat-1``)."""
 
     @property
     def waived(self) -> bool:
@@ -82,6 +86,10 @@ class Issue:
             "line": self.line,
             "column": self.column,
         }
+        if self.profile is not None:
+            out["profile"] = self.profile
+        if self.constraint is not None:
+            out["constraint"] = self.constraint
         if self.waiver is not None:
             out["waived"] = {
                 "owner": self.waiver.owner,

@@ -38,12 +38,15 @@ class Result:
     """For one line of an NDJSON file, the file (``path`` is ``FILE:LINE``; issue lines count in FILE)."""
     resource_id: str | None = None
     """The FHIR resource's ``id``, where it has one (bulk outputs list issues by resource)."""
+    profiles: list[str] = field(default_factory=list)
+    """The profiles (canonical URLs) a FHIR artefact was validated against (asked for, declared, global)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "kind": str(self.kind),
             "format": self.format,
+            **({"profiles": list(self.profiles)} if self.profiles else {}),
             "issues": [issue.as_dict() for issue in self.issues],
         }
 
@@ -330,7 +333,7 @@ class Validator:
             result.issues.extend(issues)
             if kind.family == "fhir":
                 result.resource_id = _resource_id(document)
-                result.issues.extend(self._validate_fhir(document))
+                result.issues.extend(self._validate_fhir(document, result))
             elif kind.family == "message":
                 result.issues.extend(self._validate_message(document))
         except EnvironmentProblem:
@@ -371,8 +374,8 @@ class Validator:
             issue.column = issue.column or 1
         return issues
 
-    def _validate_fhir(self, document: Document) -> list[Issue]:
-        from .fhir.validate import FhirOptions, validate_resource
+    def _validate_fhir(self, document: Document, result: Result) -> list[Issue]:
+        from .fhir.validate import FhirOptions, profiles_walked, validate_resource
         from .fhir.xmlformat import read_fhir_xml
 
         definitions = self.definitions()
@@ -382,11 +385,13 @@ class Validator:
             issues.extend(xml_issues)
         else:
             resource = document.tree
-        found = validate_resource(resource, definitions, FhirOptions(
+        options = FhirOptions(
             production=self.options.production, profiles=self.options.profiles,
             must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls,
             resolve_urls=self.options.resolve_urls,
-            assume_valid_rest_references=self.options.assume_valid_rest_references))
+            assume_valid_rest_references=self.options.assume_valid_rest_references)
+        result.profiles = profiles_walked(resource, definitions, options)
+        found = validate_resource(resource, definitions, options)
         if document.format == "xml":
             found = _without_emptied(found, issues)
         if not self.options.check_contained:

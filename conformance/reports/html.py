@@ -26,7 +26,7 @@ import jinja2
 from ...validators.issues import Issue, Severity
 from ...validators.rules import get_rule
 from ...validators.runner import Result
-from ..report import GROUP_SHOWN, Grouping, Report, RuleGroup, dominant_rules
+from ..report import GROUP_SHOWN, Grouping, Report, dominant_rules
 
 LANGUAGES = ("nb", "en")
 EXCERPT_CONTEXT = 2
@@ -81,7 +81,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_pass": "Bestått", "test_fail": "Ikke bestått", "test_skip": "Hoppet over", "test_error": "Brøt sammen",
         "verifies": "Verifiserer", "exchanges": "Utvekslinger (forespørsel og svar; hemmeligheter er fjernet)",
         "severity": "Alvorlighetsgrad",
-        "rule": "Regel",
         "message": "Melding",
         "location": "Plassering",
         "line_column": "Linje:kolonne",
@@ -162,7 +161,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_pass": "Passed", "test_fail": "Failed", "test_skip": "Skipped", "test_error": "Broke",
         "verifies": "Verifies", "exchanges": "Exchanges (request and response; secrets redacted)",
         "severity": "Severity",
-        "rule": "Rule",
         "message": "Message",
         "location": "Location",
         "line_column": "Line:column",

@@ -32,15 +32,18 @@ def not_evaluated(key: str, text: str, failure: Exception, **where: Any) -> Issu
     """The issue for a constraint that was not decided, by the kind of failure (not its message)."""
     kind = failure_kind(failure)
     if kind == "internal":
-        return INVARIANT_ENGINE_FAILED.issue(
+        issue = INVARIANT_ENGINE_FAILED.issue(
             f"Constraint {key} was not checked: samsvar's FHIRPath layer failed ({type(failure).__name__}: "
             f"{failure}); please report this. Expression: {text}", **where)
-    if kind == "unsupported":
-        return INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {failure}. Expression: {text}",
-                                             **where)
-    return INVARIANT_NOT_EVALUATED.issue(
-        f"Constraint {key} could not be evaluated: the expression is in error on this data ({failure}). "
-        f"Expression: {text}", **where)
+    elif kind == "unsupported":
+        issue = INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {failure}. Expression: {text}",
+                                              **where)
+    else:
+        issue = INVARIANT_NOT_EVALUATED.issue(
+            f"Constraint {key} could not be evaluated: the expression is in error on this data ({failure}). "
+            f"Expression: {text}", **where)
+    issue.constraint = key
+    return issue
 
 
 SKIPPED = {
@@ -179,14 +182,18 @@ class InvariantChecker:
             elif outcome == [False]:
                 constraint = step.constraint
                 if _best_practice(constraint):
-                    yield BEST_PRACTICE.issue(
+                    issue = BEST_PRACTICE.issue(
                         f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice)",
                         path=visit.path, expression=visit.expression)
+                    issue.constraint = step.key
+                    yield issue
                 else:
                     severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
-                    yield INVARIANT_FAILED.issue(
+                    issue = INVARIANT_FAILED.issue(
                         f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression})",
                         path=visit.path, expression=visit.expression, severity=severity)
+                    issue.constraint = step.key
+                    yield issue
 
 
     # -- what FHIRPath asks of the validator: resolve(), conformsTo(), memberOf() --------------------

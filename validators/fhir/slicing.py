@@ -35,6 +35,7 @@ SLICE_MAX = declared("FHIR-SLICE-003")
 SLICE_ORDER = declared("FHIR-SLICE-004")
 NO_SLICE_OPEN = declared("FHIR-SLICE-005")
 DISCRIMINATOR_UNUSABLE = declared("FHIR-SLICE-006")
+SLICE_MIN_NOT_CHECKED = declared("FHIR-SLICE-007")
 
 _STEP = re.compile(r"\s*(\$this|resolve\(\)|extension\('([^']*)'\)|extension\(\"([^\"]*)\"\)|ofType\(([^)]*)\)|as\(([^)]*)\)|[A-Za-z_][A-Za-z0-9_]*(?:\[x\])?)\s*")
 
@@ -193,6 +194,34 @@ class SliceMatcher:
             current, codes = child, type_codes(child)
         return current, codes
 
+    def undecidable(self, ctx: Context, base: ElementDefinition, slice_: ElementDefinition) -> str | None:
+        """Why no instance can be matched to this slice offline (its discriminators cannot be evaluated
+        from the loaded definitions), or None. What ``samsvar profiles lint`` warns about."""
+        for discriminator in (base.get("slicing") or {}).get("discriminator") or []:
+            kind, path = discriminator.get("type"), str(discriminator.get("path", "$this"))
+            try:
+                steps = _steps(path)
+                definition, _ = self._definition_at(ctx, slice_, steps)
+            except Unusable as exc:
+                return str(exc)
+            if kind in ("type", "exists"):
+                continue
+            if kind == "profile":
+                if not any(t.get("profile") or t.get("targetProfile") for t in definition.get("type") or []):
+                    return f"the slice names no profile at '{path}'"
+                continue
+            if kind not in ("value", "pattern"):
+                return f"the discriminator type '{kind}' is not one of FHIR R4's"
+            if any(k.startswith(("fixed", "pattern")) for k in definition) or (steps and steps[-1] == ("name", "url")):
+                continue
+            binding = definition.get("binding") or {}
+            if binding.get("strength") != "required" or not binding.get("valueSet"):
+                return f"the slice has no fixed value, pattern or required binding at '{path}'"
+            codes, why = self.terminology.expand(str(binding["valueSet"]))
+            if codes is None:
+                return f"the value set {binding['valueSet']} of the discriminator cannot be expanded offline ({why})"
+        return None
+
     # -- matching -------------------------------------------------------------------------------
 
     def mismatch(self, ctx: Context, base: ElementDefinition, slice_: ElementDefinition, item: Item) -> str | None:
@@ -309,6 +338,8 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
     source = f" (from {ctx.url})" if ctx.url else ""
     issues: list[Issue] = []
     unusable: dict[str, str] = {}
+    undecided: dict[str, int] = {}
+    """Per slice: the items that could not be told in or out of it (candidates it may hold)."""
     matched: list[ElementDefinition | None] = []
     reasons: list[list[str]] = []
     for item in items:
@@ -316,12 +347,11 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
         why: list[str] = []
         for slice_ in slices:
             name = slice_.get("sliceName", "")
-            if name in unusable:
-                continue
             try:
                 reason = matcher.mismatch(ctx, base, slice_, item)
             except Unusable as exc:
-                unusable[name] = str(exc)
+                unusable.setdefault(name, str(exc))
+                undecided[name] = undecided.get(name, 0) + 1
                 continue
             if reason is None:
                 chosen = slice_
@@ -335,12 +365,16 @@ def assign(matcher: SliceMatcher, ctx: Context, base: ElementDefinition, slices:
             path=parent_path, expression=parent_expression))
     for slice_ in slices:
         name = slice_.get("sliceName", "")
-        if name in unusable:
-            continue
         count = sum(1 for m in matched if m is slice_)
         minimum, maximum = int(slice_.get("min", 0)), slice_.get("max", "*")
         label = f"{element_key(base)}:{name}"
-        if count < minimum:
+        candidates = undecided.get(name, 0)
+        if count < minimum <= count + candidates:  # the undecided items may or may not make up the minimum
+            issues.append(SLICE_MIN_NOT_CHECKED.issue(
+                f"Slice '{label}': the minimum ({minimum}) was not checked: {candidates} element(s) could not be "
+                f"matched to the slice ({unusable[name]}){source}; found {count} that match",
+                path=parent_path, expression=parent_expression))
+        elif count < minimum:
             issues.append(SLICE_MIN.issue(
                 f"Slice '{label}': a matching slice is required, but not found{source} "
                 f"(minimum {minimum}, found {count})", path=parent_path, expression=parent_expression))

@@ -124,13 +124,25 @@ class StructureChecker:
         return self._document.resolve(reference, self._resources[-1][1], self._outer or self._resources[0][0])
 
     def check_resource(self, resource: Any, path: Path, expression: str, profile: str | None = None) -> Iterator[Issue]:
+        """The issues of one resource, walked against ``profile`` (else the root profile, else its type);
+        an issue of a profile's walk carries that profile (``Issue.profile``) unless a nested walk's profile
+        already named itself."""
+        if profile is None and not self._resources:
+            profile = self.root_profile
+        if profile is None:
+            yield from self._check_resource(resource, path, expression, None)
+            return
+        for issue in self._check_resource(resource, path, expression, profile):
+            if issue.profile is None:
+                issue.profile = profile
+            yield issue
+
+    def _check_resource(self, resource: Any, path: Path, expression: str, profile: str | None) -> Iterator[Issue]:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             yield NOT_A_RESOURCE.issue("A resource is expected here: a JSON object with a resourceType.",
                                        path=path, expression=expression)
             return
         resource_type = resource["resourceType"]
-        if profile is None:
-            profile = self.root_profile if not self._resources else None
         ctx = self.definitions.context(profile or resource_type)
         if ctx is None or resource_type not in self.definitions.resource_types:
             yield NOT_A_RESOURCE.issue(f"Unknown resource type '{resource_type}'.",
@@ -174,7 +186,9 @@ class StructureChecker:
         for url in dict.fromkeys(declared):
             usable, reason = usable_profile(self.definitions, url, resource["resourceType"])
             if usable is None:
-                yield PROFILE_NOT_USABLE.issue(reason, path=(*path, "meta"), expression=expression)
+                issue = PROFILE_NOT_USABLE.issue(reason, path=(*path, "meta"), expression=expression)
+                issue.profile = url
+                yield issue
                 continue
             key = (id(resource), usable)
             if usable == current or key in self._conforming:

@@ -47,6 +47,24 @@ class FhirOptions:
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
 
 
+def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
+    """The profiles a resource is validated against: asked for (``--profile``), declared in ``meta.profile``
+    (its own and those of the resources inside it) or implied by a loaded IG's ``global``."""
+    found: dict[str, None] = {}
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        found.update(dict.fromkeys([*options.profiles, *definitions.global_profiles(resource["resourceType"])]))
+    stack = [resource]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if isinstance(node.get("resourceType"), str):
+                found.update(dict.fromkeys(p for p in (node.get("meta") or {}).get("profile") or [] if isinstance(p, str)))
+            stack.extend(value for value in node.values() if isinstance(value, (dict, list)))
+    return list(found)
+
+
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
     resource_type = resource.get("resourceType")
     if resource_type not in definitions.resource_types:
@@ -77,8 +95,9 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     for url in dict.fromkeys([*options.profiles, *declared, *implied]):
         profile, reason = usable_profile(definitions, url, resource_type)
         if profile is None:
-            yield PROFILE_NOT_USABLE.issue(reason, path=("meta",) if url in declared else (),
-                                           expression=resource_type)
+            issue = PROFILE_NOT_USABLE.issue(reason, path=("meta",) if url in declared else (), expression=resource_type)
+            issue.profile = url
+            yield issue
             continue
         walker = StructureChecker(definitions, [*checks, FixedPatternChecker()], root_profile=profile,
                                   must_support=options.must_support)

@@ -60,7 +60,7 @@ def _concepts(rows: Iterable[Row]) -> list[dict[str, str]]:
 
 
 def codesystem_from_rows(rows: Iterable[Row], *, oid: str, name: str, title: str,
-                         version: str | None = None, source: str = "") -> dict[str, Any]:
+                         version: str | None = None, source: str = "", date: str | None = None) -> dict[str, Any]:
     """A complete, case-sensitive Norwegian (``nb``) CodeSystem with the rows as its concepts.
 
     Codes and displays are stripped of surrounding white space; an empty display is left out.
@@ -81,6 +81,7 @@ def codesystem_from_rows(rows: Iterable[Row], *, oid: str, name: str, title: str
         "name": name,
         "title": title,
         "status": "active",
+        **({"date": date} if date else {}),
         "description": (f"Codes and display texts from {source}." if source
                         else "Codes and display texts from an imported code list (source not stated)."),
         "caseSensitive": True,

@@ -3,9 +3,11 @@
 :func:`build_all` reads ``../shared/data/no/kodeverk/`` (see its README.md) and writes one
 ``CodeSystem-<id>.json`` per code system into ``profiles/terminology/``:
 
-* the Volven lists that Norwegian messages lean on (MsgHead, AppRec, Dialogmelding, PLO), from
-  the mechanical extraction of NHN's display stylesheet (kith-visningsfiler ``kodeverk.xsl`` and
-  ``storeKodeverk.xml``); display texts are the viewer's and may be abbreviated;
+* the Volven lists that Norwegian messages lean on (MsgHead, AppRec, Dialogmelding, PLO) and every
+  Volven list HL7 Norway's no-basis binds to (a binding's value set, or a system its value sets
+  include), from the mechanical extraction of NHN's display stylesheet (kith-visningsfiler
+  ``kodeverk.xsl`` and ``storeKodeverk.xml``); display texts are the viewer's and may be
+  abbreviated; ``date`` is when the file was last changed at the commit SOURCES.txt names;
 * ICD-10 (Volven 7110) and ICPC-2 (Volven 7170) as NAV publishes them from Helsedirektoratet's
   FinnKode API (navikt/diagnosekoder).
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,9 @@ REQUIRED_VOLVEN = ("8279", "7304", "8258", "8221", "7309", "3101", "8116", "9051
 """Volven lists built always; :func:`build_all` fails when one is missing from the public files."""
 OPTIONAL_VOLVEN = ("8222", "8223", "8268", "9060", "8202", "7010", "7650", "7651", "7497")
 """Volven lists built when the extraction holds them."""
+BOUND_BY = (("data", "fhir-packages", "hl7.fhir.no.basis-2.2.2.tgz"),)
+"""FHIR packages (under ``../shared``) whose Volven bindings are built too, when the extraction holds them."""
+VOLVEN_OID = re.compile(re.escape("urn:oid:" + VOLVEN_ARC) + r"(\d+)$")
 ICD10_OID = VOLVEN_ARC + "7110"
 ICPC2_OID = VOLVEN_ARC + "7170"
 
@@ -42,6 +48,9 @@ OID_USAGE = "OID_USAGE_IN_MESSAGES.tsv"
 FSH_CODESYSTEMS = ("hl7norway-kodeverk-fsh", "input", "fsh", "codesystems")
 KODEVERK_XSL = "kith-visningsfiler/kodeverk.xsl"
 STORE_KODEVERK = "kith-visningsfiler/storeKodeverk.xml"
+CHANGED = {KODEVERK_XSL: "2024-12-06", STORE_KODEVERK: "2024-06-25"}
+"""When each file of NorskHelsenett/kith-visningsfiler was last changed at the commit SOURCES.txt names
+(7a97da8aca67, ``git log -1 --format=%cs 7a97da8aca67 -- felleskomponenter/FILE``): the lists' date."""
 
 
 @dataclass(frozen=True)
@@ -169,9 +178,37 @@ def volven_source(number: str, in_store: bool, origins: dict[str, Origin],
     return text
 
 
-def volven_codesystem(number: str, codes: dict[str, str], title: str, source: str) -> dict[str, Any]:
+def volven_codesystem(number: str, codes: dict[str, str], title: str, source: str,
+                      date: str | None = None) -> dict[str, Any]:
     return codesystem_from_rows(codes.items(), oid=VOLVEN_ARC + number, name=f"Volven{number}",
-                                title=title, source=source)
+                                title=title, source=source, date=date)
+
+
+def volven_bound_in_package(tgz: Path) -> set[str]:
+    """Numbers of the Volven lists a FHIR package binds to: an element binding's value set that is a
+    Volven OID, or a system a value set of the package includes or excludes."""
+    found: set[str] = set()
+    with tarfile.open(tgz) as archive:
+        for member in archive:
+            if not (member.isfile() and member.name.endswith(".json")):
+                continue
+            handle = archive.extractfile(member)
+            try:
+                resource = json.loads(handle.read()) if handle is not None else None
+            except ValueError:
+                continue
+            if not isinstance(resource, dict):
+                continue
+            urls: list[str] = []
+            if resource.get("resourceType") == "StructureDefinition":
+                for part in ("snapshot", "differential"):
+                    for element in (resource.get(part) or {}).get("element") or []:
+                        urls.append(str((element.get("binding") or {}).get("valueSet") or ""))
+            elif resource.get("resourceType") == "ValueSet":
+                compose = resource.get("compose") or {}
+                urls += [str(i.get("system") or "") for i in (compose.get("include") or []) + (compose.get("exclude") or [])]
+            found.update(m.group(1) for m in map(VOLVEN_OID.match, urls) if m)
+    return found
 
 
 def diagnoses_codesystem(kodeverk: Path, diagnoses: Diagnoses, title: str,
@@ -204,13 +241,17 @@ def build_all(shared: Path, out: Path) -> list[Path]:
     titles = {**usage_titles(kodeverk), **{oid: f.title for oid, f in fsh.items() if f.title}}
     origins = read_origins(kodeverk)
     in_store = store_lists(kodeverk)
+    bound = set().union(*(volven_bound_in_package(shared.joinpath(*p)) for p in BOUND_BY if shared.joinpath(*p).is_file()))
+    chosen = REQUIRED_VOLVEN + tuple(n for n in OPTIONAL_VOLVEN if n in volven)
+    chosen += tuple(sorted(n for n in bound - set(chosen) if n in volven))
     written: list[Path] = []
-    for number in REQUIRED_VOLVEN + tuple(n for n in OPTIONAL_VOLVEN if n in volven):
+    for number in chosen:
         oid = VOLVEN_ARC + number
         codes, added = completed(volven[number], fsh.get(oid))
         source = volven_source(number, number in in_store, origins, added, fsh.get(oid))
         title = titles.get(oid, f"Volven {number}")  # the FSH title wins over the TSV's
-        written.append(_write(volven_codesystem(number, codes, title, source), out))
+        date = CHANGED[STORE_KODEVERK if number in in_store else KODEVERK_XSL]
+        written.append(_write(volven_codesystem(number, codes, title, source, date), out))
     for diagnoses in DIAGNOSES:
         title = titles.get(diagnoses.oid, diagnoses.title)
         written.append(_write(diagnoses_codesystem(kodeverk, diagnoses, title, origins), out))

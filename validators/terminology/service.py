@@ -66,6 +66,13 @@ class TerminologyPolicy:
             timeout=float(table.get("timeout", 10.0)), retries=int(table.get("retries", 2)))
 
 
+def implicit_value_set(code_system: dict[str, Any]) -> dict[str, Any]:
+    """The value set of every code of a code system (FHIR's ``CodeSystem.valueSet``, implicit)."""
+    return {"resourceType": "ValueSet", "url": code_system.get("valueSet") or code_system["url"],
+            "name": code_system.get("name"), "title": code_system.get("title"), "status": code_system.get("status"),
+            "compose": {"include": [{"system": code_system["url"]}]}}
+
+
 class TerminologyService:
     def __init__(self, definitions: Any, policy: TerminologyPolicy = TerminologyPolicy()) -> None:
         self.definitions = definitions
@@ -78,8 +85,14 @@ class TerminologyService:
     # -- sources ------------------------------------------------------------------------------
 
     def _value_set(self, url: str) -> dict[str, Any] | None:
+        """The value set at ``url``; a code system's URL (or its ``valueSet``) stands for every code of
+        it, as a binding to ``urn:oid:2.16.578.1.12.4.1.1.8406`` (a Volven list) means."""
         resource = self.definitions.get(url)
-        return resource if resource and resource.get("resourceType") == "ValueSet" else None
+        if resource and resource.get("resourceType") == "ValueSet":
+            return resource
+        if resource and resource.get("resourceType") == "CodeSystem" and resource.get("url"):
+            return implicit_value_set(resource)
+        return None
 
     def code_system(self, url: str) -> CodeSystemIndex | None:
         key = url.split("|", 1)[0]
