@@ -446,3 +446,31 @@ def test_no_basis_examples_decide_their_volven_bindings(fhir_cache: Path) -> Non
             undecided += [f"{member.name}: {i.rule} {i.message}" for i in result.issues
                           if "could not be" in i.message and "urn:oid:" + VOLVEN in i.message]
     assert not undecided, "\n".join(undecided)
+
+
+def _property_information(code: str) -> bytes:
+    """A Patient on no-basis whose address names a municipality (Volven 3402, a required binding)."""
+    import json
+
+    return json.dumps({
+        "resourceType": "Patient", "meta": {"profile": ["http://hl7.no/fhir/StructureDefinition/no-basis-Patient"]},
+        "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">Kari</div>'},
+        "address": [{"extension": [{
+            "url": "http://hl7.no/fhir/StructureDefinition/no-basis-propertyinformation",
+            "extension": [{"url": "municipality",
+                           "valueCoding": {"system": "urn:oid:2.16.578.1.12.4.1.1.3402", "code": code}}]}],
+            "city": "BERGEN"}]}).encode()
+
+
+def test_a_code_missing_from_an_own_viewer_list_under_a_required_binding_is_a_warning(env_cache) -> None:
+    """samsvar's Volven lists come from the public viewer with current codes only: a retired
+    kommunenummer (Bergen's 1201 before 2020) may be right, so it is a warning that says why, and a
+    current one (4601) raises nothing."""
+    from samsvar.validators import Options, Severity, Validator
+
+    validator = Validator(Options(igs=("hl7.fhir.no.basis#2.2.2",)))
+    retired = [i for i in validator.validate_bytes("p.json", _property_information("1201")).issues
+               if i.rule == "FHIR-BIND-001"]
+    assert [(i.severity, "no retired codes" in i.message) for i in retired] == [(Severity.WARNING, True)]
+    current = validator.validate_bytes("p.json", _property_information("4601")).issues
+    assert not [i for i in current if i.rule in ("FHIR-BIND-001", "FHIR-TX-001")]

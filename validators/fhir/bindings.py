@@ -41,6 +41,11 @@ def terminology(definitions: Definitions) -> Any:
     return service
 
 
+OWN_LISTS = "samsvar.profiles#local"
+"""The package ref of samsvar's own terminology (``profiles/terminology``: Volven lists from the public
+viewer, current codes only)."""
+
+
 class BindingChecker:
     """An element check for :class:`StructureChecker`: required and extensible bindings."""
 
@@ -96,14 +101,31 @@ class BindingChecker:
             else:
                 shown = ", ".join(f"{s}#{c}" for s, c, _ in codings)
                 what = "None of the codings provided are" if len(codings) > 1 else f"The code {shown} is not"
+                unknown_to_ours = self._unknown_to_own_lists(codings)
+                note = (" (samsvar's copy of this list comes from the public viewer and has no retired codes: check "
+                        "that the code is current)") if unknown_to_ours else ""
                 yield NOT_IN_VALUE_SET.issue(f"{what} in the value set {label}, and a code from this value set is "
-                                             "required", **where)
+                                             "required" + note, severity=Severity.WARNING if unknown_to_ours else None,
+                                             **where)
             for verdict in verdicts:
                 if verdict.kind == "format-error":
                     yield BAD_FORMAT.issue(verdict.message, **where)
             return
         if required:
             yield from _undecided(verdicts, label, where)
+
+    def _unknown_to_own_lists(self, codings: list[tuple[Any, Any, Any]]) -> bool:
+        """Every code is missing from a code system of samsvar's own (a Volven list from the public
+        viewer, current codes only): it may be a retired code, so not-in-the-value-set is a warning, as
+        for unknown codes of those lists (FHIR-TX-001). A code the list has but the value set leaves out
+        stays an error."""
+        for system, item, _ in codings:
+            if not isinstance(system, str) or self.definitions.source(system) != OWN_LISTS:
+                return False
+            verdict = self.service.validate_code(system, item, None)
+            if not (verdict.valid is False and verdict.kind == "unknown-code"):
+                return False
+        return True
 
     def _label(self, url: str) -> str:
         value_set = self.definitions.get(url)
@@ -183,7 +205,7 @@ class CodingChecker:
         if index is None:
             return  # not available locally: bindings and the policy decide what to say
         verdict = self.service.validate_code(system, code, display if isinstance(display, str) else None)
-        ours = self.definitions.source(system) == "samsvar.profiles#local"
+        ours = self.definitions.source(system) == OWN_LISTS
         if verdict.valid is False and verdict.kind == "unknown-code":
             note = (" (samsvar's copy of this list comes from the public viewer and has no retired codes: check "
                     "that the code is current)") if ours else ""
@@ -204,6 +226,6 @@ class CodingChecker:
             return
         verdict = self.service.validate_code(system, code, None)
         if verdict.valid is False and verdict.kind == "unknown-code":
-            ours = self.definitions.source(system) == "samsvar.profiles#local"
+            ours = self.definitions.source(system) == OWN_LISTS
             yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code",
                                      severity=Severity.WARNING if ours else None)
