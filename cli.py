@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .conformance.report import NothingToCheck
+from .conformance.cli_declare import declaration_options, finish, input_files
 from .validators.issues import EnvironmentProblem, Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -51,7 +52,8 @@ class Samsvar(click.Group):
     LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
             "profiles": ("conformance.profiles_lint", "profiles"),
             "suites": ("conformance.cli_run", "suites"),
-            "run": ("conformance.cli_run", "run")}
+            "run": ("conformance.cli_run", "run"),
+            "verify": ("conformance.cli_declare", "verify")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -172,6 +174,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="Workers of the LocalCluster [default: every core].")
 @click.option("--part-size", callback=_size, metavar="SIZE",
               help="Bytes of NDJSON per Dask task [default: 32MB].")
+@declaration_options
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
@@ -180,7 +183,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              max_size: int | None,
              max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
              lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
-             part_size: int | None) -> None:
+             part_size: int | None, declaration: Any) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
@@ -199,6 +202,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
       samsvar validate fixtures/ -f html -o report.html --lang en
       samsvar validate export/ --dask -f parquet -o issues/      # one row per issue, for DuckDB
       samsvar validate s3://bucket/export/ --scheduler tcp://10.0.0.5:8786 -f parquet -o issues/
+      samsvar validate eksport/ -f html -o rapport.html --declare erklaering.json --sign nokkel.pem
     """
     from .conformance.reports import FORMATS, render
     from .conformance.session import ValidateRequest, run_validate
@@ -219,13 +223,14 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
                and not (use_dask and any(c in p for c in "*?["))]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATH")
+    inputs = input_files(paths) if declaration else []
 
     request = ValidateRequest(
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
         max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
-        judge=bool({"html", "testreport"} & set(formats)), lang=lang,
+        judge=bool({"html", "testreport"} & set(formats)) or declaration is not None, lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
     try:
@@ -241,6 +246,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
+    report.declaration = declaration.report_status() if declaration else None
     use_color = sys.stdout.isatty() if color is None else color
     for i, fmt in enumerate(formats):
         if fmt == "parquet":
@@ -250,6 +256,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         else:
             click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang, group=not no_group),
                        nl=False, color=use_color)
+    finish(declaration, "samsvar validate", report, formats=formats, outputs=outputs, inputs=inputs, lang=lang)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
