@@ -733,6 +733,9 @@ def _sandbox_fault_help() -> str:
               help="Require OAuth2 bearer tokens from /token [default: on when --client is given].")
 @click.option("--client", "clients", multiple=True, metavar="CLIENT_ID=PUBLIC_KEY.pem",
               help="A client allowed at /token with a private_key_jwt assertion signed by its key. Repeatable.")
+@click.option("--dpop-required", is_flag=True, help="Issue and accept DPoP-bound tokens only (RFC 9449, as HelseID "
+              "asks of new clients); without it a token request with a DPoP proof gets a bound token.")
+@click.option("--dpop-nonce", is_flag=True, help="Demand server nonces in DPoP proofs (use_dpop_nonce, DPoP-Nonce).")
 @click.option("--drop", "drop_dir", type=click.Path(file_okay=False, path_type=Path),
               help="File-drop transport: messages in DIR/inbox/*.xml, AppRecs to DIR/outbox, messages moved "
                    "to DIR/processed.")
@@ -743,8 +746,8 @@ def _sandbox_fault_help() -> str:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The PEM private key of --tls-cert.")
 def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...], auth: bool | None,
-            clients: tuple[str, ...], drop_dir: Path | None, apprec_delay: float, tls_cert: Path | None,
-            tls_key: Path | None) -> None:
+            clients: tuple[str, ...], dpop_required: bool, dpop_nonce: bool, drop_dir: Path | None,
+            apprec_delay: float, tls_cert: Path | None, tls_key: Path | None) -> None:
     """Serve the reference sandbox: a small conformant FHIR R4 (JSON) and messaging endpoint.
 
     FHIR at /fhir, MsgHead messages answered with their AppRec at /messaging, and with --auth a
@@ -774,6 +777,7 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
         raise click.UsageError("give --tls-cert and --tls-key together")
     config = SandboxConfig(host=host, port=port, data_dir=data_dir, faults=chosen,
                            auth=bool(keys) if auth is None else auth, clients=keys, drop_dir=drop_dir,
+                           dpop_required=dpop_required, dpop_nonce=dpop_nonce,
                            apprec_delay=apprec_delay, tls_cert=tls_cert, tls_key=tls_key)
     try:
         running = serve_in_thread(config)

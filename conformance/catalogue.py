@@ -86,7 +86,7 @@ class RuleVerification:
     inconclusive: tuple[str, ...] = ()
     """Rules saying the check could not be made on an artefact, which then does not count as checked."""
     run: str = DEFAULT_RUN
-    """The command whose findings carry these rules: ``validate`` or ``apprec-check``."""
+    """The command whose findings carry these rules: ``validate``, ``apprec-check`` or ``verify``."""
 
     def covers(self, code: str) -> bool:
         return any(matches_rule(code, pattern) for pattern in self.rules)

@@ -121,8 +121,17 @@ class Signer:
         return described
 
 
+_NAMES = {x509.NameOID.SERIAL_NUMBER: "SERIALNUMBER", x509.NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier"}
+"""Attribute names RFC 4514 leaves as OIDs that Norwegian enterprise certificates carry: the
+organisation number as serialNumber (SEID 1) or organizationIdentifier ``NTRNO-…`` (SEID 2)."""
+
+
+def name_text(name: x509.Name) -> str:
+    return name.rfc4514_string(_NAMES)
+
+
 def describe_certificate(certificate: x509.Certificate) -> dict[str, str]:
-    return {"subject": certificate.subject.rfc4514_string(), "issuer": certificate.issuer.rfc4514_string(),
+    return {"subject": name_text(certificate.subject), "issuer": name_text(certificate.issuer),
             "serial": format(certificate.serial_number, "x"),
             "not_before": certificate.not_valid_before_utc.isoformat(),
             "not_after": certificate.not_valid_after_utc.isoformat()}
@@ -167,10 +176,10 @@ def load_signer(key_path: Path, cert_path: Path | None = None, *, password: byte
 def _check_signing_certificate(signer: Signer, now: dt.datetime) -> None:
     leaf = signer.chain[0]
     if key_thumbprint(leaf.public_key()) != signer.kid:
-        raise DeclarationError(f"the certificate {leaf.subject.rfc4514_string()} is not for the signing key "
+        raise DeclarationError(f"the certificate {name_text(leaf.subject)} is not for the signing key "
                                "(give the key's own certificate first in the chain)")
     if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
-        raise DeclarationError(f"the certificate {leaf.subject.rfc4514_string()} is not valid now (valid "
+        raise DeclarationError(f"the certificate {name_text(leaf.subject)} is not valid now (valid "
                                f"{leaf.not_valid_before_utc:%Y-%m-%d} to {leaf.not_valid_after_utc:%Y-%m-%d})")
 
 
@@ -401,7 +410,7 @@ def _signing_key(result: Verification, key: Any, trust: Sequence[x509.Certificat
         _issue(result, UNTRUSTED_SIGNER, f"the certificate chain (x5c) cannot be read: {exc}", "signature.x5c")
         return None
     leaf = chain[0]
-    result.signer = leaf.subject.rfc4514_string()
+    result.signer = name_text(leaf.subject)
     policy = verification.PolicyBuilder().store(verification.Store(list(trust))).time(now).extension_policies(
         ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(), ee_policy=_signing_certificate_policy())
     try:

@@ -8,6 +8,11 @@ API). Real tokens come from the OAuth2 token endpoint given as input (client cre
 ``private_key_jwt`` client assertion, the audience asked for with ``resource`` as HelseID does);
 every token request is evidence too, with the assertion and the token redacted. Nothing is
 created on the target. samsvar never sends a token over plain HTTP.
+
+The ``dpop`` group (requirement R-SEC-007) asks the token endpoint for a DPoP-bound token (RFC
+9449, as HelseID issues them to new clients: a proof made with a key samsvar generates for the
+run) and checks that the API takes it only with a proof for the request, made by the bound key,
+fresh, used once, with the token's hash, and with the server's nonce when it demands one.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import ipaddress
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ..auth import AUTH_INPUTS, ClientCredentials, TokenError, credentials
+from ..dpop import NONCE_HEADER, USE_NONCE, DPoPKey, challenge_error, challenge_schemes
 from ..evidence import TargetUnreachable
 from ..suite import Suite, SuiteInput, TestContext
 
@@ -33,7 +40,8 @@ SUITE = Suite(
     "security",
     "Protected API: TLS and access tokens",
     description="Requests without a token, with forged, expired, wrong-audience and too-little-scope tokens are "
-                "refused (401/403); the proper token is accepted; patient data only over TLS.",
+                "refused (401/403); the proper token is accepted; DPoP-bound tokens only with a proper proof; "
+                "patient data only over TLS.",
     inputs=(
         *AUTH_INPUTS,
         SuiteInput("protected-path", "A GET under the target that answers patient data with a valid token.",
@@ -51,6 +59,7 @@ SUITE = Suite(
 )
 
 refusals = SUITE.group("refusals", "Requests without a valid token are refused")
+dpop = SUITE.group("dpop", "DPoP-bound tokens only with a proof for the request, by the bound key (RFC 9449)")
 acceptance = SUITE.group("acceptance", "The proper token is accepted")
 transport = SUITE.group("transport", "Patient data only over TLS")
 
@@ -134,15 +143,17 @@ def fhir_resource(response: requests.Response) -> str | None:
 
 # -- refusals ---------------------------------------------------------------------------------
 @refusals.test("request-without-token-rejected", "A request without a token is refused with 401 and a Bearer "
-               "challenge", verifies=["R-SEC-001"])
+               "or DPoP challenge", verifies=["R-SEC-001"])
 def request_without_token(t: TestContext) -> None:
     """GET of the protected path without an Authorization header answers 401 Unauthorized with a
-    ``WWW-Authenticate: Bearer …`` header (RFC 6750 section 3)."""
+    ``WWW-Authenticate`` challenge for ``Bearer`` (RFC 6750 section 3) or, for an API that takes
+    DPoP-bound tokens only, ``DPoP`` (RFC 9449 section 7.1)."""
     response = read(t, None)
     t.check_status(response, 401, what="GET without Authorization")
     challenge = response.headers.get("WWW-Authenticate", "")
-    t.check(challenge.lower().startswith("bearer"),
-            f"WWW-Authenticate: expected a Bearer challenge, found {challenge or 'no WWW-Authenticate header'!r}")
+    t.check(bool({"bearer", "dpop"} & {s.lower() for s in challenge_schemes(challenge)}),
+            f"WWW-Authenticate: expected a Bearer or DPoP challenge, found "
+            f"{challenge or 'no WWW-Authenticate header'!r}")
 
 
 @refusals.test("forged-token-rejected", "A token signed by a key the API does not trust is refused with 401",
@@ -256,6 +267,176 @@ def missing_scope(t: TestContext) -> None:
     t.check_status(response, 403, what=f"GET with a token that has only scope {scope!r}")
 
 
+# -- DPoP ---------------------------------------------------------------------------------------
+@dataclass
+class Bound:
+    """A DPoP-bound token of the run and the key it is bound to."""
+
+    token: str
+    key: DPoPKey
+
+
+def bound_token(t: TestContext) -> Bound:
+    """The run's DPoP-bound token (a proof with the token request, RFC 9449 section 5). Skipped,
+    saying why, without the token-flow inputs or when the token endpoint binds no token."""
+    missing = [name for name in TOKEN_FLOW if not t.optional(name)]
+    if missing:
+        t.skip("needs a DPoP-bound token from the API's token endpoint (client credentials with private_key_jwt and "
+               f"a DPoP proof): give --input {', --input '.join(m + '=…' for m in missing)}")
+    found = credentials(t.run.inputs, t.http)
+    assert found is not None
+    key = t.shared.setdefault("dpop-key", DPoPKey())
+    try:
+        token, token_type = found.issue(dpop=key)
+    except TokenError as exc:
+        t.skip(f"the token endpoint gives no token to a request with a DPoP proof ({exc})")
+    if token_type.lower() != "dpop":
+        t.skip(f"the token endpoint answered a token request with a DPoP proof with token_type {token_type!r}: it "
+               "does not issue DPoP-bound tokens (RFC 9449), so the API's DPoP checks cannot be tested")
+    return Bound(token, key)
+
+
+def protected_url(t: TestContext) -> str:
+    return t.http.url(t.input("protected-path"))
+
+
+def send(t: TestContext, token: str, proof: str | None, scheme: str = "DPoP") -> requests.Response:
+    """GET the protected path with ``Authorization: SCHEME token`` and this DPoP header (None: none)."""
+    headers = {**ACCEPT, "Authorization": f"{scheme} {token}"}
+    if proof is not None:
+        headers["DPoP"] = proof
+    response = t.http.get(t.input("protected-path"), headers=headers, auth=False)
+    if response.headers.get(NONCE_HEADER):
+        t.shared["dpop-nonce"] = response.headers[NONCE_HEADER]
+    return response
+
+
+def demands_nonce(response: requests.Response) -> bool:
+    return response.status_code == 401 and challenge_error(response.headers.get("WWW-Authenticate", "")) == USE_NONCE
+
+
+def with_proof(t: TestContext, bound: Bound, make: Any) -> tuple[requests.Response, str]:
+    """Send the bound token with the proof ``make(nonce)``; when the API answers ``use_dpop_nonce``
+    with a new ``DPoP-Nonce``, once more with a proof that carries it (as a client must), so a
+    refusal afterwards is about what the test got wrong on purpose, not about the nonce."""
+    nonce = t.shared.get("dpop-nonce")
+    proof = make(nonce)
+    response = send(t, bound.token, proof)
+    fresh = response.headers.get(NONCE_HEADER)
+    if demands_nonce(response) and fresh and fresh != nonce:
+        t.note("the API demanded a DPoP nonce; sent again with the nonce it gave")
+        proof = make(fresh)
+        response = send(t, bound.token, proof)
+    return response, proof
+
+
+def proper(bound: Bound, url: str, **changes: Any) -> Any:
+    """A proof maker for a GET of ``url`` by the bound key, with ``changes`` to the proof."""
+    key = changes.pop("key", bound.key)
+    method = changes.pop("method", "GET")
+    changes.setdefault("access_token", bound.token)
+    return lambda nonce: key.proof(method, url, nonce=nonce, **changes)
+
+
+@dpop.test("dpop-token-without-proof-rejected", "A DPoP-bound token without a proof is refused with 401 and a DPoP "
+           "challenge", verifies=["R-SEC-007"])
+def dpop_without_proof(t: TestContext) -> None:
+    """The run's DPoP-bound token is sent with the ``DPoP`` scheme and no ``DPoP`` header: 401 with a
+    ``WWW-Authenticate: DPoP`` challenge (RFC 9449 section 7.1). Sent as a bearer token
+    (``Authorization: Bearer``) it must be refused too (section 7.2): whoever holds a copy of the
+    token without the key could otherwise use it."""
+    bound = bound_token(t)
+    response = send(t, bound.token, None)
+    t.check_status(response, 401, what="GET with a DPoP-bound token and no DPoP proof")
+    challenge = response.headers.get("WWW-Authenticate", "")
+    t.check("dpop" in {s.lower() for s in challenge_schemes(challenge)},
+            f"WWW-Authenticate: expected a DPoP challenge, found {challenge or 'no WWW-Authenticate header'!r}")
+    response = send(t, bound.token, None, scheme="Bearer")
+    t.check_status(response, 401, what="GET with a DPoP-bound token sent as a bearer token")
+
+
+@dpop.test("dpop-proof-for-other-request-rejected", "A proof made for another method or URL is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_request(t: TestContext) -> None:
+    """A proof whose ``htm`` is POST for a GET, and one whose ``htu`` is another URL of the API
+    (its ``metadata``): each must be refused with 401 (RFC 9449 section 4.3, checks 8 and 9)."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response, _ = with_proof(t, bound, proper(bound, url, method="POST"))
+    t.check_status(response, 401, what="GET with a DPoP proof made for POST")
+    other = t.http.url("metadata")
+    response, _ = with_proof(t, bound, proper(bound, other))
+    t.check_status(response, 401, what=f"GET with a DPoP proof made for {other}")
+
+
+@dpop.test("dpop-replayed-proof-rejected", "A proof used a second time is refused with 401", verifies=["R-SEC-007"])
+def dpop_replay(t: TestContext) -> None:
+    """A proper proof is accepted (200); the very same proof (same ``jti``) sent again must be
+    refused with 401 (RFC 9449 section 11.1): a proof is for one request."""
+    bound = bound_token(t)
+    response, proof = with_proof(t, bound, proper(bound, protected_url(t)))
+    t.require_status(response, 200, what="GET with a proper DPoP proof (before replaying it)")
+    response = send(t, bound.token, proof)
+    t.check_status(response, 401, what="GET with a DPoP proof that was already used")
+
+
+@dpop.test("dpop-proof-by-other-key-rejected", "A proof signed by another key than the bound one is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_key(t: TestContext) -> None:
+    """A proof that is right in every claim but signed by a key samsvar makes up on the spot, not
+    the one whose thumbprint the token carries in ``cnf.jkt`` (RFC 7638): 401 (RFC 9449 section 7)."""
+    bound = bound_token(t)
+    stranger = DPoPKey()
+    t.note(f"token bound to key {bound.key.thumbprint}; proof signed by {stranger.thumbprint}")
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t), key=stranger))
+    t.check_status(response, 401, what="GET with a DPoP proof signed by another key")
+
+
+@dpop.test("dpop-proof-for-other-token-rejected", "A proof without the access token's hash (ath) is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_token(t: TestContext) -> None:
+    """A proof whose ``ath`` is the hash of another access token, and one without ``ath``: each must
+    be refused with 401 (RFC 9449 section 4.3 and 7): a proof is for one token."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response, _ = with_proof(t, bound, proper(bound, url, access_token="samsvar-another-access-token"))
+    t.check_status(response, 401, what="GET with a DPoP proof whose ath is another token's")
+    response, _ = with_proof(t, bound, proper(bound, url, ath=None))
+    t.check_status(response, 401, what="GET with a DPoP proof without ath")
+
+
+@dpop.test("dpop-old-proof-rejected", "A proof made ten minutes ago is refused with 401", verifies=["R-SEC-007"])
+def dpop_old_proof(t: TestContext) -> None:
+    """A proof whose ``iat`` is 600 seconds in the past (never used before): 401 (RFC 9449 section
+    4.3, check 11: the proof must be made for this request, within an acceptable window)."""
+    bound = bound_token(t)
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t), issued=time.time() - 600))
+    t.check_status(response, 401, what="GET with a DPoP proof made 600 s ago")
+
+
+@dpop.test("dpop-nonce", "When the API demands a DPoP nonce, only its own nonce is accepted", verifies=["R-SEC-007"])
+def dpop_nonce(t: TestContext) -> None:
+    """A proper proof without a nonce: an API that demands nonces answers 401 with
+    ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` and a ``DPoP-Nonce`` header (RFC 9449 section
+    9); the same request with that nonce answers 200, and a proof with a nonce the API never gave
+    answers 401. An API that answers 200 without a nonce does not demand one: skipped."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token))
+    if not demands_nonce(response):
+        if response.status_code == 200:
+            t.skip("the API does not demand DPoP nonces (it answered 200 to a proof without one); nothing to test")
+        t.fail(f"a proper DPoP proof without a nonce: expected 200, or 401 with error=\"use_dpop_nonce\"; found "
+               f"{response.status_code} ({response.headers.get('WWW-Authenticate', 'no WWW-Authenticate')})")
+    nonce = response.headers.get(NONCE_HEADER)
+    t.require(bool(nonce), "use_dpop_nonce without a DPoP-Nonce header: a client cannot know which nonce to send")
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token, nonce=nonce))
+    t.check_status(response, 200, what="GET with a proper DPoP proof and the nonce the API gave")
+    made_up = f"samsvar-{uuid.uuid4()}"
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token, nonce=made_up))
+    t.check_status(response, 401, what="GET with a DPoP proof carrying a nonce the API never gave")
+
+
 # -- acceptance -------------------------------------------------------------------------------
 @acceptance.test("valid-token-accepted", "The proper token is accepted (200)", verifies=["R-SEC-001"])
 def valid_token(t: TestContext) -> None:
@@ -267,6 +448,17 @@ def valid_token(t: TestContext) -> None:
     t.check_status(response, 200, what="GET with the proper token")
     if response.status_code == 200:
         t.note(f"answered {fhir_resource(response) or response.headers.get('Content-Type', 'a body')}")
+
+
+@acceptance.test("dpop-proof-accepted", "A DPoP-bound token with a proper proof is accepted (200)",
+                 verifies=["R-SEC-007"])
+def dpop_accepted(t: TestContext) -> None:
+    """GET of the protected path with the run's DPoP-bound token and a proper proof (by the bound
+    key, for this method and URL, with ``ath`` and, when the API demands one, its nonce) answers
+    200: the DPoP refusals come from checking the proof, not from an API that refuses DPoP."""
+    bound = bound_token(t)
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t)))
+    t.check_status(response, 200, what="GET with a DPoP-bound token and a proper proof")
 
 
 # -- transport --------------------------------------------------------------------------------
