@@ -279,6 +279,8 @@ class Bound:
 def bound_token(t: TestContext) -> Bound:
     """The run's DPoP-bound token (a proof with the token request, RFC 9449 section 5). Skipped,
     saying why, without the token-flow inputs or when the token endpoint binds no token."""
+    if "dpop-bound" in t.shared:
+        return t.shared["dpop-bound"]
     missing = [name for name in TOKEN_FLOW if not t.optional(name)]
     if missing:
         t.skip("needs a DPoP-bound token from the API's token endpoint (client credentials with private_key_jwt and "
@@ -293,7 +295,8 @@ def bound_token(t: TestContext) -> Bound:
     if token_type.lower() != "dpop":
         t.skip(f"the token endpoint answered a token request with a DPoP proof with token_type {token_type!r}: it "
                "does not issue DPoP-bound tokens (RFC 9449), so the API's DPoP checks cannot be tested")
-    return Bound(token, key)
+    t.shared["dpop-bound"] = Bound(token, key)
+    return t.shared["dpop-bound"]
 
 
 def protected_url(t: TestContext) -> str:
