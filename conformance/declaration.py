@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import verification
 
 from .. import __version__
+from ..validators.cache import file_sha256
 from ..validators.issues import Issue, Severity
 from ..validators.rules import declared
 from .jwk import SIGNING_ALGORITHMS, UnusableKey, algorithm_for, key_thumbprint
@@ -68,14 +69,6 @@ class DeclarationError(ValueError):
 
 
 # -- hashes ---------------------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tree_sha256(folder: Path, files: Iterable[str] | None = None) -> str:
     """One hash for a folder: SHA-256 over ``relative-path NUL file-sha256 LF`` of its files, sorted."""
     names = sorted(files) if files is not None else sorted(

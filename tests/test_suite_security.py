@@ -206,31 +206,19 @@ def test_without_the_token_endpoint_the_token_tests_skip_with_the_reason(secured
 
 
 @contextmanager
-def audience_checking_token_endpoint(sandbox: RunningSandbox) -> Iterator[str]:
-    """A token endpoint as HelseID behaves: it refuses a ``resource`` it does not know (400
-    invalid_target) and otherwise issues the sandbox's own tokens (the client assertion is checked
-    by the sandbox's token service). A real HTTP server on 127.0.0.1; yields its URL."""
-    tokens = sandbox.sandbox.tokens
-    assert tokens is not None
-    issuer = sandbox.base_url
+def token_endpoint(answer) -> Iterator[str]:
+    """A token endpoint on a real HTTP server on 127.0.0.1 whose answer to a POSTed form is
+    ``answer(form, its own token URL, DPoP header)`` → (status, body, headers). Yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
             url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-            try:
-                if form.get("resource", sandbox.config.audience) != sandbox.config.audience:
-                    raise TokenRequestError("invalid_target", f"unknown resource {form['resource']!r}")
-                status, body, headers = 200, tokens.token_response(form, token_url=url, issuer=issuer,
-                                                                   dpop=self.headers.get("DPoP")), {}
-            except TokenRequestError as exc:
-                status, body, headers = exc.status, exc.body(), exc.headers
+            status, body, headers = answer(form, url, self.headers.get("DPoP"))
             data = json.dumps(body).encode()
             self.send_response(status)
-            for name, value in headers.items():
+            for name, value in {**headers, "Content-Type": "application/json", "Content-Length": str(len(data))}.items():
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
@@ -246,6 +234,32 @@ def audience_checking_token_endpoint(sandbox: RunningSandbox) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def audience_checking_token_endpoint(sandbox: RunningSandbox):
+    """A token endpoint as HelseID behaves: it refuses a ``resource`` it does not know (400
+    invalid_target) and otherwise issues the sandbox's own tokens (the client assertion and the
+    DPoP proof are checked by the sandbox's token service)."""
+    tokens = sandbox.sandbox.tokens
+    assert tokens is not None
+
+    def answer(form: dict[str, str], url: str, proof: str | None) -> tuple[int, dict, dict]:
+        try:
+            if form.get("resource", sandbox.config.audience) != sandbox.config.audience:
+                raise TokenRequestError("invalid_target", f"unknown resource {form['resource']!r}")
+            return 200, tokens.token_response(form, token_url=url, issuer=sandbox.base_url, dpop=proof), {}
+        except TokenRequestError as exc:
+            return exc.status, exc.body(), exc.headers
+
+    return token_endpoint(answer)
+
+
+def bearer_only_token_endpoint(sandbox: RunningSandbox):
+    """The sandbox's token service behind a token endpoint that never passes the DPoP proof on."""
+    tokens = sandbox.sandbox.tokens
+    assert tokens is not None
+    return token_endpoint(lambda form, url, _proof: (200, tokens.token_response(form, token_url=url,
+                                                                                 issuer=sandbox.base_url), {}))
 
 
 def test_a_token_endpoint_that_refuses_the_wrong_audience_passes_with_a_note(
@@ -316,37 +330,6 @@ def test_a_token_endpoint_without_dpop_skips_the_dpop_tests(secured: RunningSand
         report = run_suite(RunRequest("security", secured.fhir_url, inputs=given, keyword="security/dpop"))
     assert {r.path: r.status for r in report.results} == dict.fromkeys(DPOP_TESTS, "skip"), explain(report)
     assert "with token_type 'Bearer': it does not issue DPoP-bound tokens" in report.results[0].issues[0].message
-
-
-@contextmanager
-def bearer_only_token_endpoint(sandbox: RunningSandbox) -> Iterator[str]:
-    """The sandbox's token service behind a real HTTP server that never passes the DPoP header on."""
-    tokens = sandbox.sandbox.tokens
-    assert tokens is not None
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
-            url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-            data = json.dumps(tokens.token_response(form, token_url=url, issuer=sandbox.base_url)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/token"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 # -- TLS --------------------------------------------------------------------------------------

@@ -73,16 +73,22 @@ def read(t: TestContext, authorization: str | None) -> requests.Response:
     return t.http.get(t.input("protected-path"), headers=headers, auth=False)
 
 
+def client(t: TestContext, needs: str) -> ClientCredentials:
+    """The client-credentials flow of the inputs; the test is skipped, saying which inputs to give,
+    without them."""
+    missing = [name for name in TOKEN_FLOW if not t.optional(name)]
+    if missing:
+        t.skip(f"needs {needs}: give --input {', --input '.join(m + '=…' for m in missing)}")
+    found = credentials(t.run.inputs, t.http)
+    assert found is not None
+    return found
+
+
 def flow(t: TestContext) -> ClientCredentials:
     """The client-credentials flow of the inputs, once it has given the client its proper token
     (so that a refusal afterwards is about what the test asks for, not a broken client setup).
     The test is skipped, saying what to give or what the token endpoint answered, otherwise."""
-    missing = [name for name in TOKEN_FLOW if not t.optional(name)]
-    if missing:
-        t.skip("needs real tokens from the API's token endpoint (OAuth2 client credentials with private_key_jwt): "
-               f"give --input {', --input '.join(m + '=…' for m in missing)}")
-    found = credentials(t.run.inputs, t.http)
-    assert found is not None
+    found = client(t, "real tokens from the API's token endpoint (OAuth2 client credentials with private_key_jwt)")
     try:
         found.token()
     except TokenError as exc:
@@ -281,12 +287,8 @@ def bound_token(t: TestContext) -> Bound:
     saying why, without the token-flow inputs or when the token endpoint binds no token."""
     if "dpop-bound" in t.shared:
         return t.shared["dpop-bound"]
-    missing = [name for name in TOKEN_FLOW if not t.optional(name)]
-    if missing:
-        t.skip("needs a DPoP-bound token from the API's token endpoint (client credentials with private_key_jwt and "
-               f"a DPoP proof): give --input {', --input '.join(m + '=…' for m in missing)}")
-    found = credentials(t.run.inputs, t.http)
-    assert found is not None
+    found = client(t, "a DPoP-bound token from the API's token endpoint (client credentials with private_key_jwt "
+                      "and a DPoP proof)")
     key = t.shared.setdefault("dpop-key", DPoPKey())
     try:
         token, token_type = found.issue(dpop=key)
