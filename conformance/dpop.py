@@ -76,6 +76,18 @@ class DPoPKey:
 
     key: Any = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
 
+    @classmethod
+    def from_pem(cls, data: bytes) -> DPoPKey:
+        """A client's own DPoP key (PEM, EC P-256 or RSA); ValueError with the reason otherwise."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            key = load_pem_private_key(data, password=None)
+            algorithm_for(key)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a usable DPoP private key (PEM, EC P-256 or RSA): {exc}") from None
+        return cls(key)
+
     @property
     def jwk(self) -> dict[str, Any]:
         return public_jwk(self.key)

@@ -310,16 +310,35 @@ def test_an_api_that_demands_no_nonce_skips_the_nonce_test(fhir_cache: Path, cli
     assert [e.status for e in token_requests] == [200], "no nonce round at the token endpoint either"
 
 
-def test_an_api_that_takes_dpop_only(fhir_cache: Path, client_key: tuple[Path, str]) -> None:
-    """HelseID's DPoP-only clients: the token endpoint refuses a request without a proof, so the bearer
-    tests that need a token from it skip, saying so; the refusals and every DPoP test pass."""
+def test_an_api_that_takes_dpop_only(fhir_cache: Path, client_key: tuple[Path, str], tmp_path: Path) -> None:
+    """HelseID's DPoP-only clients: the token endpoint refuses a request without a proof, so every token
+    of the run is DPoP-bound and goes with a proof by the run's key (given as dpop-key, to which the
+    expired token is bound too); every test passes, and each refusal is for what it tests."""
+    from samsvar.conformance.dpop import DPoPKey
+
+    key = DPoPKey()
+    key_file = tmp_path / "dpop-key.pem"
+    key_file.write_bytes(key.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
     with serve_in_thread(secured_config(fhir_cache, client_key, dpop_required=True)) as sandbox:
-        report = run_suite(RunRequest("security", sandbox.fhir_url, inputs=inputs(sandbox, client_key)))
-    assert not_passing(report) == dict.fromkeys((*TOKEN_TESTS, "security/valid-token-accepted"), "skip"), \
-        explain(report)
-    assert "must send a DPoP proof" in result(report, "security/valid-token-accepted").issues[0].message
+        given = {**inputs(sandbox, client_key, expired=False), "dpop-key": str(key_file),
+                 "expired-token": sandbox.sandbox.tokens.mint(CLIENT_ID, ["fhir.read"], sandbox.config.audience,
+                                                              lifetime=-120, jkt=key.thumbprint)}
+        report = run_suite(RunRequest("security", sandbox.fhir_url, inputs=given))
+    assert not_passing(report) == {}, explain(report)
     without = result(report, "security/request-without-token-rejected").exchanges[0]
     assert without.response_headers["www-authenticate"].startswith("DPoP ")
+    valid = result(report, "security/valid-token-accepted")
+    assert "DPoP-bound tokens only" in valid.notes[0] and valid.exchanges[-1].request_headers["DPoP"]
+    forged = result(report, "security/forged-token-rejected")
+    assert all(e.request_headers.get("Authorization") == "DPoP [redacted]" for e in forged.exchanges
+               if e.url.startswith(sandbox.fhir_url))
+    assert "DPoP only" in " ".join(forged.notes)
+    with serve_in_thread(secured_config(fhir_cache, client_key, dpop_required=True,
+                                        faults=frozenset({"no-auth"}))) as sandbox:
+        given["token-url"] = sandbox.token_url
+        open_api = run_suite(RunRequest("security", sandbox.fhir_url, inputs=given, keyword="rejected and not security/dpop"))
+    assert {r.path: r.status for r in open_api.results} == dict.fromkeys(REFUSALS, "fail"), explain(open_api)
 
 
 def test_a_token_endpoint_without_dpop_skips_the_dpop_tests(secured: RunningSandbox,
