@@ -151,7 +151,8 @@ def verify(declaration_file: Path, key: Path | None, trust: Path | None, evidenc
     """
     if (key is None) == (trust is None):
         raise UsageFailure("give either --key PUB (the signer's public key) or --trust CA.pem, not both or neither")
-    from .declaration import DeclarationError, read_certificates, read_public_key, verify as verify_declaration
+    from .declaration import DeclarationError, field_of, read_certificates, read_public_key
+    from .declaration import verify as verify_declaration
 
     if evidence_dir is not None and not evidence_dir.is_dir():
         raise EnvironmentFailure(f"the evidence folder {evidence_dir} does not exist")
@@ -169,16 +170,17 @@ def verify(declaration_file: Path, key: Path | None, trust: Path | None, evidenc
     for issue in result.issues:
         click.echo(f"{declaration_file}: {issue.severity.code} {issue.rule} {issue.message} ({issue.expression})")
     content = result.declaration
-    system = content.get("system") or {}
+    system = field_of(content, "system")
     described = " ".join(str(v) for v in (system.get("name"), system.get("version")) if v) or "(not named)"
     if system.get("vendor"):
         described += f" ({system['vendor']})"
-    conforms = (content.get("outcome") or {}).get("conforms")
+    conforms = field_of(content, "outcome").get("conforms")
     click.echo(f"{declaration_file}: {'verified' if result.verified else 'NOT verified'}")
     click.echo(f"  system:   {described}")
     click.echo(f"  issued:   {content.get('issued')} by {result.signer or 'an unknown signer'}")
     click.echo(f"  command:  {content.get('command')}")
     if conforms is not None:
         click.echo(f"  declares: {'conformity' if conforms else 'NO conformity (the run found failures)'}")
-    click.echo(f"  evidence: {result.files_checked} of {len(content.get('evidence') or [])} files checked")
+    listed = content.get("evidence") if isinstance(content.get("evidence"), list) else []
+    click.echo(f"  evidence: {result.files_checked} of {len(listed)} files checked")
     sys.exit(code)

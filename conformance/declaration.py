@@ -383,6 +383,12 @@ def verify(path: Path, *, key: Any = None, trust: Sequence[x509.Certificate] = (
     return result
 
 
+def field_of(document: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``document[name]`` when it is an object, else an empty one (a changed declaration may hold anything)."""
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _issue(result: Verification, rule: Any, message: str, expression: str) -> None:
     result.issues.append(rule.issue(message, expression=expression, source=result.source))
 
@@ -462,18 +468,18 @@ def _check_signature(result: Verification, token: str, key: Any) -> None:
             message = f"the signature cannot be checked: {exc}"
         _issue(result, BAD_SIGNATURE, message, "signature")
         return
-    stated = (result.declaration.get("signer") or {}).get("key_thumbprint")
+    stated = field_of(result.declaration, "signer").get("key_thumbprint")
     if stated != key_thumbprint(key):
         _issue(result, BAD_SIGNATURE, f"the declaration names key {stated} as its signer, but it was signed with "
                f"{key_thumbprint(key)}", "declaration.signer.key_thumbprint")
 
 
 def _check_waivers(result: Verification, today: dt.date) -> None:
-    waivers = (result.declaration.get("environment") or {}).get("waivers") or []
-    for n, waiver in enumerate(waivers):
+    waivers = field_of(result.declaration, "environment").get("waivers")
+    for n, waiver in enumerate(waivers if isinstance(waivers, list) else []):
         try:
             expires = dt.date.fromisoformat(str(waiver.get("expires")))
-        except (AttributeError, ValueError):
+        except (AttributeError, TypeError, ValueError):
             _issue(result, WAIVER_EXPIRED, f"waiver {n} has no readable expiry date ({waiver!r})",
                    f"declaration.environment.waivers[{n}]")
             continue
@@ -485,8 +491,8 @@ def _check_waivers(result: Verification, today: dt.date) -> None:
 
 
 def _check_evidence(result: Verification, base: Path) -> None:
-    entries = result.declaration.get("evidence") or []
-    for n, entry in enumerate(entries):
+    entries = result.declaration.get("evidence")
+    for n, entry in enumerate(entries if isinstance(entries, list) else []):
         where = f"declaration.evidence[{n}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not isinstance(entry.get("sha256"), str):
             _issue(result, EVIDENCE_CHANGED, f"evidence entry {n} has no path and sha256", where)

@@ -367,3 +367,17 @@ def test_verify_as_json(run, keys: dict[str, Path], tmp_path: Path) -> None:
     assert checked.exit_code == 1
     answer = json.loads(checked.stdout)
     assert answer["verified"] is False and [i["rule"] for i in answer["issues"]] == ["DECL-003"]
+
+
+def test_a_signed_declaration_of_odd_shape_is_read_without_a_crash(run, keys: dict[str, Path], tmp_path: Path) -> None:
+    """Whatever a signer put in it, verify reports on it and never breaks."""
+    from samsvar.conformance.declaration import FORMAT, Signer, sign
+
+    key = serialization.load_pem_private_key(keys["key"].read_bytes(), None)
+    for odd in ({"environment": [1], "evidence": {"a": 1}, "system": "x", "outcome": 3, "signer": []},
+                {"environment": {"waivers": [3, {"expires": None}]}, "evidence": [7, {"path": 1}]}):
+        document = sign({"format": FORMAT, **odd}, Signer(key))
+        (tmp_path / "odd.json").write_text(json.dumps(document), encoding="utf-8")
+        checked = run("verify", "odd.json", "--key", str(keys["public"]))
+        assert checked.exit_code == 1, checked.stdout + checked.stderr
+        assert "DECL-001" in checked.stdout  # it names no signer key
