@@ -342,6 +342,9 @@ def test_usage_errors(run, keys: dict[str, Path], tmp_path: Path) -> None:
     assert alone.exit_code == 2 and "go with --declare FILE" in alone.stderr
     stdin = run("validate", "-", "--declare", "d.json", "--sign", str(keys["key"]), input=VALID.read_bytes())
     assert stdin.exit_code == 2 and "standard input" in stdin.stderr
+    remote = run("validate", "https://fhir.example.no/export/Patient.ndjson", "--declare", "d.json",
+                 "--sign", str(keys["key"]))
+    assert remote.exit_code == 2 and "must be files on this machine" in remote.stderr
     not_a_key = run("validate", str(VALID), "--declare", "d.json", "--sign", str(keys["public"]))
     assert not_a_key.exit_code == 2 and "is not a usable private key" in not_a_key.stderr
     small = tmp_path / "small.pem"
@@ -381,3 +384,12 @@ def test_a_signed_declaration_of_odd_shape_is_read_without_a_crash(run, keys: di
         checked = run("verify", "odd.json", "--key", str(keys["public"]))
         assert checked.exit_code == 1, checked.stdout + checked.stderr
         assert "DECL-001" in checked.stdout  # it names no signer key
+
+
+def test_a_parquet_folder_is_declared_file_by_file(run, keys: dict[str, Path], tmp_path: Path) -> None:
+    made = run("validate", str(BAD), "-f", "parquet", "-o", "issues", "--declare", "d.json", "--sign", str(keys["key"]))
+    assert made.exit_code == 1, made.stdout + made.stderr
+    evidence = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))["declaration"]["evidence"]
+    parts = [e["path"] for e in evidence if e["path"].startswith("issues/")]
+    assert parts and all(e["role"] == "report" for e in evidence if e["path"] in parts)
+    assert run("verify", "d.json", "--key", str(keys["public"])).exit_code == 0
