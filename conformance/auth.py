@@ -22,11 +22,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .dpop import NONCE_HEADER, USE_NONCE, DPoPKey
 from .evidence import EvidenceClient
 from .suite import SuiteInput
+
+if TYPE_CHECKING:  # PyJWT and the DPoP proofs are loaded when a token is asked for, not at start
+    from .dpop import DPoPKey
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -92,6 +94,8 @@ class ClientCredentials:
             pem = self.private_key.read_bytes()
         except OSError as exc:
             raise TokenError(f"the private key {self.private_key} cannot be read: {exc.strerror}") from None
+        from .dpop import NONCE_HEADER, USE_NONCE
+
         response, body, nonce = None, None, None
         for _attempt in range(2):  # once more with the nonce when the server demands one
             response, body = self._request(pem, scope, audience, dpop, nonce)
