@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .conformance.report import NothingToCheck
+from .conformance.cli_declare import declaration_options, finish, input_files
 from .validators.issues import EnvironmentProblem, Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -51,7 +52,8 @@ class Samsvar(click.Group):
     LAZY = {"requirements": ("conformance.cli_requirements", "requirements"),
             "profiles": ("conformance.profiles_scaffold", "profiles"),  # lint, list and new
             "suites": ("conformance.cli_run", "suites"),
-            "run": ("conformance.cli_run", "run")}
+            "run": ("conformance.cli_run", "run"),
+            "verify": ("conformance.cli_declare", "verify")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -172,6 +174,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="Workers of the LocalCluster [default: every core].")
 @click.option("--part-size", callback=_size, metavar="SIZE",
               help="Bytes of NDJSON per Dask task [default: 32MB].")
+@declaration_options
 def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[str, ...],
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
@@ -180,7 +183,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              max_size: int | None,
              max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
              lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
-             part_size: int | None) -> None:
+             part_size: int | None, declaration: Any) -> None:
     """Validate files, folders (recursively: *.json, *.xml, *.ndjson) or - (standard input).
 
     An NDJSON file (*.ndjson, a Bulk Data export) is read one line at a time: one resource and
@@ -199,6 +202,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
       samsvar validate fixtures/ -f html -o report.html --lang en
       samsvar validate export/ --dask -f parquet -o issues/      # one row per issue, for DuckDB
       samsvar validate s3://bucket/export/ --scheduler tcp://10.0.0.5:8786 -f parquet -o issues/
+      samsvar validate eksport/ -f html -o rapport.html --declare erklaering.json --sign nokkel.pem
     """
     from .conformance.reports import FORMATS, render
     from .conformance.session import ValidateRequest, run_validate
@@ -219,13 +223,14 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
                and not (use_dask and any(c in p for c in "*?["))]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATH")
+    inputs = input_files(paths) if declaration else []
 
     request = ValidateRequest(
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
         max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
-        judge=bool({"html", "testreport", "json"} & set(formats)), lang=lang,
+        judge=bool({"html", "testreport", "json"} & set(formats)) or declaration is not None, lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted
     )
     try:
@@ -241,6 +246,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
+    report.declaration = declaration.report_status() if declaration else None
     use_color = sys.stdout.isatty() if color is None else color
     for i, fmt in enumerate(formats):
         if fmt == "parquet":
@@ -250,6 +256,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         else:
             click.echo(render(report, fmt, color=use_color and fmt == "text", lang=lang, group=not no_group),
                        nl=False, color=use_color)
+    finish(declaration, "samsvar validate", report, formats=formats, outputs=outputs, inputs=inputs, lang=lang)
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 
@@ -726,6 +733,9 @@ def _sandbox_fault_help() -> str:
               help="Require OAuth2 bearer tokens from /token [default: on when --client is given].")
 @click.option("--client", "clients", multiple=True, metavar="CLIENT_ID=PUBLIC_KEY.pem",
               help="A client allowed at /token with a private_key_jwt assertion signed by its key. Repeatable.")
+@click.option("--dpop-required", is_flag=True, help="Issue and accept DPoP-bound tokens only (RFC 9449, as HelseID "
+              "asks of new clients); without it a token request with a DPoP proof gets a bound token.")
+@click.option("--dpop-nonce", is_flag=True, help="Demand server nonces in DPoP proofs (use_dpop_nonce, DPoP-Nonce).")
 @click.option("--drop", "drop_dir", type=click.Path(file_okay=False, path_type=Path),
               help="File-drop transport: messages in DIR/inbox/*.xml, AppRecs to DIR/outbox, messages moved "
                    "to DIR/processed.")
@@ -736,8 +746,8 @@ def _sandbox_fault_help() -> str:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The PEM private key of --tls-cert.")
 def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...], auth: bool | None,
-            clients: tuple[str, ...], drop_dir: Path | None, apprec_delay: float, tls_cert: Path | None,
-            tls_key: Path | None) -> None:
+            clients: tuple[str, ...], dpop_required: bool, dpop_nonce: bool, drop_dir: Path | None,
+            apprec_delay: float, tls_cert: Path | None, tls_key: Path | None) -> None:
     """Serve the reference sandbox: a small conformant FHIR R4 (JSON) and messaging endpoint.
 
     FHIR at /fhir, MsgHead messages answered with their AppRec at /messaging, and with --auth a
@@ -767,6 +777,7 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
         raise click.UsageError("give --tls-cert and --tls-key together")
     config = SandboxConfig(host=host, port=port, data_dir=data_dir, faults=chosen,
                            auth=bool(keys) if auth is None else auth, clients=keys, drop_dir=drop_dir,
+                           dpop_required=dpop_required, dpop_nonce=dpop_nonce,
                            apprec_delay=apprec_delay, tls_cert=tls_cert, tls_key=tls_key)
     try:
         running = serve_in_thread(config)

@@ -22,10 +22,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .evidence import EvidenceClient
 from .suite import SuiteInput
+
+if TYPE_CHECKING:  # PyJWT and the DPoP proofs are loaded when a token is asked for, not at start
+    from .dpop import DPoPKey
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -71,19 +74,48 @@ class ClientCredentials:
     key_id: str | None = None
     scope: str | None = None
     audience: str | None = None
-    _cache: dict[tuple[str | None, str | None], tuple[str, float]] = field(default_factory=dict)
+    _cache: dict[tuple[str | None, str | None, str | None], tuple[str, str, float]] = field(default_factory=dict)
 
     def token(self, *, scope: str | None = None, audience: str | None = None) -> str:
         """A token for ``scope``/``audience`` (the configured ones when not given)."""
+        return self.issue(scope=scope, audience=audience)[0]
+
+    def issue(self, *, scope: str | None = None, audience: str | None = None,
+              dpop: DPoPKey | None = None) -> tuple[str, str]:
+        """(access token, token type) for ``scope``/``audience``; with ``dpop`` the request carries a
+        DPoP proof of that key (RFC 9449 section 5), and a server nonce is sent when it asks for one."""
         scope = self.scope if scope is None else scope
         audience = self.audience if audience is None else audience
-        cached = self._cache.get((scope, audience))
-        if cached and cached[1] > time.time() + 10:
-            return cached[0]
+        cache_key = (scope, audience, dpop.thumbprint if dpop else None)
+        cached = self._cache.get(cache_key)
+        if cached and cached[2] > time.time() + 10:
+            return cached[0], cached[1]
         try:
             pem = self.private_key.read_bytes()
         except OSError as exc:
             raise TokenError(f"the private key {self.private_key} cannot be read: {exc.strerror}") from None
+        from .dpop import NONCE_HEADER, USE_NONCE
+
+        response, body, nonce = None, None, None
+        for _attempt in range(2):  # once more with the nonce when the server demands one
+            response, body = self._request(pem, scope, audience, dpop, nonce)
+            fresh = response.headers.get(NONCE_HEADER)
+            if dpop is None or response.status_code != 400 or not isinstance(body, dict) \
+                    or body.get("error") != USE_NONCE or not fresh or fresh == nonce:
+                break
+            nonce = fresh
+        assert response is not None
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
+            raise TokenError(f"the token endpoint answered HTTP {response.status_code}"
+                             f"{': ' + str(detail) if detail else ' without an access_token'}")
+        lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), (int, float)) else 300
+        token_type = str(body.get("token_type") or "Bearer")
+        self._cache[cache_key] = (body["access_token"], token_type, time.time() + float(lifetime))
+        return body["access_token"], token_type
+
+    def _request(self, pem: bytes, scope: str | None, audience: str | None, dpop: DPoPKey | None,
+                 nonce: str | None) -> tuple[Any, Any]:
         form = {"grant_type": "client_credentials", "client_id": self.client_id,
                 "client_assertion_type": CLIENT_ASSERTION_TYPE,
                 "client_assertion": client_assertion(self.client_id, self.token_url, pem, key_id=self.key_id)}
@@ -91,19 +123,14 @@ class ClientCredentials:
             form["scope"] = scope
         if audience:
             form["resource"] = audience
-        response = self.http.request("POST", self.token_url, data=form, auth=False,
-                                     headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        if dpop is not None:
+            headers["DPoP"] = dpop.proof("POST", self.token_url, nonce=nonce)
+        response = self.http.request("POST", self.token_url, data=form, auth=False, headers=headers)
         try:
-            body = response.json()
+            return response, response.json()
         except ValueError:
-            body = None
-        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
-            raise TokenError(f"the token endpoint answered HTTP {response.status_code}"
-                             f"{': ' + str(detail) if detail else ' without an access_token'}")
-        lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), (int, float)) else 300
-        self._cache[(scope, audience)] = (body["access_token"], time.time() + float(lifetime))
-        return body["access_token"]
+            return response, None
 
 
 def credentials(inputs: Mapping[str, str], http: EvidenceClient) -> ClientCredentials | None:

@@ -90,7 +90,7 @@ class RuleVerification:
     inconclusive: tuple[str, ...] = ()
     """Rules saying the check could not be made on an artefact, which then does not count as checked."""
     run: str = DEFAULT_RUN
-    """The command whose findings carry these rules: ``validate`` or ``apprec-check``."""
+    """The command whose findings carry these rules: ``validate``, ``apprec-check`` or ``verify``."""
     profile: str | None = None
     """A profile (canonical URL): only artefacts validated against it are judged, on its findings alone."""
     constraints: tuple[str, ...] = ()

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import click
 
+from .cli_declare import declaration_options, finish
 from .catalogue import LANGUAGES, PROFILE_RULES, Catalogue, CatalogueError, Requirement, expand_rules, load_catalogue
 from .judge import COMMANDS, coverage, to_csv, to_html, traceability_rows
 
@@ -250,9 +251,15 @@ def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, l
 @requirements.command("check")
 @_catalogue_option
 @_lang_option
-def check_command(catalogue_path: Path | None, lang: str) -> None:
-    """Validate a catalogue (schema and cross-checks); exit 2 with every problem when it is wrong."""
+@declaration_options
+def check_command(catalogue_path: Path | None, lang: str, declaration: Any) -> None:
+    """Validate a catalogue (schema and cross-checks); exit 2 with every problem when it is wrong.
+    With --declare, a signed declaration names the catalogue (id, version, every requirement) and its hash."""
     catalogue = _load(catalogue_path, lang)
     t = LABELS[lang]
     click.echo(f"{catalogue.source}: {t['valid']}: {len(catalogue.requirements)} {t['requirements']}, "
                f"{len(catalogue.principles)} {t['principles']} ({catalogue.id} {catalogue.version}, {catalogue.status})")
+    finish(declaration, "samsvar requirements check", None, inputs=[(Path(catalogue.source), "catalogue")],
+           extra={"catalogue": {"id": catalogue.id, "version": catalogue.version, "status": catalogue.status,
+                                "requirements": [{"id": r.id, "level": r.level, "status": r.status}
+                                                 for r in catalogue.requirements]}})

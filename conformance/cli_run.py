@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .cli_declare import declaration_options, finish
 from .evidence import ClientSettings
 from .runner import RunRequest, SuiteError, TestResult, discover, load_preset, parse_inputs, run_suite
 from .suite import LiveTest
@@ -87,10 +88,11 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")
 @click.option("--allow-empty", is_flag=True,
               help="Accept a -k that selects no test (an empty run, exit 0) instead of exit code 5.")
+@declaration_options
 def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path | None, keyword: str | None,
         formats: tuple[str, ...], outputs: tuple[str, ...], timeout: float, insecure: bool, ca_bundle: str | None,
         no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None,
-        allow_empty: bool) -> None:
+        allow_empty: bool, declaration: Any) -> None:
     """Run a live SUITE against a running system, keep every exchange as evidence, and judge the
     requirements its tests verify.
 
@@ -107,6 +109,8 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
       samsvar run security -t https://api.example.no/fhir --preset helseid.toml
       samsvar run messaging -t http://127.0.0.1:8080/messaging -k apprec
       samsvar run messaging -t file:///srv/edi/samsvar
+      samsvar run security -t https://api.example.no/fhir --preset helseid.toml \\
+          --declare erklaering.json --sign virksomhet.p12 --system-name "EPJ Nord" --system-version 4.2
     """
     from .catalogue import load_catalogue
     from .judge import judge
@@ -142,12 +146,15 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
     # of verdicts takes the English requirement titles whatever --lang (HTML, TestReport) says.
     text_verdicts = report.verdicts if lang == "en" else [
         v for v in judge(catalogue, report, run="run", lang="en") if _verified_here(v, report)]
+    report.declaration = declaration.report_status() if declaration else None
     for i, fmt in enumerate(formats):
         if i < len(outputs):
             Path(outputs[i]).write_text(render(report, fmt, lang=lang), encoding="utf-8")
         else:
             click.echo(render(report, fmt, lang=lang, color=False), nl=False)
     _echo_verdicts(text_verdicts, to_stdout="text" in formats[len(outputs):])
+    finish(declaration, f"samsvar run {suite_id}", report, formats=formats, outputs=outputs, lang=lang,
+           inputs=[(preset, "preset")] if preset else [])
     sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
 
 

@@ -46,7 +46,7 @@ from .report import Report
 VERDICTS = ("pass", "fail", "not-tested", "manual")
 MAX_ISSUE_EVIDENCE = 20
 COMMANDS = {"validate": "samsvar validate", "apprec-check": "samsvar apprec MESSAGE --check RECEIVED",
-            "run": "samsvar run SUITE --target URL"}
+            "run": "samsvar run SUITE --target URL", "verify": "samsvar verify DECLARATION"}
 DETECTED_FAMILIES = ("fhir", "message")
 """Families an undetected (``unknown``) input may have been meant as."""
 
@@ -127,7 +127,7 @@ def judge(catalogue: Catalogue, report: Report, *, run: str = "validate", lang: 
           rule_codes: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """A verdict per requirement, in catalogue order, for ``Report.verdicts``.
 
-    ``run`` names the command that produced the report (``validate`` or ``apprec-check``);
+    ``run`` names the command that produced the report (``validate``, ``apprec-check``, ``run`` or ``verify``);
     ``lang`` chooses the title and manual texts (``nb`` or ``en``).
     """
     context = run_context(report, run, rule_codes, lang)

@@ -150,6 +150,9 @@ class Report:
     a long NDJSON export needs only their number: memory stays flat)."""
     unkept: Tally = field(default_factory=Tally)
     """Artifacts with findings counted but not kept (see :class:`Tally`); the summary counts them."""
+    declaration: dict[str, Any] | None = None
+    """The signed declaration of conformity that lists this report (``--declare``): its id, file,
+    signer and status, for the reports to show."""
 
     @property
     def issues(self) -> list[Issue]:
@@ -202,4 +205,5 @@ class Report:
             "summary": self.summary(),
             "notices": list(self.notices),
             **({"requirements": list(self.verdicts)} if self.verdicts else {}),
+            **({"declaration": dict(self.declaration)} if self.declaration else {}),
         }

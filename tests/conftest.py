@@ -22,7 +22,7 @@ USER_STATE_VARIABLES = ("SAMSVAR_FHIR_HOME", "SAMSVAR_CACHE_DIR", "SAMSVAR_SCHEM
 """Every place samsvar reads user state from: its own variables and the home-derived defaults
 (``~/.fhir/packages``, ``~/.cache/samsvar`` or ``$XDG_CACHE_HOME/samsvar``, ``~/.samsvar/schemas``)."""
 USER_SWITCHES = ("SAMSVAR_NO_CACHE", "SAMSVAR_DEBUG", "SAMSVAR_VERIFY_FAST_PATH", "SAMSVAR_PACKAGE_REGISTRY",
-                 "SAMSVAR_EMBED_DOWNLOAD", "SAMSVAR_EMBED_REQUIRE")
+                 "SAMSVAR_EMBED_DOWNLOAD", "SAMSVAR_EMBED_REQUIRE", "SAMSVAR_SIGN_PASSWORD")
 """Variables a user may have set that change samsvar's behaviour; tests start without them."""
 
 

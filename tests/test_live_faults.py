@@ -24,6 +24,8 @@ FHIR_API_FAULTS: dict[str | None, set[str]] = {
     "no-apprec": set(),
     "wrong-apprec-status": set(),
     "no-auth": set(),
+    **dict.fromkeys(("dpop-proof-optional", "dpop-request-unchecked", "dpop-replay", "dpop-key-unchecked",
+                     "dpop-ath-unchecked", "dpop-iat-unchecked", "dpop-nonce-unchecked"), set()),
 }
 """Fault → the fhir-api tests it must fail (None: the conformant sandbox)."""
 

@@ -33,6 +33,11 @@ PROVEN_BY_TESTS = {
     "LIVE-002": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
     "LIVE-003": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
     "LIVE-004": "tests/test_live_runner.py::test_each_outcome_of_a_live_test_has_its_rule",
+    "DECL-001": "tests/test_declaration.py::test_a_tampered_verdict_is_refused (and the wrong key)",
+    "DECL-002": "tests/test_declaration.py::test_an_expired_certificate_is_refused (and another CA, key usage)",
+    "DECL-003": "tests/test_declaration.py::test_a_swapped_evidence_file_is_refused",
+    "DECL-004": "tests/test_declaration.py::test_missing_evidence_is_an_environment_problem_and_evidence_can_be_elsewhere",
+    "DECL-005": "tests/test_declaration.py::test_a_waiver_past_its_expiry_is_refused",
 }
 
 

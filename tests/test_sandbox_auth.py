@@ -228,3 +228,65 @@ def test_no_auth_fault_accepts_any_or_no_token(fhir_cache: Path, client_key: rsa
         assert get(faulty.fhir_url + "/Patient", headers=bearer("garbage")).status_code == 200
         assert post(faulty.fhir_url + "/Patient", patient()).status_code == 201
         assert token_request(faulty, client_key).status_code == 200  # the token endpoint still works
+
+
+# -- DPoP (RFC 9449) ------------------------------------------------------------------------------
+def test_the_rfc_7638_thumbprint_of_its_example_key() -> None:
+    from samsvar.conformance.jwk import thumbprint
+
+    example = {"kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+               "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjB"
+                    "ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8"
+                    "KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_"
+                    "xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}
+    assert thumbprint(example) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_dpop_bound_tokens_with_server_nonces(fhir_cache: Path, client_key: rsa.RSAPrivateKey) -> None:
+    from samsvar.conformance.dpop import NONCE_HEADER, DPoPKey, challenge_schemes
+
+    key = DPoPKey()
+    config = sandbox_config(fhir_cache, auth=True, clients={CLIENT_ID: public_pem(client_key)}, dpop_nonce=True)
+    with serve_in_thread(config) as sandbox:
+        assert "ES256" in get(sandbox.base_url + "/.well-known/openid-configuration").json()[
+            "dpop_signing_alg_values_supported"]
+        asked = token_request_with(sandbox, client_key, key.proof("POST", sandbox.token_url))
+        assert asked.status_code == 400 and asked.json()["error"] == "use_dpop_nonce"
+        nonce = asked.headers[NONCE_HEADER]
+        answer = token_request_with(sandbox, client_key, key.proof("POST", sandbox.token_url, nonce=nonce))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["token_type"] == "DPoP"
+        token = body["access_token"]
+        assert jwt.decode(token, options={"verify_signature": False})["cnf"] == {"jkt": key.thumbprint}
+        url = sandbox.fhir_url + "/Patient"
+        proper = get(url, headers={"Authorization": f"DPoP {token}",
+                                   "DPoP": key.proof("GET", url, access_token=token, nonce=nonce)})
+        assert proper.status_code == 200
+        as_bearer = get(url, headers=bearer(token))
+        assert as_bearer.status_code == 401 and challenge_schemes(as_bearer.headers["WWW-Authenticate"]) == ["DPoP"]
+        wrong_typ = jwt.encode({"jti": "x", "htm": "POST", "htu": sandbox.token_url, "iat": int(time.time())},
+                               key.key, algorithm="ES256", headers={"typ": "JWT", "jwk": key.jwk})
+        refused = token_request_with(sandbox, client_key, wrong_typ)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+        two = get(url, headers={"Authorization": f"DPoP {token}", "DPoP": ", ".join(
+            key.proof("GET", url, access_token=token, nonce=nonce) for _ in range(2))})
+        assert two.status_code == 401 and "exactly one DPoP proof" in two.text
+        plain = token_request(sandbox, client_key)
+        assert plain.status_code == 200 and plain.json()["token_type"] == "Bearer"
+
+
+def test_dpop_required_refuses_bearer_token_requests(fhir_cache: Path, client_key: rsa.RSAPrivateKey) -> None:
+    config = sandbox_config(fhir_cache, auth=True, clients={CLIENT_ID: public_pem(client_key)}, dpop_required=True)
+    with serve_in_thread(config) as sandbox:
+        refused = token_request(sandbox, client_key)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+        minted = sandbox.sandbox.tokens.mint(CLIENT_ID, ["fhir.read"], DEFAULT_AUDIENCE)
+        answer = get(sandbox.fhir_url + "/Patient", headers=bearer(minted))
+        assert answer.status_code == 401 and "DPoP-bound tokens only" in answer.text
+
+
+def token_request_with(sandbox: RunningSandbox, key: rsa.RSAPrivateKey, proof: str) -> requests.Response:
+    body = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(key, sandbox.token_url)}
+    return requests.post(sandbox.token_url, data=body, headers={"DPoP": proof}, timeout=TIMEOUT)

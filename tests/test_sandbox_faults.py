@@ -4,6 +4,7 @@ finds nothing wrong on the clean sandbox, and exactly that fault's behaviour on 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from samsvar.conformance.dpop import NONCE_HEADER, DPoPKey
 from samsvar.conformance.sandbox import (
     DEFAULT_AUDIENCE,
     FAULT_ELEMENT,
@@ -90,6 +92,59 @@ def _token_required(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
         requests.post(sandbox.messaging_url, data=b"<x/>", timeout=TIMEOUT).status_code == 401
 
 
+def _dpop(sandbox: RunningSandbox, make) -> tuple[requests.Response, str, str]:
+    """GET /fhir/Patient with a new DPoP-bound token and the proof ``make(key, token, url, nonce)``,
+    once more with the nonce when the sandbox demands one (as a DPoP client does). Answers the
+    response, the token and the last proof sent."""
+    key = DPoPKey()
+    token = sandbox.sandbox.tokens.mint(CLIENT_ID, ["fhir.read"], DEFAULT_AUDIENCE, jkt=key.thumbprint)
+    url = sandbox.fhir_url + "/Patient"
+    proof = make(key, token, url, None)
+    answer = get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    if answer.status_code == 401 and NONCE_HEADER in answer.headers:
+        proof = make(key, token, url, answer.headers[NONCE_HEADER])
+        answer = get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    return answer, token, proof
+
+
+def _proper(key: DPoPKey, token: str, url: str, nonce: str | None) -> str:
+    return key.proof("GET", url, access_token=token, nonce=nonce)
+
+
+def _dpop_refused(make) -> Probe:
+    """Conformant when the proper proof is taken and the one ``make`` spoils is refused."""
+    def probe(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+        return _dpop(sandbox, _proper)[0].status_code == 200 and _dpop(sandbox, make)[0].status_code == 401
+    return probe
+
+
+def _dpop_proof_required(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    key = DPoPKey()
+    token = sandbox.sandbox.tokens.mint(CLIENT_ID, ["fhir.read"], DEFAULT_AUDIENCE, jkt=key.thumbprint)
+    return all(get(sandbox.fhir_url + "/Patient", headers={"Authorization": f"{scheme} {token}"}).status_code == 401
+               for scheme in ("DPoP", "Bearer"))
+
+
+def _dpop_replay_refused(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    answer, token, proof = _dpop(sandbox, _proper)
+    again = get(sandbox.fhir_url + "/Patient", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    return answer.status_code == 200 and again.status_code == 401
+
+
+DPOP_PROBES: dict[str, Probe] = {
+    "dpop-proof-optional": _dpop_proof_required,
+    "dpop-request-unchecked": _dpop_refused(lambda k, t, u, n: k.proof("POST", u, access_token=t, nonce=n)),
+    "dpop-replay": _dpop_replay_refused,
+    "dpop-key-unchecked": _dpop_refused(lambda k, t, u, n: DPoPKey().proof("GET", u, access_token=t, nonce=n)),
+    "dpop-ath-unchecked": _dpop_refused(lambda k, t, u, n: k.proof("GET", u, access_token=t + "x", nonce=n)),
+    "dpop-iat-unchecked": _dpop_refused(lambda k, t, u, n: k.proof("GET", u, access_token=t, nonce=n,
+                                                                   issued=time.time() - 600)),
+    "dpop-nonce-unchecked": _dpop_refused(lambda k, t, u, n: k.proof("GET", u, access_token=t, nonce="made-up")),
+}
+ALSO_BROKEN = {"no-auth": set(DPOP_PROBES)}
+"""Faults that break more than their own probe: without any token check, DPoP is not checked either."""
+
+
 PROBES: dict[str, Probe] = {
     "wrong-status": _created_properly,
     "no-operationoutcome": _errors_are_operationoutcomes,
@@ -100,11 +155,13 @@ PROBES: dict[str, Probe] = {
     "no-apprec": _apprec_answered,
     "wrong-apprec-status": _apprec_status_right,
     "no-auth": _token_required,
+    **DPOP_PROBES,
 }
 
 
 def broken_behaviours(fhir_cache: Path, client_key: rsa.RSAPrivateKey, faults: frozenset[str]) -> set[str]:
-    config = sandbox_config(fhir_cache, auth=True, clients={CLIENT_ID: public_pem(client_key)}, faults=faults)
+    config = sandbox_config(fhir_cache, auth=True, clients={CLIENT_ID: public_pem(client_key)}, faults=faults,
+                            dpop_nonce=True)
     with serve_in_thread(config) as sandbox:
         token = {"Authorization": "Bearer " + sandbox.sandbox.tokens.mint(
             CLIENT_ID, ["fhir.read", "fhir.write", "messaging"], DEFAULT_AUDIENCE)}
@@ -127,7 +184,7 @@ def test_the_clean_sandbox_breaks_nothing(fhir_cache: Path, client_key: rsa.RSAP
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_each_fault_breaks_exactly_its_behaviour(fhir_cache: Path, client_key: rsa.RSAPrivateKey,
                                                  fault: str) -> None:
-    assert broken_behaviours(fhir_cache, client_key, frozenset({fault})) == {fault}
+    assert broken_behaviours(fhir_cache, client_key, frozenset({fault})) == {fault} | ALSO_BROKEN.get(fault, set())
 
 
 def test_faults_combine(fhir_cache: Path, client_key: rsa.RSAPrivateKey) -> None:

@@ -38,6 +38,8 @@ MESSAGING_FAULTS: dict[str | None, dict[str, str]] = {
     # faults of the FHIR API and of the token checks leave the message receiver conformant
     "wrong-status": {}, "no-operationoutcome": {}, "accept-invalid": {}, "invalid-resource": {},
     "no-versioning": {}, "no-paging": {}, "no-auth": {},
+    **dict.fromkeys(("dpop-proof-optional", "dpop-request-unchecked", "dpop-replay", "dpop-key-unchecked",
+                     "dpop-ath-unchecked", "dpop-iat-unchecked", "dpop-nonce-unchecked"), {}),
 }
 """Fault → every messaging test that does not pass with it on, and its status (None: conformant)."""
 MAY_WARNINGS = {"no-apprec": "messaging/previous-version-accepted"}

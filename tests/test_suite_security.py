@@ -39,19 +39,33 @@ pytestmark = pytest.mark.timeout(120)
 CLIENT_ID = "samsvar-security-test"
 REFUSALS = ("security/request-without-token-rejected", "security/forged-token-rejected",
             "security/expired-token-rejected", "security/wrong-audience-rejected", "security/missing-scope-rejected")
-TESTS = (*REFUSALS, "security/valid-token-accepted", "security/tls-only")
+DPOP_REFUSALS = ("security/dpop-token-without-proof-rejected", "security/dpop-proof-for-other-request-rejected",
+                 "security/dpop-replayed-proof-rejected", "security/dpop-proof-by-other-key-rejected",
+                 "security/dpop-proof-for-other-token-rejected", "security/dpop-old-proof-rejected")
+DPOP_TESTS = (*DPOP_REFUSALS, "security/dpop-nonce", "security/dpop-proof-accepted")
+TESTS = (*REFUSALS, *DPOP_TESTS[:-1], "security/valid-token-accepted", "security/dpop-proof-accepted",
+         "security/tls-only")
 TOKEN_TESTS = ("security/wrong-audience-rejected", "security/missing-scope-rejected")
 
 SECURITY_FAULTS: dict[str | None, dict[str, str]] = {
     None: {},
-    # tokens neither required nor checked: every refusal test fails, the proper token still works
-    "no-auth": dict.fromkeys(REFUSALS, "fail"),
+    # tokens neither required nor checked: every refusal test fails (DPoP's too, and no nonce is demanded),
+    # the proper token still works
+    "no-auth": {**dict.fromkeys((*REFUSALS, *DPOP_REFUSALS), "fail"), "security/dpop-nonce": "skip"},
+    # each DPoP check left out fails the one test that verifies it
+    "dpop-proof-optional": {"security/dpop-token-without-proof-rejected": "fail"},
+    "dpop-request-unchecked": {"security/dpop-proof-for-other-request-rejected": "fail"},
+    "dpop-replay": {"security/dpop-replayed-proof-rejected": "fail"},
+    "dpop-key-unchecked": {"security/dpop-proof-by-other-key-rejected": "fail"},
+    "dpop-ath-unchecked": {"security/dpop-proof-for-other-token-rejected": "fail"},
+    "dpop-iat-unchecked": {"security/dpop-old-proof-rejected": "fail"},
+    "dpop-nonce-unchecked": {"security/dpop-nonce": "fail"},
     # faults of the FHIR API and of the message receiver leave the token checks conformant
     "wrong-status": {}, "no-operationoutcome": {}, "accept-invalid": {}, "invalid-resource": {},
     "no-versioning": {}, "no-paging": {}, "no-apprec": {}, "wrong-apprec-status": {},
 }
 """Fault → every security test that does not pass with it on (tls-only, on loopback HTTP, is always
-skipped and left out here), with its status (None: the conformant sandbox)."""
+skipped and left out here), with its status (None: the conformant sandbox, which demands DPoP nonces)."""
 
 
 def not_passing(report) -> dict[str, str]:
@@ -78,7 +92,9 @@ def client_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def secured_config(fhir_cache: Path, client_key: tuple[Path, str], **changes) -> SandboxConfig:
-    return SandboxConfig(cache_root=fhir_cache, auth=True, clients={CLIENT_ID: client_key[1]}, **changes)
+    """A sandbox with the token endpoint that binds tokens to DPoP keys and demands DPoP nonces, as HelseID does."""
+    return SandboxConfig(cache_root=fhir_cache, auth=True, clients={CLIENT_ID: client_key[1]},
+                         **{"dpop_nonce": True, **changes})
 
 
 def inputs(sandbox: RunningSandbox, client_key: tuple[Path, str], *, expired: bool = True) -> dict[str, str]:
@@ -123,6 +139,23 @@ def test_the_conformant_sandbox_passes(secured: RunningSandbox, client_key: tupl
     assert [e.status for e in forged.exchanges if e.url != secured.token_url] == [401, 401]
     assert "copied from the run's real token" in forged.notes[0]
     assert report.reproducibility.options["inputs"]["expired-token"] == "[secret]"
+    # DPoP: the token request with a proof, once more with the nonce the token endpoint demands; then the API
+    # demands one too, and the proof without a proof is refused with a DPoP challenge
+    unbound = result(report, "security/dpop-token-without-proof-rejected").exchanges
+    assert [(e.url, e.status) for e in unbound] == [(secured.token_url, 400), (secured.token_url, 200),
+                                                    (f"{secured.fhir_url}/Patient?_count=1", 401),
+                                                    (f"{secured.fhir_url}/Patient?_count=1", 401)]
+    assert '"error": "use_dpop_nonce"' in unbound[0].response_body.replace('":"', '": "')
+    assert "dpop-nonce" in {k.lower() for k in unbound[0].response_headers}
+    assert unbound[1].request_headers["DPoP"].count(".") == 2
+    assert '"token_type":"DPoP"' in unbound[1].response_body.replace(" ", "")
+    assert unbound[2].request_headers["Authorization"] == "DPoP [redacted]" and "DPoP" not in unbound[2].request_headers
+    assert unbound[2].response_headers["www-authenticate"].startswith("DPoP ")
+    accepted = result(report, "security/dpop-proof-accepted")
+    assert accepted.exchanges[-1].status == 200 and "DPoP" in accepted.exchanges[-1].request_headers
+    nonce = result(report, "security/dpop-nonce").exchanges
+    assert [e.status for e in nonce] == [401, 200, 401]
+    assert 'error="use_dpop_nonce"' in nonce[0].response_headers["www-authenticate"]
 
 
 @pytest.mark.parametrize("fault", list(SECURITY_FAULTS), ids=lambda f: f or "conformant")
@@ -143,7 +176,8 @@ def test_an_open_api_fails_every_refusal(fhir_cache: Path, client_key: tuple[Pat
     assert not_passing(report) == {
         "security/request-without-token-rejected": "fail", "security/forged-token-rejected": "fail",
         "security/expired-token-rejected": "fail",
-        "security/wrong-audience-rejected": "skip", "security/missing-scope-rejected": "skip"}, explain(report)
+        "security/wrong-audience-rejected": "skip", "security/missing-scope-rejected": "skip",
+        **dict.fromkeys(DPOP_TESTS, "skip")}, explain(report)
     forged = result(report, "security/forged-token-rejected")
     assert "made up (no real token in this run)" in forged.notes[0]
 
@@ -161,37 +195,30 @@ def test_without_the_token_endpoint_the_token_tests_skip_with_the_reason(secured
     assert statuses == {"security/request-without-token-rejected": "pass", "security/forged-token-rejected": "pass",
                         "security/expired-token-rejected": "skip", "security/wrong-audience-rejected": "skip",
                         "security/missing-scope-rejected": "skip", "security/valid-token-accepted": "skip",
-                        "security/tls-only": "skip"}, explain(report)
+                        "security/tls-only": "skip", **dict.fromkeys(DPOP_TESTS, "skip")}, explain(report)
     for test_id in TOKEN_TESTS:
         message = result(report, test_id).issues[0].message
         assert "--input token-url=…, --input client-id=…, --input private-key=…" in message, message
     assert "--input expired-token=" in result(report, "security/expired-token-rejected").issues[0].message
+    for test_id in DPOP_TESTS:
+        assert "needs a DPoP-bound token" in result(report, test_id).issues[0].message
     assert "--input token=" in result(report, "security/valid-token-accepted").issues[0].message
 
 
 @contextmanager
-def audience_checking_token_endpoint(sandbox: RunningSandbox) -> Iterator[str]:
-    """A token endpoint as HelseID behaves: it refuses a ``resource`` it does not know (400
-    invalid_target) and otherwise issues the sandbox's own tokens (the client assertion is checked
-    by the sandbox's token service). A real HTTP server on 127.0.0.1; yields its URL."""
-    tokens = sandbox.sandbox.tokens
-    assert tokens is not None
-    issuer = sandbox.base_url
+def token_endpoint(answer) -> Iterator[str]:
+    """A token endpoint on a real HTTP server on 127.0.0.1 whose answer to a POSTed form is
+    ``answer(form, its own token URL, DPoP header)`` → (status, body, headers). Yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
             url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-            try:
-                if form.get("resource", sandbox.config.audience) != sandbox.config.audience:
-                    raise TokenRequestError("invalid_target", f"unknown resource {form['resource']!r}")
-                status, body = 200, tokens.token_response(form, token_url=url, issuer=issuer)
-            except TokenRequestError as exc:
-                status, body = exc.status, exc.body()
+            status, body, headers = answer(form, url, self.headers.get("DPoP"))
             data = json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            for name, value in {**headers, "Content-Type": "application/json", "Content-Length": str(len(data))}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -207,6 +234,32 @@ def audience_checking_token_endpoint(sandbox: RunningSandbox) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def audience_checking_token_endpoint(sandbox: RunningSandbox):
+    """A token endpoint as HelseID behaves: it refuses a ``resource`` it does not know (400
+    invalid_target) and otherwise issues the sandbox's own tokens (the client assertion and the
+    DPoP proof are checked by the sandbox's token service)."""
+    tokens = sandbox.sandbox.tokens
+    assert tokens is not None
+
+    def answer(form: dict[str, str], url: str, proof: str | None) -> tuple[int, dict, dict]:
+        try:
+            if form.get("resource", sandbox.config.audience) != sandbox.config.audience:
+                raise TokenRequestError("invalid_target", f"unknown resource {form['resource']!r}")
+            return 200, tokens.token_response(form, token_url=url, issuer=sandbox.base_url, dpop=proof), {}
+        except TokenRequestError as exc:
+            return exc.status, exc.body(), exc.headers
+
+    return token_endpoint(answer)
+
+
+def bearer_only_token_endpoint(sandbox: RunningSandbox):
+    """The sandbox's token service behind a token endpoint that never passes the DPoP proof on."""
+    tokens = sandbox.sandbox.tokens
+    assert tokens is not None
+    return token_endpoint(lambda form, url, _proof: (200, tokens.token_response(form, token_url=url,
+                                                                                 issuer=sandbox.base_url), {}))
 
 
 def test_a_token_endpoint_that_refuses_the_wrong_audience_passes_with_a_note(
@@ -244,6 +297,58 @@ def test_a_token_that_has_not_expired_is_not_used_as_the_expired_one(secured: Ru
     report = run_suite(RunRequest("security", secured.fhir_url, inputs={"expired-token": fresh}, keyword="expired"))
     skipped = result(report, "security/expired-token-rejected")
     assert skipped.status == "skip" and "has not expired" in skipped.issues[0].message and not skipped.exchanges
+
+
+def test_an_api_that_demands_no_nonce_skips_the_nonce_test(fhir_cache: Path, client_key: tuple[Path, str]) -> None:
+    with serve_in_thread(secured_config(fhir_cache, client_key, dpop_nonce=False)) as sandbox:
+        report = run_suite(RunRequest("security", sandbox.fhir_url, inputs=inputs(sandbox, client_key), keyword="security/dpop"))
+    assert {r.path: r.status for r in report.results} == {**dict.fromkeys(DPOP_TESTS, "pass"),
+                                                          "security/dpop-nonce": "skip"}, explain(report)
+    assert "does not demand DPoP nonces" in result(report, "security/dpop-nonce").issues[0].message
+    token_requests = [e for e in result(report, "security/dpop-token-without-proof-rejected").exchanges
+                      if e.url == sandbox.token_url]
+    assert [e.status for e in token_requests] == [200], "no nonce round at the token endpoint either"
+
+
+def test_an_api_that_takes_dpop_only(fhir_cache: Path, client_key: tuple[Path, str], tmp_path: Path) -> None:
+    """HelseID's DPoP-only clients: the token endpoint refuses a request without a proof, so every token
+    of the run is DPoP-bound and goes with a proof by the run's key (given as dpop-key, to which the
+    expired token is bound too); every test passes, and each refusal is for what it tests."""
+    from samsvar.conformance.dpop import DPoPKey
+
+    key = DPoPKey()
+    key_file = tmp_path / "dpop-key.pem"
+    key_file.write_bytes(key.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    with serve_in_thread(secured_config(fhir_cache, client_key, dpop_required=True)) as sandbox:
+        given = {**inputs(sandbox, client_key, expired=False), "dpop-key": str(key_file),
+                 "expired-token": sandbox.sandbox.tokens.mint(CLIENT_ID, ["fhir.read"], sandbox.config.audience,
+                                                              lifetime=-120, jkt=key.thumbprint)}
+        report = run_suite(RunRequest("security", sandbox.fhir_url, inputs=given))
+    assert not_passing(report) == {}, explain(report)
+    without = result(report, "security/request-without-token-rejected").exchanges[0]
+    assert without.response_headers["www-authenticate"].startswith("DPoP ")
+    valid = result(report, "security/valid-token-accepted")
+    assert "DPoP-bound tokens only" in valid.notes[0] and valid.exchanges[-1].request_headers["DPoP"]
+    forged = result(report, "security/forged-token-rejected")
+    assert all(e.request_headers.get("Authorization") == "DPoP [redacted]" for e in forged.exchanges
+               if e.url.startswith(sandbox.fhir_url))
+    assert "DPoP only" in " ".join(forged.notes)
+    with serve_in_thread(secured_config(fhir_cache, client_key, dpop_required=True,
+                                        faults=frozenset({"no-auth"}))) as sandbox:
+        given["token-url"] = sandbox.token_url
+        open_api = run_suite(RunRequest("security", sandbox.fhir_url, inputs=given, keyword="rejected and not security/dpop"))
+    assert {r.path: r.status for r in open_api.results} == dict.fromkeys(REFUSALS, "fail"), explain(open_api)
+
+
+def test_a_token_endpoint_without_dpop_skips_the_dpop_tests(secured: RunningSandbox,
+                                                            client_key: tuple[Path, str]) -> None:
+    """A token endpoint that answers a request with a proof with a bearer token binds nothing."""
+    with bearer_only_token_endpoint(secured) as token_url:
+        given = {**inputs(secured, client_key), "token-url": token_url}
+        report = run_suite(RunRequest("security", secured.fhir_url, inputs=given, keyword="security/dpop"))
+    assert {r.path: r.status for r in report.results} == dict.fromkeys(DPOP_TESTS, "skip"), explain(report)
+    assert "with token_type 'Bearer': it does not issue DPoP-bound tokens" in report.results[0].issues[0].message
 
 
 # -- TLS --------------------------------------------------------------------------------------
@@ -340,7 +445,8 @@ def test_the_cli_runs_the_suite(run, fhir_cache: Path, client_key: tuple[Path, s
     assert outcome.exit_code == 1, outcome.stdout + outcome.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     statuses = {r["test"]["id"]: r["test"]["status"] for r in report["results"]}
-    assert statuses == {**dict.fromkeys(REFUSALS, "fail"), "security/valid-token-accepted": "pass",
+    assert statuses == {**dict.fromkeys((*REFUSALS, *DPOP_REFUSALS), "fail"), "security/valid-token-accepted": "pass",
+                        "security/dpop-nonce": "skip", "security/dpop-proof-accepted": "pass",
                         "security/tls-only": "skip"}
     assert given["expired-token"] not in (tmp_path / "report.json").read_text(encoding="utf-8"), "a secret input leaked"
     assert "FAIL" in outcome.stdout and "R-SEC-001" in outcome.stdout + outcome.stderr

@@ -92,6 +92,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "notices_intro": "En ren kjøring dekker ikke følgende:",
         "no_notices": "Ingen merknader: alt samsvar kjenner til ble kontrollert.",
         "reproducibility": "Reproduserbarhet",
+        "declaration": "Samsvarserklæring",
+        "declaration_intro": "Denne rapporten er oppført med sin SHA-256 i en signert samsvarserklæring. "
+                             "Kontroller erklæringen, signaturen og at rapporten er uendret med «{command}».",
+        "declaration_file": "Erklæring",
+        "declaration_status": "Status",
+        "declaration_signed": "signert (ikke kontrollert ennå)",
+        "declaration_signer": "Signert av",
+        "declaration_system": "System som er testet",
+        "declaration_issued": "Utstedt",
         "reproducibility_intro": "Samme versjon, pakker og konfigurasjon gir samme resultat.",
         "samsvar_version": "samsvar-versjon",
         "python_version": "Python-versjon",
@@ -172,6 +181,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "notices_intro": "A clean run does not cover the following:",
         "no_notices": "No notices: everything samsvar knows how to check was checked.",
         "reproducibility": "Reproducibility",
+        "declaration": "Declaration of conformity",
+        "declaration_intro": "This report is listed with its SHA-256 in a signed declaration of conformity. "
+                             "Check the declaration, its signature and that this report is unchanged with «{command}».",
+        "declaration_file": "Declaration",
+        "declaration_status": "Status",
+        "declaration_signed": "signed (not verified yet)",
+        "declaration_signer": "Signed by",
+        "declaration_system": "System under test",
+        "declaration_issued": "Issued",
         "reproducibility_intro": "The same version, packages and configuration give the same result.",
         "samsvar_version": "samsvar version",
         "python_version": "Python version",
@@ -540,12 +558,29 @@ def context(report: Report, lang: str, group: bool = True) -> dict[str, Any]:
         "verdict_counts": _verdict_counts(verdicts),
         "notices": list(report.notices),
         "repro": repro,
+        "declaration": _declaration_view(report.declaration),
         "options": _options(repro.options),
         "max_excerpts": MAX_EXCERPTS_PER_ARTIFACT,
         "groups": tuple(grouping.groups.values()),
         "grouped_intro": texts["grouped_intro"].format(shown=GROUP_SHOWN),
         "dominant": dominant_rules(report),
     }
+
+
+def _declaration_view(declaration: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The declaration that lists this report, in display form (None: there is none)."""
+    if not declaration:
+        return None
+    system = declaration.get("system") or {}
+    named = " ".join(str(system[k]) for k in ("name", "version") if system.get(k))
+    if system.get("vendor"):
+        named = f"{named} ({system['vendor']})".strip()
+    certificate = declaration.get("certificate") or {}
+    signer = certificate.get("subject") or f"key {declaration.get('key_thumbprint')}"
+    return {"id": str(declaration.get("id")), "file": str(declaration.get("file")),
+            "status": str(declaration.get("status")), "issued": str(declaration.get("issued")),
+            "signer": f"{signer} ({declaration.get('algorithm')})", "system": named,
+            "command": f"samsvar verify {declaration.get('file')} --key PUB | --trust CA.pem"}
 
 
 # -- rendering ------------------------------------------------------------------------------

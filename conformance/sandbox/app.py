@@ -26,6 +26,7 @@ from starlette.routing import Route
 from ...validators.runner import Options, Result, Validator
 from .auth import BearerError, TokenRequestError, TokenService
 from .config import SandboxConfig
+from .dpop import ProofChecker
 from .faults import FAULTS
 from .fhir import FhirApi
 from .messaging import DropWatcher, MessageReceiver
@@ -53,7 +54,8 @@ class Sandbox:
         self._validator_lock = threading.Lock()
         self._validator.definitions()  # the FHIR core package must be there: an environment error up front
         self.store = ResourceStore(data_dir / DATABASE_NAME)
-        self.tokens = TokenService(config.clients, config.audience) if config.auth else None
+        self.tokens = TokenService(config.clients, config.audience, dpop_required=config.dpop_required,
+                                   proofs=ProofChecker(nonces=config.dpop_nonce, broken=config.has)) if config.auth else None
         self.receiver = MessageReceiver(config, self.validate)
         self.drop: DropWatcher | None = None
         if config.drop_dir is not None:
@@ -71,12 +73,13 @@ class Sandbox:
             return None
         base = str(request.base_url).rstrip("/")
         try:
-            self.tokens.check_bearer(request.headers.get("authorization"), scope,
-                                     audiences=(self.config.audience, base + "/fhir", base))
+            self.tokens.check_access(request.headers.get("authorization"), scope,
+                                     audiences=(self.config.audience, base + "/fhir", base), proof=dpop_header(request),
+                                     method=request.method, url=str(request.url),
+                                     proof_optional=self.config.has("dpop-proof-optional"))
         except BearerError as exc:
             code = "login" if exc.status == 401 else "forbidden"
-            return error_response(self.config, exc.status, exc.description, code=code,
-                                  headers={"WWW-Authenticate": exc.www_authenticate()})
+            return error_response(self.config, exc.status, exc.description, code=code, headers=exc.headers())
         return None
 
     def start(self) -> None:
@@ -89,6 +92,12 @@ class Sandbox:
         self.store.close()
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
+
+
+def dpop_header(request: Request) -> str | None:
+    """The request's DPoP proof header (several are joined, and refused as such), or None."""
+    values = request.headers.getlist("dpop")
+    return ", ".join(values) if values else None
 
 
 def create_app(config: SandboxConfig) -> Starlette:
@@ -131,9 +140,10 @@ def create_app(config: SandboxConfig) -> Starlette:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
         base = str(request.base_url).rstrip("/")
         try:
-            answer = sandbox.tokens.token_response(form, token_url=base + "/token", issuer=base)
+            answer = sandbox.tokens.token_response(form, token_url=base + "/token", issuer=base,
+                                                   dpop=dpop_header(request))
         except TokenRequestError as exc:
-            return JSONResponse(exc.body(), exc.status, headers=no_store)
+            return JSONResponse(exc.body(), exc.status, headers={**no_store, **exc.headers})
         return JSONResponse(answer, headers=no_store)
 
     async def discovery(request: Request) -> Response:

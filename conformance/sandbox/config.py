@@ -25,6 +25,13 @@ class SandboxConfig:
     """Names from :data:`~samsvar.conformance.sandbox.faults.FAULTS`."""
     auth: bool = False
     """Require OAuth2 bearer tokens (HelseID-style client credentials with private_key_jwt)."""
+    dpop_required: bool = False
+    """Issue and accept DPoP-bound tokens only (RFC 9449): the token endpoint refuses a request
+    without a DPoP proof and the APIs refuse bearer tokens. Without it, a token request with a
+    proof gets a DPoP-bound token and one without gets a bearer token."""
+    dpop_nonce: bool = False
+    """Demand server nonces in DPoP proofs (``use_dpop_nonce`` with a ``DPoP-Nonce`` header), at the
+    token endpoint and at the APIs, as HelseID does."""
     clients: Mapping[str, str] = field(default_factory=dict)
     """client_id → the client's RSA public key (PEM), for its private_key_jwt client assertions."""
     drop_dir: Path | None = None

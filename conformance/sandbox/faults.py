@@ -22,6 +22,13 @@ FAULTS: Mapping[str, str] = MappingProxyType({
     "no-apprec": "messaging answers 202 with an empty body; the file drop writes no AppRec",
     "wrong-apprec-status": "the AppRec always says Status 1 (OK), even for broken messages",
     "no-auth": "bearer tokens are neither required nor checked, even with --auth",
+    "dpop-proof-optional": "a DPoP-bound token is accepted without a DPoP proof, also as a bearer token",
+    "dpop-request-unchecked": "a DPoP proof's htm and htu are not compared with the request's method and URL",
+    "dpop-replay": "a DPoP proof's jti is not remembered: the same proof is accepted again",
+    "dpop-key-unchecked": "a DPoP proof's key is not compared with the token's cnf.jkt",
+    "dpop-ath-unchecked": "a DPoP proof's ath is not compared with the hash of the access token",
+    "dpop-iat-unchecked": "a DPoP proof's iat is not checked: old proofs are accepted",
+    "dpop-nonce-unchecked": "with --dpop-nonce, a proof without a nonce is refused but any nonce is accepted",
 })
 """Fault name → what it breaks, in one line."""
 

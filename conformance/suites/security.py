@@ -8,6 +8,11 @@ API). Real tokens come from the OAuth2 token endpoint given as input (client cre
 ``private_key_jwt`` client assertion, the audience asked for with ``resource`` as HelseID does);
 every token request is evidence too, with the assertion and the token redacted. Nothing is
 created on the target. samsvar never sends a token over plain HTTP.
+
+The ``dpop`` group (requirement R-SEC-007) asks the token endpoint for a DPoP-bound token (RFC
+9449, as HelseID issues them to new clients: a proof made with a key samsvar generates for the
+run) and checks that the API takes it only with a proof for the request, made by the bound key,
+fresh, used once, with the token's hash, and with the server's nonce when it demands one.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import ipaddress
 import json
 import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ..auth import AUTH_INPUTS, ClientCredentials, TokenError, credentials
+from ..dpop import NONCE_HEADER, USE_NONCE, DPoPKey, challenge_error, challenge_schemes
 from ..evidence import TargetUnreachable
 from ..suite import Suite, SuiteInput, TestContext
 
@@ -33,7 +41,8 @@ SUITE = Suite(
     "security",
     "Protected API: TLS and access tokens",
     description="Requests without a token, with forged, expired, wrong-audience and too-little-scope tokens are "
-                "refused (401/403); the proper token is accepted; patient data only over TLS.",
+                "refused (401/403); the proper token is accepted; DPoP-bound tokens only with a proper proof; "
+                "patient data only over TLS.",
     inputs=(
         *AUTH_INPUTS,
         SuiteInput("protected-path", "A GET under the target that answers patient data with a valid token.",
@@ -44,6 +53,8 @@ SUITE = Suite(
                    default="messaging"),
         SuiteInput("expired-token", "An access token for the API that has expired (from its authorisation server).",
                    secret=True),
+        SuiteInput("dpop-key", "Path to the client's DPoP private key (PEM, EC P-256 or RSA); by default samsvar "
+                               "makes one for the run. Needed to send an expired DPoP-bound token (expired-token)."),
         SuiteInput("plain-http-port", "Port where tls-only looks for the API over plain HTTP (https targets).",
                    default="80"),
     ),
@@ -51,6 +62,7 @@ SUITE = Suite(
 )
 
 refusals = SUITE.group("refusals", "Requests without a valid token are refused")
+dpop = SUITE.group("dpop", "DPoP-bound tokens only with a proof for the request, by the bound key (RFC 9449)")
 acceptance = SUITE.group("acceptance", "The proper token is accepted")
 transport = SUITE.group("transport", "Patient data only over TLS")
 
@@ -64,21 +76,39 @@ def read(t: TestContext, authorization: str | None) -> requests.Response:
     return t.http.get(t.input("protected-path"), headers=headers, auth=False)
 
 
-def flow(t: TestContext) -> ClientCredentials:
-    """The client-credentials flow of the inputs, once it has given the client its proper token
-    (so that a refusal afterwards is about what the test asks for, not a broken client setup).
-    The test is skipped, saying what to give or what the token endpoint answered, otherwise."""
+def client(t: TestContext, needs: str) -> ClientCredentials:
+    """The client-credentials flow of the inputs; the test is skipped, saying which inputs to give,
+    without them."""
     missing = [name for name in TOKEN_FLOW if not t.optional(name)]
     if missing:
-        t.skip("needs real tokens from the API's token endpoint (OAuth2 client credentials with private_key_jwt): "
-               f"give --input {', --input '.join(m + '=…' for m in missing)}")
+        t.skip(f"needs {needs}: give --input {', --input '.join(m + '=…' for m in missing)}")
     found = credentials(t.run.inputs, t.http)
     assert found is not None
+    return found
+
+
+def flow(t: TestContext) -> ClientCredentials:
+    """The client-credentials flow of the inputs, once it has given the client its proper token
+    (so that a refusal afterwards is about what the test asks for, not a broken client setup): a
+    bearer token, or, when the endpoint gives this client none, a DPoP-bound one (HelseID's
+    DPoP-only clients). The test is skipped, saying what to give or what the endpoint answered,
+    otherwise."""
+    found = client(t, "real tokens from the API's token endpoint (OAuth2 client credentials with private_key_jwt)")
     try:
-        found.token()
+        token_for(t, found)
+        t.shared.setdefault("token-mode", "bearer")
     except TokenError as exc:
-        t.skip(f"the token endpoint gives this client no token at all ({exc}); check token-url, client-id, "
-               "private-key, key-id, scope and audience")
+        try:
+            _token, kind = found.issue(dpop=run_key(t))
+        except TokenError:
+            kind = ""
+        if kind.lower() != "dpop":
+            t.skip(f"the token endpoint gives this client no token at all ({exc}); check token-url, client-id, "
+                   "private-key, key-id, scope and audience")
+        t.shared["token-mode"] = "dpop"
+    if t.shared["token-mode"] == "dpop":
+        t.note("the token endpoint gives this client DPoP-bound tokens only (no bearer token without a DPoP proof): "
+               "every token of this test goes with a proof by the run's key")
     return found
 
 
@@ -132,17 +162,143 @@ def fhir_resource(response: requests.Response) -> str | None:
     return str(body.get("resourceType")) if isinstance(body, dict) and body.get("resourceType") else None
 
 
+# -- DPoP helpers ------------------------------------------------------------------------------
+@dataclass
+class Bound:
+    """A DPoP-bound token of the run and the key it is bound to."""
+
+    token: str
+    key: DPoPKey
+
+
+def bound_token(t: TestContext) -> Bound:
+    """The run's DPoP-bound token (a proof with the token request, RFC 9449 section 5). Skipped,
+    saying why, without the token-flow inputs or when the token endpoint binds no token."""
+    if "dpop-bound" in t.shared:
+        return t.shared["dpop-bound"]
+    found = client(t, "a DPoP-bound token from the API's token endpoint (client credentials with private_key_jwt "
+                      "and a DPoP proof)")
+    key = run_key(t)
+    try:
+        token, token_type = found.issue(dpop=key)
+    except TokenError as exc:
+        t.skip(f"the token endpoint gives no token to a request with a DPoP proof ({exc})")
+    if token_type.lower() != "dpop":
+        t.skip(f"the token endpoint answered a token request with a DPoP proof with token_type {token_type!r}: it "
+               "does not issue DPoP-bound tokens (RFC 9449), so the API's DPoP checks cannot be tested")
+    t.shared["dpop-bound"] = Bound(token, key)
+    return t.shared["dpop-bound"]
+
+
+def protected_url(t: TestContext) -> str:
+    return t.http.url(t.input("protected-path"))
+
+
+def send(t: TestContext, token: str, proof: str | None, scheme: str = "DPoP") -> requests.Response:
+    """GET the protected path with ``Authorization: SCHEME token`` and this DPoP header (None: none)."""
+    headers = {**ACCEPT, "Authorization": f"{scheme} {token}"}
+    if proof is not None:
+        headers["DPoP"] = proof
+    response = t.http.get(t.input("protected-path"), headers=headers, auth=False)
+    if response.headers.get(NONCE_HEADER):
+        t.shared["dpop-nonce"] = response.headers[NONCE_HEADER]
+    return response
+
+
+def demands_nonce(response: requests.Response) -> bool:
+    return response.status_code == 401 and challenge_error(response.headers.get("WWW-Authenticate", "")) == USE_NONCE
+
+
+def with_proof(t: TestContext, bound: Bound, make: Any) -> tuple[requests.Response, str]:
+    """Send the bound token with the proof ``make(nonce)``; when the API answers ``use_dpop_nonce``
+    with a new ``DPoP-Nonce``, once more with a proof that carries it (as a client must), so a
+    refusal afterwards is about what the test got wrong on purpose, not about the nonce."""
+    nonce = t.shared.get("dpop-nonce")
+    proof = make(nonce)
+    response = send(t, bound.token, proof)
+    fresh = response.headers.get(NONCE_HEADER)
+    if demands_nonce(response) and fresh and fresh != nonce:
+        t.note("the API demanded a DPoP nonce; sent again with the nonce it gave")
+        proof = make(fresh)
+        response = send(t, bound.token, proof)
+    return response, proof
+
+
+def proper(bound: Bound, url: str, **changes: Any) -> Any:
+    """A proof maker for a GET of ``url`` by the bound key, with ``changes`` to the proof."""
+    key = changes.pop("key", bound.key)
+    method = changes.pop("method", "GET")
+    changes.setdefault("access_token", bound.token)
+    return lambda nonce: key.proof(method, url, nonce=nonce, **changes)
+
+
+def run_key(t: TestContext) -> DPoPKey:
+    """The run's DPoP key: the ``dpop-key`` input, or one samsvar makes for the run."""
+    if "dpop-key" not in t.shared:
+        path = t.optional("dpop-key")
+        try:
+            t.shared["dpop-key"] = DPoPKey.from_pem(Path(path).read_bytes()) if path else DPoPKey()
+        except (OSError, ValueError) as exc:
+            t.skip(f"the dpop-key input {path} cannot be used: {exc}")
+    return t.shared["dpop-key"]
+
+
+def takes_dpop_only(t: TestContext) -> bool:
+    """Does the API challenge with DPoP and not Bearer (an API for DPoP-bound tokens only)? Asked
+    once per run, without a token."""
+    if "dpop-only" not in t.shared:
+        remember_challenge(t, read(t, None))
+    note = "the API challenges with DPoP only: tokens go with the DPoP scheme and a proper proof by the run's key"
+    if t.shared["dpop-only"] and note not in t.notes:
+        t.note(note)
+    return t.shared["dpop-only"]
+
+
+def remember_challenge(t: TestContext, response: requests.Response) -> set[str]:
+    """The schemes of the API's answer to a request without a token (kept for :func:`takes_dpop_only`)."""
+    schemes = {s.lower() for s in challenge_schemes(response.headers.get("WWW-Authenticate", ""))}
+    t.shared["dpop-only"] = response.status_code == 401 and "dpop" in schemes and "bearer" not in schemes
+    return schemes
+
+
+def present(t: TestContext, token: str, *, bound: bool) -> requests.Response:
+    """GET the protected path with ``token``: as a bearer token, or, when it is bound (or the API
+    takes DPoP only), with the DPoP scheme and a proper proof by the run's key, so that a refusal is
+    about the token itself."""
+    if not bound and not takes_dpop_only(t):
+        return read(t, f"Bearer {token}")
+    held = Bound(token, run_key(t))
+    return with_proof(t, held, proper(held, protected_url(t)))[0]
+
+
+def token_for(t: TestContext, found: ClientCredentials, **asked: str) -> tuple[str, bool]:
+    """(a token from the client-credentials flow, whether it is DPoP-bound): bound when the token
+    endpoint gives this client DPoP-bound tokens only (found by :func:`flow`)."""
+    if t.shared.get("token-mode") == "dpop":
+        return found.issue(dpop=run_key(t), **asked)[0], True
+    return found.token(**asked), False
+
+
+def bound_claim(token: str) -> str | None:
+    """The ``cnf.jkt`` a JWT access token is bound to, if any."""
+    parsed = unverified(token)
+    confirmation = parsed[1].get("cnf") if parsed else None
+    return str(confirmation.get("jkt")) if isinstance(confirmation, dict) and confirmation.get("jkt") else None
+
+
 # -- refusals ---------------------------------------------------------------------------------
 @refusals.test("request-without-token-rejected", "A request without a token is refused with 401 and a Bearer "
-               "challenge", verifies=["R-SEC-001"])
+               "or DPoP challenge", verifies=["R-SEC-001"])
 def request_without_token(t: TestContext) -> None:
     """GET of the protected path without an Authorization header answers 401 Unauthorized with a
-    ``WWW-Authenticate: Bearer …`` header (RFC 6750 section 3)."""
+    ``WWW-Authenticate`` challenge for ``Bearer`` (RFC 6750 section 3) or, for an API that takes
+    DPoP-bound tokens only, ``DPoP`` (RFC 9449 section 7.1)."""
     response = read(t, None)
     t.check_status(response, 401, what="GET without Authorization")
     challenge = response.headers.get("WWW-Authenticate", "")
-    t.check(challenge.lower().startswith("bearer"),
-            f"WWW-Authenticate: expected a Bearer challenge, found {challenge or 'no WWW-Authenticate header'!r}")
+    t.check(bool({"bearer", "dpop"} & remember_challenge(t, response)),
+            f"WWW-Authenticate: expected a Bearer or DPoP challenge, found "
+            f"{challenge or 'no WWW-Authenticate header'!r}")
 
 
 @refusals.test("forged-token-rejected", "A token signed by a key the API does not trust is refused with 401",
@@ -158,14 +314,17 @@ def forged_token(t: TestContext) -> None:
     header, claims, origin = forged_claims(t)
     now = int(time.time())
     claims.update({"iat": now, "nbf": now, "exp": now + 300, "jti": str(uuid.uuid4())})
+    bound = takes_dpop_only(t)
+    if bound:  # bound to the run's key, so that the proof is right and only the signature is wrong
+        claims["cnf"] = {"jkt": run_key(t).thumbprint}
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(claims, key, algorithm="RS256", headers={k: v for k, v in header.items() if k in ("kid", "typ")})
     t.note(f"forged token: RS256 with a key made up for this run; claims {origin}: "
            f"iss={claims.get('iss')!r}, aud={claims.get('aud')!r}, scope={claims.get('scope')!r}")
-    response = read(t, f"Bearer {forged}")
+    response = present(t, forged, bound=bound)
     t.check_status(response, 401, what="GET with a token signed by an unknown key")
     unsigned = jwt.encode(claims, None, algorithm="none")
-    response = read(t, f"Bearer {unsigned}")
+    response = present(t, unsigned, bound=bound)
     t.check_status(response, 401, what="GET with an unsigned token (alg: none)")
 
 
@@ -204,7 +363,14 @@ def expired_token(t: TestContext) -> None:
         t.note(f"the token expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}")
     else:
         t.note("the expired-token input is not a JWT with exp; sent as given")
-    response = read(t, f"Bearer {token}")
+    jkt = bound_claim(token)
+    if jkt is not None and jkt != run_key(t).thumbprint:
+        t.skip(f"the expired token is DPoP-bound to key {jkt}: give that key with --input dpop-key=… so that only "
+               "its expiry is wrong")
+    if jkt is None and takes_dpop_only(t):
+        t.skip("the API takes DPoP-bound tokens only: give an expired DPoP-bound token (expired-token) and the key "
+               "it is bound to (dpop-key)")
+    response = present(t, token, bound=jkt is not None)
     t.check_status(response, 401, what="GET with an expired token")
 
 
@@ -219,7 +385,7 @@ def wrong_audience(t: TestContext) -> None:
     client = flow(t)
     audience = t.input("wrong-audience")
     try:
-        token = client.token(audience=audience)
+        token, bound = token_for(t, client, audience=audience)
     except TokenError as exc:
         status = token_refused(t)
         if status is not None and 400 <= status < 500:
@@ -231,7 +397,7 @@ def wrong_audience(t: TestContext) -> None:
     parsed = unverified(token)
     if parsed is not None:
         t.note(f"token for audience {parsed[1].get('aud')!r} (asked for {audience!r})")
-    response = read(t, f"Bearer {token}")
+    response = present(t, token, bound=bound)
     t.check_status(response, 401, 403, what=f"GET with a token for audience {audience!r}")
 
 
@@ -245,15 +411,115 @@ def missing_scope(t: TestContext) -> None:
     client = flow(t)
     scope = t.input("limited-scope")
     try:
-        token = client.token(scope=scope)
+        token, bound = token_for(t, client, scope=scope)
     except TokenError as exc:
         t.skip(f"the token endpoint gave no token with only scope {scope!r} ({exc}); give a scope this client may "
                "have that does not grant reading, with --input limited-scope=…")
     parsed = unverified(token)
     if parsed is not None:
         t.note(f"token with scope {parsed[1].get('scope', parsed[1].get('scp'))!r} (asked for {scope!r})")
-    response = read(t, f"Bearer {token}")
+    response = present(t, token, bound=bound)
     t.check_status(response, 403, what=f"GET with a token that has only scope {scope!r}")
+
+
+
+@dpop.test("dpop-token-without-proof-rejected", "A DPoP-bound token without a proof is refused with 401 and a DPoP "
+           "challenge", verifies=["R-SEC-007"])
+def dpop_without_proof(t: TestContext) -> None:
+    """The run's DPoP-bound token is sent with the ``DPoP`` scheme and no ``DPoP`` header: 401 with a
+    ``WWW-Authenticate: DPoP`` challenge (RFC 9449 section 7.1). Sent as a bearer token
+    (``Authorization: Bearer``) it must be refused too (section 7.2): whoever holds a copy of the
+    token without the key could otherwise use it."""
+    bound = bound_token(t)
+    response = send(t, bound.token, None)
+    t.check_status(response, 401, what="GET with a DPoP-bound token and no DPoP proof")
+    challenge = response.headers.get("WWW-Authenticate", "")
+    t.check("dpop" in {s.lower() for s in challenge_schemes(challenge)},
+            f"WWW-Authenticate: expected a DPoP challenge, found {challenge or 'no WWW-Authenticate header'!r}")
+    response = send(t, bound.token, None, scheme="Bearer")
+    t.check_status(response, 401, what="GET with a DPoP-bound token sent as a bearer token")
+
+
+@dpop.test("dpop-proof-for-other-request-rejected", "A proof made for another method or URL is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_request(t: TestContext) -> None:
+    """A proof whose ``htm`` is POST for a GET, and one whose ``htu`` is another URL of the API
+    (its ``metadata``): each must be refused with 401 (RFC 9449 section 4.3, checks 8 and 9)."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response, _ = with_proof(t, bound, proper(bound, url, method="POST"))
+    t.check_status(response, 401, what="GET with a DPoP proof made for POST")
+    other = t.http.url("metadata")
+    response, _ = with_proof(t, bound, proper(bound, other))
+    t.check_status(response, 401, what=f"GET with a DPoP proof made for {other}")
+
+
+@dpop.test("dpop-replayed-proof-rejected", "A proof used a second time is refused with 401", verifies=["R-SEC-007"])
+def dpop_replay(t: TestContext) -> None:
+    """A proper proof is accepted (200); the very same proof (same ``jti``) sent again must be
+    refused with 401 (RFC 9449 section 11.1): a proof is for one request."""
+    bound = bound_token(t)
+    response, proof = with_proof(t, bound, proper(bound, protected_url(t)))
+    t.require_status(response, 200, what="GET with a proper DPoP proof (before replaying it)")
+    response = send(t, bound.token, proof)
+    t.check_status(response, 401, what="GET with a DPoP proof that was already used")
+
+
+@dpop.test("dpop-proof-by-other-key-rejected", "A proof signed by another key than the bound one is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_key(t: TestContext) -> None:
+    """A proof that is right in every claim but signed by a key samsvar makes up on the spot, not
+    the one whose thumbprint the token carries in ``cnf.jkt`` (RFC 7638): 401 (RFC 9449 section 7)."""
+    bound = bound_token(t)
+    stranger = DPoPKey()
+    t.note(f"token bound to key {bound.key.thumbprint}; proof signed by {stranger.thumbprint}")
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t), key=stranger))
+    t.check_status(response, 401, what="GET with a DPoP proof signed by another key")
+
+
+@dpop.test("dpop-proof-for-other-token-rejected", "A proof without the access token's hash (ath) is refused with 401",
+           verifies=["R-SEC-007"])
+def dpop_other_token(t: TestContext) -> None:
+    """A proof whose ``ath`` is the hash of another access token, and one without ``ath``: each must
+    be refused with 401 (RFC 9449 section 4.3 and 7): a proof is for one token."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response, _ = with_proof(t, bound, proper(bound, url, access_token="samsvar-another-access-token"))
+    t.check_status(response, 401, what="GET with a DPoP proof whose ath is another token's")
+    response, _ = with_proof(t, bound, proper(bound, url, ath=None))
+    t.check_status(response, 401, what="GET with a DPoP proof without ath")
+
+
+@dpop.test("dpop-old-proof-rejected", "A proof made ten minutes ago is refused with 401", verifies=["R-SEC-007"])
+def dpop_old_proof(t: TestContext) -> None:
+    """A proof whose ``iat`` is 600 seconds in the past (never used before): 401 (RFC 9449 section
+    4.3, check 11: the proof must be made for this request, within an acceptable window)."""
+    bound = bound_token(t)
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t), issued=time.time() - 600))
+    t.check_status(response, 401, what="GET with a DPoP proof made 600 s ago")
+
+
+@dpop.test("dpop-nonce", "When the API demands a DPoP nonce, only its own nonce is accepted", verifies=["R-SEC-007"])
+def dpop_nonce(t: TestContext) -> None:
+    """A proper proof without a nonce: an API that demands nonces answers 401 with
+    ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` and a ``DPoP-Nonce`` header (RFC 9449 section
+    9); the same request with that nonce answers 200, and a proof with a nonce the API never gave
+    answers 401. An API that answers 200 without a nonce does not demand one: skipped."""
+    bound = bound_token(t)
+    url = protected_url(t)
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token))
+    if not demands_nonce(response):
+        if response.status_code == 200:
+            t.skip("the API does not demand DPoP nonces (it answered 200 to a proof without one); nothing to test")
+        t.fail(f"a proper DPoP proof without a nonce: expected 200, or 401 with error=\"use_dpop_nonce\"; found "
+               f"{response.status_code} ({response.headers.get('WWW-Authenticate', 'no WWW-Authenticate')})")
+    nonce = response.headers.get(NONCE_HEADER)
+    t.require(bool(nonce), "use_dpop_nonce without a DPoP-Nonce header: a client cannot know which nonce to send")
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token, nonce=nonce))
+    t.check_status(response, 200, what="GET with a proper DPoP proof and the nonce the API gave")
+    made_up = f"samsvar-{uuid.uuid4()}"
+    response = send(t, bound.token, bound.key.proof("GET", url, access_token=bound.token, nonce=made_up))
+    t.check_status(response, 401, what="GET with a DPoP proof carrying a nonce the API never gave")
 
 
 # -- acceptance -------------------------------------------------------------------------------
@@ -261,12 +527,28 @@ def missing_scope(t: TestContext) -> None:
 def valid_token(t: TestContext) -> None:
     """GET of the protected path with the run's proper token (the ``token`` input, or one from the
     token endpoint with the ``scope`` and ``audience`` inputs) answers 200: the refusals of the
-    other tests come from checking the token, not from an API that refuses everything."""
-    token = proper_token(t)
-    response = read(t, f"Bearer {token}")
+    other tests come from checking the token, not from an API that refuses everything. A token
+    from an endpoint that gives this client DPoP-bound tokens only goes with a proper proof."""
+    if not t.optional("token") and all(t.optional(name) for name in TOKEN_FLOW):
+        token, bound = token_for(t, flow(t))
+    else:
+        token = proper_token(t)
+        bound = bound_claim(token) is not None
+    response = present(t, token, bound=bound)
     t.check_status(response, 200, what="GET with the proper token")
     if response.status_code == 200:
         t.note(f"answered {fhir_resource(response) or response.headers.get('Content-Type', 'a body')}")
+
+
+@acceptance.test("dpop-proof-accepted", "A DPoP-bound token with a proper proof is accepted (200)",
+                 verifies=["R-SEC-007"])
+def dpop_accepted(t: TestContext) -> None:
+    """GET of the protected path with the run's DPoP-bound token and a proper proof (by the bound
+    key, for this method and URL, with ``ath`` and, when the API demands one, its nonce) answers
+    200: the DPoP refusals come from checking the proof, not from an API that refuses DPoP."""
+    bound = bound_token(t)
+    response, _ = with_proof(t, bound, proper(bound, protected_url(t)))
+    t.check_status(response, 200, what="GET with a DPoP-bound token and a proper proof")
 
 
 # -- transport --------------------------------------------------------------------------------
