@@ -66,10 +66,17 @@ def resources(profile_url_or_type: str, *, validator: Validator | None = None, s
     @st.composite
     def draw_resource(draw: Draw) -> dict[str, Any]:
         chosen, made = generator()
+        always: set[str] | None = None
         for _ in range(attempts):
             resource = made.resource(draw)
-            if not broken_invariants(chosen, resource, made.url):
+            broken = broken_invariants(chosen, resource, made.url)
+            if not broken:
                 return resource
+            always = set(broken) if always is None else always & set(broken)
+        if always:
+            raise Unsatisfiable(f"{made.url}: every one of {attempts} draws broke the same invariant(s), which "
+                                "generation cannot satisfy (they may need extensions, resolved references or "
+                                "values generation does not produce, or be unsatisfiable): " + "; ".join(sorted(always)))
         reject()  # pragma: no cover - hypothesis stops the draw here
         raise AssertionError("unreachable")
 

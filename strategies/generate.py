@@ -100,8 +100,7 @@ class ProfileGenerator:
                 if name in SKIPPED_UNLESS_REQUIRED or (depth == 0 and name in SKIPPED_AT_ROOT):
                     continue
                 candidates.append(element)
-                if not optional_chance or not draw(st.booleans() if optional_chance >= 0.5 else
-                                                   st.integers(0, 999).map(lambda n, p=optional_chance: n < p * 1000)):
+                if not _chance(draw, optional_chance):
                     continue
             self._put(draw, ctx, element, out, depth, required)
         if isinstance(pattern, dict):
@@ -136,7 +135,7 @@ class ProfileGenerator:
         low = int(element.get("min") or 0)
         high = _max(element)
         count = max(low, 1)
-        if high > count and draw(st.integers(0, 3)) == 0:
+        if high > count and draw(st.integers(0, 3)) == 3:  # the simplest draw (0) adds nothing
             count += 1
         code = self._choose_type(draw, element)
         items = [self._value(draw, ctx, element, code, depth) for _ in range(count)]
@@ -161,15 +160,20 @@ class ProfileGenerator:
                 add(slice_)
         minimum = int(element.get("min") or 0)
         wanted = max(minimum, sum(map(len, drawn.values())))
-        if _max(element) > wanted and draw(st.integers(0, 3)) == 0:
+        if _max(element) > wanted and draw(st.integers(0, 3)) == 3:  # the simplest draw (0) adds nothing
             wanted += 1
         failed: list[str] = []
         while sum(map(len, drawn.values())) < wanted:
             open_slices = [s for s in usable if len(drawn[element_key(s)]) < _max(s) and element_key(s) not in failed]
             if not open_slices:
-                if sum(map(len, drawn.values())) < minimum:
-                    raise Unsatisfiable(f"{element_key(element)}: no slice can give the {minimum} item(s) it needs"
-                                        + (f" (cannot draw {', '.join(failed)})" if failed else ""))
+                missing = minimum - sum(map(len, drawn.values()))
+                if missing > 0 and (element.get("slicing") or {}).get("rules") == "closed":
+                    raise Unsatisfiable(f"{element_key(element)}: no slice of its closed slicing can give the "
+                                        f"{minimum} item(s) it needs" + (f" (cannot draw {', '.join(failed)})" if failed else ""))
+                if missing > 0:  # open slicing: items that match no slice are allowed
+                    code = self._choose_type(draw, element)
+                    extra = [self._value(draw, ctx, element, code, depth) for _ in range(missing)]
+                    return _key(element, code), [item for s in usable for item in drawn[element_key(s)]] + extra
                 break
             chosen = draw(st.sampled_from(open_slices))
             try:
@@ -286,6 +290,8 @@ class ProfileGenerator:
                 codes, why = service.engine.certain_codes(url)  # a part it can enumerate is enough to draw from
             except Exception as exc:  # noqa: BLE001 - a value set the service cannot handle is not expandable
                 codes, why = None, f"{type(exc).__name__}: {exc}"
+            if codes is None:
+                codes = _grammar_codes(service.engine.value_sets(url))
             usable = [c for c in codes or [] if c.get("code") and c.get("system") and not c.get("abstract")
                       and not c.get("inactive")]
             self._expansions[url] = usable or None
@@ -409,6 +415,30 @@ class ProfileGenerator:
 _dates = st.dates(dt.date(1950, 1, 1), dt.date(2025, 12, 31))
 _moments = st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2025, 12, 31)).map(
     lambda d: d.replace(microsecond=0, tzinfo=dt.timezone(dt.timedelta(hours=1))))
+
+
+GRAMMAR_CODES = {
+    "urn:ietf:bcp:13": ("application/pdf", "text/plain", "image/png", "image/jpeg", "application/fhir+json",
+                        "application/xml", "text/html"),
+    "urn:ietf:bcp:47": ("nb", "nn", "en", "se", "nb-NO", "en-GB"),
+}
+"""Code systems defined by a grammar, not a list (MIME types, BCP 47 languages): value sets of all
+their codes cannot be expanded, so well-known codes are drawn."""
+
+
+def _grammar_codes(value_set: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Codes for a value set that includes whole grammar-defined code systems, and nothing else."""
+    includes = ((value_set or {}).get("compose") or {}).get("include") or []
+    if not includes or any(i.get("filter") or i.get("concept") or i.get("valueSet") or
+                           i.get("system") not in GRAMMAR_CODES for i in includes):
+        return None
+    return [{"system": i["system"], "code": code} for i in includes for code in GRAMMAR_CODES[i["system"]]]
+
+
+def _chance(draw: Draw, p: float) -> bool:
+    """True with probability ``p``; the simplest draw (0, where Hypothesis shrinks to) is False, so
+    minimal examples are small resources."""
+    return p > 0 and draw(st.integers(0, 999)) >= (1 - p) * 1000
 
 
 def _iso(moment: dt.datetime) -> str:
