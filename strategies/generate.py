@@ -45,8 +45,8 @@ class ProfileGenerator:
     definitions: Any
     url: str
     synthetic_ids: bool = True
-    optional: float = 0.2
-    """Chance that an optional element is drawn (halved at every level of nesting)."""
+    optional: float = 0.35
+    """Chance that an optional element is drawn (three quarters of it at every level of nesting)."""
     max_depth: int = 5
     type: str = ""
     _expansions: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
@@ -88,7 +88,7 @@ class ProfileGenerator:
     # -- elements ---------------------------------------------------------------------------
     def _complex(self, draw: Draw, ctx: Context, depth: int, pattern: Any = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        optional_chance = self.optional / (2 ** depth) if depth < self.max_depth else 0.0
+        optional_chance = self.optional * 0.75 ** depth if depth < self.max_depth else 0.0
         candidates: list[ElementDefinition] = []
         for element in self.definitions.child_elements(ctx):
             name = _name(element)
@@ -269,7 +269,7 @@ class ProfileGenerator:
             if constrained:
                 return None
             if code == "CodeableConcept":
-                if draw(st.booleans()):
+                if _chance(draw, 0.25):
                     return {"text": draw(st.sampled_from(WORDS))}
                 coding = {"system": self._system(draw), "code": self._primitive(draw, element, "code")}
                 return {"coding": [self._coding(draw, coding, {}, None)]}
@@ -342,7 +342,7 @@ class ProfileGenerator:
 
     def _system(self, draw: Draw) -> str:
         """A code or identifier system: one the invariants name, or an example one."""
-        if self.systems and draw(st.booleans()):
+        if self.systems and not _chance(draw, 0.25):
             return draw(st.sampled_from(self.systems))
         return "http://example.org/" + draw(st.from_regex(r"[a-z]{1,10}", fullmatch=True))
 
