@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..conformance.session import Prepared, ValidateRequest, prepare
+from ..conformance.session import ValidateRequest, build_report, prepare
 from ..validators.issues import Issue, Severity
 from ..validators.runner import Input, Result, Validator as Engine, resolve_jobs
 from .inputs import Source, artifact
@@ -170,8 +170,9 @@ class Validator:
             max_size=parse_size(max_size) if max_size is not None else None, max_depth=max_depth,
             terminology=_terminology(terminology),
         )
-        self._prepared: Prepared = prepare(request)
-        self._engine: Engine = self._prepared.validator
+        self._request = request
+        self._policy, self._fail_on, self._options = prepare(request)
+        self._engine: Engine = Engine(self._options)
         self._by_profiles: dict[tuple[str, ...], Engine] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[ValidationResult], None]] = []
@@ -179,12 +180,12 @@ class Validator:
     # -- settings ------------------------------------------------------------------------
     @property
     def fail_on(self) -> Severity:
-        return self._prepared.fail_on
+        return self._fail_on
 
     @property
     def options(self) -> Any:
         """The engine's options in force (``samsvar.validators.Options``), configuration included."""
-        return self._prepared.options
+        return self._options
 
     @property
     def engine(self) -> Engine:
@@ -247,12 +248,10 @@ class Validator:
     # -- reports -------------------------------------------------------------------------
     def report(self, results: Iterable[ValidationResult]) -> "Report":
         """The report of several results (the model every writer of ``samsvar.conformance.reports`` reads)."""
-        from ..conformance.report import Report
-
         raws = [r.raw for r in results]
         families = {raw.kind.family for raw in raws}
-        return Report(results=raws, fail_on=self.fail_on, reproducibility=self._prepared.reproducibility(),
-                      notices=self._prepared.notices(families))
+        return build_report(self._request, self._policy, self._fail_on, self._options, self._engine, raws,
+                            families, 0)
 
     def write_report(self, results: Iterable[ValidationResult], path: str | Path, fmt: str | None = None, *,
                      lang: str = "nb") -> Path:
@@ -285,7 +284,7 @@ class Validator:
         return engine
 
     def _finish(self, raw: Result, today: dt.date | None) -> ValidationResult:
-        raw.issues = self._prepared.policy.apply(raw.path, raw.issues, today)
+        raw.issues = self._policy.apply(raw.path, raw.issues, today)
         result = ValidationResult(raw, self, self.fail_on)
         for listener in list(self._listeners):
             listener(result)
