@@ -62,6 +62,8 @@ class ValidateRequest:
     """Anything not checked is an error (None: the configuration's ``strict``, default no)."""
     allow_empty: bool = False
     """Accept a run with nothing to check (otherwise :class:`NothingToCheck`, exit code 5)."""
+    terminology: Any = None
+    """A terminology policy object given directly (the Python API); None: the configuration's ``[terminology]``."""
     today: dt.date | None = field(default=None, compare=False)
 
 
@@ -97,7 +99,7 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
-        terminology=settings.get("terminology"),
+        terminology=request.terminology if request.terminology is not None else settings.get("terminology"),
     )
     return policy, fail_on, options
 

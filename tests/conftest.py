@@ -128,3 +128,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
     with open(target, "a", encoding="utf-8") as out:
         out.write(json.dumps({"test": report.nodeid, "reason": str(reason).removeprefix("Skipped: ")}) + "\n")
+
+
+def _hypothesis_profiles() -> None:
+    """``--hypothesis-profile=samsvar-full``: the property tests over profiles with 200 examples each
+    (tests/test_strategies.py; without it they draw fewer, to keep CI within a few minutes)."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("samsvar-full", max_examples=200, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+_hypothesis_profiles()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
@@ -253,13 +254,28 @@ def _inside_contained(issue: Issue) -> bool:
 
 
 class Validator:
-    """Validates artifacts; packages and definitions are loaded once, on first need."""
+    """Validates artifacts; packages and definitions are loaded once, on first need.
+
+    Several threads may validate with one validator: the definitions are loaded once under a
+    lock, and what validation caches afterwards is derived from them and the same in every thread.
+    """
 
     def __init__(self, options: Options = Options()) -> None:
         self.options = options
         self._definitions = None
         self._light_terminology: Any = None
         self._packages: list[Any] = []
+        self._lock = threading.RLock()
+
+    def with_profiles(self, profiles: tuple[str, ...]) -> "Validator":
+        """A validator for the same packages that validates against ``profiles`` instead, sharing
+        what this one has loaded (definitions, terminology, compiled expressions)."""
+        other = Validator(replace(self.options, profiles=profiles))
+        with self._lock:
+            other._definitions, other._packages = self.definitions(), self._packages
+            other._lock = self._lock
+        other._check_profiles()
+        return other
 
     # -- environment --------------------------------------------------------------------
     @property
@@ -269,20 +285,27 @@ class Validator:
 
     def definitions(self):  # -> Definitions
         if self._definitions is None:
-            from .fhir.igs import load_definitions
-
-            self._definitions, self._packages = load_definitions(
-                self.options.core, self.options.igs, self.options.cache_root)
-            from .terminology.service import TerminologyPolicy, TerminologyService
-
-            self._definitions.memo["terminology"] = TerminologyService(
-                self._definitions, self.options.terminology or TerminologyPolicy())
-            for profile in self.options.profiles:
-                if self._definitions.get(profile) is None:
-                    raise EnvironmentProblem(
-                        f"profile {profile} is not defined in the loaded packages",
-                        hint="load the package or file that defines it with --ig")
+            with self._lock:
+                if self._definitions is None:
+                    self._load_definitions()
         return self._definitions
+
+    def _load_definitions(self) -> None:
+        from .fhir.igs import load_definitions
+        from .terminology.service import TerminologyPolicy, TerminologyService
+
+        definitions, packages = load_definitions(self.options.core, self.options.igs, self.options.cache_root)
+        definitions.memo["terminology"] = TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
+        self._definitions, self._packages = definitions, packages
+        self._check_profiles()
+
+    def _check_profiles(self) -> None:
+        assert self._definitions is not None
+        for profile in self.options.profiles:
+            if self._definitions.get(profile) is None:
+                raise EnvironmentProblem(
+                    f"profile {profile} is not defined in the loaded packages",
+                    hint="load the package or file that defines it with --ig")
 
     # -- validation ---------------------------------------------------------------------
     def validate_input(self, item: Input, stdin: BinaryIO | None = None) -> Result:
@@ -354,6 +377,10 @@ class Validator:
         """Volven code systems for messages: samsvar's own lists, without needing the FHIR core package."""
         if self._definitions is not None:
             return self._definitions.memo["terminology"]
+        with self._lock:
+            return self._light_message_terminology()
+
+    def _light_message_terminology(self) -> Any:
         if self._light_terminology is None:
             from .fhir.definitions import Definitions
             from .fhir.igs import PROJECT_TERMINOLOGY, ProjectResources

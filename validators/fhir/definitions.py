@@ -6,6 +6,7 @@ Only package indexes are read up front; a resource is parsed the first time it i
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -46,6 +47,8 @@ class Definitions:
         """Caches derived from the definitions (for example the XML reader's child maps)."""
         self._naming_systems: list[_Entry] = []
         """NamingSystems (R4's have no url; they are found by their uniqueIds, see :meth:`naming_system_uris`)."""
+        self._lock = threading.RLock()
+        self._generating: set[str] = set()
         for package in packages:
             for meta in package.index:
                 if meta.get("resourceType") == "NamingSystem":
@@ -108,15 +111,23 @@ class Definitions:
         cache: dict[str, list[ElementDefinition] | None] = self.memo.setdefault("snapshots", {})
         if type_or_url in cache:
             return cache[type_or_url]
-        sd = self.structure_definition(type_or_url)
-        result: list[ElementDefinition] | None = None
-        if sd is not None:
-            result = (sd.get("snapshot") or {}).get("element") or None
-            if result is None:
-                cache[type_or_url] = None  # guards against a profile based on itself
-                result = self._generate(sd, type_or_url)
-        cache[type_or_url] = result
-        return result
+        with self._lock:  # one thread generates; the others wait for its snapshot instead of a half-made one
+            if type_or_url in cache:
+                return cache[type_or_url]
+            if type_or_url in self._generating:
+                return None  # a profile based on itself
+            self._generating.add(type_or_url)
+            try:
+                sd = self.structure_definition(type_or_url)
+                result: list[ElementDefinition] | None = None
+                if sd is not None:
+                    result = (sd.get("snapshot") or {}).get("element") or None
+                    if result is None:
+                        result = self._generate(sd, type_or_url)
+            finally:
+                self._generating.discard(type_or_url)
+            cache[type_or_url] = result
+            return result
 
     def _generate(self, sd: dict[str, Any], key: str) -> list[ElementDefinition] | None:
         from .snapshot import generate

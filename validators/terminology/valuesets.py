@@ -191,6 +191,27 @@ class ValueSetEngine:
                 found.pop((c["system"], c["code"]), None)
         return list(found.values()), ""
 
+    def certain_codes(self, url: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """Codes that are certainly in the value set, when it cannot be expanded in full: those of the
+        includes that can be enumerated offline, less the excludes (None when an exclude cannot be
+        enumerated, or nothing can). For drawing examples (samsvar.strategies), never for ``$expand``."""
+        codes, why = self.expand(url)
+        if codes is not None:
+            return codes, why
+        key = url.split("|", 1)[0]
+        compose = (self.value_sets(key) or {}).get("compose") or {}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for include in compose.get("include") or []:
+            part, _ = self._enumerate(include, frozenset({key}))
+            found.update(((c["system"], c["code"]), c) for c in part or [])
+        for exclude in compose.get("exclude") or []:
+            part, why = self._enumerate(exclude, frozenset({key}))
+            if part is None:
+                return None, why
+            for c in part:
+                found.pop((c["system"], c["code"]), None)
+        return (list(found.values()), "") if found else (None, why)
+
     def _enumerate(self, include: dict[str, Any], seen: frozenset[str]) -> tuple[list[dict[str, Any]] | None, str]:
         system = include.get("system")
         codes: list[dict[str, Any]] | None = None
