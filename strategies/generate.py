@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -70,7 +71,8 @@ class ProfileGenerator:
         named = {uri for element in self.definitions.snapshot_elements(self.url) or []
                  for constraint in element.get("constraint") or []
                  for uri in _URI_LITERAL.findall(str(constraint.get("expression") or ""))}
-        self.systems = tuple(sorted(named))
+        self.systems = tuple(sorted(uri for uri in named if _ABSOLUTE_URI.match(uri)))
+        """Systems the invariants name that can be a system: absolute URIs (FHIR-URL-006), not codes."""
 
     # -- the resource ----------------------------------------------------------------------
     def resource(self, draw: Draw) -> dict[str, Any]:
@@ -87,6 +89,12 @@ class ProfileGenerator:
 
     # -- elements ---------------------------------------------------------------------------
     def _complex(self, draw: Draw, ctx: Context, depth: int, pattern: Any = None) -> dict[str, Any]:
+        out = self._complex_content(draw, ctx, depth, pattern)
+        if _type_of(ctx) == "Attachment":
+            _consistent_attachment(out)
+        return out
+
+    def _complex_content(self, draw: Draw, ctx: Context, depth: int, pattern: Any = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         optional_chance = self.optional * 0.75 ** depth if depth < self.max_depth else 0.0
         candidates: list[ElementDefinition] = []
@@ -146,7 +154,8 @@ class ProfileGenerator:
         """Items from the slices only (valid for open and closed slicing): each slice's minimum, then
         more from slices with room until the element's minimum, maybe one more; in slice order
         (ordered slicing). A slice that cannot be drawn is only an error when it is required."""
-        usable = [s for s in slices if s.get("max") != "0"]
+        usable = [s for s in slices if s.get("max") != "0"
+                  and (int(s.get("min") or 0) > 0 or not self._fixes_a_relative_system(ctx, s))]
         drawn: dict[str, list[Any]] = {element_key(s): [] for s in usable}
         codes: dict[str, str | None] = {}
 
@@ -340,6 +349,13 @@ class ProfileGenerator:
             return _div(draw)
         raise Unsatisfiable(f"{element_key(element)}: no generator for the primitive type {code}")
 
+    def _fixes_a_relative_system(self, ctx: Context, slice_: ElementDefinition) -> bool:
+        """A slice whose ``system`` is fixed to something that is not an absolute URI (no-basis-Patient's
+        ``HNR``): no instance of it can be valid (FHIR-URL-006), so an optional one is not drawn."""
+        system = ctx.elements.get(f"{element_key(slice_)}.system") or {}
+        fixed = system.get("fixedUri", system.get("patternUri"))
+        return isinstance(fixed, str) and not _ABSOLUTE_URI.match(fixed)
+
     def _system(self, draw: Draw) -> str:
         """A code or identifier system: one the invariants name, or an example one."""
         if self.systems and not _chance(draw, 0.25):
@@ -484,3 +500,31 @@ def _overlay(value: Any, pattern: Any) -> Any:
 
 
 _URI_LITERAL = re.compile(r"'((?:https?|urn):[^'\s]+)'")
+
+
+_ABSOLUTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+def _type_of(ctx: Context) -> str:
+    """The datatype a context draws: its own name for a datatype's definition, else its element's one type."""
+    if "." not in ctx.path:
+        return ctx.path
+    codes = type_codes(ctx.elements.get(ctx.path) or {})
+    return codes[0] if len(codes) == 1 else ""
+
+
+def _consistent_attachment(attachment: dict[str, Any]) -> None:
+    """An Attachment's size and hash say what its data is (FHIR-ATT-002/003): drawn on their own
+    they would not, so they are computed from the data, or left out when there is none."""
+    data = attachment.get("data")
+    if not isinstance(data, str):
+        attachment.pop("size", None)
+        attachment.pop("hash", None)
+        if not attachment:  # an element needs a value or children (ele-1)
+            attachment["title"] = WORDS[0]
+        return
+    raw = base64.b64decode(data)
+    if "size" in attachment:
+        attachment["size"] = len(raw)
+    if "hash" in attachment:
+        attachment["hash"] = base64.b64encode(hashlib.sha1(raw).digest()).decode()

@@ -38,11 +38,6 @@ NO_BASIS = [f"http://hl7.no/fhir/StructureDefinition/{name}" for name in (
     "no-basis-PractitionerRole", "no-basis-Procedure", "no-basis-RelatedPerson", "no-basis-Substance")]
 PROFILES = OWN + NO_BASIS
 UNSATISFIABLE = {
-    # Organization.type (1..1) has a required binding to no-basis-service-type, whose code system
-    # (Volven 8660) samsvar does not hold; its slices bind other Volven lists, not that value set.
-    "http://hl7.no/fhir/StructureDefinition/kommunikasjonspart-Organization":
-        r"Organization.type: required binding to http://hl7.no/fhir/ValueSet/no-basis-service-type, which "
-        r"cannot be expanded offline \(the code system urn:oid:2.16.578.1.12.4.1.1.8660",
     # inv-1 is written "shortNotice extension has a value AND actor.type = 'Patient'", where an
     # implication was meant: only a response with that extension and a typed actor meets it.
     "http://hl7.no/fhir/StructureDefinition/no-basis-AppointmentResponse":
