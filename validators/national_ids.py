@@ -14,7 +14,7 @@ ID_KIND = declared("NO-ID-004")
 ID_SYNTHETIC = declared("NO-ID-005")
 ID_NO_VALUE = declared("NO-ID-006")
 
-_BY_PROBLEM: dict[str, Rule] = {
+RULE_BY_PROBLEM: dict[str, Rule] = {
     "format": ID_FORMAT,
     "date": ID_DATE,
     "checksum": ID_CHECKSUM,
@@ -40,7 +40,7 @@ def identifier_issues(system: str, value: object, *, path: Path, production: boo
 
 
 def _to_issue(problem: Problem, scheme: IdentifierScheme, path: Path, production: bool) -> Issue:
-    chosen = _BY_PROBLEM[problem.kind]
+    chosen = RULE_BY_PROBLEM[problem.kind]
     severity = None
     message = f"Invalid {scheme.name}: {problem.message}"
     if problem.kind == "synthetic":

@@ -36,7 +36,9 @@ from lxml import etree
 
 from ..identifiers import IDENTIFIER_SYSTEMS, IdentifierScheme, PersonKind, Problem, check_person_number
 from ..issues import Issue
-from ..national_ids import ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_NO_VALUE, ID_SYNTHETIC
+from ..national_ids import (
+    ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_NO_VALUE, ID_SYNTHETIC, RULE_BY_PROBLEM,
+)
 from ..rules import Rule, declared
 from ..terminology.codesystems import normalise_display
 from ..terminology.service import TerminologyService
@@ -481,9 +483,6 @@ SCHEMES: dict[str, IdentifierScheme] = {
 }
 """Identifier checks by ``TypeId/@V`` (Volven 9051 for organisations, 8116 for persons)."""
 
-_BY_PROBLEM: dict[str, Rule] = {
-    "format": ID_FORMAT, "date": ID_DATE, "checksum": ID_CHECKSUM, "kind": ID_KIND, "synthetic": ID_SYNTHETIC,
-}
 
 
 def identifiers(message: Message) -> Iterator[Issue]:
@@ -497,7 +496,7 @@ def identifiers(message: Message) -> Iterator[Issue]:
             yield ID_NO_VALUE.issue(f"{scheme.name} identifier (TypeId {pair.type_code}) has no value", **at(where))
             continue
         for problem in scheme.check(pair.value):
-            chosen = _BY_PROBLEM[problem.kind]
+            chosen = RULE_BY_PROBLEM[problem.kind]
             synthetic = problem.kind == "synthetic"
             message_text = problem.message if synthetic else f"Invalid {scheme.name}: {problem.message}"
             yield chosen.issue(message_text, **at(pair.value_element))

@@ -22,7 +22,7 @@ from lxml import etree
 
 from ..identifiers import PersonKind, check_orgnr, check_person_number
 from ..issues import Issue
-from ..national_ids import ID_CHECKSUM, ID_DATE, ID_FORMAT, ID_KIND, ID_SYNTHETIC
+from ..national_ids import RULE_BY_PROBLEM
 from ..rules import declared
 from .standards import MSGHEAD_NS, STANDARDS, element_path
 
@@ -39,8 +39,6 @@ WRAPPER_NAMESPACES = {**FELLESFORMAT_NAMESPACES, **SOAP_NAMESPACES}
 EMPTY_WRAPPER = declared("MSG-WRAP-001")
 SEVERAL_MESSAGES = declared("MSG-WRAP-002")
 
-_PROBLEMS = {"format": ID_FORMAT, "date": ID_DATE, "checksum": ID_CHECKSUM, "kind": ID_KIND,
-                    "synthetic": ID_SYNTHETIC}
 _SIGNATURE_PERSONS = frozenset({PersonKind.FNR, PersonKind.DNR})
 """A person identified by an enterprise or personal certificate: a fødselsnummer or D-nummer."""
 _RECEPTION_PERSON_ATTRIBUTES = ("avsenderFnrFraDigSignatur",)
@@ -106,7 +104,7 @@ def _reception_issues(root: etree._Element) -> list[Issue]:
             value = block.get(name)
             if value:  # optional, and empty where the reception had no signature to read it from
                 for problem in check_person_number(value, _SIGNATURE_PERSONS):
-                    issues.append(_PROBLEMS[problem.kind].issue(
+                    issues.append(RULE_BY_PROBLEM[problem.kind].issue(
                         f"MottakenhetBlokk/@{name}: " + (problem.message if problem.kind == "synthetic" else
                                                         f"invalid fødselsnummer or D-nummer: {problem.message}"),
                         **{**where, "expression": f"{where['expression']}/@{name}"}))
@@ -114,7 +112,7 @@ def _reception_issues(root: etree._Element) -> list[Issue]:
             value = block.get(name)
             if value:
                 for problem in check_orgnr(value):
-                    issues.append(_PROBLEMS[problem.kind].issue(
+                    issues.append(RULE_BY_PROBLEM[problem.kind].issue(
                         f"MottakenhetBlokk/@{name}: invalid organisasjonsnummer: {problem.message}",
                         **{**where, "expression": f"{where['expression']}/@{name}"}))
     return issues
