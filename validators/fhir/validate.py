@@ -45,6 +45,8 @@ class FhirOptions:
     """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
     assume_valid_rest_references: bool = False
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
+    hl7_paths: bool = False
+    """Report locations as HL7's validator writes them where it differs from the true location."""
 
 
 def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
