@@ -65,3 +65,23 @@ def test_a_display_neither_the_value_set_nor_the_code_system_gives_is_still_wron
     found = _issues(fhir_cache, patient, igs=(str(profile),), profiles=(PROFILE_URL,))
     assert ("FHIR-TX-002", "error", "Patient.contact[0].relationship[0].coding[0].display") in found
     assert not [f for f in found if f[0] == "FHIR-BIND-003"], "the contained value set is resolved"
+
+
+# -- XML: a non-repeating element given more than once -------------------------------------------
+
+def _xml_issues(fhir_cache: Path, text: str, **options: Any) -> list[tuple[str, str, str | None]]:
+    validator = Validator(Options(cache_root=fhir_cache, **options))
+    result = validator.validate_bytes("r.xml", text.encode())
+    return [(i.rule, i.severity.code, i.expression) for i in result.issues if i.rule != "FHIR-INV-003"]
+
+
+def test_a_repeated_single_element_in_xml_is_too_many_on_its_parent(fhir_cache: Path) -> None:
+    bundle = """<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/>
+      <entry><fullUrl value="urn:uuid:0f3d28ae-4c27-49eb-987d-c35d536b40f8"/><resource>
+        <Observation><status value="final"/><code><text value="x"/></code>
+          <subject><display value="a"/></subject><subject><display value="b"/></subject>
+        </Observation></resource></entry></Bundle>"""
+    found = _xml_issues(fhir_cache, bundle)
+    assert found == [("FHIR-STRUCT-003", "error", "Bundle.entry[0].resource")]
+    single = bundle.replace('<subject><display value="b"/></subject>', "")
+    assert _xml_issues(fhir_cache, single) == []
