@@ -11,7 +11,8 @@ samsvar has an equivalent for are passed on: ``examples`` (HL7's harness allows 
 unless it is false) as samsvar's example-urls option, and ``validateContains: IGNORE`` as
 ``--no-contained``, and the harness's resource fetcher (every URL but example.org ones
 resolves) as ``resolve_urls=False``, and ``assumeValidRestReferences`` as
-``assume_valid_rest_references``. Prints the share per topic, for the
+``assume_valid_rest_references``, ``security-checks`` as ``security_checks`` and
+``noHtmlInMarkdown`` as ``html_in_markdown="error"``. Prints the share per topic, for the
 ``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
@@ -92,9 +93,13 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
         # and its resource fetcher, which takes every URL but example.org ones as resolving
         # and assumeValidRestReferences (recorded for the case; a profile step's own is not in the manifest)
         assume = bool((case.get("options") or {}).get("assumeValidRestReferences", False))
+        # and its security checks (HTML-looking strings are errors) and noHtmlInMarkdown (raw HTML in markdown an error)
+        security = bool((case.get("options") or {}).get("security-checks", False))
+        markdown = "error" if (case.get("options") or {}).get("noHtmlInMarkdown") else "warning"
         validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles,
                                       allow_example_urls=examples, check_contained=contained, resolve_urls=False,
-                                      assume_valid_rest_references=assume))
+                                      assume_valid_rest_references=assume, security_checks=security,
+                                      html_in_markdown=markdown))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:

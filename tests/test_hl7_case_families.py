@@ -85,3 +85,32 @@ def test_a_repeated_single_element_in_xml_is_too_many_on_its_parent(fhir_cache: 
     assert found == [("FHIR-STRUCT-003", "error", "Bundle.entry[0].resource")]
     single = bundle.replace('<subject><display value="b"/></subject>', "")
     assert _xml_issues(fhir_cache, single) == []
+
+
+# -- text that looks like HTML ------------------------------------------------------------------
+
+def test_html_looking_tags_follow_hl7s_test() -> None:
+    from samsvar.validators.fhir.textcontent import contains_html_tags, markdown_html_at
+
+    assert contains_html_tags("<b>Kari</b>") and contains_html_tags("x <script src=a.js></script>")
+    assert not contains_html_tags("a < b and c > d") and not contains_html_tags("<1> <2>")
+    assert markdown_html_at("Ring <br> nå") == 5 and markdown_html_at("<!-- x -->") == 0
+    assert markdown_html_at("a \\<b> escaped") is None and markdown_html_at("1 < 2") is None
+
+
+def test_html_in_a_string_is_a_hint_unless_security_checks_are_on(fhir_cache: Path) -> None:
+    patient = {"resourceType": "Patient", "id": "p", "name": [{"text": "<i>Kari</i> Nordmann"}]}
+    assert ("FHIR-STRUCT-019", "information", "Patient.name[0].text") in _issues(fhir_cache, patient)
+    assert ("FHIR-STRUCT-019", "error", "Patient.name[0].text") in _issues(fhir_cache, patient, security_checks=True)
+    rendering = {"resourceType": "Patient", "id": "p", "name": [{"text": "Kari", "extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/rendering-xhtml", "valueString": "<i>Kari</i> Nordmann"}]}]}
+    assert not [f for f in _issues(fhir_cache, rendering) if f[0] == "FHIR-STRUCT-019"], "XHTML on purpose"
+
+
+def test_html_in_markdown_is_a_warning_an_error_or_nothing_as_asked(fhir_cache: Path) -> None:
+    note = {"resourceType": "Communication", "id": "c", "status": "completed", "note": [{"text": "<p>hei</p>"}]}
+    where = "Communication.note[0].text"
+    assert ("FHIR-STRUCT-020", "warning", where) in _issues(fhir_cache, note)
+    assert ("FHIR-STRUCT-020", "error", where) in _issues(fhir_cache, note, html_in_markdown="error")
+    assert not [f for f in _issues(fhir_cache, note, html_in_markdown="none") if f[0] == "FHIR-STRUCT-020"]
+    assert not [f for f in _issues(fhir_cache, note) if f[0] == "FHIR-STRUCT-019"], "markdown is not hinted as a string"

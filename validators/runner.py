@@ -72,6 +72,11 @@ class Options:
     """Report locations the way HL7's validator writes them where it differs from the true
     FHIRPath location (for example a Bundle's fullUrl findings on ``Bundle.entry[0]``). Off by
     default: samsvar reports where the problem is. For comparing with HL7's OperationOutcomes."""
+    security_checks: bool = False
+    """Text that looks like HTML tags in a string value is an error (HL7's ``-security-checks``);
+    by default it is information, as in HL7's validator."""
+    html_in_markdown: str = "warning"
+    """Raw HTML tags in markdown: ``warning`` (HL7's default), ``error`` (HL7's ``noHtmlInMarkdown``) or ``none``."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -421,7 +426,8 @@ class Validator:
             must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls,
             resolve_urls=self.options.resolve_urls,
             assume_valid_rest_references=self.options.assume_valid_rest_references,
-            hl7_paths=self.options.hl7_paths)
+            hl7_paths=self.options.hl7_paths, security_checks=self.options.security_checks,
+            html_in_markdown=self.options.html_in_markdown)
         result.profiles = profiles_walked(resource, definitions, options)
         found = validate_resource(resource, definitions, options)
         if document.format == "xml":
