@@ -48,6 +48,10 @@ class FhirOptions:
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
     hl7_paths: bool = False
     """Report locations as HL7's validator writes them where it differs from the true location."""
+    reference_policy: str = "ignore"
+    """HL7's reference validation policy for references outside the document (``ignore``, ``exists``, ``type``, ``valid``)."""
+    reference_targets: dict[str, Any] | None = None
+    """Resources outside the document that references may resolve to, by ``Type/id``."""
     security_checks: bool = False
     """Text that looks like HTML in a string is an error (HL7's ``-security-checks``), not a hint."""
     html_in_markdown: str = "warning"
@@ -84,7 +88,9 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     checks = [bindings, invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
-                               assume_valid_rest_references=options.assume_valid_rest_references),
+                               assume_valid_rest_references=options.assume_valid_rest_references,
+                               policy=options.reference_policy, targets=options.reference_targets,
+                               allow_example_urls=options.allow_example_urls),
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
