@@ -145,3 +145,51 @@ def test_a_reference_target_given_resolves_and_its_type_is_checked(fhir_cache: P
     (tmp_path / "wrong.json").write_text(json.dumps({"resourceType": "Organization", "id": "9"}))
     found = _issues(fhir_cache, _coverage("Organization/9"), reference_policy="type", reference_targets=(str(target),))
     assert ("FHIR-REF-001", "error", "Coverage.beneficiary") in found
+
+
+# -- documents: links that must resolve, and HL7's locations (hl7_paths) --------------------------
+
+def _document(composition_url: str, author: str, organization_url: str, composition_id: str | None = "c1") -> dict:
+    composition: dict[str, Any] = {"resourceType": "Composition", "status": "final", "type": {"text": "Notat"},
+                                   "date": "2024-01-01", "author": [{"reference": author}], "title": "Notat"}
+    if composition_id:
+        composition["id"] = composition_id
+    return {"resourceType": "Bundle", "id": "b", "type": "document", "timestamp": "2024-01-01T00:00:00Z",
+            "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:5e9a0e5c-4b0b-4a57-9d6f-1a3ed1a53c11"},
+            "entry": [{"fullUrl": composition_url, "resource": composition},
+                      {"fullUrl": organization_url, "resource": {"resourceType": "Organization", "id": "o1",
+                                                                 "name": "X"}}]}
+
+
+def _errors(found: list[tuple[str, str, str | None]]) -> list[tuple[str, str | None]]:
+    return sorted((rule, where) for rule, level, where in found if level in ("error", "fatal"))
+
+
+def test_a_relative_document_link_resolves_against_the_referrers_restful_url(fhir_cache: Path) -> None:
+    good = _document("http://x.no/fhir/Composition/c1", "Organization/o1", "http://x.no/fhir/Organization/o1")
+    assert _errors(_issues(fhir_cache, good)) == []
+    # from a urn:uuid fullUrl a relative reference points to the sender's server, not into the Bundle
+    uuid = _document("urn:uuid:0f3d28ae-4c27-49eb-987d-c35d536b40f8", "Organization/o1",
+                     "urn:uuid:13ed3afe-3d31-4148-8e95-dd62d140da57")
+    assert _errors(_issues(fhir_cache, uuid)) == [("FHIR-BUNDLE-005", "Bundle.entry[0].resource.author[0]"),
+                                                 ("FHIR-BUNDLE-006", "Bundle.entry[1]")]
+
+
+def test_hl7_paths_writes_bundle_locations_as_hl7s_validator_does(fhir_cache: Path) -> None:
+    uuid = _document("urn:uuid:0f3d28ae-4c27-49eb-987d-c35d536b40f8", "Organization/o1",
+                     "urn:uuid:13ed3afe-3d31-4148-8e95-dd62d140da57")
+    assert _errors(_issues(fhir_cache, uuid, hl7_paths=True)) == [
+        ("FHIR-BUNDLE-005", "Bundle.entry[1].resource.author[1]"), ("FHIR-BUNDLE-006", "Bundle.entry[2]")]
+    mismatch = _document("http://x.no/fhir/Composition/c1", "Organization/o1", "http://x.no/fhir/Organization/o2")
+    assert ("FHIR-BUNDLE-002", "Bundle.entry[1]") in _errors(_issues(fhir_cache, mismatch))
+    assert ("FHIR-BUNDLE-002", "Bundle.entry[0]") in _errors(_issues(fhir_cache, mismatch, hl7_paths=True))
+
+
+def test_hl7_document_paths() -> None:
+    from samsvar.validators.fhir.references import hl7_document_path
+
+    assert hl7_document_path("Bundle.entry[0].resource.subject") == "Bundle.entry[1].resource.subject"
+    assert hl7_document_path("Bundle.entry[0].resource.section[0].entry[1]") == \
+        "Bundle.entry[1].resource.section[1].entry[2]"
+    assert hl7_document_path("Bundle.entry[0].resource.section[2].author[0]") == "Bundle.entry[1].resource.author[1]"
+    assert hl7_document_path("Bundle.entry[0].resource.focus[1]") == "Bundle.entry[1].resource.focus"

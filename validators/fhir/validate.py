@@ -90,7 +90,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
                                assume_valid_rest_references=options.assume_valid_rest_references,
                                policy=options.reference_policy, targets=options.reference_targets,
-                               allow_example_urls=options.allow_example_urls),
+                               allow_example_urls=options.allow_example_urls, hl7_paths=options.hl7_paths),
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
