@@ -193,3 +193,13 @@ def test_hl7_document_paths() -> None:
         "Bundle.entry[1].resource.section[1].entry[2]"
     assert hl7_document_path("Bundle.entry[0].resource.section[2].author[0]") == "Bundle.entry[1].resource.author[1]"
     assert hl7_document_path("Bundle.entry[0].resource.focus[1]") == "Bundle.entry[1].resource.focus"
+
+
+def test_hl7_paths_annotates_extension_findings_with_the_url(fhir_cache: Path) -> None:
+    url = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+    patient = {"resourceType": "Patient", "id": "p",
+               "extension": [{"url": f"{url}|4.0.1", "valueAddress": {"city": "Bergen"}}]}
+    plain = _errors(_issues(fhir_cache, patient))
+    assert plain == [("FHIR-EXT-007", "Patient.extension[0].url")]
+    assert _errors(_issues(fhir_cache, patient, hl7_paths=True)) == [
+        ("FHIR-EXT-007", "Patient.extension[0].url"), ("FHIR-EXT-007", f"Patient.extension[0][url='{url}|4.0.1']")]
