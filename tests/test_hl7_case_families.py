@@ -203,3 +203,58 @@ def test_hl7_paths_annotates_extension_findings_with_the_url(fhir_cache: Path) -
     assert plain == [("FHIR-EXT-007", "Patient.extension[0].url")]
     assert _errors(_issues(fhir_cache, patient, hl7_paths=True)) == [
         ("FHIR-EXT-007", "Patient.extension[0].url"), ("FHIR-EXT-007", f"Patient.extension[0][url='{url}|4.0.1']")]
+
+
+# -- additional bindings --------------------------------------------------------------------------
+
+ADDITIONAL = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional"
+
+
+def _additional_profile(tmp_path: Path, purpose: str, usage: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    parts: list[dict[str, Any]] = [{"url": "purpose", "valueCode": purpose},
+                                   {"url": "valueSet", "valueCanonical": "http://example.org/fhir/ValueSet/glucose"}]
+    if usage:
+        parts.append({"url": "usage", "valueUsageContext": usage})
+    profile = {"resourceType": "StructureDefinition", "id": "p", "url": "http://example.org/fhir/StructureDefinition/p",
+               "name": "P", "status": "draft", "kind": "resource", "abstract": False, "type": "Observation",
+               "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Observation", "derivation": "constraint",
+               "differential": {"element": [{"id": "Observation", "path": "Observation"}, {
+                   "id": "Observation.code", "path": "Observation.code", "binding": {
+                       "strength": "example", "valueSet": "http://hl7.org/fhir/ValueSet/observation-codes",
+                       "extension": [{"url": ADDITIONAL, "extension": parts}]}}]}}
+    value_set = {"resourceType": "ValueSet", "id": "glucose", "url": "http://example.org/fhir/ValueSet/glucose",
+                 "status": "draft", "compose": {"include": [{"system": "http://loinc.org", "concept": [{"code": "2339-0"}]}]}}
+    (tmp_path / "p.json").write_text(json.dumps(profile))
+    (tmp_path / "vs.json").write_text(json.dumps(value_set))
+    return tmp_path / "p.json", tmp_path / "vs.json"
+
+
+def _hemoglobin(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": "o", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]}, **fields}
+
+
+def test_additional_bindings_take_hl7s_severities_by_purpose(fhir_cache: Path, tmp_path: Path) -> None:
+    expected = {"required": ("FHIR-BIND-001", "error"), "maximum": ("FHIR-BIND-001", "error"),
+                "extensible": ("FHIR-BIND-004", "warning"), "preferred": ("FHIR-BIND-004", "information")}
+    for purpose, (rule, level) in expected.items():
+        profile, value_set = _additional_profile(tmp_path, purpose)
+        found = _issues(fhir_cache, _hemoglobin(), igs=(str(value_set), str(profile)),
+                        profiles=("http://example.org/fhir/StructureDefinition/p",))
+        assert (rule, level, "Observation.code") in found, (purpose, found)
+    for purpose in ("candidate", "ui", "starter"):  # documentation only
+        profile, value_set = _additional_profile(tmp_path, purpose)
+        found = _issues(fhir_cache, _hemoglobin(), igs=(str(value_set), str(profile)),
+                        profiles=("http://example.org/fhir/StructureDefinition/p",))
+        assert not [f for f in found if f[0].startswith("FHIR-BIND")], (purpose, found)
+
+
+def test_an_additional_binding_with_a_usage_applies_where_the_data_matches(fhir_cache: Path, tmp_path: Path) -> None:
+    lab = {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}
+    usage = {"code": {"system": "http://example.org/fhir/StructureDefinition/p", "code": "Observation.category"},
+             "valueCodeableConcept": {"coding": [lab]}}
+    profile, value_set = _additional_profile(tmp_path, "required", usage)
+    options = {"igs": (str(value_set), str(profile)), "profiles": ("http://example.org/fhir/StructureDefinition/p",)}
+    found = _issues(fhir_cache, _hemoglobin(category=[{"coding": [lab]}]), **options)
+    assert ("FHIR-BIND-001", "error", "Observation.code") in found
+    assert not [f for f in _issues(fhir_cache, _hemoglobin(), **options) if f[0] == "FHIR-BIND-001"]
