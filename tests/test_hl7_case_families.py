@@ -258,3 +258,27 @@ def test_an_additional_binding_with_a_usage_applies_where_the_data_matches(fhir_
     found = _issues(fhir_cache, _hemoglobin(category=[{"coding": [lab]}]), **options)
     assert ("FHIR-BIND-001", "error", "Observation.code") in found
     assert not [f for f in _issues(fhir_cache, _hemoglobin(), **options) if f[0] == "FHIR-BIND-001"]
+
+
+# -- ISO 3166 country codes -------------------------------------------------------------------------
+
+def test_iso_3166_codes_are_checked_in_all_three_forms(fhir_cache: Path) -> None:
+    def location(code: str) -> dict[str, Any]:
+        return {"resourceType": "Location", "id": "l", "physicalType": {"text": "x"}, "extension": [], "type": [
+            {"coding": [{"system": "urn:iso:std:iso:3166", "code": code}]}]}
+
+    for code in ("NO", "NOR", "578", "AU"):
+        assert not [f for f in _issues(fhir_cache, location(code)) if f[0] == "FHIR-TX-001"], code
+    assert ("FHIR-TX-001", "error", "Location.type[0].coding[0].code") in _issues(fhir_cache, location("XX"))
+
+
+def test_a_string_answer_is_checked_against_a_jurisdiction_value_set(fhir_cache: Path, tmp_path: Path) -> None:
+    questionnaire = {"resourceType": "Questionnaire", "id": "q", "url": "http://example.org/fhir/Questionnaire/land",
+                     "status": "active", "item": [{"linkId": "q1", "type": "string", "repeats": True,
+                                                   "answerValueSet": "http://hl7.org/fhir/ValueSet/jurisdiction"}]}
+    (tmp_path / "q.json").write_text(json.dumps(questionnaire))
+    response = {"resourceType": "QuestionnaireResponse", "id": "r", "status": "completed",
+                "questionnaire": "http://example.org/fhir/Questionnaire/land",
+                "item": [{"linkId": "q1", "answer": [{"valueString": "NO"}, {"valueString": "Norge"}]}]}
+    found = _errors(_issues(fhir_cache, response, igs=(str(tmp_path / "q.json"),)))
+    assert found == [("FHIR-QR-007", "QuestionnaireResponse.item[0].answer[1].value.ofType(string)")]

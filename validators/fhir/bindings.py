@@ -44,6 +44,14 @@ def terminology(definitions: Definitions) -> Any:
 OWN_LISTS = "samsvar.profiles#local"
 """The package ref of samsvar's own terminology (``profiles/terminology``: Volven lists from the public
 viewer, current codes only)."""
+STANDARD_LISTS = frozenset({"urn:iso:std:iso:3166"})
+"""Code systems in samsvar's own terminology that are the standard's whole list (ISO 3166-1), not a
+viewer's copy: an unknown code there is an error, as for any code system loaded in full."""
+
+
+def partial_own_list(definitions: Definitions, system: Any) -> bool:
+    """A code system of samsvar's own that may lack codes (a Volven list from the public viewer)."""
+    return isinstance(system, str) and system not in STANDARD_LISTS and definitions.source(system) == OWN_LISTS
 
 
 class BindingChecker:
@@ -181,7 +189,7 @@ class BindingChecker:
         for unknown codes of those lists (FHIR-TX-001). A code the list has but the value set leaves out
         stays an error."""
         for system, item, _ in codings:
-            if not isinstance(system, str) or self.definitions.source(system) != OWN_LISTS:
+            if not partial_own_list(self.definitions, system):
                 return False
             verdict = self.service.validate_code(system, item, None)
             if not (verdict.valid is False and verdict.kind == "unknown-code"):
@@ -353,7 +361,7 @@ class CodingChecker:
         if index is None:
             return  # not available locally: bindings and the policy decide what to say
         verdict = self.service.validate_code(system, code, display if isinstance(display, str) else None)
-        ours = self.definitions.source(system) == OWN_LISTS
+        ours = partial_own_list(self.definitions, system)
         if verdict.valid is False and verdict.kind == "unknown-code":
             note = (" (samsvar's copy of this list comes from the public viewer and has no retired codes: check "
                     "that the code is current)") if ours else ""
@@ -374,6 +382,6 @@ class CodingChecker:
             return
         verdict = self.service.validate_code(system, code, None)
         if verdict.valid is False and verdict.kind == "unknown-code":
-            ours = self.definitions.source(system) == OWN_LISTS
+            ours = partial_own_list(self.definitions, system)
             yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code",
                                      severity=Severity.WARNING if ours else None)
