@@ -282,3 +282,18 @@ def test_a_string_answer_is_checked_against_a_jurisdiction_value_set(fhir_cache:
                 "item": [{"linkId": "q1", "answer": [{"valueString": "NO"}, {"valueString": "Norge"}]}]}
     found = _errors(_issues(fhir_cache, response, igs=(str(tmp_path / "q.json"),)))
     assert found == [("FHIR-QR-007", "QuestionnaireResponse.item[0].answer[1].value.ofType(string)")]
+
+
+# -- FHIRPath: .value on a primitive ------------------------------------------------------------------
+
+def test_value_on_a_primitive_is_the_primitive_as_in_hl7s_engine() -> None:
+    from samsvar.validators.fhir.fhirpath import compile_expression
+
+    patient = {"resourceType": "Patient", "active": True, "birthDate": "2000-01-01", "name": [{"given": ["A", "B"]}],
+               "extension": [{"url": "http://example.org/x", "valueString": "s"}]}
+    assert compile_expression("active.value = true")(patient) == [True]
+    assert compile_expression("birthDate.value")(patient) == ["2000-01-01"]
+    assert compile_expression("name.given.value.count()")(patient) == [2]
+    assert compile_expression("extension('http://example.org/x').value = 's'")(patient) == [True]
+    observation = {"resourceType": "Observation", "valueQuantity": {"value": 3, "unit": "kg"}}
+    assert compile_expression("(value as Quantity).value > 2")(observation) == [True]
