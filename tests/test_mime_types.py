@@ -98,7 +98,9 @@ def test_a_well_formed_code_is_only_as_checked_as_the_policy_allows(definitions:
 
 
 def test_grammars_are_facts_check_digits_are_a_policy() -> None:
-    assert set(SYNTAX_CHECKS) == {MIME_TYPE_SYSTEM}
+    from samsvar.validators.terminology.formats import ISO_3166_2_SYSTEM, M49_SYSTEM
+
+    assert set(SYNTAX_CHECKS) == {MIME_TYPE_SYSTEM, ISO_3166_2_SYSTEM, M49_SYSTEM}
 
 
 def test_fhir_r4_format_names_are_in_its_mimetypes_value_set(definitions: Definitions) -> None:
