@@ -89,35 +89,19 @@ def apprec(message: Path, received: Path | None, output: Path | None) -> None:
       samsvar apprec dialogmelding.xml -o forventet-apprec.xml
       samsvar apprec dialogmelding.xml --check mottatt-apprec.xml
     """
-    import datetime as dt
+    from ..conformance.apprec import AppRecError, apprec_text, expected_apprec_for, judge_apprec
 
-    from lxml import etree
-
-    from ..validators.load import load_bytes
-    from ..validators.messages.apprec import compare_apprec, expected_apprec
-    from ..validators.runner import Options, Validator
-
-    data = message.read_bytes()
-    loaded = load_bytes(str(message), data)
-    if loaded.document is None or loaded.document.format != "xml":
-        reason = loaded.issues[0].message if loaded.issues else "not XML"
-        raise click.UsageError(f"{message}: not a readable XML message ({reason})")
-    issues = Validator(Options()).validate_bytes(str(message), data).issues
     try:
-        expected = expected_apprec(loaded.document.tree, issues, now=dt.datetime.now(dt.timezone.utc))
-    except ValueError as exc:
-        raise click.UsageError(f"{message}: {exc}") from None
-    if received is None:
-        text = etree.tostring(expected, pretty_print=True, xml_declaration=True, encoding="UTF-8").decode()
-        if output:
-            output.write_text(text, encoding="utf-8")
-        else:
-            click.echo(text, nl=False)
-        return
-    answer = load_bytes(str(received), received.read_bytes())
-    if answer.document is None or answer.document.format != "xml":
-        raise click.UsageError(f"{received}: not a readable XML AppRec")
-    findings = compare_apprec(answer.document.tree, expected)
+        expected = expected_apprec_for(message)
+        if received is None:
+            if output:
+                output.write_text(apprec_text(expected), encoding="utf-8")
+            else:
+                click.echo(apprec_text(expected), nl=False)
+            return
+        findings = judge_apprec(received, expected)
+    except AppRecError as exc:
+        raise click.UsageError(str(exc)) from None
     for issue in findings:
         click.echo(f"{received}:{issue.line or 1}: {issue.severity.code} {issue.rule} {issue.message}")
     errors = [i for i in findings if i.severity >= Severity.ERROR]
