@@ -357,7 +357,7 @@ def test_an_installed_schema_pack_lets_the_xsd_requirement_pass(catalogue: Catal
                                                                validate: Callable[..., Report],
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
-    from samsvar.validators.messages.schemas import install_schemas
+    from samsvar.validators.messages.schema_packs import install_schemas
 
     home = tmp_path / "schema-home"
     install_schemas(shared_path("no", "xsd", "sarepta-skjema"), home)
