@@ -10,7 +10,7 @@ What the pack checks, beyond the envelope's rules (identifier values, codes, dat
   health services (9152, 7322) (MSG-RULE-033); the codes themselves are checked against those
   lists by the envelope rules' generic code check (MSG-RULE-010);
 * the enquiry type agrees with the message type: a renewal of a prescription asks for a renewal (RF,
-  RFER), a communication test is a test (KT, RKT) (MSG-RULE-034);
+  RFER) (MSG-RULE-034);
 * a citizen dialogue carries a Dialogmelding (MSG-RULE-035);
 * the citizen is the patient of the envelope, identified by fødselsnummer or D-nummer, the numbers
   a citizen logs in to helsenorge with (MSG-RULE-036);
@@ -49,8 +49,9 @@ DIALOGUES = frozenset({"DIALOG_INNBYGGER_EKONTAKT", "DIALOG_INNBYGGER_RESEPTFORN
 ENQUIRY_LIST = VOLVEN + "7601"
 TEST_LIST = VOLVEN + "7603"
 TOPIC_LIST = VOLVEN + "7602"
-ENQUIRY_TYPES = {"DIALOG_INNBYGGER_RESEPTFORNYELSE": frozenset({"RF", "RFER"}), TEST: frozenset({"KT", "RKT"})}
-"""Enquiry types (7601, 7603) a message type admits, where it fixes them."""
+ENQUIRY_TYPES = {"DIALOG_INNBYGGER_RESEPTFORNYELSE": frozenset({"RF", "RFER"})}
+"""Enquiry types (7601) a message type admits, where it fixes them. (A communication test's list,
+7603, has only the test's two codes: its enquiry type is fixed by MSG-RULE-033 and -010.)"""
 CITIZEN_IDS = frozenset({"FNR", "DNR"})
 DIALOG_NAMESPACE = "http://www.kith.no/xmlstds/dialog/"
 NO_RECEIPT = frozenset({"N", "F"})
@@ -96,16 +97,15 @@ def code_lists(message: Message) -> Iterator[Issue]:
 
 
 def enquiry_type(message: Message) -> Iterator[Issue]:
-    """MSG-RULE-034: a renewal asks for a renewal (RF, RFER), a test is a test (KT, RKT)."""
+    """MSG-RULE-034: a renewal asks for a renewal (RF, RFER)."""
     kind = message_type(message)
     admitted = ENQUIRY_TYPES.get(kind)
     if admitted is None:
         return
-    wanted = TEST_LIST if kind == TEST else ENQUIRY_LIST
     for dialog in dialogmeldinger(message):
         for element in descendants(dialog, "TypeForesp"):
             code = (element.get("V") or "").strip()
-            if _oid(element) in ("", wanted) and code not in admitted:
+            if _oid(element) in ("", ENQUIRY_LIST) and code not in admitted:
                 yield CITIZEN_ENQUIRY_TYPE.issue(
                     f"TypeForesp '{code}' is not an enquiry type of a {kind} (expected {' or '.join(sorted(admitted))})",
                     **at(element))
