@@ -9,7 +9,7 @@ here, each a dummy value in a published example.
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from samsvar.validators.fhir.definitions import Definitions
 from samsvar.validators.fhir.igs import PROJECT_TERMINOLOGY, ProjectResources
 from samsvar.validators.load import safe_xml_parser
 from samsvar.validators.messages import citizen, eresept, packs, rules
+from samsvar.validators.messages.apprec import expected_apprec
 from samsvar.validators.rules import get_rule
 from samsvar.validators.terminology.service import TerminologyService
 
@@ -123,3 +124,19 @@ def test_public_examples_raise_no_other_pack_finding(terminology: TerminologySer
         checked += 1
     assert checked > 100
     assert found == KNOWN_DUMMIES
+
+
+@pytest.mark.parametrize(("folder", "name", "error"), [
+    ("eresept", "m1-without-patient.xml", "E30"),
+    ("citizen", "ekontakt-citizen-hnr.xml", "E36"),
+    ("eresept", "m1-prescriber-without-hpr.xml", "X99"),
+])
+def test_expected_apprec_for_pack_findings(folder: str, name: str, error: str, terminology: TerminologyService) -> None:
+    """A message without its patient (citizen) is rejected (status 2) with E30/E36; other pack errors are
+    the general X99 of a message the receiver can still use (status 3)."""
+    root = parse(FIXTURES / "messages" / folder / name)
+    issues = packs.check_message(root, terminology, today=date(2024, 5, 2))
+    receipt = expected_apprec(root, issues, now=datetime(2024, 5, 2, 10, 30, tzinfo=timezone.utc))
+    status = receipt.find("{*}Status").get("V")
+    assert [e.get("V") for e in receipt.findall("{*}Error")] == [error]
+    assert status == ("3" if error == "X99" else "2")
