@@ -68,6 +68,10 @@ class Options:
     """Report URLs in HL7's namespaces that name nothing loaded (FHIR-URL-003), as HL7's validator
     does from the command line. False: take every URL outside the example domains as resolving,
     as HL7's test harness does (its resource fetcher resolves them all)."""
+    hl7_paths: bool = False
+    """Report locations the way HL7's validator writes them where it differs from the true
+    FHIRPath location (for example a Bundle's fullUrl findings on ``Bundle.entry[0]``). Off by
+    default: samsvar reports where the problem is. For comparing with HL7's OperationOutcomes."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -416,7 +420,8 @@ class Validator:
             production=self.options.production, profiles=self.options.profiles,
             must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls,
             resolve_urls=self.options.resolve_urls,
-            assume_valid_rest_references=self.options.assume_valid_rest_references)
+            assume_valid_rest_references=self.options.assume_valid_rest_references,
+            hl7_paths=self.options.hl7_paths)
         result.profiles = profiles_walked(resource, definitions, options)
         found = validate_resource(resource, definitions, options)
         if document.format == "xml":

@@ -163,6 +163,7 @@ def _unversioned(url: str) -> str:
 
 
 _CORE = "http://hl7.org/fhir/StructureDefinition/"
+_FIRST_ENTRY = re.compile(r"\[\d+\]$")
 
 Conforms = Callable[[dict[str, Any], str], "bool | None"]
 """(resource, profile url) -> conforms, does not, or None when it cannot be told."""
@@ -170,10 +171,12 @@ Conforms = Callable[[dict[str, Any], str], "bool | None"]
 
 class ReferenceChecker:
     def __init__(self, definitions: Definitions, conforms_to: Conforms,
-                 assume_valid_rest_references: bool = False) -> None:
+                 assume_valid_rest_references: bool = False, hl7_paths: bool = False) -> None:
         self.definitions = definitions
         self.assume_valid_rest_references = assume_valid_rest_references
         """A RESTful reference's type counts as its target's type even when the target is elsewhere."""
+        self.hl7_paths = hl7_paths
+        """fullUrl findings located where HL7's validator writes them: on the Bundle's first entry."""
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
         """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
@@ -370,9 +373,12 @@ class ReferenceChecker:
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)
         if not isinstance(full_url, str):
             return
+        # HL7's validator writes its fullUrl findings at the Bundle's first entry whatever the entry
+        # (BundleValidator: literal path 'entry' + ':0'); --hl7-paths reports them there too
+        where = _FIRST_ENTRY.sub("[0]", visit.expression) if self.hl7_paths else visit.expression
         if not _ABSOLUTE.match(full_url):
             yield FULLURL_NOT_ABSOLUTE.issue(f"The fullUrl must be an absolute URL (not '{full_url}')",
-                                             path=(*visit.path, "fullUrl"), expression=visit.expression)
+                                             path=(*visit.path, "fullUrl"), expression=where)
             return
         match = _LITERAL.search(full_url)
         if match and full_url.startswith(("http://", "https://")) and isinstance(resource, dict) \
@@ -381,12 +387,12 @@ class ReferenceChecker:
             if expected[1] is None:
                 yield FULLURL_MISMATCH.issue(
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, but the resource has no id",
-                    path=(*visit.path, "fullUrl"), expression=visit.expression)
+                    path=(*visit.path, "fullUrl"), expression=where)
             elif expected != (match.group(1), match.group(2)):
                 yield FULLURL_MISMATCH.issue(
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, so it must end with the correct "
                     f"type and id (/{expected[0]}/{expected[1]})", path=(*visit.path, "fullUrl"),
-                    expression=visit.expression)
+                    expression=where)
 
 
 def _strings(value: Any) -> Iterator[str]:

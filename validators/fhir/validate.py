@@ -15,7 +15,7 @@ from ..issues import Issue
 from ..rules import declared
 from .definitions import Definitions
 from .attachments import AttachmentChecker
-from .bindings import BindingChecker, CodingChecker
+from .bindings import WRONG_DISPLAY, BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
@@ -45,6 +45,8 @@ class FhirOptions:
     """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
     assume_valid_rest_references: bool = False
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
+    hl7_paths: bool = False
+    """Report locations as HL7's validator writes them where it differs from the true location."""
 
 
 def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
@@ -73,19 +75,25 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
     invariants = InvariantChecker(definitions)
-    checks = [BindingChecker(definitions), invariants,
+    bindings = BindingChecker(definitions)
+    checks = [bindings, invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
-                               assume_valid_rest_references=options.assume_valid_rest_references),
+                               assume_valid_rest_references=options.assume_valid_rest_references,
+                               hl7_paths=options.hl7_paths),
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker()]
     seen: set[tuple[str, str | None, str]] = set()
+    displays: list[Issue] = []  # wrong displays wait for the profiles: a bound value set may give the display
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
-        yield issue
+        if issue.rule == WRONG_DISPLAY.code:
+            displays.append(issue)
+        else:
+            yield issue
     declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
     implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
     vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
@@ -105,5 +113,11 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             key = (issue.rule, issue.expression, issue.message)
             if key not in seen:  # the base walk already said it
                 seen.add(key)
-                yield issue
+                if issue.rule == WRONG_DISPLAY.code:
+                    displays.append(issue)
+                else:
+                    yield issue
+    for issue in displays:
+        if (issue.expression or "").removesuffix(".display") not in bindings.displays_from_value_sets:
+            yield issue
     yield from check_identifiers(resource, production=options.production)
