@@ -85,3 +85,63 @@ def test_a_repeated_single_element_in_xml_is_too_many_on_its_parent(fhir_cache: 
     assert found == [("FHIR-STRUCT-003", "error", "Bundle.entry[0].resource")]
     single = bundle.replace('<subject><display value="b"/></subject>', "")
     assert _xml_issues(fhir_cache, single) == []
+
+
+# -- text that looks like HTML ------------------------------------------------------------------
+
+def test_html_looking_tags_follow_hl7s_test() -> None:
+    from samsvar.validators.fhir.textcontent import contains_html_tags, markdown_html_at
+
+    assert contains_html_tags("<b>Kari</b>") and contains_html_tags("x <script src=a.js></script>")
+    assert not contains_html_tags("a < b and c > d") and not contains_html_tags("<1> <2>")
+    assert markdown_html_at("Ring <br> nå") == 5 and markdown_html_at("<!-- x -->") == 0
+    assert markdown_html_at("a \\<b> escaped") is None and markdown_html_at("1 < 2") is None
+
+
+def test_html_in_a_string_is_a_hint_unless_security_checks_are_on(fhir_cache: Path) -> None:
+    patient = {"resourceType": "Patient", "id": "p", "name": [{"text": "<i>Kari</i> Nordmann"}]}
+    assert ("FHIR-STRUCT-019", "information", "Patient.name[0].text") in _issues(fhir_cache, patient)
+    assert ("FHIR-STRUCT-019", "error", "Patient.name[0].text") in _issues(fhir_cache, patient, security_checks=True)
+    rendering = {"resourceType": "Patient", "id": "p", "name": [{"text": "Kari", "extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/rendering-xhtml", "valueString": "<i>Kari</i> Nordmann"}]}]}
+    assert not [f for f in _issues(fhir_cache, rendering) if f[0] == "FHIR-STRUCT-019"], "XHTML on purpose"
+
+
+def test_html_in_markdown_is_a_warning_an_error_or_nothing_as_asked(fhir_cache: Path) -> None:
+    note = {"resourceType": "Communication", "id": "c", "status": "completed", "note": [{"text": "<p>hei</p>"}]}
+    where = "Communication.note[0].text"
+    assert ("FHIR-STRUCT-020", "warning", where) in _issues(fhir_cache, note)
+    assert ("FHIR-STRUCT-020", "error", where) in _issues(fhir_cache, note, html_in_markdown="error")
+    assert not [f for f in _issues(fhir_cache, note, html_in_markdown="none") if f[0] == "FHIR-STRUCT-020"]
+    assert not [f for f in _issues(fhir_cache, note) if f[0] == "FHIR-STRUCT-019"], "markdown is not hinted as a string"
+
+
+# -- references that must resolve (HL7's reference validation policy) -----------------------------
+
+def _coverage(reference: str) -> dict[str, Any]:
+    return {"resourceType": "Coverage", "id": "c", "status": "active", "beneficiary": {"reference": reference},
+            "payor": [{"display": "HELFO"}]}
+
+
+def test_an_outside_reference_is_left_alone_unless_the_policy_asks(fhir_cache: Path) -> None:
+    assert not [f for f in _issues(fhir_cache, _coverage("Patient/9")) if f[0] == "FHIR-REF-006"]
+    found = _issues(fhir_cache, _coverage("Patient/9"), reference_policy="exists")
+    assert ("FHIR-REF-006", "error", "Coverage.beneficiary") in found
+    # example domains pass where example URLs are allowed, as in HL7's validator
+    example = _coverage("http://example.org/fhir/Patient/9")
+    assert not [f for f in _issues(fhir_cache, example, reference_policy="exists") if f[0] == "FHIR-REF-006"]
+    assert ("FHIR-REF-006", "error", "Coverage.beneficiary") in _issues(
+        fhir_cache, example, reference_policy="exists", allow_example_urls=False)
+
+
+def test_a_reference_target_given_resolves_and_its_type_is_checked(fhir_cache: Path, tmp_path: Path) -> None:
+    target = tmp_path / "organization-9.json"
+    target.write_text(json.dumps({"resourceType": "Organization", "id": "9", "name": "X"}))
+    patient = tmp_path / "patient-9.json"
+    patient.write_text(json.dumps({"resourceType": "Patient", "id": "9"}))
+    ok = _issues(fhir_cache, _coverage("Patient/9"), reference_policy="type", reference_targets=(str(patient),))
+    assert not [f for f in ok if f[1] == "error"], ok
+    # a target of the wrong type, under the same name as the reference: type-checked by the policy
+    (tmp_path / "wrong.json").write_text(json.dumps({"resourceType": "Organization", "id": "9"}))
+    found = _issues(fhir_cache, _coverage("Organization/9"), reference_policy="type", reference_targets=(str(target),))
+    assert ("FHIR-REF-001", "error", "Coverage.beneficiary") in found
