@@ -40,6 +40,11 @@ class FhirPathEvaluationError(ValueError):
     data has several, a value of the wrong type): the data, not samsvar, decides it."""
 
 
+class FhirPathMalformedTemporal(FhirPathEvaluationError):
+    """A date, dateTime, instant or time value that is not one was ordered against another value:
+    HL7's validator cannot read it either ('Invalid date/time format') and fails the constraint."""
+
+
 FailureKind = str
 """``"unsupported"`` (a FHIRPath feature samsvar lacks), ``"evaluation"`` (an error FHIRPath itself
 defines, on this data) or ``"internal"`` (samsvar's FHIRPath layer failed: a bug to report)."""

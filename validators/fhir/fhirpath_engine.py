@@ -494,9 +494,22 @@ def _order(pair: tuple[Any, Any]) -> int | None:
     return _temporal_order(left, right) if isinstance(left, Temporal) else _quantity_order(left, right)
 
 
+def _malformed_temporal(item: Any) -> None:
+    """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
+    this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
+    if isinstance(item, ResourceNode) and (kind := _TEMPORAL_TYPES.get(item.path or "")) \
+            and (not isinstance(item.data, str) or _parse_temporal(item.data, kind) is None):
+        from .fhirpath import FhirPathMalformedTemporal
+
+        raise FhirPathMalformedTemporal(f'Invalid date/time format: "{item.data}"')
+
+
 def _comparison(engine_op: Callable[..., Any], holds: Callable[[int], bool]) -> Callable[..., Any]:
     def compare(ctx: dict[str, Any], left: Items, right: Items) -> Any:
-        pair = _typed_pair(_single(left, "a comparison"), _single(right, "a comparison"))
+        left_item, right_item = _single(left, "a comparison"), _single(right, "a comparison")
+        _malformed_temporal(left_item)
+        _malformed_temporal(right_item)
+        pair = _typed_pair(left_item, right_item)
         if pair is None:
             return engine_op(ctx, left, right)
         order = _order(pair)
