@@ -147,6 +147,15 @@ def _strings(resource: dict[str, Any], name: str) -> Iterator[str]:
         yield from (part for part in parts if isinstance(part, str))
 
 
+def in_compartment(resource: dict[str, Any], patient: str) -> bool:
+    """Is ``resource`` the Patient ``patient`` or in its compartment (a subject/patient reference to it)?"""
+    kind = str(resource.get("resourceType"))
+    if kind == "Patient":
+        return resource.get("id") == patient
+    return any(_reference(item, f"Patient/{patient}") for field in COMPARTMENT.get(kind, ())
+               for item in _items(resource.get(field)))
+
+
 def _reference(item: dict[str, Any], wanted: str) -> bool:
     """``patient=ID``, ``patient=Patient/ID`` or an absolute URL against a Reference to the patient."""
     text = item.get("reference")

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ..jwk import key_thumbprint
 from ..smart import parse_scope
 from .auth import LEEWAY, BearerError, TokenRequestError
-from .search import COMPARTMENT
+from .search import COMPARTMENT, in_compartment
 from .store import ResourceStore
 
 CLIENT_ID = "samsvar-smart-app"
@@ -69,21 +69,10 @@ class SmartGrant:
     def sees(self, resource: Mapping[str, Any]) -> bool:
         """Is the resource the patient's own (the Patient itself, or in its compartment)? Types
         outside the patient compartment (Practitioner, Organization) are not the patient's to hide."""
-        kind = resource.get("resourceType")
-        if kind == "Patient":
-            return resource.get("id") == self.patient
-        fields = COMPARTMENT.get(str(kind))
-        if fields is None:
+        kind = str(resource.get("resourceType"))
+        if kind != "Patient" and kind not in COMPARTMENT:
             return True
-        return any(refers_to(resource.get(name), self.patient) for name in fields)
-
-
-def refers_to(reference: Any, patient: str) -> bool:
-    """Is this Reference (``Patient/ID`` or an absolute URL ending so) to the patient?"""
-    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
-        return False
-    text = reference["reference"].split("/_history/")[0]
-    return text == f"Patient/{patient}" or text.endswith(f"/Patient/{patient}")
+        return in_compartment(dict(resource), self.patient)
 
 
 @dataclass(slots=True)
