@@ -39,8 +39,8 @@ FAULTS: Mapping[str, str] = MappingProxyType({
     "smart-code-reuse": "with --smart, an authorization code can be traded for a token more than once",
     "smart-bad-token-response": "with --smart, the token response has no token_type and no scope",
     "smart-no-patient-context": "with --smart, the token response has no patient, even for launch/patient",
-    "smart-v2-scopes-ignored": "with --smart, SMART v2 scopes (patient/Observation.rs) are not granted, though "
-                               "permission-v2 is advertised",
+    "smart-v2-scopes-ignored": "with --smart, SMART v2 scopes for one type (patient/Observation.rs) are not granted, "
+                               "only patient/*.rs, though permission-v2 is advertised",
     "smart-v1-scopes-ignored": "with --smart, SMART v1 scopes (patient/Observation.read) are not granted, though "
                                "permission-v1 is advertised",
     "smart-scope-unenforced": "with --smart, a patient token reads every resource type, whatever its scopes",

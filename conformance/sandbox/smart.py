@@ -180,7 +180,7 @@ class SmartServer:
             grant = parse_scope(scope)
             if grant is None or grant.context != "patient" or grant.query:
                 continue
-            if grant.syntax == "v2" and self.broken("smart-v2-scopes-ignored"):
+            if grant.syntax == "v2" and grant.resource_type != "*" and self.broken("smart-v2-scopes-ignored"):
                 continue
             if grant.syntax == "v1" and self.broken("smart-v1-scopes-ignored"):
                 continue
@@ -252,8 +252,9 @@ class SmartServer:
         if self.broken("smart-accept-expired"):
             options["verify_exp"] = False
         try:
-            if self.broken("smart-accept-forged"):
-                claims = jwt.decode(token.strip(), options={**options, "verify_signature": False})
+            if self.broken("smart-accept-forged"):  # without a signature check PyJWT skips exp unless told
+                claims = jwt.decode(token.strip(), options={**options, "verify_signature": False,
+                                                            "verify_exp": not self.broken("smart-accept-expired")})
             else:
                 claims = jwt.decode(token.strip(), self.public_key, algorithms=["RS256"], leeway=LEEWAY, options=options)
         except jwt.ExpiredSignatureError:
