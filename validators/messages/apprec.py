@@ -90,6 +90,8 @@ RULE_ERRORS: dict[str, ErrorCode] = {
     "MSG-RULE-005": ErrorCode("E10", True),       # no message id
     "MSG-RULE-008": ErrorCode("E30", True),       # patient without an identifier
     "MSG-RULE-009": ErrorCode("E36", True),       # two different patients: the patient is not identified
+    "MSG-RULE-028": ErrorCode("E30", True),       # e-resept M1/M5/M10 without the patient in the envelope
+    "MSG-RULE-036": ErrorCode("E36", True),       # citizen dialogue without the citizen's fødselsnummer/D-nummer
     # Errors the receiver can live with: OK, feil i delmelding.
     "MSG-RULE-002": ErrorCode("T99", False),      # wrong MIGversion text
     "MSG-RULE-010": ErrorCode("X99", False),      # unknown code

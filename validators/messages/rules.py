@@ -707,11 +707,13 @@ def _owned(root: etree._Element, kind: str) -> set[etree._Element]:
                         *children(root, "Error")) if e is not None}
 
 
-def check_message(root: etree._Element, terminology: TerminologyService, *, today: date | None = None) -> list[Issue]:
+def check_message(root: etree._Element, terminology: TerminologyService, *, today: date | None = None,
+                  packs: tuple[tuple[tuple[Rule, ...], Check], ...] = ()) -> list[Issue]:
     """The rule issues of a MsgHead message or an AppRec (any other root: none).
 
     ``today`` fixes the day of checking (GenDate may then be up to the end of the next day);
-    without it the current time is used.
+    without it the current time is used. ``packs`` are more checks for a MsgHead, run after
+    :data:`MSGHEAD_CHECKS` (the standards' rule packs: :mod:`samsvar.validators.messages.packs`).
     """
     kind = message_kind(root)
     if kind is None:
@@ -720,7 +722,7 @@ def check_message(root: etree._Element, terminology: TerminologyService, *, toda
     if header is None:
         header = root
     message = Message(root, terminology, reference_now(today), kind, header, _owned(root, kind))
-    checks = MSGHEAD_CHECKS if kind == "msghead" else APPREC_CHECKS
+    checks = MSGHEAD_CHECKS + packs if kind == "msghead" else APPREC_CHECKS
     issues = [issue for _, check in checks for issue in check(message)]
     issues.sort(key=lambda issue: issue.line or 0)
     return issues
