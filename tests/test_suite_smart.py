@@ -8,6 +8,9 @@ against RFC 7636's example and SMART's scope grammar."""
 from __future__ import annotations
 
 import json
+import os
+import queue
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -188,6 +191,34 @@ def test_a_login_page_without_a_login_command_skips_and_says_how() -> None:
     outcome = {r.path: (r.status, " ".join(i.message for i in r.issues)) for r in report.results}
     assert outcome["smart/discovery"][0] == "pass", outcome
     assert outcome["smart/state-echoed"][0] == "skip" and "--input login-command=" in outcome["smart/state-echoed"][1]
+
+
+def test_the_command_line_serves_a_smart_sandbox_and_runs_the_suite_against_it(run, fhir_cache: Path,
+                                                                                tmp_path: Path) -> None:
+    """``samsvar sandbox --smart`` in its own process, ``samsvar run smart`` against it: exit 0, the
+    expired-token test skipped (no input), everything else passed; the JSON report says so."""
+    env = dict(os.environ, SAMSVAR_FHIR_HOME=str(fhir_cache))
+    command = [sys.executable, "-c", "from samsvar.cli import main; main()", "sandbox", "--port", "0", "--smart"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=tmp_path)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+        printed = [lines.get(timeout=60)]
+        while not printed[-1].startswith("Ctrl-C"):
+            printed.append(lines.get(timeout=10))
+        base = printed[0].split(" at ", 1)[1].strip()
+        assert f"{base}/fhir/.well-known/smart-configuration" in "".join(printed) and OTHER_PATIENT in "".join(printed)
+        report = tmp_path / "smart.json"
+        outcome = run("run", "smart", "--target", base + "/fhir", "--input", f"other-patient={OTHER_PATIENT}",
+                      "--no-validate", "-f", "json", "-o", str(report), "-f", "text")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert outcome.exit_code == 0, (outcome.stdout, outcome.stderr)
+    statuses = {r["test"]["id"]: r["test"]["status"] for r in json.loads(report.read_text())["results"]}
+    assert statuses.pop("smart/expired-token-refused") == "skip"
+    assert set(statuses.values()) == {"pass"} and len(statuses) == len(TESTS) - 1
 
 
 # -- the client library -------------------------------------------------------------------------
