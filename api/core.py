@@ -140,7 +140,8 @@ class Validator:
     configuration file; ``True``: the nearest ``samsvar.toml`` or ``pyproject.toml`` with
     ``[tool.samsvar]`` from the working folder, as the CLI does; or a path), ``fail_on``,
     ``select``/``ignore`` (rule codes or prefixes), ``production``, ``must_support``,
-    ``example_urls``, ``contained``, ``max_size``, ``max_depth``. Explicit arguments win over the
+    ``example_urls``, ``contained``, ``hl7_paths`` (locations as HL7's validator writes them where
+    it differs from the true location), ``max_size``, ``max_depth``. Explicit arguments win over the
     configuration file, as options do on the command line.
 
     Packages are loaded on the first FHIR input (or by :meth:`load`); a missing package or
@@ -156,7 +157,7 @@ class Validator:
                  cache: str | Path | None = None, config: ConfigChoice = None,
                  fail_on: SeverityName | None = None, select: Sequence[str] = (), ignore: Sequence[str] = (),
                  production: bool | None = None, must_support: bool = False, example_urls: bool | None = None,
-                 contained: bool | None = None, max_size: int | str | None = None, max_depth: int | None = None,
+                 contained: bool | None = None, hl7_paths: bool | None = None, max_size: int | str | None = None, max_depth: int | None = None,
                  ) -> None:
         from ..validators.policy import parse_size
 
@@ -166,7 +167,7 @@ class Validator:
             paths=(), fail_on=fail_on, config_path=config_path, use_config=use_config,
             select=tuple(select), ignore=tuple(ignore), igs=_strings(igs, "igs"), profiles=_strings(profiles, "profiles"),
             cache_root=Path(cache) if cache is not None else None, production=production,
-            must_support=must_support, example_urls=example_urls, contained=contained,
+            must_support=must_support, example_urls=example_urls, contained=contained, hl7_paths=hl7_paths,
             max_size=parse_size(max_size) if max_size is not None else None, max_depth=max_depth,
             terminology=_terminology(terminology),
         )

@@ -49,6 +49,8 @@ class ValidateRequest:
     """Accept undefined extensions in example domains (None: the configuration's ``example-urls``, default yes)."""
     contained: bool | None = None
     """Report findings inside contained resources (None: the configuration's ``contained``, default yes)."""
+    hl7_paths: bool | None = None
+    """Report locations as HL7's validator writes them (None: the configuration's ``hl7-paths``, default no)."""
     jobs: int | None = None
     judge: bool = False
     """Judge the requirements catalogue on the run (the HTML report and TestReport show the verdicts)."""
@@ -96,6 +98,7 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
         allow_example_urls=bool(request.example_urls if request.example_urls is not None
                                 else settings.get("example-urls", True)),
         check_contained=bool(request.contained if request.contained is not None else settings.get("contained", True)),
+        hl7_paths=bool(request.hl7_paths if request.hl7_paths is not None else settings.get("hl7-paths", False)),
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
@@ -154,6 +157,7 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
                 "must_support": options.must_support,
                 "example_urls": options.allow_example_urls,
                 "contained": options.check_contained,
+                "hl7_paths": options.hl7_paths,
                 "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,

@@ -208,3 +208,17 @@ def test_quantity_code_is_checked_against_a_loaded_code_system_but_ucum_is_not(f
         {"itemCodeableConcept": {"text": "x"}, "strength": {"numerator": ucum, "denominator": quantity}}]}
     found = [f for f in _issues(fhir_cache, medication) if f[0] == "FHIR-TX-001"]
     assert found == [("FHIR-TX-001", "error", "Medication.ingredient[0].strength.denominator.code")]
+
+
+def test_fullurl_findings_are_on_their_entry_and_on_entry_0_with_hl7_paths(fhir_cache: Path) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "http://acme.com/fhir/Patient/a", "resource": _patient(id="a")},
+        {"fullUrl": "http://acme.com/fhir/Patient/b", "resource": _patient(id="c")},
+        {"fullUrl": "relative/x", "resource": _patient(id="x")}]}
+    own = [f for f in _issues(fhir_cache, bundle) if f[0].startswith("FHIR-BUNDLE-00")]
+    assert ("FHIR-BUNDLE-002", "error", "Bundle.entry[1]") in own
+    assert ("FHIR-BUNDLE-001", "error", "Bundle.entry[2]") in own
+    hl7 = [f for f in _issues(fhir_cache, bundle, hl7_paths=True) if f[0].startswith("FHIR-BUNDLE-00")]
+    assert ("FHIR-BUNDLE-002", "error", "Bundle.entry[0]") in hl7  # as HL7's BundleValidator writes it
+    assert ("FHIR-BUNDLE-001", "error", "Bundle.entry[0]") in hl7
+    assert not [f for f in hl7 if f[2] in ("Bundle.entry[1]", "Bundle.entry[2]")]

@@ -23,7 +23,7 @@ from samsvar.conformance.catalogue import (
     CATALOGUE_FILE, REQUIREMENTS_DIR, Catalogue, CatalogueError, expand_rules, load_catalogue, load_schema,
     registered_rule_codes,
 )
-from samsvar.conformance.cli_requirements import requirements
+from samsvar.cli.requirements import requirements
 from samsvar.conformance.judge import (
     MAX_ISSUE_EVIDENCE, VERDICTS, coverage, judge, to_csv, to_html, traceability_rows,
 )

@@ -52,6 +52,10 @@ class BindingChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
         self.service = terminology(definitions)
+        self.displays_from_value_sets: set[str] = set()
+        """Expressions of Codings whose display the bound value set itself gives (its expansion's or
+        its concept list's display or designations): HL7's validator accepts these displays, so a
+        wrong-display finding of the code system (FHIR-TX-002) is dropped there."""
 
     @staticmethod
     def relevant(element: dict[str, Any], code: str | None) -> bool:
@@ -74,6 +78,7 @@ class BindingChecker:
         codings = _codings(value, code)
         if not codings:
             return
+        self._note_displays(url, value, code, visit.expression)
         if required:
             for system, item, _ in codings:
                 if system is None and code != "code":
@@ -114,6 +119,21 @@ class BindingChecker:
         if required:
             yield from _undecided(verdicts, label, where)
 
+    def _note_displays(self, url: str, value: Any, code: str | None, expression: str) -> None:
+        if code not in ("Coding", "CodeableConcept") or not isinstance(value, dict):
+            return
+        items = [(expression, value)] if code == "Coding" else [
+            (f"{expression}.coding[{n}]", c) for n, c in enumerate(value.get("coding") or []) if isinstance(c, dict)]
+        value_set = None
+        for where, coding in items:
+            display = coding.get("display")
+            if not isinstance(display, str) or not isinstance(coding.get("code"), str):
+                continue
+            if value_set is None:
+                value_set = self.definitions.get(url) or {}
+            if display.strip() in value_set_displays(value_set, coding.get("system"), coding["code"]):
+                self.displays_from_value_sets.add(where)
+
     def _unknown_to_own_lists(self, codings: list[tuple[Any, Any, Any]]) -> bool:
         """Every code is missing from a code system of samsvar's own (a Volven list from the public
         viewer, current codes only): it may be a retired code, so not-in-the-value-set is a warning, as
@@ -131,6 +151,35 @@ class BindingChecker:
         value_set = self.definitions.get(url)
         name = value_set.get("name") if value_set else None
         return f"'{name}' ({url})" if name else f"({url})"
+
+
+def value_set_displays(value_set: dict[str, Any], system: Any, code: str) -> set[str]:
+    """The displays a value set itself gives a code: its expansion's and its concept lists'
+    displays and designations (in any language)."""
+    found: set[str] = set()
+
+    def take(item: dict[str, Any]) -> None:
+        if isinstance(item.get("display"), str):
+            found.add(item["display"].strip())
+        for designation in item.get("designation") or []:
+            if isinstance(designation, dict) and isinstance(designation.get("value"), str):
+                found.add(designation["value"].strip())
+
+    stack = list((value_set.get("expansion") or {}).get("contains") or [])
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        stack.extend(item.get("contains") or [])
+        if item.get("code") == code and item.get("system") in (system, None):
+            take(item)
+    for include in (value_set.get("compose") or {}).get("include") or []:
+        if not isinstance(include, dict) or include.get("system") not in (system, None):
+            continue
+        for concept in include.get("concept") or []:
+            if isinstance(concept, dict) and concept.get("code") == code:
+                take(concept)
+    return found
 
 
 def _undecided(verdicts: list[Any], label: str, where: dict[str, Any]) -> Iterator[Issue]:

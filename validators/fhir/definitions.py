@@ -83,8 +83,37 @@ class Definitions:
         meta = {k: resource.get(k) for k in ("resourceType", "id", "url", "version", "kind", "type")}
         url = meta.get("url")
         if isinstance(url, str):
+            resource = self._with_contained(url, resource)
             self._add(_Entry(None, None, meta))
             self._loaded[url] = resource
+
+    def _with_contained(self, url: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """A profile's contained value sets and code systems, addressable as ``url#id``, and its
+        bindings to ``#id`` pointed at them (HL7's validator resolves a binding to a contained
+        value set in the profile that contains it). The resource is copied before it is changed."""
+        contained = {item.get("id"): item for item in resource.get("contained") or []
+                     if isinstance(item, dict) and item.get("resourceType") in ("ValueSet", "CodeSystem")
+                     and isinstance(item.get("id"), str)}
+        if not contained or resource.get("resourceType") != "StructureDefinition":
+            return resource
+        for local_id, item in contained.items():
+            copy = {**item, "url": f"{url}#{local_id}"}
+            self._add(_Entry(None, None, {"resourceType": item.get("resourceType"), "url": copy["url"]}))
+            self._loaded[copy["url"]] = copy
+        resource = dict(resource)
+        for part in ("snapshot", "differential"):
+            elements = (resource.get(part) or {}).get("element")
+            if not isinstance(elements, list):
+                continue
+            rewritten = []
+            for element in elements:
+                binding = element.get("binding") if isinstance(element, dict) else None
+                target = binding.get("valueSet") if isinstance(binding, dict) else None
+                if isinstance(target, str) and target.startswith("#") and target[1:] in contained:
+                    element = {**element, "binding": {**binding, "valueSet": f"{url}{target}"}}
+                rewritten.append(element)
+            resource[part] = {**resource[part], "element": rewritten}
+        return resource
 
     def add_file(self, path: Path) -> None:
         with path.open("rb") as handle:

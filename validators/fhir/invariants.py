@@ -28,19 +28,29 @@ BEST_PRACTICE = declared("FHIR-INV-003")
 BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 
+_OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")
+
+
+def describe_failure(failure: BaseException) -> str:
+    """An engine failure's text as a person reads it, the same on every run: Python object
+    addresses (``<fhirpathpy.engine.nodes.ResourceNode object at 0x7f…>``) become the class name."""
+    return _OBJECT_REPR.sub(lambda match: match.group(1), str(failure))
+
+
 def not_evaluated(key: str, text: str, failure: Exception, **where: Any) -> Issue:
     """The issue for a constraint that was not decided, by the kind of failure (not its message)."""
     kind = failure_kind(failure)
+    reason = describe_failure(failure)
     if kind == "internal":
         issue = INVARIANT_ENGINE_FAILED.issue(
             f"Constraint {key} was not checked: samsvar's FHIRPath layer failed ({type(failure).__name__}: "
-            f"{failure}); please report this. Expression: {text}", **where)
+            f"{reason}); please report this. Expression: {text}", **where)
     elif kind == "unsupported":
-        issue = INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {failure}. Expression: {text}",
+        issue = INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {reason}. Expression: {text}",
                                               **where)
     else:
         issue = INVARIANT_NOT_EVALUATED.issue(
-            f"Constraint {key} could not be evaluated: the expression is in error on this data ({failure}). "
+            f"Constraint {key} could not be evaluated: the expression is in error on this data ({reason}). "
             f"Expression: {text}", **where)
     issue.constraint = key
     return issue

@@ -25,6 +25,14 @@ UNREACHABLE = declared("FHIR-BUNDLE-006")
 AGGREGATION = declared("FHIR-REF-003")
 TARGET_PROFILE = declared("FHIR-REF-004")
 AMBIGUOUS = declared("FHIR-BUNDLE-007")
+UNRESOLVED = declared("FHIR-REF-006")
+
+REFERENCE_POLICIES = ("ignore", "exists", "type", "valid")
+"""What is asked of a reference to a resource outside the document (HL7's reference validation
+policy): nothing (``IGNORE``, the default), that it resolves (``CHECK_EXISTS``), and that its
+target has an allowed type (``CHECK_EXISTS_AND_TYPE``) and conforms to the target profiles
+(``CHECK_VALID``). Outside resources resolve only to the reference targets given (samsvar does
+not fetch)."""
 _SELF_CONTAINED = ("document", "message")
 _NO_FULLURL_NEEDED = ("transaction", "batch", "transaction-response", "batch-response")
 """New resources in a transaction have no identity yet; responses echo what the server returns."""
@@ -163,17 +171,43 @@ def _unversioned(url: str) -> str:
 
 
 _CORE = "http://hl7.org/fhir/StructureDefinition/"
+_FIRST_ENTRY = re.compile(r"\[\d+\]$")
 
 Conforms = Callable[[dict[str, Any], str], "bool | None"]
 """(resource, profile url) -> conforms, does not, or None when it cannot be told."""
 
 
+def _in_parameters(top: dict[str, Any], reference: str) -> dict[str, Any] | None:
+    """The resource of a parameter (or part) of a Parameters resource that ``Type/id`` names:
+    references between the resources of one Parameters resolve there, as HL7's validator does."""
+    if top.get("resourceType") != "Parameters":
+        return None
+    stack = list(top.get("parameter") or [])
+    while stack:
+        parameter = stack.pop()
+        if not isinstance(parameter, dict):
+            continue
+        resource = parameter.get("resource")
+        if isinstance(resource, dict) and f"{resource.get('resourceType')}/{resource.get('id')}" == reference:
+            return resource
+        stack.extend(parameter.get("part") or [])
+    return None
+
+
 class ReferenceChecker:
     def __init__(self, definitions: Definitions, conforms_to: Conforms,
-                 assume_valid_rest_references: bool = False) -> None:
+                 assume_valid_rest_references: bool = False, policy: str = "ignore",
+                 targets: dict[str, dict[str, Any]] | None = None, allow_example_urls: bool = True,
+                 hl7_paths: bool = False) -> None:
         self.definitions = definitions
+        self.policy = policy
+        self.outside = targets or {}
+        """Resources outside the document that references may resolve to, by ``Type/id``."""
+        self.allow_example_urls = allow_example_urls
         self.assume_valid_rest_references = assume_valid_rest_references
         """A RESTful reference's type counts as its target's type even when the target is elsewhere."""
+        self.hl7_paths = hl7_paths
+        """fullUrl findings located where HL7's validator writes them: on the Bundle's first entry."""
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
         """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
@@ -218,17 +252,19 @@ class ReferenceChecker:
         index = self._index(top) if in_bundle else None
         referrer = self.document.referrer(top, visit.root) if in_bundle else None
         resolved = index.resolve(reference, referrer) if index is not None else []
+        outside = self._outside_target(visit.top, reference) if not resolved and self.policy != "ignore" else None
+        known = bool(resolved) or outside is not None or self.assume_valid_rest_references
         if wrong_type and implied:
             # an error where the target travels with the reference (HL7's validator checks the type
             # of targets it can resolve); a warning for a target elsewhere, which it does not check
             yield WRONG_TARGET.issue(
                 f"The type '{implied.group(1)}' implied by the reference URL {reference} is not a valid Target "
                 f"for this element (must be one of [{', '.join(sorted(targets))}])"
-                + ("" if resolved or self.assume_valid_rest_references else
-                   "; the target is not in this document, so this is a warning"),
-                path=visit.path, expression=visit.expression,
-                severity=None if resolved or self.assume_valid_rest_references else Severity.WARNING)
+                + ("" if known else "; the target is not in this document, so this is a warning"),
+                path=visit.path, expression=visit.expression, severity=None if known else Severity.WARNING)
             return
+        if not resolved and self.policy != "ignore":
+            yield from self._outside(visit, reference, targets, outside)
         if index is None:
             return
         if len(resolved) > 1:
@@ -269,6 +305,33 @@ class ReferenceChecker:
             return
         entry = index.entry_of.get(id(resolved[0]))
         yield from self._target(visit, reference, resolved[0], targets, f"Bundle.entry[{entry}].resource")
+
+    def _outside_target(self, top: dict[str, Any], reference: str) -> dict[str, Any] | None:
+        literal = _LITERAL.search(reference)
+        return _in_parameters(top, reference) or (
+            self.outside.get(f"{literal.group(1)}/{literal.group(2)}") if literal else None)
+
+    def _outside(self, visit: Visit, reference: str, targets: set[str],
+                 target: dict[str, Any] | None) -> Iterator[Issue]:
+        """A reference that does not resolve inside the document, where the policy asks that it
+        resolves: to one of the reference targets given, else an error (HL7's "Unable to resolve
+        resource with reference"). Example domains pass where example URLs are allowed, and a
+        conditional reference (``Patient?identifier=...``) is a search, not a target."""
+        if "?" in reference or (self.allow_example_urls and ("example.org" in reference or "acme.com" in reference)):
+            return
+        if target is None:
+            yield UNRESOLVED.issue(f"Unable to resolve resource with reference '{reference}': it is not in this "
+                                   "document nor among the reference targets given, and the reference policy "
+                                   f"({self.policy}) asks that references resolve", path=visit.path,
+                                   expression=visit.expression)
+        elif self.policy == "type":
+            actual = target.get("resourceType")
+            if targets and actual not in targets:
+                yield WRONG_TARGET.issue(
+                    f"Matching reference for reference {reference} has resourceType {actual} "
+                    f"(must be one of [{', '.join(sorted(targets))}])", path=visit.path, expression=visit.expression)
+        elif self.policy == "valid":
+            yield from self._target(visit, reference, target, targets, "a reference target")
 
     def _target(self, visit: Visit, reference: str, target: dict[str, Any], targets: set[str],
                 where: str) -> Iterator[Issue]:
@@ -370,9 +433,12 @@ class ReferenceChecker:
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)
         if not isinstance(full_url, str):
             return
+        # HL7's validator writes its fullUrl findings at the Bundle's first entry whatever the entry
+        # (BundleValidator: literal path 'entry' + ':0'); --hl7-paths reports them there too
+        where = _FIRST_ENTRY.sub("[0]", visit.expression) if self.hl7_paths else visit.expression
         if not _ABSOLUTE.match(full_url):
             yield FULLURL_NOT_ABSOLUTE.issue(f"The fullUrl must be an absolute URL (not '{full_url}')",
-                                             path=(*visit.path, "fullUrl"), expression=visit.expression)
+                                             path=(*visit.path, "fullUrl"), expression=where)
             return
         match = _LITERAL.search(full_url)
         if match and full_url.startswith(("http://", "https://")) and isinstance(resource, dict) \
@@ -381,12 +447,12 @@ class ReferenceChecker:
             if expected[1] is None:
                 yield FULLURL_MISMATCH.issue(
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, but the resource has no id",
-                    path=(*visit.path, "fullUrl"), expression=visit.expression)
+                    path=(*visit.path, "fullUrl"), expression=where)
             elif expected != (match.group(1), match.group(2)):
                 yield FULLURL_MISMATCH.issue(
                     f"The fullUrl '{full_url}' looks like a RESTful server URL, so it must end with the correct "
                     f"type and id (/{expected[0]}/{expected[1]})", path=(*visit.path, "fullUrl"),
-                    expression=visit.expression)
+                    expression=where)
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -15,7 +15,7 @@ from ..issues import Issue
 from ..rules import declared
 from .definitions import Definitions
 from .attachments import AttachmentChecker
-from .bindings import BindingChecker, CodingChecker
+from .bindings import WRONG_DISPLAY, BindingChecker, CodingChecker
 from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
@@ -27,6 +27,7 @@ from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .searchparameter import SearchParameterChecker
 from .structure import StructureChecker
+from .textcontent import TextContentChecker
 from .urls import UrlChecker
 from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
@@ -45,6 +46,16 @@ class FhirOptions:
     """Report URLs in HL7's namespaces that resolve to no loaded definition (FHIR-URL-003)."""
     assume_valid_rest_references: bool = False
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
+    hl7_paths: bool = False
+    """Report locations as HL7's validator writes them where it differs from the true location."""
+    reference_policy: str = "ignore"
+    """HL7's reference validation policy for references outside the document (``ignore``, ``exists``, ``type``, ``valid``)."""
+    reference_targets: dict[str, Any] | None = None
+    """Resources outside the document that references may resolve to, by ``Type/id``."""
+    security_checks: bool = False
+    """Text that looks like HTML in a string is an error (HL7's ``-security-checks``), not a hint."""
+    html_in_markdown: str = "warning"
+    """What raw HTML in markdown is: ``none`` (not reported), ``warning`` or ``error``."""
 
 
 def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
@@ -73,19 +84,26 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             f"(hl7.fhir.r4.core).", path=("resourceType",))
         return
     invariants = InvariantChecker(definitions)
-    checks = [BindingChecker(definitions), invariants,
+    bindings = BindingChecker(definitions)
+    checks = [bindings, invariants,
               ExtensionChecker(definitions, options.allow_example_urls),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
-                               assume_valid_rest_references=options.assume_valid_rest_references),
+                               assume_valid_rest_references=options.assume_valid_rest_references,
+                               policy=options.reference_policy, targets=options.reference_targets,
+                               allow_example_urls=options.allow_example_urls, hl7_paths=options.hl7_paths),
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
-              AttachmentChecker()]
+              AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown)]
     seen: set[tuple[str, str | None, str]] = set()
+    displays: list[Issue] = []  # wrong displays wait for the profiles: a bound value set may give the display
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
-        yield issue
+        if issue.rule == WRONG_DISPLAY.code:
+            displays.append(issue)
+        else:
+            yield issue
     declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
     implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
     vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
@@ -105,5 +123,11 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             key = (issue.rule, issue.expression, issue.message)
             if key not in seen:  # the base walk already said it
                 seen.add(key)
-                yield issue
+                if issue.rule == WRONG_DISPLAY.code:
+                    displays.append(issue)
+                else:
+                    yield issue
+    for issue in displays:
+        if (issue.expression or "").removesuffix(".display") not in bindings.displays_from_value_sets:
+            yield issue
     yield from check_identifiers(resource, production=options.production)

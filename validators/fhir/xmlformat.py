@@ -20,6 +20,7 @@ from ..positions import XmlLocator, fhirpath_expression
 from ..rules import declared
 from .definitions import Context, Definitions, is_primitive
 from .structure import EMPTY as EMPTY_PRIMITIVE
+from .structure import MAX_CARDINALITY
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -124,7 +125,12 @@ class FhirXmlReader:
                 into[name] = values
             if any(e is not None for e in extras):
                 into["_" + name] = extras
-        else:  # a non-repeating element given twice: keep the last, as JSON would; structure reports it
+        else:  # a non-repeating element given twice: keep the last, as JSON would, and say so here
+            if len(children) > 1 and element is not None:
+                # located on the element that holds them, as the cardinality check locates it
+                self.issues.append(MAX_CARDINALITY.issue(
+                    f"{element.get('path', name)}: max allowed = 1, but found {len(children)}; only the last "
+                    f"<{name}> was read", path=path, expression=fhirpath_expression(self._resources.get((), ""), path)))
             if values[-1] is not None:
                 into[name] = values[-1]
             if extras[-1] is not None:
