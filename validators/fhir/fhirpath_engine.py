@@ -63,6 +63,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
+from .fhirpath_errors import FhirPathMalformedTemporal
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER
 
 
@@ -499,8 +500,6 @@ def _malformed_temporal(item: Any) -> None:
     this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
     if isinstance(item, ResourceNode) and (kind := _TEMPORAL_TYPES.get(item.path or "")) \
             and (not isinstance(item.data, str) or _parse_temporal(item.data, kind) is None):
-        from .fhirpath import FhirPathMalformedTemporal
-
         raise FhirPathMalformedTemporal(f'Invalid date/time format: "{item.data}"')
 
 
