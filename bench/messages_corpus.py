@@ -180,7 +180,7 @@ def main() -> int:
     if root is None:
         print("../shared is not beside the repository; nothing to measure", file=sys.stderr)
         return 2
-    from samsvar.validators.messages.schemas import install_schemas
+    from samsvar.validators.messages.schema_packs import install_schemas
 
     with tempfile.TemporaryDirectory(prefix="samsvar-schemas-") as home:
         os.environ["SAMSVAR_SCHEMA_HOME"] = home

@@ -31,7 +31,7 @@ def messages_install_schemas(source: Path, home: Path | None) -> None:
     Example:
       samsvar messages install-schemas sarepta-skjema/
     """
-    from ..validators.messages.schemas import install_schemas
+    from ..validators.messages.schema_packs import install_schemas
 
     try:
         info = install_schemas(source, home)
@@ -54,7 +54,7 @@ def messages_list_schemas(home: Path | None, as_json: bool) -> None:
     Example:
       samsvar messages list-schemas
     """
-    from ..validators.messages.schemas import installed_packs, schema_home
+    from ..validators.messages.schema_packs import installed_packs, schema_home
 
     packs = installed_packs(home)
     if as_json:

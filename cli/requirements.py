@@ -32,7 +32,9 @@ class InputError(click.ClickException):
         self.lang = lang
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"{'Feil' if self.lang == 'nb' else 'Error'}: {self.format_message()}", file=file, err=True)
+        from ..conformance.texts import text
+
+        click.echo(text("cli.error", self.lang, message=self.format_message()), file=file, err=True)
 
 
 def _lang_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,8 +146,9 @@ def coverage_command(catalogue_path: Path | None, lang: str, as_json: bool) -> N
 def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, lang: str) -> None:
     """The traceability matrix: principle, requirement, level, rules, tests, manual inspection."""
     from ..conformance.judge import to_csv, to_html, traceability_rows
-    from ..conformance.requirements_text import LABELS
+    from ..conformance.texts import table
 
+    t = table("requirements", lang)
     rows = traceability_rows(_load(catalogue_path, lang), lang)
     text = to_csv(rows) if fmt == "csv" else to_html(rows, lang)
     if output is None:
@@ -154,8 +157,8 @@ def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, l
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{LABELS[lang]['cannot_write']} {output}: {exc.strerror or exc}", lang) from None
-    click.echo(f"{LABELS[lang]['wrote']} {output} ({len(rows)} {LABELS[lang]['requirements']})", err=True)
+        raise InputError(f"{t['cannot_write']} {output}: {exc.strerror or exc}", lang) from None
+    click.echo(f"{t['wrote']} {output} ({len(rows)} {t['requirements']})", err=True)
 
 
 # --------------------------------------------------------------------------- check
@@ -166,10 +169,10 @@ def matrix_command(fmt: str, output: Path | None, catalogue_path: Path | None, l
 def check_command(catalogue_path: Path | None, lang: str, declaration: Any) -> None:
     """Validate a catalogue (schema and cross-checks); exit 2 with every problem when it is wrong.
     With --declare, a signed declaration names the catalogue (id, version, every requirement) and its hash."""
-    from ..conformance.requirements_text import LABELS
+    from ..conformance.texts import table
 
     catalogue = _load(catalogue_path, lang)
-    t = LABELS[lang]
+    t = table("requirements", lang)
     click.echo(f"{catalogue.source}: {t['valid']}: {len(catalogue.requirements)} {t['requirements']}, "
                f"{len(catalogue.principles)} {t['principles']} ({catalogue.id} {catalogue.version}, {catalogue.status})")
     finish_declaration(declaration, "samsvar requirements check", None, inputs=[(Path(catalogue.source), "catalogue")],

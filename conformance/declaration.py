@@ -242,7 +242,7 @@ def evidence_entries(files: Sequence[Evidence], base: Path) -> list[dict[str, An
 def environment(reproducibility: Reproducibility) -> dict[str, Any]:
     """The reproducibility block of the reports, with the waivers spelt out and the terminology and
     XSD packs samsvar would use, each with its hash."""
-    from ..validators.messages.schemas import installed_packs
+    from ..validators.messages.schema_packs import installed_packs
 
     options = reproducibility.options
     terminology = options.get("terminology") if isinstance(options.get("terminology"), dict) else None

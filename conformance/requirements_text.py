@@ -9,34 +9,10 @@ from typing import Any
 from ..validators.rules import all_rules
 from .catalogue import PROFILE_RULES, Catalogue, Requirement, expand_rules
 from .judge import COMMANDS
-
-LABELS: dict[str, dict[str, str]] = {
-    "nb": {"principle": "Prinsipp", "applies": "Gjelder", "standards": "Standarder", "verification": "Verifisering",
-           "rules": "regler", "tests": "tester", "manual": "manuell kontroll", "planned": "kommer",
-           "available": "finnes", "on": "på", "run": "kjøres med", "status": "status",
-           "requirements": "krav", "principles": "prinsipper", "under": "under",
-           "by_kind": "Verifisert med regler: {rule}, med tester: {test}, manuelt: {manual}",
-           "only": "Bare regler: {rule}, bare tester: {test}, bare manuelt: {manual}",
-           "without_rule": "Krav uten regel ({count}):", "not_referenced": "Regler ingen krav viser til ({count}):",
-           "valid": "gyldig", "wrote": "skrev", "cannot_write": "kan ikke skrive",
-           "inconclusive": "ikke kontrollert når disse meldes", "profile": "bare funn fra profilen",
-           "constraints": "bare funn om regelen(e)"},
-    "en": {"principle": "Principle", "applies": "Applies to", "standards": "Standards", "verification": "Verification",
-           "rules": "rules", "tests": "tests", "manual": "manual inspection", "planned": "to come",
-           "available": "available", "on": "on", "run": "run with", "status": "status",
-           "requirements": "requirements", "principles": "principles", "under": "under",
-           "by_kind": "Verified by rules: {rule}, by tests: {test}, manually: {manual}",
-           "only": "Rules only: {rule}, tests only: {test}, manual only: {manual}",
-           "without_rule": "Requirements without a rule ({count}):",
-           "not_referenced": "Rules no requirement refers to ({count}):",
-           "valid": "valid", "wrote": "wrote", "cannot_write": "cannot write",
-           "inconclusive": "not checked when these are reported", "profile": "only findings of the profile",
-           "constraints": "only findings about the constraint(s)"},
-}
-
+from .texts import table
 
 def show_lines(catalogue: Catalogue, requirement: Requirement, lang: str) -> list[str]:
-    t = LABELS[lang]
+    t = table("requirements", lang)
     principle = catalogue.principle(requirement.principle)
     lines = [f"{requirement.id}  {requirement.level}  ({t['status']}: {requirement.status})",
              requirement.title.get(lang), "",
@@ -51,7 +27,7 @@ def show_lines(catalogue: Catalogue, requirement: Requirement, lang: str) -> lis
 
 
 def verification_lines(requirement: Requirement, lang: str) -> list[str]:
-    t = LABELS[lang]
+    t = table("requirements", lang)
     registry = {rule.code: rule for rule in all_rules()}
     lines = []
     for v in requirement.rule_verifications:
@@ -98,7 +74,7 @@ def verification_json(verification: Any, lang: str) -> dict[str, Any]:
 
 def coverage_lines(catalogue: Catalogue, counts: dict[str, Any], lang: str) -> list[str]:
     """``samsvar requirements coverage`` as text: counts, requirements without a rule, rules no requirement names."""
-    t = LABELS[lang]
+    t = table("requirements", lang)
     lines = [f"{counts['requirements']} {t['requirements']} {t['under']} {counts['principles']} {t['principles']}",
              t["by_kind"].format(**counts["by_verification"]),
              t["only"].format(**counts["only"]),

@@ -63,7 +63,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
-from .fhirpath_hooks import HOOKS
+from .fhirpath_hooks import HOOKS, VALUE_MEMBER
 
 
 UCUM = "http://unitsofmeasure.org"
@@ -494,9 +494,22 @@ def _order(pair: tuple[Any, Any]) -> int | None:
     return _temporal_order(left, right) if isinstance(left, Temporal) else _quantity_order(left, right)
 
 
+def _malformed_temporal(item: Any) -> None:
+    """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
+    this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
+    if isinstance(item, ResourceNode) and (kind := _TEMPORAL_TYPES.get(item.path or "")) \
+            and (not isinstance(item.data, str) or _parse_temporal(item.data, kind) is None):
+        from .fhirpath import FhirPathMalformedTemporal
+
+        raise FhirPathMalformedTemporal(f'Invalid date/time format: "{item.data}"')
+
+
 def _comparison(engine_op: Callable[..., Any], holds: Callable[[int], bool]) -> Callable[..., Any]:
     def compare(ctx: dict[str, Any], left: Items, right: Items) -> Any:
-        pair = _typed_pair(_single(left, "a comparison"), _single(right, "a comparison"))
+        left_item, right_item = _single(left, "a comparison"), _single(right, "a comparison")
+        _malformed_temporal(left_item)
+        _malformed_temporal(right_item)
+        pair = _typed_pair(left_item, right_item)
         if pair is None:
             return engine_op(ctx, left, right)
         order = _order(pair)
@@ -655,6 +668,23 @@ def _has_value(_ctx: dict[str, Any], items: Items) -> list[bool]:
     """True when the focus is a single primitive with a value (not only extensions)."""
     values = _values(items)
     return [len(values) == 1 and isinstance(get_data(values[0]), (str, bool, int, float, Decimal, FP_Type))]
+
+
+def _value_member(ctx: dict[str, Any], items: Items) -> Items:
+    """``X.value`` as HL7's validator evaluates it: on a primitive, the primitive itself (HL7's
+    element model gives primitives a ``value``); on anything else the engine's own navigation
+    to a child ``value`` (a Quantity's number, an extension's ``value[x]``)."""
+    from fhirpathpy.engine.evaluators import create_reduce_member_invocation
+
+    found: Items = []
+    navigate = create_reduce_member_invocation(ctx["model"], "value")
+    for item in items:
+        data = get_data(item)
+        if isinstance(data, (str, bool, int, float, Decimal, FP_Type)) and not isinstance(data, FP_Quantity):
+            found.append(item)
+        else:
+            found = navigate(found, item)
+    return found
 
 
 def _resolve(_ctx: dict[str, Any], items: Items) -> Items:
@@ -908,6 +938,7 @@ _BOTH = {2: ["Any", "Any"]}
 FUNCTIONS: dict[str, dict[str, Any]] = {
     # FHIR's additions
     "hasValue": {"fn": _has_value, "arity": {0: []}},
+    VALUE_MEMBER: {"fn": _value_member, "arity": {0: []}},
     "htmlChecks": {"fn": _html_checks, "arity": {0: []}},
     "resolve": {"fn": _resolve, "arity": {0: []}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},

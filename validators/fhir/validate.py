@@ -86,7 +86,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     invariants = InvariantChecker(definitions)
     bindings = BindingChecker(definitions)
     checks = [bindings, invariants,
-              ExtensionChecker(definitions, options.allow_example_urls),
+              ExtensionChecker(definitions, options.allow_example_urls, options.hl7_paths),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
                                assume_valid_rest_references=options.assume_valid_rest_references,
                                policy=options.reference_policy, targets=options.reference_targets,

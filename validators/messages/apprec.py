@@ -31,16 +31,9 @@ from lxml import etree
 
 from ..issues import Issue, Severity
 from ..rules import declared
-from .rules import (
-    APPREC_ERRORS,
-    at,
-    child,
-    children,
-    identifier_pairs,
-    message_kind,
-    parse_datetime,
-    text,
-)
+from .identities import identifier_pairs
+from .message import APPREC_ERRORS, at, child, children, parse_datetime, text
+from .rules import message_kind
 
 APPREC_11_NS = "http://www.kith.no/xmlstds/apprec/2012-02-15"
 APPREC_11_MIG_VERSION = "v1.1 2012-02-15"
