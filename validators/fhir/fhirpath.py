@@ -40,11 +40,6 @@ class FhirPathEvaluationError(ValueError):
     data has several, a value of the wrong type): the data, not samsvar, decides it."""
 
 
-class FhirPathMalformedTemporal(FhirPathEvaluationError):
-    """A date, dateTime, instant or time value that is not one was ordered against another value:
-    HL7's validator cannot read it either ('Invalid date/time format') and fails the constraint."""
-
-
 FailureKind = str
 """``"unsupported"`` (a FHIRPath feature samsvar lacks), ``"evaluation"`` (an error FHIRPath itself
 defines, on this data) or ``"internal"`` (samsvar's FHIRPath layer failed: a bug to report)."""
@@ -58,6 +53,10 @@ def failure_kind(exc: BaseException) -> FailureKind:
     if isinstance(exc, FhirPathUnsupported):
         return "unsupported"
     if isinstance(exc, FhirPathEvaluationError) or type(exc) is Exception:
+        return "evaluation"
+    from .fhirpath_engine import FhirPathMalformedTemporal
+
+    if isinstance(exc, FhirPathMalformedTemporal):  # a malformed date on the data
         return "evaluation"
     return "internal"
 

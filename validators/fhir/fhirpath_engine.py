@@ -494,13 +494,17 @@ def _order(pair: tuple[Any, Any]) -> int | None:
     return _temporal_order(left, right) if isinstance(left, Temporal) else _quantity_order(left, right)
 
 
+class FhirPathMalformedTemporal(ValueError):
+    """A date, dateTime, instant or time value that is not one was ordered against another value:
+    HL7's validator cannot read it either ('Invalid date/time format') and fails the constraint.
+    An error on the data (``failure_kind`` 'evaluation')."""
+
+
 def _malformed_temporal(item: Any) -> None:
     """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
     this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
     if isinstance(item, ResourceNode) and (kind := _TEMPORAL_TYPES.get(item.path or "")) \
             and (not isinstance(item.data, str) or _parse_temporal(item.data, kind) is None):
-        from .fhirpath import FhirPathMalformedTemporal
-
         raise FhirPathMalformedTemporal(f'Invalid date/time format: "{item.data}"')
 
 
