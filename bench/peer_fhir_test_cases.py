@@ -11,7 +11,11 @@ samsvar has an equivalent for are passed on: ``examples`` (HL7's harness allows 
 unless it is false) as samsvar's example-urls option, and ``validateContains: IGNORE`` as
 ``--no-contained``, and the harness's resource fetcher (every URL but example.org ones
 resolves) as ``resolve_urls=False``, and ``assumeValidRestReferences`` as
-``assume_valid_rest_references``. Prints the share per topic, for the
+``assume_valid_rest_references``, ``security-checks`` as ``security_checks`` and
+``noHtmlInMarkdown`` as ``html_in_markdown="error"``, ``validateReference`` as
+``reference_policy`` with the case's ``reference_targets`` (the files the harness's fetcher
+resolves references to). Locations are compared as HL7 writes them (samsvar's ``hl7_paths``;
+``--true-paths`` for samsvar's own). Prints the share per topic, for the
 ``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
@@ -36,6 +40,9 @@ from samsvar.validators import EnvironmentProblem, Options, Severity, Validator 
 from samsvar.validators.fhir.packages import PackageCache  # noqa: E402
 
 _ANNOTATION = re.compile(r"/\*.*?\*/")
+_POLICIES = {"IGNORE": "ignore", "CHECK_TYPE_IF_EXISTS": "ignore", "CHECK_EXISTS": "exists",
+             "CHECK_EXISTS_AND_TYPE": "type", "CHECK_VALID": "valid"}
+"""HL7's reference validation policies (the harness's validateReference) as samsvar's reference_policy."""
 
 
 @dataclass
@@ -73,7 +80,9 @@ def _profile_url(path: Path) -> str | None:
     return url.get("value") if url is not None else None
 
 
-def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[str] | None = None) -> Step:
+def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[str] | None = None,
+             hl7_paths: bool = True) -> Step:
+    """One validation step; locations as HL7's validator writes them unless ``hl7_paths`` is False."""
     expected = {_normalise(p) for p in case["expected"][step]["error_paths"]}
     result = Step(case, step, expected)
     igs = list(defaults or [])
@@ -92,9 +101,17 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
         # and its resource fetcher, which takes every URL but example.org ones as resolving
         # and assumeValidRestReferences (recorded for the case; a profile step's own is not in the manifest)
         assume = bool((case.get("options") or {}).get("assumeValidRestReferences", False))
+        # and its security checks (HTML-looking strings are errors) and noHtmlInMarkdown (raw HTML in markdown an error)
+        security = bool((case.get("options") or {}).get("security-checks", False))
+        markdown = "error" if (case.get("options") or {}).get("noHtmlInMarkdown") else "warning"
+        # and its reference policy (validateReference), with the files its fetcher resolves references to
+        policy = _POLICIES.get(str((case.get("options") or {}).get("validateReference", "IGNORE")), "ignore")
+        targets = tuple(str(folder / t) for t in case.get("reference_targets") or [])
         validator = Validator(Options(cache_root=cache, igs=tuple(igs), profiles=profiles,
                                       allow_example_urls=examples, check_contained=contained, resolve_urls=False,
-                                      assume_valid_rest_references=assume))
+                                      assume_valid_rest_references=assume, security_checks=security,
+                                      html_in_markdown=markdown, reference_policy=policy,
+                                      reference_targets=targets, hl7_paths=hl7_paths))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:
@@ -106,6 +123,8 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--true-paths", action="store_true",
+                        help="samsvar's own (true) locations instead of HL7's (hl7_paths off)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every disagreement")
     parser.add_argument("--only", help="run only cases whose name contains this text")
     args = parser.parse_args()
@@ -124,7 +143,7 @@ def main() -> int:
         if args.only and args.only not in case["name"]:
             continue
         for step in case["expected"]:
-            steps.append(run_step(case, step, folder, cache, defaults))
+            steps.append(run_step(case, step, folder, cache, defaults, hl7_paths=not args.true_paths))
     elapsed = time.perf_counter() - started
 
     by_topic: dict[str, list[Step]] = collections.defaultdict(list)

@@ -32,7 +32,12 @@ def _cases() -> list[Case]:
         igs = tuple(ig if "#" in ig else str(manifest.parent / ig) for ig in document.get("igs", []))
         policy = TerminologyPolicy.from_settings(document["terminology"]) if "terminology" in document else None
         options = Options(igs=igs, terminology=policy, allow_example_urls=bool(document.get("example-urls", True)),
-                          check_contained=bool(document.get("contained", True)))
+                          check_contained=bool(document.get("contained", True)),
+                          security_checks=bool(document.get("security-checks", False)),
+                          html_in_markdown=str(document.get("html-in-markdown", "warning")),
+                          assume_valid_rest_references=bool(document.get("assume-valid-rest-references", False)),
+                          reference_policy=str(document.get("reference-policy", "ignore")),
+                          reference_targets=tuple(str(manifest.parent / t) for t in document.get("reference-targets", [])))
         reasons = document.get("reasons", {})
         cases.extend((manifest.parent / name, codes, ignored, options, reasons.get(name))
                      for name, codes in document["expected"].items())

@@ -72,6 +72,18 @@ class Options:
     """Report locations the way HL7's validator writes them where it differs from the true
     FHIRPath location (for example a Bundle's fullUrl findings on ``Bundle.entry[0]``). Off by
     default: samsvar reports where the problem is. For comparing with HL7's OperationOutcomes."""
+    reference_policy: str = "ignore"
+    """What is asked of a reference to a resource outside the document (HL7's reference validation
+    policy): ``ignore`` (nothing), ``exists`` (it resolves: FHIR-REF-006), ``type`` (and its target
+    has an allowed type), ``valid`` (and conforms to the target profiles). Outside resources resolve
+    only to the ``reference_targets``: samsvar does not fetch."""
+    reference_targets: tuple[str, ...] = ()
+    """Files (JSON or XML) of resources outside the document that references may resolve to, by ``Type/id``."""
+    security_checks: bool = False
+    """Text that looks like HTML tags in a string value is an error (HL7's ``-security-checks``);
+    by default it is information, as in HL7's validator."""
+    html_in_markdown: str = "warning"
+    """Raw HTML tags in markdown: ``warning`` (HL7's default), ``error`` (HL7's ``noHtmlInMarkdown``) or ``none``."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -268,6 +280,7 @@ class Validator:
         self.options = options
         self._definitions = None
         self._light_terminology: Any = None
+        self._targets: dict[str, dict[str, Any]] | None = None
         self._packages: list[Any] = []
         self._lock = threading.RLock()
 
@@ -405,6 +418,20 @@ class Validator:
             issue.column = issue.column or 1
         return issues
 
+    def _reference_targets(self, definitions: Any) -> dict[str, dict[str, Any]]:
+        """The resources of ``reference_targets`` by ``Type/id``, read once (unreadable files are left out)."""
+        found = self._targets
+        if found is None:
+            from .fhir.igs import read_resource_file
+
+            found = {}
+            for name in self.options.reference_targets:
+                resource = read_resource_file(Path(name), definitions)
+                if resource is not None and isinstance(resource.get("id"), str):
+                    found[f"{resource.get('resourceType')}/{resource['id']}"] = resource
+            self._targets = found
+        return found
+
     def _validate_fhir(self, document: Document, result: Result) -> list[Issue]:
         from .fhir.validate import FhirOptions, profiles_walked, validate_resource
         from .fhir.xmlformat import read_fhir_xml
@@ -421,7 +448,9 @@ class Validator:
             must_support=self.options.must_support, allow_example_urls=self.options.allow_example_urls,
             resolve_urls=self.options.resolve_urls,
             assume_valid_rest_references=self.options.assume_valid_rest_references,
-            hl7_paths=self.options.hl7_paths)
+            hl7_paths=self.options.hl7_paths, security_checks=self.options.security_checks,
+            html_in_markdown=self.options.html_in_markdown, reference_policy=self.options.reference_policy,
+            reference_targets=self._reference_targets(definitions))
         result.profiles = profiles_walked(resource, definitions, options)
         found = validate_resource(resource, definitions, options)
         if document.format == "xml":

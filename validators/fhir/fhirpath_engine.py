@@ -63,7 +63,8 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
-from .fhirpath_hooks import HOOKS
+from .fhirpath_errors import FhirPathMalformedTemporal
+from .fhirpath_hooks import HOOKS, VALUE_MEMBER
 
 
 UCUM = "http://unitsofmeasure.org"
@@ -494,12 +495,6 @@ def _order(pair: tuple[Any, Any]) -> int | None:
     return _temporal_order(left, right) if isinstance(left, Temporal) else _quantity_order(left, right)
 
 
-class FhirPathMalformedTemporal(ValueError):
-    """A date, dateTime, instant or time value that is not one was ordered against another value:
-    HL7's validator cannot read it either ('Invalid date/time format') and fails the constraint.
-    An error on the data (``failure_kind`` 'evaluation')."""
-
-
 def _malformed_temporal(item: Any) -> None:
     """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
     this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
@@ -675,6 +670,23 @@ def _has_value(_ctx: dict[str, Any], items: Items) -> list[bool]:
     """True when the focus is a single primitive with a value (not only extensions)."""
     values = _values(items)
     return [len(values) == 1 and isinstance(get_data(values[0]), (str, bool, int, float, Decimal, FP_Type))]
+
+
+def _value_member(ctx: dict[str, Any], items: Items) -> Items:
+    """``X.value`` as HL7's validator evaluates it: on a primitive, the primitive itself (HL7's
+    element model gives primitives a ``value``); on anything else the engine's own navigation
+    to a child ``value`` (a Quantity's number, an extension's ``value[x]``)."""
+    from fhirpathpy.engine.evaluators import create_reduce_member_invocation
+
+    found: Items = []
+    navigate = create_reduce_member_invocation(ctx["model"], "value")
+    for item in items:
+        data = get_data(item)
+        if isinstance(data, (str, bool, int, float, Decimal, FP_Type)) and not isinstance(data, FP_Quantity):
+            found.append(item)
+        else:
+            found = navigate(found, item)
+    return found
 
 
 def _resolve(_ctx: dict[str, Any], items: Items) -> Items:
@@ -928,6 +940,7 @@ _BOTH = {2: ["Any", "Any"]}
 FUNCTIONS: dict[str, dict[str, Any]] = {
     # FHIR's additions
     "hasValue": {"fn": _has_value, "arity": {0: []}},
+    VALUE_MEMBER: {"fn": _value_member, "arity": {0: []}},
     "htmlChecks": {"fn": _html_checks, "arity": {0: []}},
     "resolve": {"fn": _resolve, "arity": {0: []}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},

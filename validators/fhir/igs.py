@@ -101,6 +101,15 @@ def _read_loose(file: Path, definitions: Definitions) -> dict[str, Any] | None:
     return resource
 
 
+def read_resource_file(file: Path, definitions: Definitions) -> dict[str, Any] | None:
+    """One resource file (JSON or FHIR XML), or None when it holds no resource; a file that cannot
+    be read is an environment problem (the user named it)."""
+    try:
+        return _read_loose(file, definitions)
+    except EnvironmentProblem as exc:
+        raise EnvironmentProblem(str(exc).replace("--ig ", "reference target ", 1)) from None
+
+
 def load_definitions(core: str, igs: tuple[str, ...], cache_root: Path | None) -> tuple[Definitions, list[Any]]:
     """Definitions of the core package, then of every ``--ig`` in order; and the packages used."""
     cache = PackageCache(cache_root)

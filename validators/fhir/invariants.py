@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
-from .fhirpath import HOOKS, Hooks, compile_expression, failure_kind
+from .fhirpath import HOOKS, FhirPathMalformedTemporal, Hooks, compile_expression, failure_kind
 from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
@@ -189,8 +189,6 @@ class InvariantChecker:
                     outcome = self._evaluate(compiled, visit, engine)
             reason = ""
             if isinstance(outcome, Exception):
-                from .fhirpath_engine import FhirPathMalformedTemporal  # loaded: the engine raised this
-
                 if not isinstance(outcome, FhirPathMalformedTemporal):
                     yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
                     continue

@@ -28,6 +28,7 @@ from .references import ReferenceChecker
 from .searchparameter import SearchParameterChecker
 from .structure import StructureChecker
 from .observations import ObservationChecker
+from .textcontent import TextContentChecker
 from .urls import UrlChecker
 from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
 
@@ -48,6 +49,14 @@ class FhirOptions:
     """A RESTful reference's type is its target's type even when the target is elsewhere (FHIR-REF-001 an error)."""
     hl7_paths: bool = False
     """Report locations as HL7's validator writes them where it differs from the true location."""
+    reference_policy: str = "ignore"
+    """HL7's reference validation policy for references outside the document (``ignore``, ``exists``, ``type``, ``valid``)."""
+    reference_targets: dict[str, Any] | None = None
+    """Resources outside the document that references may resolve to, by ``Type/id``."""
+    security_checks: bool = False
+    """Text that looks like HTML in a string is an error (HL7's ``-security-checks``), not a hint."""
+    html_in_markdown: str = "warning"
+    """What raw HTML in markdown is: ``none`` (not reported), ``warning`` or ``error``."""
 
 
 def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
@@ -78,15 +87,17 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     invariants = InvariantChecker(definitions)
     bindings = BindingChecker(definitions)
     checks = [bindings, invariants,
-              ExtensionChecker(definitions, options.allow_example_urls),
+              ExtensionChecker(definitions, options.allow_example_urls, options.hl7_paths),
               ReferenceChecker(definitions, conforms_to=invariants.conforms_to,
                                assume_valid_rest_references=options.assume_valid_rest_references,
-                               hl7_paths=options.hl7_paths),
+                               policy=options.reference_policy, targets=options.reference_targets,
+                               allow_example_urls=options.allow_example_urls, hl7_paths=options.hl7_paths),
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
-              AttachmentChecker(), ObservationChecker()]
+              AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
+              ObservationChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     displays: list[Issue] = []  # wrong displays wait for the profiles: a bound value set may give the display
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
