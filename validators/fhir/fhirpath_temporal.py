@@ -220,6 +220,9 @@ def shift_temporal(value: Temporal, unit: str, amount: Decimal) -> Temporal:
 def reject_malformed_temporal(item: Any) -> None:
     """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
     this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
-    if isinstance(item, ResourceNode) and (kind := _TEMPORAL_TYPES.get(item.path or "")) \
-            and (not isinstance(item.data, str) or _parse_temporal(item.data, kind) is None):
-        raise FhirPathMalformedTemporal(f'Invalid date/time format: "{item.data}"')
+    data = item.data if isinstance(item, ResourceNode) else None
+    if data is None or isinstance(data, (dict, list)):
+        return  # no value (a primitive with extensions only), or a shape the structure check reports
+    kind = _TEMPORAL_TYPES.get(item.path or "")
+    if kind and (not isinstance(data, str) or _parse_temporal(data, kind) is None):
+        raise FhirPathMalformedTemporal(f'Invalid date/time format: "{data}"')
