@@ -14,7 +14,8 @@ resolves) as ``resolve_urls=False``, and ``assumeValidRestReferences`` as
 ``assume_valid_rest_references``, ``security-checks`` as ``security_checks`` and
 ``noHtmlInMarkdown`` as ``html_in_markdown="error"``, ``validateReference`` as
 ``reference_policy`` with the case's ``reference_targets`` (the files the harness's fetcher
-resolves references to). Prints the share per topic, for the
+resolves references to). Locations are compared as HL7 writes them (samsvar's ``hl7_paths``;
+``--true-paths`` for samsvar's own). Prints the share per topic, for the
 ``clean`` tier, overall, and (``--verbose``) every disagreement.
 """
 
@@ -79,7 +80,9 @@ def _profile_url(path: Path) -> str | None:
     return url.get("value") if url is not None else None
 
 
-def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[str] | None = None) -> Step:
+def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[str] | None = None,
+             hl7_paths: bool = True) -> Step:
+    """One validation step; locations as HL7's validator writes them unless ``hl7_paths`` is False."""
     expected = {_normalise(p) for p in case["expected"][step]["error_paths"]}
     result = Step(case, step, expected)
     igs = list(defaults or [])
@@ -108,7 +111,7 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
                                       allow_example_urls=examples, check_contained=contained, resolve_urls=False,
                                       assume_valid_rest_references=assume, security_checks=security,
                                       html_in_markdown=markdown, reference_policy=policy,
-                                      reference_targets=targets))
+                                      reference_targets=targets, hl7_paths=hl7_paths))
         target = folder / case["file"]
         outcome = validator.validate_bytes(str(target), target.read_bytes())
     except EnvironmentProblem as exc:
@@ -120,6 +123,8 @@ def run_step(case: dict, step: str, folder: Path, cache: Path, defaults: list[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--true-paths", action="store_true",
+                        help="samsvar's own (true) locations instead of HL7's (hl7_paths off)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every disagreement")
     parser.add_argument("--only", help="run only cases whose name contains this text")
     args = parser.parse_args()
@@ -138,7 +143,7 @@ def main() -> int:
         if args.only and args.only not in case["name"]:
             continue
         for step in case["expected"]:
-            steps.append(run_step(case, step, folder, cache, defaults))
+            steps.append(run_step(case, step, folder, cache, defaults, hl7_paths=not args.true_paths))
     elapsed = time.perf_counter() - started
 
     by_topic: dict[str, list[Step]] = collections.defaultdict(list)

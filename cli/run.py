@@ -113,6 +113,7 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
       samsvar run security -t https://api.example.no/fhir --preset helseid.toml
       samsvar run messaging -t http://127.0.0.1:8080/messaging -k apprec
       samsvar run messaging -t file:///srv/edi/samsvar
+      samsvar run smart -t http://127.0.0.1:8080/fhir -i other-patient=samsvar-smart-other-patient
       samsvar run security -t https://api.example.no/fhir --preset helseid.toml \\
           --declare erklaering.json --sign virksomhet.p12 --system-name "EPJ Nord" --system-version 4.2
     """

@@ -30,6 +30,9 @@ def _sandbox_fault_help() -> str:
 @click.option("--dpop-required", is_flag=True, help="Issue and accept DPoP-bound tokens only (RFC 9449, as HelseID "
               "asks of new clients); without it a token request with a DPoP proof gets a bound token.")
 @click.option("--dpop-nonce", is_flag=True, help="Demand server nonces in DPoP proofs (use_dpop_nonce, DPoP-Nonce).")
+@click.option("--smart", is_flag=True, help="SMART App Launch for a citizen app: /fhir/.well-known/smart-configuration, "
+              "/smart/authorize (a fixed test patient, no browser), /smart/token (PKCE S256), and the FHIR API taking "
+              "patient-level SMART tokens; seeds the test patient and another patient.")
 @click.option("--drop", "drop_dir", type=click.Path(file_okay=False, path_type=Path),
               help="File-drop transport: messages in DIR/inbox/*.xml, AppRecs to DIR/outbox, messages moved "
                    "to DIR/processed.")
@@ -40,18 +43,19 @@ def _sandbox_fault_help() -> str:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The PEM private key of --tls-cert.")
 def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...], auth: bool | None,
-            clients: tuple[str, ...], dpop_required: bool, dpop_nonce: bool, drop_dir: Path | None,
+            clients: tuple[str, ...], dpop_required: bool, dpop_nonce: bool, smart: bool, drop_dir: Path | None,
             apprec_delay: float, tls_cert: Path | None, tls_key: Path | None) -> None:
     """Serve the reference sandbox: a small conformant FHIR R4 (JSON) and messaging endpoint.
 
-    FHIR at /fhir, MsgHead messages answered with their AppRec at /messaging, and with --auth a
-    HelseID-style token endpoint at /token. Serves until Ctrl-C; exit 3 when the port is taken.
+    FHIR at /fhir, MsgHead messages answered with their AppRec at /messaging, with --auth a
+    HelseID-style token endpoint at /token, and with --smart SMART App Launch for a citizen app. Serves until Ctrl-C; exit 3 when the port is taken.
 
     \b
     Examples:
       samsvar sandbox
       samsvar sandbox --port 0 --fault no-paging --fault wrong-status
       samsvar sandbox --client test-client=client-public.pem --drop meldinger/
+      samsvar sandbox --smart --fault smart-leak-search
     """
     import signal
     import time
@@ -71,7 +75,7 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
         raise click.UsageError("give --tls-cert and --tls-key together")
     config = SandboxConfig(host=host, port=port, data_dir=data_dir, faults=chosen,
                            auth=bool(keys) if auth is None else auth, clients=keys, drop_dir=drop_dir,
-                           dpop_required=dpop_required, dpop_nonce=dpop_nonce,
+                           dpop_required=dpop_required, dpop_nonce=dpop_nonce, smart=smart,
                            apprec_delay=apprec_delay, tls_cert=tls_cert, tls_key=tls_key)
     try:
         running = serve_in_thread(config)
@@ -88,6 +92,11 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
     if config.auth:
         click.echo(f"  token:      {running.token_url}  (clients: {', '.join(keys) or 'none'}; "
                    f"discovery: {running.base_url}/.well-known/openid-configuration)")
+    if smart:
+        from ..conformance.sandbox.smart import CLIENT_ID, OTHER_PATIENT, REDIRECT_URI, TEST_PATIENT
+
+        click.echo(f"  SMART:      {running.fhir_url}/.well-known/smart-configuration  (client_id {CLIENT_ID}, "
+                   f"redirect_uri {REDIRECT_URI}; test patient {TEST_PATIENT}, another patient {OTHER_PATIENT})")
     if drop_dir is not None:
         click.echo(f"  file drop:  {drop_dir / 'inbox'} -> {drop_dir / 'outbox'}")
     click.echo(f"  data:       {running.sandbox.data_dir}")

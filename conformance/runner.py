@@ -33,7 +33,7 @@ from .suite import BROKEN, SKIPPED, UNANSWERED, LiveTest, ResponseValidator, Run
 from .testdata import RunTag
 
 ENTRY_POINT_GROUP = "samsvar.suites"
-BUILT_IN = ("fhir_api", "messaging", "security")
+BUILT_IN = ("fhir_api", "messaging", "security", "smart")
 """Modules of samsvar.conformance.suites, each with a SUITE."""
 
 

@@ -140,3 +140,11 @@ def test_expected_apprec_for_pack_findings(folder: str, name: str, error: str, t
     status = receipt.find("{*}Status").get("V")
     assert [e.get("V") for e in receipt.findall("{*}Error")] == [error]
     assert status == ("3" if error == "X99" else "2")
+
+
+def test_a_citizen_renewal_carrying_an_m1_is_judged_as_helsenorge_s(terminology: TerminologyService) -> None:
+    """DIALOG_INNBYGGER_RESEPTFORNYELSE may carry an M1: its receipt is the citizen pack's rule, not e-resept's."""
+    root = parse(FIXTURES / "messages" / "eresept" / "m1-ack-no-receipt.xml")
+    root.find(".//{*}MsgInfo/{*}Type").set("V", "DIALOG_INNBYGGER_RESEPTFORNYELSE")
+    raised = {i.rule for i in packs.check_message(root, terminology, today=date(2024, 5, 2))}
+    assert "MSG-RULE-037" in raised and "MSG-RULE-032" not in raised

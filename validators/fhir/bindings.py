@@ -44,6 +44,14 @@ def terminology(definitions: Definitions) -> Any:
 OWN_LISTS = "samsvar.profiles#local"
 """The package ref of samsvar's own terminology (``profiles/terminology``: Volven lists from the public
 viewer, current codes only)."""
+STANDARD_LISTS = frozenset({"urn:iso:std:iso:3166"})
+"""Code systems in samsvar's own terminology that are the standard's whole list (ISO 3166-1), not a
+viewer's copy: an unknown code there is an error, as for any code system loaded in full."""
+
+
+def partial_own_list(definitions: Definitions, system: Any) -> bool:
+    """A code system of samsvar's own that may lack codes (a Volven list from the public viewer)."""
+    return isinstance(system, str) and system not in STANDARD_LISTS and definitions.source(system) == OWN_LISTS
 
 
 class BindingChecker:
@@ -61,10 +69,51 @@ class BindingChecker:
     def relevant(element: dict[str, Any], code: str | None) -> bool:
         """Whether values of this element can break a binding (asked once per element and type)."""
         binding = element.get("binding")
-        return bool(binding) and code in _CODING_TYPES and binding.get("strength") in ("required", "extensible") \
-            and bool(binding.get("valueSet"))
+        return bool(binding) and code in _CODING_TYPES and (
+            binding.get("strength") in ("required", "extensible") and bool(binding.get("valueSet"))
+            or bool(additional_bindings(binding)))
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
+        yield from self._base(visit)
+        binding = visit.element.get("binding")
+        if binding and visit.code in _CODING_TYPES:
+            for additional in additional_bindings(binding):
+                yield from self._additional(visit, additional)
+
+    def _additional(self, visit: Visit, additional: dict[str, Any]) -> Iterator[Issue]:
+        """An additional binding (R5's ``binding.additional``, in R4 as an extension), with HL7's
+        severities: purpose ``required`` or ``maximum`` an error when no code is in the value set,
+        ``extensible`` a warning, ``preferred`` information; other purposes (candidate, current,
+        ui, starter, component) are documentation. One with a usage context applies only where
+        the instance has the value the context names (samsvar judges the profile's own usage
+        codes; others it cannot tell and leaves alone)."""
+        strength = _ADDITIONAL_STRENGTH.get(str(additional.get("purpose")))
+        url = additional.get("valueSet")
+        if strength is None or not isinstance(url, str) or not _in_scope(additional.get("usage") or [], visit):
+            return
+        codings = _codings(visit.value, visit.code)
+        if not codings:
+            return
+        verdicts = [self.service.validate_code(system, item, None, url) for system, item, _ in codings]
+        if any(v.valid is True for v in verdicts) or not all(v.valid is False for v in verdicts):
+            return  # in the value set, or not decidable offline (the base binding's checks say so)
+        shown = ", ".join(f"{s}#{c}" if s else c for s, c, _ in codings)
+        label = self._label(url)
+        where = {"path": visit.path, "expression": visit.expression}
+        if strength == "required":
+            yield NOT_IN_VALUE_SET.issue(f"None of the codings provided are in the value set {label} specified in an "
+                                         f"additional binding, and a coding from this value set is required "
+                                         f"(codes = {shown})", **where)
+        elif strength == "extensible":
+            yield NOT_IN_EXTENSIBLE.issue(f"None of the codings provided are in the value set {label} specified in an "
+                                          f"additional binding, and a coding should come from this value set unless it "
+                                          f"has no suitable code (codes = {shown})", **where)
+        else:
+            yield NOT_IN_EXTENSIBLE.issue(f"None of the codings provided are in the value set {label} specified in an "
+                                          f"additional binding, and a coding is recommended to come from this value set "
+                                          f"(codes = {shown})", severity=Severity.INFORMATION, **where)
+
+    def _base(self, visit: Visit) -> Iterator[Issue]:
         value, element, code = visit.value, visit.element, visit.code
         binding = element.get("binding")
         if not binding or code not in _CODING_TYPES or binding.get("strength") not in ("required", "extensible"):
@@ -140,7 +189,7 @@ class BindingChecker:
         for unknown codes of those lists (FHIR-TX-001). A code the list has but the value set leaves out
         stays an error."""
         for system, item, _ in codings:
-            if not isinstance(system, str) or self.definitions.source(system) != OWN_LISTS:
+            if not partial_own_list(self.definitions, system):
                 return False
             verdict = self.service.validate_code(system, item, None)
             if not (verdict.valid is False and verdict.kind == "unknown-code"):
@@ -151,6 +200,64 @@ class BindingChecker:
         value_set = self.definitions.get(url)
         name = value_set.get("name") if value_set else None
         return f"'{name}' ({url})" if name else f"({url})"
+
+
+ADDITIONAL_BINDING_EXTENSIONS = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional",
+    "http://hl7.org/fhir/tools/StructureDefinition/additional-binding")
+"""R5's ``ElementDefinition.binding.additional`` in R4: the cross-version extension and HL7's tooling one."""
+_ADDITIONAL_STRENGTH = {"required": "required", "maximum": "required", "extensible": "extensible",
+                        "preferred": "preferred"}
+"""The additional-binding purposes HL7's validator tests, as binding strengths."""
+
+
+def additional_bindings(binding: dict[str, Any]) -> list[dict[str, Any]]:
+    """The additional bindings of a binding: ``{purpose, valueSet, usage: [UsageContext], any}``."""
+    found = []
+    for extension in binding.get("extension") or []:
+        if not isinstance(extension, dict) or extension.get("url") not in ADDITIONAL_BINDING_EXTENSIONS:
+            continue
+        parts: dict[str, Any] = {"usage": []}
+        for part in extension.get("extension") or []:
+            if not isinstance(part, dict):
+                continue
+            name = part.get("url")
+            value = next((v for k, v in part.items() if k.startswith("value")), None)
+            if name == "usage":
+                parts["usage"].append(value)
+            elif isinstance(name, str):
+                parts[name] = value
+        found.append(parts)
+    return found
+
+
+def _in_scope(usages: list[Any], visit: Visit) -> bool:
+    """Every usage context of an additional binding holds for the instance: its code names an
+    element of the resource (``Observation.category``) whose value matches the context's."""
+    for usage in usages:
+        if not isinstance(usage, dict) or not isinstance(usage.get("code"), dict):
+            return False
+        path = str(usage["code"].get("code") or "")
+        wanted = usage.get("valueCodeableConcept") or usage.get("valueCoding")
+        if not path or not isinstance(wanted, dict) or not _data_matches(visit.resource, path, wanted):
+            return False
+    return True
+
+
+def _data_matches(resource: dict[str, Any], path: str, wanted: dict[str, Any]) -> bool:
+    steps = path.split(".")
+    if steps[0] != resource.get("resourceType"):
+        return False
+    values: list[Any] = [resource]
+    for step in steps[1:]:
+        values = [v for item in values if isinstance(item, dict)
+                  for v in (item.get(step) if isinstance(item.get(step), list) else [item.get(step)]) if v is not None]
+    targets = [c for c in (wanted.get("coding") or [wanted]) if isinstance(c, dict)]
+    for value in values:
+        codings = [c for c in (value.get("coding") or [value]) if isinstance(c, dict)] if isinstance(value, dict) else []
+        if any(c.get("system") == t.get("system") and c.get("code") == t.get("code") for c in codings for t in targets):
+            return True
+    return False
 
 
 def value_set_displays(value_set: dict[str, Any], system: Any, code: str) -> set[str]:
@@ -254,7 +361,7 @@ class CodingChecker:
         if index is None:
             return  # not available locally: bindings and the policy decide what to say
         verdict = self.service.validate_code(system, code, display if isinstance(display, str) else None)
-        ours = self.definitions.source(system) == OWN_LISTS
+        ours = partial_own_list(self.definitions, system)
         if verdict.valid is False and verdict.kind == "unknown-code":
             note = (" (samsvar's copy of this list comes from the public viewer and has no retired codes: check "
                     "that the code is current)") if ours else ""
@@ -262,10 +369,15 @@ class CodingChecker:
                                      expression=f"{visit.expression}.code", severity=Severity.WARNING if ours else None)
         elif verdict.display_ok is False:
             choices = " or ".join(f"'{d}'" for d in verdict.displays[:6])
+            # ISO 3166's names exist in several forms ("United States of America (the)"); samsvar
+            # holds the short, official and common names, so another form is only a warning
+            standard = system in STANDARD_LISTS
+            note = (" (samsvar holds the short, official and common English names; the standard's texts exist in "
+                    "other forms too)") if standard else ""
             yield WRONG_DISPLAY.issue(
-                f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}",
+                f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}{note}",
                 path=(*visit.path, "display"), expression=f"{visit.expression}.display",
-                severity=Severity.WARNING if ours else None)
+                severity=Severity.WARNING if ours or standard else None)
 
     def _quantity(self, visit: Visit) -> Iterator[Issue]:
         """A Quantity's code, where its system is a code system loaded in full (UCUM is not: its
@@ -275,6 +387,6 @@ class CodingChecker:
             return
         verdict = self.service.validate_code(system, code, None)
         if verdict.valid is False and verdict.kind == "unknown-code":
-            ours = self.definitions.source(system) == OWN_LISTS
+            ours = partial_own_list(self.definitions, system)
             yield UNKNOWN_CODE.issue(verdict.message, path=(*visit.path, "code"), expression=f"{visit.expression}.code",
                                      severity=Severity.WARNING if ours else None)

@@ -54,9 +54,11 @@ _EXAMPLE_DOMAIN = re.compile(r"^https?://(?:[^/]*\.)?(?:example\.(?:org|com|net)
 
 
 class ExtensionChecker:
-    def __init__(self, definitions: Definitions, allow_example_urls: bool = True) -> None:
+    def __init__(self, definitions: Definitions, allow_example_urls: bool = True, hl7_paths: bool = False) -> None:
         self.definitions = definitions
         self.allow_example_urls = allow_example_urls
+        self.hl7_paths = hl7_paths
+        """Write locations as HL7's validator does: some extension findings on ``extension[i][url='...']``."""
         self._compiled: dict[str, Any] = {}
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
@@ -94,11 +96,13 @@ class ExtensionChecker:
             return
         if "|" in url:
             canonical, version = url.split("|", 1)
-            yield VERSIONED_URL.issue(
-                f"The extension URL must not contain a version (found '|{version}'; Extension.url is fixed to "
-                f"'{canonical}' in its definition). The extension was validated against version "
-                f"{definition.get('version') or '(none given)'} of the extension", path=(*visit.path, "url"),
-                expression=f"{visit.expression}.url")
+            message = (f"The extension URL must not contain a version (found '|{version}'; Extension.url is fixed to "
+                       f"'{canonical}' in its definition). The extension was validated against version "
+                       f"{definition.get('version') or '(none given)'} of the extension")
+            if self.hl7_paths:  # HL7's validator: the version on the extension, the fixed url on its url
+                yield VERSIONED_URL.issue(message, path=(*visit.path, "url"), expression=f"{visit.expression}[url='{url}']")
+                message = f"Value is '{url}' but is fixed to '{canonical}' in the extension's definition"
+            yield VERSIONED_URL.issue(message, path=(*visit.path, "url"), expression=f"{visit.expression}.url")
         yield from self._context(visit, url, definition)
         yield from self._content(visit, url, definition, visit.value, visit.expression)
 
@@ -131,7 +135,8 @@ class ExtensionChecker:
             if isinstance(child_url, str) and not _ABSOLUTE.match(child_url) and child_url not in known:
                 yield UNKNOWN_SUB.issue(f"Sub-extension url '{child_url}' is not defined by the Extension {url}",
                                         path=(*visit.path, "extension", i),
-                                        expression=f"{expression}.extension[{i}]")
+                                        expression=f"{expression}.extension[{i}]"
+                                        + (f"[url='{child_url}']" if self.hl7_paths else ""))
             elif isinstance(child_url, str) and child_url in known:
                 yield from self._content(visit, url, definition, child, f"{expression}.extension[{i}]",
                                          f"{prefix}.extension:{known[child_url]}")

@@ -18,27 +18,14 @@ from typing import Any
 
 from ..cache import parsed_fhirpath
 from .fhirpath_fast import compile_fast
-from .fhirpath_hooks import HOOKS, Hooks
+from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal, FhirPathUnsupported
+from .fhirpath_hooks import HOOKS, VALUE_MEMBER, Hooks
 
-__all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathUnsupported", "Hooks", "compile_expression",
+__all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathMalformedTemporal", "FhirPathUnsupported", "Hooks", "compile_expression",
            "failure_kind", "parser_version"]
 
 
 # --- Compiling and evaluating ------------------------------------------------------------------
-
-class FhirPathUnsupported(Exception):
-    """A FHIRPath feature samsvar's engine does not support (found when the expression is compiled,
-    before any data is seen): the constraint is not checked, and the message names the feature."""
-
-    def __init__(self, feature: str) -> None:
-        super().__init__(f"unsupported FHIRPath feature: {feature}")
-        self.feature = feature
-
-
-class FhirPathEvaluationError(ValueError):
-    """The expression is in error on this data as FHIRPath defines it (one item expected where the
-    data has several, a value of the wrong type): the data, not samsvar, decides it."""
-
 
 FailureKind = str
 """``"unsupported"`` (a FHIRPath feature samsvar lacks), ``"evaluation"`` (an error FHIRPath itself
@@ -101,6 +88,8 @@ class Compiled:
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self._tree = parsed_fhirpath(expression, _parse, parser_version())["children"][0]  # disk cache
+        if _VALUE_NAVIGATION.search(expression):
+            self._tree = _with_value_member(self._tree)
         self._constants = _fhir_constants(expression)
         self.fast = compile_fast(self._tree)
         """The expression on plain JSON (``fast(focus_items(value, type_path))``) when it is simple
@@ -114,6 +103,32 @@ class Compiled:
         from .fhirpath_engine import evaluate
 
         return evaluate(self._tree, self._constants, resource, context)
+
+
+_VALUE_NAVIGATION = re.compile(r"\.\s*`?value`?(?![\w(`])")
+
+
+def _with_value_member(tree: dict[str, Any]) -> dict[str, Any]:
+    """The tree with every ``X.value`` navigation as samsvar's ``value`` member function, which
+    gives a primitive itself, as HL7's validator does (``birthDate.value``); other navigation
+    to ``value`` is unchanged. Expressions without ``.value`` are not rewritten (and stay simple
+    enough for the fast evaluator)."""
+    replacement = _parse(f"x.{VALUE_MEMBER}()")["children"][0]["children"][1]
+
+    def rewrite(node: dict[str, Any]) -> dict[str, Any]:
+        children = [rewrite(c) for c in node.get("children") or []]
+        if node.get("type") == "InvocationExpression" and len(children) == 2 and _is_value_member(children[1]):
+            children[1] = replacement
+        return {**node, "children": children} if "children" in node else node
+
+    return rewrite(tree)
+
+
+def _is_value_member(node: dict[str, Any]) -> bool:
+    if node.get("type") != "MemberInvocation":
+        return False
+    identifier = (node.get("children") or [{}])[0]
+    return identifier.get("type") == "Identifier" and identifier.get("text") == "value"
 
 
 def compile_expression(expression: str) -> Compiled:

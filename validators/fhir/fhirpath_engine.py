@@ -61,11 +61,11 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
-from .fhirpath_hooks import HOOKS
+from .fhirpath_hooks import HOOKS, VALUE_MEMBER
 from .fhirpath_quantity import UCUM, Quantity, as_decimal, as_quantity, canonical_quantity, quantity_order
 from .fhirpath_temporal import (
-    Temporal, as_temporal, as_temporal_like, decimal_places, render_temporal, shift_temporal, temporal_boundary,
-    temporal_order,
+    Temporal, as_temporal, as_temporal_like, decimal_places, reject_malformed_temporal, render_temporal,
+    shift_temporal, temporal_boundary, temporal_order,
 )
 
 Items = list[Any]  # a FHIRPath collection as the engine holds it: typed nodes and plain values
@@ -168,7 +168,10 @@ def _order(pair: tuple[Any, Any]) -> int | None:
 
 def _comparison(engine_op: Callable[..., Any], holds: Callable[[int], bool]) -> Callable[..., Any]:
     def compare(ctx: dict[str, Any], left: Items, right: Items) -> Any:
-        pair = _typed_pair(_single(left, "a comparison"), _single(right, "a comparison"))
+        left_item, right_item = _single(left, "a comparison"), _single(right, "a comparison")
+        reject_malformed_temporal(left_item)
+        reject_malformed_temporal(right_item)
+        pair = _typed_pair(left_item, right_item)
         if pair is None:
             return engine_op(ctx, left, right)
         order = _order(pair)
@@ -327,6 +330,23 @@ def _has_value(_ctx: dict[str, Any], items: Items) -> list[bool]:
     """True when the focus is a single primitive with a value (not only extensions)."""
     values = _values(items)
     return [len(values) == 1 and isinstance(get_data(values[0]), (str, bool, int, float, Decimal, FP_Type))]
+
+
+def _value_member(ctx: dict[str, Any], items: Items) -> Items:
+    """``X.value`` as HL7's validator evaluates it: on a primitive, the primitive itself (HL7's
+    element model gives primitives a ``value``); on anything else the engine's own navigation
+    to a child ``value`` (a Quantity's number, an extension's ``value[x]``)."""
+    from fhirpathpy.engine.evaluators import create_reduce_member_invocation
+
+    found: Items = []
+    navigate = create_reduce_member_invocation(ctx["model"], "value")
+    for item in items:
+        data = get_data(item)
+        if isinstance(data, (str, bool, int, float, Decimal, FP_Type)) and not isinstance(data, FP_Quantity):
+            found.append(item)
+        else:
+            found = navigate(found, item)
+    return found
 
 
 def _resolve(_ctx: dict[str, Any], items: Items) -> Items:
@@ -580,6 +600,7 @@ _BOTH = {2: ["Any", "Any"]}
 FUNCTIONS: dict[str, dict[str, Any]] = {
     # FHIR's additions
     "hasValue": {"fn": _has_value, "arity": {0: []}},
+    VALUE_MEMBER: {"fn": _value_member, "arity": {0: []}},
     "htmlChecks": {"fn": _html_checks, "arity": {0: []}},
     "resolve": {"fn": _resolve, "arity": {0: []}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},

@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Callable
 
+from .fhirpath_hooks import VALUE_MEMBER
+
 
 UNDECIDED: Any = object()
 """The fast path cannot answer for this data: evaluate with the engine."""
@@ -268,6 +270,25 @@ def _member(name: str) -> Fn:
     return navigate
 
 
+def _value_member() -> Fn:
+    """``X.value``: a primitive's value is itself (as in HL7's validator); else navigation to ``value``."""
+    member = _member("value")
+
+    def value_member(items: Items, this: Any, env: Any) -> Any:
+        found: Items = []
+        for item in items:
+            if type(item) is Node and not isinstance(item[0], (Mapping, list)):
+                found.append(item)
+                continue
+            navigated = member([item], this, env)
+            if navigated is UNDECIDED:
+                return UNDECIDED
+            found.extend(navigated)
+        return found
+
+    return value_member
+
+
 def _function(children: list[dict[str, Any]]) -> Fn:
     if len(children) != 1 or children[0].get("type") != "Functn":
         raise _Unsupported("function")
@@ -278,6 +299,8 @@ def _function(children: list[dict[str, Any]]) -> Fn:
     arguments = (parts[1].get("children") or []) if len(parts) == 2 else []
     if len(parts) == 2 and (parts[1].get("type") != "ParamList" or not arguments):
         raise _Unsupported("parameters")
+    if name == VALUE_MEMBER and not arguments:
+        return _value_member()
     simple = _SIMPLE.get(name)
     if simple is not None and not arguments:
         return lambda items, _this, _env: simple(items)

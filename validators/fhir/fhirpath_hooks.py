@@ -16,4 +16,7 @@ class Hooks:
     member_of: Callable[[Any, str], bool | None] | None = None    # (code/Coding/CodeableConcept value, value set url) -> True/False/None
 
 
+VALUE_MEMBER = "samsvarValueMember"
+"""The function samsvar evaluates ``X.value`` navigation with (a primitive's value is itself, as in HL7's validator)."""
+
 HOOKS: contextvars.ContextVar[Hooks] = contextvars.ContextVar("samsvar_fhirpath_hooks", default=Hooks())

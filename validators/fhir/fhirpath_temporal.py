@@ -21,6 +21,8 @@ from dateutil.relativedelta import relativedelta
 from fhirpathpy.engine.nodes import FP_DateTime, FP_Time, ResourceNode
 from fhirpathpy.engine.util import get_data
 
+from .fhirpath_errors import FhirPathMalformedTemporal
+
 
 _DATE_TIME = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T(?:(\d{2})(?::(\d{2})(?::(\d{2}(?:\.\d+)?))?)?)?)?"
                         r"(Z|[+-]\d{2}:\d{2})?")
@@ -213,3 +215,14 @@ def shift_temporal(value: Temporal, unit: str, amount: Decimal) -> Temporal:
     count = int(amount)
     delta = relativedelta(microseconds=count * 1000) if step == "milliseconds" else relativedelta(**{step: count})
     return _at(_moment(value) + delta, value, value.offset)
+
+
+def reject_malformed_temporal(item: Any) -> None:
+    """A date, dateTime, instant or time value that is not one cannot be ordered: an error on
+    this data (HL7's validator: 'Invalid date/time format', and the constraint fails)."""
+    data = item.data if isinstance(item, ResourceNode) else None
+    if data is None or isinstance(data, (dict, list)):
+        return  # no value (a primitive with extensions only), or a shape the structure check reports
+    kind = _TEMPORAL_TYPES.get(item.path or "")
+    if kind and (not isinstance(data, str) or _parse_temporal(data, kind) is None):
+        raise FhirPathMalformedTemporal(f'Invalid date/time format: "{data}"')

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
-from .fhirpath import HOOKS, Hooks, compile_expression, failure_kind
+from .fhirpath import HOOKS, FhirPathMalformedTemporal, Hooks, compile_expression, failure_kind
 from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
@@ -187,20 +187,27 @@ class InvariantChecker:
                     if engine is None:  # one set of hooks, focus and variables per visit
                         engine = self._engine_context(visit)
                     outcome = self._evaluate(compiled, visit, engine)
+            reason = ""
             if isinstance(outcome, Exception):
-                yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
-            elif outcome == [False]:
+                if not isinstance(outcome, FhirPathMalformedTemporal):
+                    yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
+                    continue
+                # a malformed date, dateTime or time ordered against another value: HL7's validator
+                # cannot read it either and reports the constraint as failed, at its severity
+                reason = f" ({describe_failure(outcome)})"
+                outcome = [False]
+            if outcome == [False]:
                 constraint = step.constraint
                 if _best_practice(constraint):
                     issue = BEST_PRACTICE.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice)",
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice){reason}",
                         path=visit.path, expression=visit.expression)
                     issue.constraint = step.key
                     yield issue
                 else:
                     severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
                     issue = INVARIANT_FAILED.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression})",
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression}){reason}",
                         path=visit.path, expression=visit.expression, severity=severity)
                     issue.constraint = step.key
                     yield issue

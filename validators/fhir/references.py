@@ -98,6 +98,19 @@ class BundleIndex:
             return self.by_full_url.get(f"urn:uuid:{match.group(2)}", [])
         return self.by_tail.get(reference) or self.by_type_id.get(reference, [])
 
+    def resolve_from(self, reference: str, referrer: str | None, source: dict[str, Any]) -> list[dict[str, Any]]:
+        """Resolution as a document's links are followed (HL7's ``resolveInBundle``, bundle.html#references):
+        an absolute reference by fullUrl; a relative one only against the base of the referring
+        entry's RESTful fullUrl, and only where that fullUrl ends with the referrer's own type and
+        id. From a ``urn:uuid`` fullUrl a relative reference points to the server the Bundle came
+        from, not into the Bundle."""
+        if _ABSOLUTE.match(_unversioned(reference)):
+            return self.resolve(reference)
+        own = f"{source.get('resourceType')}/{source.get('id')}"
+        if not isinstance(referrer, str) or not _RESTFUL_BASE.match(referrer) or not referrer.endswith("/" + own):
+            return []
+        return self.resolve(reference, referrer)
+
     def near_misses(self, reference: str) -> int:
         """How many resources have the reference's type and id but another identity."""
         match = _RELATIVE.fullmatch(_unversioned(reference))
@@ -151,6 +164,22 @@ _DOCUMENT_KEYS = frozenset({
 inside the Bundle (documents.html#content, messaging.html)."""
 
 
+_FIRST_ENTRY = re.compile(r"\[\d+\]$")
+_INDEX = re.compile(r"\[(\d+)\]")
+_SECTION_KEY = re.compile(r"\.section\[\d+\](?=\.(?:author|focus)(?:\[\d+\])?$)")
+
+
+def hl7_document_path(expression: str) -> str:
+    """Where HL7's validator writes a finding of its document and message checks (the references
+    of the Composition or MessageHeader that must resolve in the Bundle): it counts the first
+    entry and the repetitions from 1 (``Bundle.entry[1].resource.section[1].entry[1]`` for the
+    first section entry), a section's author or focus on the element that holds the section, and
+    a MessageHeader's focus without an index."""
+    shifted = _INDEX.sub(lambda m: f"[{int(m.group(1)) + 1}]", expression)
+    shifted = _SECTION_KEY.sub("", shifted, count=1)
+    return re.sub(r"(\.resource\.focus)\[\d+\]$", r"\1", shifted) if ".entry[1].resource.focus" in shifted else shifted
+
+
 def _is_document_key(visit: Visit, top: dict[str, Any]) -> bool:
     """A reference of the Bundle's first resource (its Composition or MessageHeader) that must
     resolve in the Bundle."""
@@ -200,6 +229,8 @@ class ReferenceChecker:
                  targets: dict[str, dict[str, Any]] | None = None, allow_example_urls: bool = True,
                  hl7_paths: bool = False) -> None:
         self.definitions = definitions
+        self.hl7_paths = hl7_paths
+        """Write Bundle locations as HL7's validator does where it differs (see :func:`hl7_document_path`)."""
         self.policy = policy
         self.outside = targets or {}
         """Resources outside the document that references may resolve to, by ``Type/id``."""
@@ -231,7 +262,7 @@ class ReferenceChecker:
             if visit.value.get("resourceType") == "Bundle":
                 yield from _links(visit)
                 if visit.value.get("type") == "document":
-                    yield from _reachability(visit, self._index(visit.value))
+                    yield from _reachability(visit, self._index(visit.value), self.hl7_paths)
 
     def _reference(self, visit: Visit) -> Iterator[Issue]:
         reference = visit.value.get("reference")
@@ -254,6 +285,18 @@ class ReferenceChecker:
         resolved = index.resolve(reference, referrer) if index is not None else []
         outside = self._outside_target(visit.top, reference) if not resolved and self.policy != "ignore" else None
         known = bool(resolved) or outside is not None or self.assume_valid_rest_references
+        if resolved and in_bundle and index is not None and _is_document_key(visit, top) \
+                and not index.resolve_from(reference, referrer, visit.root):
+            found = ", ".join(sorted(str(e.get("fullUrl")) for e in top.get("entry") or []
+                                     if isinstance(e, dict) and any(e.get("resource") is r for r in resolved)))
+            note = ("Note that there is a resource in the bundle with the same type and id, but it does not match "
+                    "because of the fullUrl based rules around matching relative references. "
+                    if index.near_misses(reference) else "")
+            yield NOT_IN_BUNDLE.issue(
+                f"Can't find '{reference}' in the bundle ({visit.element.get('path')}). {note}Found '{found}', but it "
+                f"doesn't match because of the source fullUrl '{referrer}' (a relative reference resolves against a "
+                "RESTful fullUrl ending with the referrer's own type and id)", path=visit.path,
+                expression=hl7_document_path(visit.expression) if self.hl7_paths else visit.expression)
         if wrong_type and implied:
             # an error where the target travels with the reference (HL7's validator checks the type
             # of targets it can resolve); a warning for a target elsewhere, which it does not check
@@ -272,6 +315,10 @@ class ReferenceChecker:
             yield AMBIGUOUS.issue(f"Multiple matches in bundle for reference {reference}: {entries} all match it by "
                                   "the fullUrl rules (a version, .../_history/<versionId>, picks one by meta.versionId)",
                                   path=visit.path, expression=visit.expression)
+            if self.hl7_paths and _is_document_key(visit, top):  # HL7 says it again from its document check
+                yield AMBIGUOUS.issue(f"Found {len(resolved)} matches for '{reference}' in the bundle "
+                                      f"({visit.element.get('path')})", path=visit.path,
+                                      expression=hl7_document_path(visit.expression))
             return
         if not resolved:
             if top.get("type") in _SELF_CONTAINED and (not _ABSOLUTE.match(reference) or reference.startswith("urn:")):
@@ -286,7 +333,8 @@ class ReferenceChecker:
                     note = (f". The bundle has it, but with meta.versionId {found}, not {versions.group(1)}")
                 if _is_document_key(visit, top):
                     yield NOT_IN_BUNDLE.issue(f"Can't find '{reference}' in the bundle ({visit.element.get('path')}){note}",
-                                              path=visit.path, expression=visit.expression)
+                                              path=visit.path, expression=hl7_document_path(visit.expression)
+                                              if self.hl7_paths else visit.expression)
                 elif misses or others:
                     # a resource with that type and id is there, but the fullUrl rules do not reach
                     # it: a Bundle-level inconsistency, located on the Bundle as HL7's validator does
@@ -502,7 +550,7 @@ def _links(visit: Visit) -> Iterator[Issue]:
         seen.add(relation)
 
 
-def _reachability(visit: Visit, index: BundleIndex) -> Iterator[Issue]:
+def _reachability(visit: Visit, index: BundleIndex, hl7_paths: bool = False) -> Iterator[Issue]:
     """Entries of a document not linked (either way) to the Composition: one pass over references."""
     entries = visit.value.get("entry") or []
     links: dict[int, set[int]] = {i: set() for i in range(len(entries))}
@@ -511,7 +559,7 @@ def _reachability(visit: Visit, index: BundleIndex) -> Iterator[Issue]:
             continue
         referrer = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
         for reference in _references(entry["resource"]):
-            for target in index.resolve(reference, referrer)[:1]:
+            for target in index.resolve_from(reference, referrer, entry["resource"])[:1]:
                 j = index.entry_of.get(id(target))
                 if j is not None and j != i:
                     links[i].add(j)
@@ -538,7 +586,8 @@ def _reachability(visit: Visit, index: BundleIndex) -> Iterator[Issue]:
         if i not in reached and isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
             yield UNREACHABLE.issue(
                 f"Entry '{entry.get('fullUrl')}' isn't reachable by traversing links (forward or backward) from the "
-                "Composition", path=(*visit.path, "entry", i), expression=f"{visit.expression}.entry[{i}]")
+                "Composition", path=(*visit.path, "entry", i),
+                expression=f"{visit.expression}.entry[{i + 1 if hl7_paths else i}]")  # HL7 counts these from 1
 
 
 def _references(resource: dict[str, Any]) -> Iterator[str]:

@@ -90,22 +90,50 @@ class StructureChecker:
             return False
         self._conforming.add(key)
         try:
-            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-                nested = StructureChecker(self.definitions, self.element_checks, root_profile=profile)
-                nested._conforming = self._conforming
-                nested._outer = self._outer or (self._resources[0][0] if self._resources else None)
-                issues: Iterator[Issue] = nested.check_resource(value, (), value["resourceType"])
-            else:
-                nested = StructureChecker(self.definitions, self.element_checks)
-                nested._resources = list(self._resources) or [({}, {})]
-                nested._conforming = self._conforming
-                nested._outer = self._outer
-                root = ctx.elements.get(ctx.path, {})
-                issues = _chain(nested._run_checks(value, root, code, (), ""),
-                                nested._object(value, ctx, (), "") if isinstance(value, dict) else iter(()))
+            issues = self._nested(value, profile, code, ctx, (), "")
             return not any(issue.severity >= Severity.ERROR for issue in issues)
         finally:
             self._conforming.discard(key)
+
+    def _nested(self, value: Any, profile: str, code: str | None, ctx: Context, path: Path,
+                expression: str) -> Iterator[Issue]:
+        """The walk of ``value`` against ``profile`` (a resource) or one element of it (a datatype)."""
+        if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+            nested = StructureChecker(self.definitions, self.element_checks, root_profile=profile)
+            nested._conforming = self._conforming
+            nested._outer = self._outer or (self._resources[0][0] if self._resources else None)
+            return nested.check_resource(value, path, expression or value["resourceType"])
+        nested = StructureChecker(self.definitions, self.element_checks)
+        nested._resources = list(self._resources) or [({}, {})]
+        nested._conforming = self._conforming
+        nested._outer = self._outer
+        root = ctx.elements.get(ctx.path, {})
+        return _chain(nested._run_checks(value, root, code, path, expression),
+                      nested._object(value, ctx, path, expression) if isinstance(value, dict) else iter(()))
+
+    def _no_match(self, value: Any, profiles: list[tuple[str, str | None]], code: str | None, path: Path,
+                  expression: str) -> Iterator[Issue]:
+        """None of the choices of profiles fits: say so, then what each profile found, at its place
+        and marked with the profile (HL7's validator reports the findings of every profile tried)."""
+        yield NO_PROFILE_MATCH.issue(
+            f"Unable to find a match for the specified profile among choices: "
+            f"{', '.join(url for url, _ in profiles)}", path=path, expression=expression)
+        found: dict[tuple[str, str | None, str], tuple[Issue, list[str]]] = {}
+        for url, target in profiles:
+            ctx = self.definitions.profile_context(url, target)
+            key = (id(value), url)
+            if ctx is None or key in self._conforming:
+                continue
+            self._conforming.add(key)
+            try:
+                for issue in self._nested(value, url, code, ctx, path, expression):
+                    seen = found.setdefault((issue.rule, issue.expression, issue.message), (issue, []))
+                    seen[1].append(url)
+            finally:
+                self._conforming.discard(key)
+        for issue, urls in found.values():
+            issue.message += "".join(f" (validating against {url})" for url in urls)
+            yield issue
 
     def _extension_context(self, value: dict[str, Any]) -> Context | None:
         """An extension is walked against its own definition (found by url) when it is loaded."""
@@ -323,7 +351,11 @@ class StructureChecker:
             for item, chosen in zip(present, definitions):
                 issues = self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
                 yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
-            counts[count_key] = counts.get(count_key, 0) + len(present) + only_extensions
+            # a primitive given as a JSON object is reported by the value check and, as HL7's JSON
+            # parser drops it ("must be a simple value, not an Object"), does not count as present
+            unreadable = sum(1 for item in present if isinstance(item.value, dict)) \
+                if code is not None and is_primitive(code) else 0
+            counts[count_key] = counts.get(count_key, 0) + len(present) - unreadable + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
     def _element_info(self, element: ElementDefinition) -> tuple[str, bool, bool]:
@@ -401,9 +433,7 @@ class StructureChecker:
                                                 path=path, expression=expression)
                 return
             if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
-                yield NO_PROFILE_MATCH.issue(
-                    f"Unable to find a match for the specified profile among choices: "
-                    f"{', '.join(url for url, _ in profiles)}", path=path, expression=expression)
+                yield from self._no_match(value, profiles, code, path, expression)
             single = profiles[0][0] if len(profiles) == 1 and self.definitions.context(profiles[0][0]) else None
             yield from self.check_resource(value, path, expression, profile=single)
             return
@@ -424,9 +454,7 @@ class StructureChecker:
                     f"Unknown profile {url}: the element must conform to it, but it is not in the loaded "
                     f"packages (load it with --ig)", path=path, expression=expression)
         if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
-            yield NO_PROFILE_MATCH.issue(
-                f"Unable to find a match for the specified profile among choices: "
-                f"{', '.join(url for url, _ in profiles)}", path=path, expression=expression)
+            yield from self._no_match(value, profiles, code, path, expression)
         child = self.definitions.descend(ctx, element, code)
         if code == "Extension" and child is not None and child.path == "Extension":
             child = self._extension_context(value) or child

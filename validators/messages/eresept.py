@@ -42,7 +42,7 @@ from .rules import (
     CODE_SYSTEM_UNAVAILABLE, DISPLAY_DIFFERS, VOLVEN, Check, Message, at, check_code, child, children, descendants,
     identifier_pairs, text,
 )
-from .standards import describe, eresept_message_of
+from .standards import ERESEPT_NAMESPACE_PREFIXES, MSGHEAD_NS, eresept_message_of
 
 RESEPT_ID_NOT_GUID = declared("MSG-RULE-026")
 PRESCRIBER_WITHOUT_HPR = declared("MSG-RULE-027")
@@ -74,14 +74,21 @@ def message_type(message: Message) -> str:
     return (element.get("V") or "").strip() if element is not None else ""
 
 
+_CONTENT = f"{{{MSGHEAD_NS}}}Document/{{{MSGHEAD_NS}}}RefDoc/{{{MSGHEAD_NS}}}Content"
+_ERESEPT_TAGS = tuple("{" + prefix for prefix in ERESEPT_NAMESPACE_PREFIXES)
+
+
 def eresept_payloads(message: Message) -> list[etree._Element]:
-    """The payloads of the message that are e-resept messages (by namespace), in document order."""
-    return [p.element for p in describe(message.root).payloads if eresept_message_of(p.namespace) is not None]
-
-
-def is_eresept(message: Message) -> bool:
-    """An ``ERMn`` message type, or an e-resept payload."""
-    return message_type(message).startswith("ERM") or bool(eresept_payloads(message))
+    """The payloads of the message that are e-resept messages (by namespace), in document order
+    (``Document/RefDoc/Content`` children, as :func:`~samsvar.validators.messages.standards.describe`
+    finds them, without building the rest of its description: every check of the pack asks)."""
+    found = []
+    for content in message.root.iterfind(_CONTENT):
+        for payload in content:
+            tag = payload.tag
+            if isinstance(tag, str) and tag.startswith(_ERESEPT_TAGS) and eresept_message_of(tag[1:].partition("}")[0]):
+                found.append(payload)
+    return found
 
 
 def resept_ids(message: Message) -> Iterator[Issue]:
@@ -132,12 +139,11 @@ def _her_ids(scope: etree._Element | None) -> set[str]:
 
 def dispenser_is_sender(message: Message) -> Iterator[Issue]:
     """MSG-RULE-029: a dispensing report's pharmacy (``Utleverer/HerId``) is the envelope's sender."""
-    senders = _her_ids(child(message.header, "Sender"))
+    reports = [p for p in eresept_payloads(message) if eresept_message_of(etree.QName(p).namespace or "") == "m10"]
+    senders = _her_ids(child(message.header, "Sender")) if reports else set()
     if not senders:
         return  # a sender without a HER-id is MSG-RULE-007's finding
-    for payload in eresept_payloads(message):
-        if eresept_message_of(etree.QName(payload).namespace or "") != "m10":
-            continue
+    for payload in reports:
         for dispenser in descendants(payload, "Utleverer"):
             named = _her_ids(child(dispenser, "HerId"))
             if named and not named & senders:
@@ -174,10 +180,10 @@ def atc_codes(message: Message) -> Iterator[Issue]:
 
 
 def receipt_expected(message: Message) -> Iterator[Issue]:
-    """MSG-RULE-032: an e-resept message does not ask to go without an AppRec."""
+    """MSG-RULE-032: an e-resept message (type ERMn) does not ask to go without an AppRec."""
     ack = child(message.header, "Ack")
-    if ack is None or (ack.get("V") or "").strip() not in NO_RECEIPT or not is_eresept(message):
-        return
+    if ack is None or (ack.get("V") or "").strip() not in NO_RECEIPT or not message_type(message).startswith("ERM"):
+        return  # a citizen's renewal request carries an M1 too, but is helsenorge's (MSG-RULE-037)
     yield ERESEPT_NO_RECEIPT.issue(
         f"MsgInfo/Ack is '{ack.get('V')}', but every e-resept message is answered with an application receipt "
         "(AppRec): the sender must learn whether the reseptformidleren or the pharmacy took it, so Ack is 'J' "

@@ -224,8 +224,27 @@ of the specification (CapabilityStatement.format: "xml", "json" and "ttl" are al
 HL7's validator accepts them there, before R6."""
 FHIR_MIME_TYPES_VALUE_SET = "http://hl7.org/fhir/ValueSet/mimetypes"
 
+ISO_3166_2_SYSTEM = "urn:iso:std:iso:3166:-2"
+M49_SYSTEM = "http://unstats.un.org/unsd/methods/m49/m49.htm"
+_ISO_3166_2 = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_M49 = re.compile(r"^[0-9]{3}$")
+
+
+def iso_3166_2_problem(code: str) -> str | None:
+    """An ISO 3166-2 subdivision code is the country's alpha-2 code, a hyphen and 1-3 letters or digits."""
+    return None if _ISO_3166_2.match(code) else (
+        f"'{code}' is not an ISO 3166-2 subdivision code (the country's 2 letters, '-' and up to 3 letters or digits)")
+
+
+def m49_problem(code: str) -> str | None:
+    """A UN M49 area code is three digits."""
+    return None if _M49.match(code) else f"'{code}' is not a UN M49 area code (three digits)"
+
+
 SYNTAX_CHECKS: dict[str, Callable[[str], str | None]] = {
     MIME_TYPE_SYSTEM: mime_type_problem,
+    ISO_3166_2_SYSTEM: iso_3166_2_problem,
+    M49_SYSTEM: m49_problem,
 }
 """Code systems defined by a grammar: a code that breaks it is not a code of the system under
 any policy (a well-formed one is still only as checked as the policy allows)."""

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .codesystems import CodeSystemIndex
+from .formats import ISO_3166_2_SYSTEM, M49_SYSTEM, SYNTAX_CHECKS
+
+_DECIDED_BY_GRAMMAR = (ISO_3166_2_SYSTEM, M49_SYSTEM)
+"""Systems not held whose grammar decides membership inside a value set (MIME types are not among
+them: FHIR's format names such as ``json`` are taken in the mimetypes value set, see the service)."""
 
 Tri = bool | None
 CodeSystemSource = Callable[[str], "CodeSystemIndex | None"]
@@ -100,6 +105,9 @@ class ValueSetEngine:
         if concepts and not filters:
             return True
         if index is None and bulk is None:
+            syntax = SYNTAX_CHECKS.get(system) if system in _DECIDED_BY_GRAMMAR else None
+            if syntax is not None and syntax(code):
+                return False  # the system's grammar says it is no code of it, held or not
             unknown.add(system)
             return None
         results = [self._filter(f, code, index, bulk, system, unknown) for f in filters]
