@@ -141,7 +141,8 @@ class Validator:
     ``[tool.samsvar]`` from the working folder, as the CLI does; or a path), ``fail_on``,
     ``select``/``ignore`` (rule codes or prefixes), ``production``, ``must_support``,
     ``example_urls``, ``contained``, ``hl7_paths`` (locations as HL7's validator writes them where
-    it differs from the true location), ``max_size``, ``max_depth``. Explicit arguments win over the
+    it differs from the true location), ``security_checks``, ``html_in_markdown`` (``none``/``warning``/``error``),
+    ``reference_policy`` (``ignore``/``exists``/``type``/``valid``) with ``reference_targets`` (files), ``max_size``, ``max_depth``. Explicit arguments win over the
     configuration file, as options do on the command line.
 
     Packages are loaded on the first FHIR input (or by :meth:`load`); a missing package or
@@ -157,7 +158,9 @@ class Validator:
                  cache: str | Path | None = None, config: ConfigChoice = None,
                  fail_on: SeverityName | None = None, select: Sequence[str] = (), ignore: Sequence[str] = (),
                  production: bool | None = None, must_support: bool = False, example_urls: bool | None = None,
-                 contained: bool | None = None, hl7_paths: bool | None = None, max_size: int | str | None = None, max_depth: int | None = None,
+                 contained: bool | None = None, hl7_paths: bool | None = None,
+                 security_checks: bool | None = None, html_in_markdown: str | None = None,
+                 reference_policy: str | None = None, reference_targets: Sequence[str] = (), max_size: int | str | None = None, max_depth: int | None = None,
                  ) -> None:
         from ..validators.policy import parse_size
 
@@ -168,6 +171,8 @@ class Validator:
             select=tuple(select), ignore=tuple(ignore), igs=_strings(igs, "igs"), profiles=_strings(profiles, "profiles"),
             cache_root=Path(cache) if cache is not None else None, production=production,
             must_support=must_support, example_urls=example_urls, contained=contained, hl7_paths=hl7_paths,
+            security_checks=security_checks, html_in_markdown=html_in_markdown, reference_policy=reference_policy,
+            reference_targets=_strings(reference_targets, "reference_targets"),
             max_size=parse_size(max_size) if max_size is not None else None, max_depth=max_depth,
             terminology=_terminology(terminology),
         )

@@ -51,6 +51,14 @@ class ValidateRequest:
     """Report findings inside contained resources (None: the configuration's ``contained``, default yes)."""
     hl7_paths: bool | None = None
     """Report locations as HL7's validator writes them (None: the configuration's ``hl7-paths``, default no)."""
+    security_checks: bool | None = None
+    """HTML-looking text in strings is an error (None: the configuration's ``security-checks``, default no)."""
+    html_in_markdown: str | None = None
+    """``none``, ``warning`` or ``error`` for raw HTML in markdown (None: the configuration's, default warning)."""
+    reference_policy: str | None = None
+    """``ignore``, ``exists``, ``type`` or ``valid`` (None: the configuration's ``reference-policy``, default ignore)."""
+    reference_targets: tuple[str, ...] = ()
+    """Files of resources outside the documents that references may resolve to."""
     jobs: int | None = None
     judge: bool = False
     """Judge the requirements catalogue on the run (the HTML report and TestReport show the verdicts)."""
@@ -99,12 +107,25 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
                                 else settings.get("example-urls", True)),
         check_contained=bool(request.contained if request.contained is not None else settings.get("contained", True)),
         hl7_paths=bool(request.hl7_paths if request.hl7_paths is not None else settings.get("hl7-paths", False)),
+        security_checks=bool(request.security_checks if request.security_checks is not None
+                             else settings.get("security-checks", False)),
+        html_in_markdown=_choice(request.html_in_markdown or settings.get("html-in-markdown", "warning"),
+                                 ("none", "warning", "error"), "html-in-markdown", policy),
+        reference_policy=_choice(request.reference_policy or settings.get("reference-policy", "ignore"),
+                                 ("ignore", "exists", "type", "valid"), "reference-policy", policy),
+        reference_targets=request.reference_targets or tuple(settings.get("reference-targets", ())),
         profiles=request.profiles or tuple(settings.get("profile", ())),
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
         terminology=request.terminology if request.terminology is not None else settings.get("terminology"),
     )
     return policy, fail_on, options
+
+
+def _choice(value: Any, allowed: tuple[str, ...], name: str, policy: Policy) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{policy.source or 'options'}: {name} must be one of {', '.join(allowed)}, not {value!r}")
+    return str(value)
 
 
 def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Report:
@@ -158,6 +179,10 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
                 "example_urls": options.allow_example_urls,
                 "contained": options.check_contained,
                 "hl7_paths": options.hl7_paths,
+                "security_checks": options.security_checks,
+                "html_in_markdown": options.html_in_markdown,
+                "reference_policy": options.reference_policy,
+                "reference_targets": list(options.reference_targets),
                 "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,

@@ -299,3 +299,14 @@ def test_value_on_a_primitive_is_the_primitive_as_in_hl7s_engine() -> None:
     assert compile_expression("extension('http://example.org/x').value = 's'")(patient) == [True]
     observation = {"resourceType": "Observation", "valueQuantity": {"value": 3, "unit": "kg"}}
     assert compile_expression("(value as Quantity).value > 2")(observation) == [True]
+
+
+def test_iso_3166_names_in_other_forms_are_only_a_warning(fhir_cache: Path) -> None:
+    def location(display: str) -> dict[str, Any]:
+        return {"resourceType": "Location", "id": "l", "type": [
+            {"coding": [{"system": "urn:iso:std:iso:3166", "code": "US", "display": display}]}]}
+
+    for display in ("United States", "United States of America"):  # short and official names
+        assert not [f for f in _issues(fhir_cache, location(display)) if f[0] == "FHIR-TX-002"], display
+    found = _issues(fhir_cache, location("United States of America (the)"))
+    assert ("FHIR-TX-002", "warning", "Location.type[0].coding[0].display") in found

@@ -182,7 +182,8 @@ def load_policy(path: Path | None) -> Policy:
 
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
                "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls",
-               "contained", "strict", "hl7-paths"}
+               "contained", "strict", "hl7-paths", "security-checks", "html-in-markdown", "reference-policy",
+               "reference-targets"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -202,7 +203,8 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
     if not isinstance(strict, bool):
         raise ConfigError(f"{source}: strict must be true or false")
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
-                                      "jobs", "example-urls", "contained", "hl7-paths") if k in table}
+                                      "jobs", "example-urls", "contained", "hl7-paths", "security-checks",
+                                      "html-in-markdown", "reference-policy", "reference-targets") if k in table}
     if "terminology" in table:
         from .terminology.service import TerminologyPolicy
 

@@ -369,10 +369,15 @@ class CodingChecker:
                                      expression=f"{visit.expression}.code", severity=Severity.WARNING if ours else None)
         elif verdict.display_ok is False:
             choices = " or ".join(f"'{d}'" for d in verdict.displays[:6])
+            # ISO 3166's names exist in several forms ("United States of America (the)"); samsvar
+            # holds the short, official and common names, so another form is only a warning
+            standard = system in STANDARD_LISTS
+            note = (" (samsvar holds the short, official and common English names; the standard's texts exist in "
+                    "other forms too)") if standard else ""
             yield WRONG_DISPLAY.issue(
-                f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}",
+                f"Wrong Display Name '{display}' for {system}#{code}. Valid display is {choices}{note}",
                 path=(*visit.path, "display"), expression=f"{visit.expression}.display",
-                severity=Severity.WARNING if ours else None)
+                severity=Severity.WARNING if ours or standard else None)
 
     def _quantity(self, visit: Visit) -> Iterator[Issue]:
         """A Quantity's code, where its system is a code system loaded in full (UCUM is not: its
