@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from ..conformance.catalogue import LANGUAGES
+from ..conformance.texts import LANGUAGES
 from .common import EXIT_USAGE, declaration_options, finish_declaration
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..conformance.texts import LANGUAGES
 from .common import (EXIT_CLEAN, EXIT_FINDINGS, UsageFailure, check_formats, declaration_options,
                      finish_declaration)
 
@@ -81,7 +82,7 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Seed for the synthetic test data (a reproducible run).")
 @click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
-@click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
+@click.option("--lang", type=click.Choice(LANGUAGES), default="nb", show_default=True,
               help="Language of the HTML report and the TestReport (the text output is in English, as the "
                    "suites' tests are).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")

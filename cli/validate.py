@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..conformance.texts import LANGUAGES
 from ..validators.issues import Severity
 from .common import (EXIT_CLEAN, EXIT_FINDINGS, check_formats, declaration_options, declared_inputs,
                      finish_declaration)
@@ -77,7 +78,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
               help="List every finding in text and HTML output. By default a rule with more than 10 findings "
                    "shows its first 3 and a count; JSON, SARIF, JUnit and OperationOutcome always keep every one.")
 @click.option("--color/--no-color", default=None, help="Colour in text output [default: when a terminal].")
-@click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
+@click.option("--lang", type=click.Choice(LANGUAGES), default="nb", show_default=True,
               help="Language of the HTML report.")
 @click.option("--dask", "use_dask", is_flag=True,
               help="Validate on Dask: a LocalCluster on this machine, or the scheduler of --scheduler "

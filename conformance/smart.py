@@ -227,9 +227,9 @@ class SmartClient:
         return found
 
     def _follow(self, url: str, redirect_uri: str) -> tuple[str | None, int | None]:
-        """GET ``url`` and the redirects after it on the authorization server, until one goes to the
-        redirect URI (never requested) or elsewhere; (that URL or None, the last status)."""
-        endpoint = urlsplit(self.configuration.authorization_endpoint or url)
+        """GET ``url`` and the redirects after it (the authorization server's, or its identity
+        provider's), until one goes to the redirect URI, which is never requested; (that URL or
+        None, the last status). A page on the way is a login: :class:`LoginNeeded`."""
         for _hop in range(MAX_HOPS):
             response = self.http.get(url, auth=False, headers={"Accept": "text/html, application/json;q=0.9"})
             location = response.headers.get("Location")
@@ -241,8 +241,7 @@ class SmartClient:
                         "prints the URL the browser is sent back to); see the README's SMART section")
                 return None, response.status_code
             location = urljoin(url, location)
-            target = urlsplit(location)
-            if same_endpoint(location, redirect_uri) or target.netloc.lower() != endpoint.netloc.lower():
+            if same_endpoint(location, redirect_uri) or urlsplit(location).scheme.lower() not in ("http", "https"):
                 return location, response.status_code
             url = location
         raise SmartError(f"more than {MAX_HOPS} redirects on the authorization server, none to the redirect URI")

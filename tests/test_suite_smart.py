@@ -221,6 +221,41 @@ def test_the_command_line_serves_a_smart_sandbox_and_runs_the_suite_against_it(r
     assert set(statuses.values()) == {"pass"} and len(statuses) == len(TESTS) - 1
 
 
+def test_broken_requests_to_the_sandboxs_smart_endpoints_are_answered_not_crashed(
+        smart_sandbox: RunningSandbox) -> None:
+    import requests
+
+    base = smart_sandbox.base_url
+    assert requests.get(base + "/smart/authorize", timeout=10, allow_redirects=False).status_code == 400
+    assert requests.get(base + "/smart/authorize", params={"client_id": "samsvar-smart-app", "redirect_uri": "x"},
+                        timeout=10, allow_redirects=False).status_code == 400
+    for form in ({}, {"grant_type": "authorization_code"}, {"grant_type": "authorization_code", "code": "é" * 5000},
+                 {"grant_type": "client_credentials"}):
+        answer = requests.post(base + "/smart/token", data=form, timeout=10)
+        assert answer.status_code == 400 and answer.json()["error"], (form, answer.text)
+    assert requests.post(base + "/smart/token", json={"grant_type": "x"}, timeout=10).status_code == 400
+    for header in ("Bearer", "Bearer not-a-jwt", "Basic abc", "Bearer " + "a." * 3000):
+        answer = requests.get(smart_sandbox.fhir_url + "/Observation", headers={"Authorization": header}, timeout=10)
+        assert answer.status_code == 401 and answer.json()["resourceType"] == "OperationOutcome", header
+
+
+def test_a_non_ascii_code_verifier_is_invalid_grant(smart_sandbox: RunningSandbox) -> None:
+    import requests
+
+    from samsvar.conformance.sandbox.smart import CLIENT_ID, REDIRECT_URI
+    from samsvar.conformance.smart import answer_params
+
+    verifier = "ø" * 50
+    location = requests.get(smart_sandbox.base_url + "/smart/authorize", allow_redirects=False, timeout=10, params={
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": "patient/*.rs",
+        "aud": smart_sandbox.fhir_url, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256"}).headers["Location"]
+    answer = requests.post(smart_sandbox.base_url + "/smart/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": answer_params(location)["code"], "redirect_uri": REDIRECT_URI,
+        "client_id": CLIENT_ID, "code_verifier": verifier})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+
+
 # -- the client library -------------------------------------------------------------------------
 def test_s256_is_rfc_7636_appendix_b() -> None:
     assert s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

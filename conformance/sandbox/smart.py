@@ -15,8 +15,6 @@ store is seeded with the test patient :data:`TEST_PATIENT` and another patient
 
 from __future__ import annotations
 
-import hashlib
-import base64
 import secrets
 import threading
 import time
@@ -30,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..jwk import key_thumbprint
-from ..smart import parse_scope
+from ..smart import parse_scope, s256
 from .auth import LEEWAY, BearerError, TokenRequestError
 from .search import COMPARTMENT, in_compartment
 from .store import ResourceStore
@@ -85,10 +83,6 @@ class PendingCode:
     method: str | None
     expires: float
     used: bool = False
-
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +213,8 @@ class SmartServer:
             return
         if not verifier:
             raise TokenRequestError("invalid_grant", "code_verifier is missing (PKCE)")
+        if not verifier.isascii():
+            raise TokenRequestError("invalid_grant", "code_verifier has characters outside ASCII (RFC 7636 4.1)")
         made = s256(verifier) if pending.method == "S256" else verifier
         if made != pending.challenge:
             raise TokenRequestError("invalid_grant", "code_verifier does not match the code_challenge")

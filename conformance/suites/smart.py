@@ -548,9 +548,9 @@ def expired_token(t: TestContext) -> None:
 @refusals.test("forged-token-refused", "A token signed by a key the server does not trust is refused with 401",
                verifies=["R-SEC-011"])
 def forged_token(t: TestContext) -> None:
-    """The run's token with its claims and key id kept but signed by an RSA key samsvar makes up
-    (or, for an opaque token, a made-up string of the same length) is refused with 401, while the
-    real token reads the patient (200)."""
+    """The run's token with its claims and key id kept but signed by an RSA key samsvar makes up,
+    and the same unsigned (``alg: none``), or, for an opaque token, a made-up string of about its
+    length: each refused with 401, while the real token reads the patient (200)."""
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -562,10 +562,12 @@ def forged_token(t: TestContext) -> None:
         header, claims = parsed
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         extra = {k: v for k, v in header.items() if k in ("kid", "typ")}
-        forged = jwt.encode(claims, key, algorithm="RS256", headers=extra)
-        t.note("forged: the real token's claims and kid, signed by a key made for this test")
+        forgeries = [("signed by a key made for this test", jwt.encode(claims, key, algorithm="RS256", headers=extra)),
+                     ("unsigned (alg: none)", jwt.encode(claims, None, algorithm="none", headers=extra))]
     else:
-        forged = secrets.token_urlsafe(max(len(token.access_token) * 3 // 4, 16))
-        t.note("the token is not a JWT: forged as a random string of about its length")
-    response = fhir_get(t, path, forged)
-    t.check_status(response, 401, what=f"GET {path} with a forged token")
+        forgeries = [("a random string of about its length (the token is not a JWT)",
+                      secrets.token_urlsafe(max(len(token.access_token) * 3 // 4, 16)))]
+    for what, forged in forgeries:
+        t.note(f"forged: the real token's claims and kid, {what}" if parsed is not None else f"forged: {what}")
+        response = fhir_get(t, path, forged)
+        t.check_status(response, 401, what=f"GET {path} with a forged token, {what}")
