@@ -90,7 +90,7 @@ def layers(messages: Path, runs: int) -> None:
     """Mean time per message of each layer, in one process with every schema set compiled."""
     from samsvar.validators.detect import detect
     from samsvar.validators.load import load_bytes
-    from samsvar.validators.messages.rules import check_message
+    from samsvar.validators.messages.packs import check_message
     from samsvar.validators.messages.schemas import default_schema_set, schema_issues
     from samsvar.validators.messages.standards import describe, unsupported_issues
 
@@ -180,7 +180,7 @@ def main() -> int:
     if root is None:
         print("../shared is not beside the repository; nothing to measure", file=sys.stderr)
         return 2
-    from samsvar.validators.messages.schemas import install_schemas
+    from samsvar.validators.messages.schema_packs import install_schemas
 
     with tempfile.TemporaryDirectory(prefix="samsvar-schemas-") as home:
         os.environ["SAMSVAR_SCHEMA_HOME"] = home

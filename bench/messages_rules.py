@@ -2,7 +2,7 @@
 
     python bench/messages_rules.py [--verbose] [--today YYYY-MM-DD]
 
-Runs :func:`samsvar.validators.messages.rules.check_message` over every message of
+Runs :func:`samsvar.validators.messages.packs.check_message` (envelope rules and the standards' rule packs) over every message of
 ``../shared/data/no/messages``, with the terminology service over ``profiles/terminology``.
 Prints, per folder: how many files there are, how many have a root the rules check (MsgHead,
 AppRec; others, such as bare lab reports or NAV fellesformat envelopes, are skipped), how many
@@ -29,7 +29,8 @@ from samsvar.validators.fhir.definitions import Definitions  # noqa: E402
 from samsvar.validators.fhir.igs import PROJECT_TERMINOLOGY, ProjectResources  # noqa: E402
 from samsvar.validators.issues import Severity  # noqa: E402
 from samsvar.validators.load import safe_xml_parser  # noqa: E402
-from samsvar.validators.messages.rules import check_message, message_kind  # noqa: E402
+from samsvar.validators.messages.packs import check_message  # noqa: E402
+from samsvar.validators.messages.rules import message_kind  # noqa: E402
 from samsvar.validators.terminology.service import TerminologyService  # noqa: E402
 
 

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.shared import shared_root  # noqa: E402
 
 from samsvar.validators.load import load_bytes  # noqa: E402
-from samsvar.validators.messages.schemas import SchemaSet, install_schemas  # noqa: E402
+from samsvar.validators.messages.schema_packs import install_schemas  # noqa: E402
+from samsvar.validators.messages.schemas import SchemaSet  # noqa: E402
 
 VERDICTS = ("valid", "invalid", "not-wellformed", "no-schema-for-root")
 

@@ -20,6 +20,13 @@ samsvar issue at the same path with the same severity. The disagreements are gro
 code, split by what HL7 said there (warning, information or nothing); a missed error (an HL7
 error path where samsvar has none) by HL7's message id. ``-v`` lists every disagreeing file,
 ``--json`` writes every detail.
+
+samsvar runs with ``hl7_paths=True`` (locations as HL7's validator writes them where it differs
+from the true location, e.g. fullUrl findings on ``Bundle.entry[0]``). Findings of samsvar's
+rules that HL7's validator has no counterpart for (the Norwegian national rules, ``NO-*``: the
+checksums of fødselsnummer, D-nummer, HPR-nummer, organisasjonsnummer, ...) are counted apart
+as *beyond HL7*, on their own line: they are neither compared with HL7's verdicts nor counted as
+false errors.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from samsvar.validators.fhir.packages import PackageCache  # noqa: E402
 _ANNOTATION = re.compile(r"/\*.*?\*/")
 _MESSAGE_ID = "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id"
 _SEVERITIES = {"fatal": 3, "error": 2, "warning": 1, "information": 0}
+BEYOND_HL7 = ("NO-",)
+"""Rule-code prefixes of samsvar's checks that HL7's validator does not make (national rules)."""
 
 PAIRINGS = {
     # HL7 configuration -> samsvar's allow_example_urls
@@ -78,6 +87,11 @@ class Finding:
     def is_error(self) -> bool:
         return self.severity >= 2
 
+    @property
+    def beyond_hl7(self) -> bool:
+        """A samsvar rule with no counterpart in HL7's validator (kept apart from the comparison)."""
+        return self.family.startswith(BEYOND_HL7)
+
 
 @dataclass
 class FileResult:
@@ -89,7 +103,11 @@ class FileResult:
     problem: str | None = None
 
     def error_paths(self, side: str) -> set[str]:
-        return {f.path for f in getattr(self, side) if f.is_error}
+        return {f.path for f in getattr(self, side) if f.is_error and not f.beyond_hl7}
+
+    def beyond(self) -> list[Finding]:
+        """samsvar errors of rules HL7 has no counterpart for."""
+        return [f for f in self.ours if f.is_error and f.beyond_hl7]
 
     @property
     def verdict_agrees(self) -> bool:
@@ -107,7 +125,7 @@ class FileResult:
             said[f.path] = max(said.get(f.path, -1), f.severity)
         out = []
         for f in self.ours:
-            if f.is_error and f.path not in hl7_errors:
+            if f.is_error and not f.beyond_hl7 and f.path not in hl7_errors:
                 out.append((f, {1: "warning", 0: "information"}.get(said.get(f.path, -1), "nothing")))
         return out
 
@@ -152,7 +170,7 @@ def _validator(igs: tuple[str, ...], examples: bool) -> Validator:
     validators = _STATE["validators"]
     if key not in validators:
         validators[key] = Validator(Options(cache_root=_STATE["cache"], igs=tuple(_STATE["defaults"]) + igs,
-                                            allow_example_urls=examples))
+                                            allow_example_urls=examples, hl7_paths=True))
     return validators[key]
 
 
@@ -185,6 +203,9 @@ class Summary:
     false_errors_where_hl7_clean: int
     false_errors: int
     missed_errors: int
+    beyond_hl7: int
+    beyond_hl7_files: int
+    beyond_by_rule: dict[str, int]
     false_by_family: dict[str, int]
     missed_by_family: dict[str, int]
 
@@ -192,8 +213,10 @@ class Summary:
 def summarise(config: str, results: list[FileResult]) -> Summary:
     false_by: collections.Counter[str] = collections.Counter()
     missed_by: collections.Counter[str] = collections.Counter()
+    beyond_by: collections.Counter[str] = collections.Counter()
     matched = total = 0
     for r in results:
+        beyond_by.update(f.family for f in r.beyond())
         for f, said in r.false_errors():
             false_by[f"{f.family} (HL7: {said})"] += 1
         for f in r.missed_errors():
@@ -209,6 +232,8 @@ def summarise(config: str, results: list[FileResult]) -> Summary:
         false_error_files=sum(1 for r in results if r.false_errors()),
         false_errors_where_hl7_clean=sum(1 for r in results if not r.error_paths("hl7") and r.error_paths("ours")),
         false_errors=sum(false_by.values()), missed_errors=sum(missed_by.values()),
+        beyond_hl7=sum(beyond_by.values()), beyond_hl7_files=sum(1 for r in results if r.beyond()),
+        beyond_by_rule=dict(beyond_by.most_common()),
         false_by_family=dict(false_by.most_common()), missed_by_family=dict(missed_by.most_common()),
     )
 
@@ -224,6 +249,9 @@ def print_summary(s: Summary) -> None:
     print(f"issues (path+severity): {_share(s.issues_matched, s.issues_total)} of HL7's errors and warnings")
     print(f"false errors: {s.false_errors} in {s.false_error_files} files "
           f"({s.false_errors_where_hl7_clean} files where HL7 has no error); missed errors: {s.missed_errors}")
+    print(f"beyond HL7 (samsvar rules HL7 has no counterpart for, not compared): {s.beyond_hl7} errors in "
+          f"{s.beyond_hl7_files} files" + (f" ({', '.join(f'{k} {v}' for k, v in s.beyond_by_rule.items())})"
+                                           if s.beyond_by_rule else ""))
     if s.false_by_family:
         print("false errors by samsvar rule (what HL7 said at that path):")
         for family, count in s.false_by_family.items():
@@ -244,6 +272,8 @@ def print_disagreements(results: list[FileResult]) -> None:
             print(f"    missed {f.family} {f.path}: {f.message[:160]}")
         for f, said in r.false_errors():
             print(f"    false  {f.family} {f.path} (HL7: {said}): {f.message[:160]}")
+        for f in r.beyond():
+            print(f"    beyond {f.family} {f.path}: {f.message[:160]}")
 
 
 def main() -> int:

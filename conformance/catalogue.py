@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 
 from ..validators.issues import Severity
 from ..validators.load import load_bytes
+from .texts import LANGUAGES, has, text
 
 REQUIREMENTS_DIR = Path(__file__).resolve().parent.parent / "profiles" / "requirements"
 CATALOGUE_FILE = "catalogue.json"
 SCHEMA_FILE = "schema.json"
-LANGUAGES = ("nb", "en")
 LEVELS = ("SHALL", "SHOULD", "MAY")
 VERIFICATION_KINDS = ("rule", "test", "manual")
 DEFAULT_RUN = "validate"
@@ -254,11 +254,16 @@ class Problem:
 
     def text(self, lang: str = "en") -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        message = self.message if lang != "nb" else self.nb or f"{self.message} (melding på engelsk)"
+        message = self.message if lang != "nb" else self.nb or text("catalogue.only_english", lang, message=self.message)
         return f"{where}: {self.json_path}: {message}"
 
     def __str__(self) -> str:
         return self.text("en")
+
+
+def problem(file: str, path: JsonPath, key: str, **values: Any) -> Problem:
+    """A problem whose message is the text ``key`` (in English, with its bokmål beside it)."""
+    return Problem(file, path, text(key, "en", **values), nb=text(key, "nb", **values))
 
 
 class CatalogueError(ValueError):
@@ -272,10 +277,7 @@ class CatalogueError(ValueError):
         """Every problem, in one language (``nb`` or ``en``)."""
         where = self.problems[0].file if self.problems else "catalogue"
         count = len(self.problems)
-        if lang == "nb":
-            head = f"{count} {'feil' if count == 1 else 'feil'} i kravkatalogen {where}:"
-        else:
-            head = f"{count} {'problem' if count == 1 else 'problems'} in the requirements catalogue {where}:"
+        head = text("catalogue.head_one" if count == 1 else "catalogue.head_many", lang, count=count, where=where)
         return head + "\n" + "\n".join(f"  {p.text(lang)}" for p in self.problems)
 
 
@@ -315,12 +317,11 @@ def load_catalogue(path: Path | str | None = None, *, rule_codes: Iterable[str] 
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise CatalogueError([Problem(str(file), (), f"cannot be read: {exc.strerror or exc}",
-                                      nb=f"kan ikke leses: {exc.strerror or exc}")]) from None
+        raise CatalogueError([problem(str(file), (), "catalogue.unreadable", reason=exc.strerror or exc)]) from None
     loaded = load_bytes(str(file), data)
     if loaded.document is None or loaded.document.format != "json":
         raise CatalogueError(_load_problems(str(file), loaded.issues) or [
-            Problem(str(file), (), "is not a JSON document", nb="er ikke et JSON-dokument")])
+            problem(str(file), (), "catalogue.not_json")])
     locate = loaded.document.locator.locate
     problems = _load_problems(str(file), loaded.issues, locate)
     codes = registered_rule_codes() if rule_codes is None else frozenset(rule_codes)
@@ -402,36 +403,23 @@ def _alternative_properties(error: jsonschema.ValidationError) -> list[str]:
 def _schema_message(error: jsonschema.ValidationError, data: Any, path: JsonPath, lang: str = "en") -> str:
     requirement = _requirement_id_at(data, path)
     alternatives = _alternative_properties(error)
-    if lang == "nb":
-        context = f" (i {requirement})" if requirement else ""
-        message = (f"trenger en av egenskapene {', '.join(map(repr, alternatives))}" if alternatives
-                   else _schema_message_nb(error))
-    else:
-        context = f" (in {requirement})" if requirement else ""
-        message = (f"needs one of the properties {', '.join(map(repr, alternatives))}" if alternatives
-                   else error.message)
+    context = text("catalogue.in_requirement", lang, requirement=requirement) if requirement else ""
+    message = (text("catalogue.needs_one_of", lang, names=", ".join(map(repr, alternatives))) if alternatives
+               else _schema_keyword_message(error, lang))
     return f"{message}{context} [schema: {'/'.join(str(p) for p in error.absolute_schema_path)}]"
 
 
-def _schema_message_nb(error: jsonschema.ValidationError) -> str:
-    """jsonschema's message for the keywords the catalogue's schema uses, in bokmål."""
+def _schema_keyword_message(error: jsonschema.ValidationError, lang: str) -> str:
+    """jsonschema's message for the keywords the catalogue's schema uses: its own English, or bokmål
+    (``catalogue.schema.KEYWORD``); a keyword without a bokmål text keeps the English, marked as such."""
+    key = f"catalogue.schema.{error.validator}"
+    if not has(key):
+        return text("catalogue.only_english", lang, message=error.message)
     value, wanted = error.instance, error.validator_value
-    shown = json.dumps(value, ensure_ascii=False)[:80]
-    if error.validator == "required":
-        return f"mangler egenskapen {error.message.removesuffix(' is a required property')}"
-    if error.validator == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
-        return f"ukjent egenskap {', '.join(map(repr, extra))}"
-    templates = {
-        "enum": "{shown} er ikke en av {wanted}", "const": "{shown} skal være {wanted}",
-        "pattern": "{shown} passer ikke med mønsteret {wanted}", "type": "{shown} er ikke av typen {wanted}",
-        "minItems": "{shown} har for få elementer (minst {wanted})", "minLength": "{shown} er for kort (minst {wanted})",
-        "uniqueItems": "{shown} har elementer som gjentas", "maxItems": "{shown} har for mange elementer (høyst {wanted})",
-    }
-    template = templates.get(str(error.validator))
-    if template is None:
-        return f"{error.message} (melding på engelsk)"
-    return template.format(shown=shown, wanted=json.dumps(wanted, ensure_ascii=False))
+    extra = sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
+    return text(key, lang, message=error.message, name=error.message.removesuffix(" is a required property"),
+                names=", ".join(map(repr, extra)), shown=json.dumps(value, ensure_ascii=False)[:80],
+                wanted=json.dumps(wanted, ensure_ascii=False))
 
 
 def _requirement_id_at(data: Any, path: JsonPath) -> str | None:
@@ -451,8 +439,7 @@ def _duplicate_ids(data: dict[str, Any], file: str) -> Iterator[Problem]:
         for n, entry in enumerate(data[section]):
             here = (section, n, "id")
             if entry["id"] in seen:
-                yield Problem(file, here, f"duplicate id {entry['id']!r}; first used at {json_path(seen[entry['id']])}",
-                              nb=f"id-en {entry['id']!r} er brukt før, første gang i {json_path(seen[entry['id']])}")
+                yield problem(file, here, "catalogue.duplicate_id", id=entry["id"], first=json_path(seen[entry["id"]]))
             else:
                 seen[entry["id"]] = here
 
@@ -461,11 +448,8 @@ def _unknown_principles(data: dict[str, Any], file: str) -> Iterator[Problem]:
     known = {p["id"] for p in data["principles"]}
     for n, entry in enumerate(data["requirements"]):
         if entry["principle"] not in known:
-            yield Problem(file, ("requirements", n, "principle"),
-                          f"{entry['id']}: unknown principle {entry['principle']!r} "
-                          f"(principles: {', '.join(sorted(known))})",
-                          nb=f"{entry['id']}: ukjent prinsipp {entry['principle']!r} "
-                             f"(prinsippene er {', '.join(sorted(known))})")
+            yield problem(file, ("requirements", n, "principle"), "catalogue.unknown_principle", id=entry["id"],
+                          principle=entry["principle"], known=", ".join(sorted(known)))
 
 
 def _unknown_rules(data: dict[str, Any], file: str, codes: frozenset[str]) -> Iterator[Problem]:
@@ -474,11 +458,8 @@ def _unknown_rules(data: dict[str, Any], file: str, codes: frozenset[str]) -> It
             for key in ("rules", "inconclusive"):
                 for r, pattern in enumerate(verification.get(key, ()) if verification["kind"] == "rule" else ()):
                     if not any(matches_rule(code, pattern) for code in codes):
-                        yield Problem(file, ("requirements", n, "verification", v, key, r),
-                                      f"{entry['id']}: unknown rule code or prefix {pattern!r}: no rule of samsvar "
-                                      "is or starts with it (see 'samsvar rules list')",
-                                      nb=f"{entry['id']}: ukjent regelkode eller prefiks {pattern!r}: ingen regel i "
-                                         "samsvar er eller begynner med den (se 'samsvar rules list')")
+                        yield problem(file, ("requirements", n, "verification", v, key, r), "catalogue.unknown_rule",
+                                      id=entry["id"], pattern=pattern)
 
 
 def _kinds_outside_artefacts(data: dict[str, Any], file: str) -> Iterator[Problem]:
@@ -487,30 +468,23 @@ def _kinds_outside_artefacts(data: dict[str, Any], file: str) -> Iterator[Proble
             for k, pattern in enumerate(verification.get("kinds", ()) if verification["kind"] == "rule" else ()):
                 family = pattern.split(":", 1)[0]
                 if family not in entry["artefacts"]:
-                    yield Problem(file, ("requirements", n, "verification", v, "kinds", k),
-                                  f"{entry['id']}: kind {pattern!r} is of the family {family!r}, which is not among "
-                                  f"the requirement's artefacts {entry['artefacts']}",
-                                  nb=f"{entry['id']}: typen {pattern!r} hører til familien {family!r}, som ikke er "
-                                     f"blant kravets artefakter {entry['artefacts']}")
+                    yield problem(file, ("requirements", n, "verification", v, "kinds", k),
+                                  "catalogue.kind_outside_artefacts", id=entry["id"], pattern=pattern, family=family,
+                                  artefacts=entry["artefacts"])
 
 
 def _profiles_outside_fhir(data: dict[str, Any], file: str) -> Iterator[Problem]:
     for n, entry in enumerate(data["requirements"]):
         for v, verification in enumerate(entry["verification"]):
             if verification["kind"] == "rule" and "profile" in verification and "fhir" not in entry["artefacts"]:
-                yield Problem(file, ("requirements", n, "verification", v, "profile"),
-                              f"{entry['id']}: a profile is for FHIR artefacts, but the requirement's artefacts are "
-                              f"{entry['artefacts']}",
-                              nb=f"{entry['id']}: en profil gjelder FHIR-artefakter, men kravets artefakter er "
-                                 f"{entry['artefacts']}")
+                yield problem(file, ("requirements", n, "verification", v, "profile"), "catalogue.profile_outside_fhir",
+                              id=entry["id"], artefacts=entry["artefacts"])
 
 
 def _without_verification(data: dict[str, Any], file: str) -> Iterator[Problem]:
     for n, entry in enumerate(data["requirements"]):
         if not entry["verification"]:  # the schema says so too; kept for catalogues checked without it
-            yield Problem(file, ("requirements", n, "verification"),
-                          f"{entry['id']}: no verification; add a rule, test or manual entry",
-                          nb=f"{entry['id']}: ingen verifisering; legg til en regel, test eller manuell kontroll")
+            yield problem(file, ("requirements", n, "verification"), "catalogue.without_verification", id=entry["id"])
 
 
 # -- building the model ---------------------------------------------------------------------

@@ -242,7 +242,7 @@ def evidence_entries(files: Sequence[Evidence], base: Path) -> list[dict[str, An
 def environment(reproducibility: Reproducibility) -> dict[str, Any]:
     """The reproducibility block of the reports, with the waivers spelt out and the terminology and
     XSD packs samsvar would use, each with its hash."""
-    from ..validators.messages.schemas import installed_packs
+    from ..validators.messages.schema_packs import installed_packs
 
     options = reproducibility.options
     terminology = options.get("terminology") if isinstance(options.get("terminology"), dict) else None
@@ -312,6 +312,50 @@ class Declaration:
         document = sign(self.content(command, report, evidence, extra), self.signer)
         self.path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return document
+
+
+def open_declaration(declare: Path, sign_key: Path, cert: Path | None, system: SystemUnderTest) -> Declaration:
+    """The declaration ``--declare FILE --sign KEY`` asks for, with its signer loaded (a bad key or
+    certificate is a :class:`DeclarationError` before the run)."""
+    return Declaration(declare, load_signer(sign_key, cert), system)
+
+
+def input_evidence(paths: Iterable[str]) -> list[tuple[Path, str]]:
+    """The files a ``validate`` run reads, as evidence (standard input, URLs and globs cannot be declared)."""
+    from ..validators.runner import iter_inputs
+
+    files = list(iter_inputs(paths))
+    if any(item.path is None for item in files):
+        raise DeclarationError("--declare needs its inputs as files: standard input (-) cannot be hashed afterwards")
+    elsewhere = [item.name for item in files if item.path is not None and not item.path.is_file()]
+    if elsewhere:
+        raise DeclarationError(f"--declare hashes every input, so they must be files on this machine (not URLs or "
+                               f"globs): {', '.join(elsewhere[:3])}")
+    return [(item.path, "input") for item in files if item.path is not None]
+
+
+def declare_run(declaration: Declaration, command: str, report: Report | None, *, formats: Sequence[str] = (),
+                outputs: Sequence[str] = (), inputs: Sequence[tuple[Path, str]] = (), lang: str = "nb",
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the declaration after the reports: every report file written and every input is evidence.
+    Without a JSON report among them, the JSON report (every finding and exchange) is written beside
+    the declaration as ``NAME.report.json`` and listed too. Returns the signer's description."""
+    files = [Evidence(path, "report") for out in outputs for path in _output_files(Path(out))]
+    if report is not None and "json" not in formats[:len(outputs)]:
+        from .reports import render
+
+        beside = declaration.path.with_name(declaration.path.stem + ".report.json")
+        beside.write_text(render(report, "json", lang=lang), encoding="utf-8")
+        files.append(Evidence(beside, "report"))
+    if report is not None and report.reproducibility.config_path:
+        files.append(Evidence(Path(report.reproducibility.config_path), "configuration"))
+    declaration.write(command, report, [*files, *(Evidence(path, role) for path, role in inputs)], extra)
+    return declaration.signer.describe()
+
+
+def _output_files(output: Path) -> list[Path]:
+    """An output file, or every file of an output folder (``-f parquet -o DIR``)."""
+    return sorted(p for p in output.rglob("*") if p.is_file()) if output.is_dir() else [output]
 
 
 def sign(content: Mapping[str, Any], signer: Signer) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from .catalogue import (
     Catalogue, LEVELS, Requirement, RuleVerification, TestVerification, expand_rules, registered_rule_codes,
 )
 from .report import Report
+from .texts import LANGUAGES, table, text
 
 VERDICTS = ("pass", "fail", "not-tested", "manual")
 MAX_ISSUE_EVIDENCE = 20
@@ -66,52 +67,9 @@ class RunContext:
         return say(self.lang, key, **values)
 
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "other_command": "Rules {rules} are checked by '{command}'; this report is of '{this}'.",
-        "unknown_rules": "No rule of {rules} is known to samsvar.",
-        "blind": "Not judged: {codes} (which says a check could not be made) is not selected in this run, "
-                 "so a clean artefact does not show that the check was made.",
-        "nothing_applies": "No artefact in this run that these rules apply to ({scope}).",
-        "kinds": "kinds {names}", "artefacts": "artefacts {names}",
-        "profile_scope": "artefacts validated against the profile {profile}",
-        "more_findings": "... and {more} more findings ({total} in {artefacts} artefacts).",
-        "not_counted": "Not counted as checked: {path} ({rules}: the check could not be made)",
-        "below": "Findings below the fail level ({level}): {counts}.",
-        "waived": "Waived findings (not counted): {count}.",
-        "deselected": "Not selected in this run: {codes}.",
-        "tests_planned": "Live-suite tests (to come): {tests}.",
-        "tests_not_run": "Live-suite tests {tests} were not part of this run (samsvar run {suites} --target URL).",
-        "tests_missing": "Not part of this run: {tests}.",
-        "and_more": " (and {count} more)",
-        "manual": "Manual inspection",
-    },
-    "nb": {
-        "other_command": "Reglene {rules} kontrolleres med «{command}»; denne rapporten er fra «{this}».",
-        "unknown_rules": "Ingen av reglene {rules} er kjent for samsvar.",
-        "blind": "Ikke vurdert: {codes} (som sier at en kontroll ikke kunne gjøres) er ikke valgt i denne kjøringen, "
-                 "så en artefakt uten funn viser ikke at kontrollen ble gjort.",
-        "nothing_applies": "Ingen artefakt i denne kjøringen som reglene gjelder for ({scope}).",
-        "kinds": "typene {names}", "artefacts": "artefaktene {names}",
-        "profile_scope": "artefakter validert mot profilen {profile}",
-        "more_findings": "… og {more} funn til ({total} i {artefacts} artefakter).",
-        "not_counted": "Ikke regnet som kontrollert: {path} ({rules}: kontrollen kunne ikke gjøres)",
-        "below": "Funn under feilnivået ({level}): {counts}.",
-        "waived": "Unntatte funn (ikke regnet med): {count}.",
-        "deselected": "Ikke valgt i denne kjøringen: {codes}.",
-        "tests_planned": "Tester mot kjørende system (kommer): {tests}.",
-        "tests_not_run": "Testene {tests} var ikke med i denne kjøringen (samsvar run {suites} --target URL).",
-        "tests_missing": "Ikke med i denne kjøringen: {tests}.",
-        "and_more": " (og {count} til)",
-        "manual": "Manuell kontroll",
-    },
-}
-"""The judge's evidence sentences in Norwegian bokmål and English (``--lang``)."""
-
-
 def say(lang: str, key: str, **values: Any) -> str:
-    """The evidence sentence ``key`` in ``lang`` (English when the language is not known)."""
-    return TEXTS.get(lang, TEXTS["en"])[key].format(**values)
+    """The evidence sentence ``key`` (a ``judge.*`` text) in ``lang`` (English when the language is not known)."""
+    return text(key, lang, **values)
 
 
 @dataclass(slots=True)
@@ -173,17 +131,17 @@ def _combine(outcomes: list[Outcome]) -> str:
 def judge_rules(requirement: Requirement, verification: RuleVerification, context: RunContext) -> Outcome:
     """The verdict of one rule verification over the run's results."""
     if verification.run != context.run:
-        return Outcome("not-tested", [context.say("other_command", rules=", ".join(verification.rules),
+        return Outcome("not-tested", [context.say("judge.other_command", rules=", ".join(verification.rules),
                                                   command=COMMANDS[verification.run], this=COMMANDS[context.run])])
     known = expand_rules(verification.rules, context.codes)
     applied = [code for code in known if context.selected(code)]
     notes = _deselected_note(sorted(set(known) - set(applied)), context.lang)
     if not applied:
-        return Outcome("not-tested", notes or [context.say("unknown_rules", rules=", ".join(verification.rules))])
+        return Outcome("not-tested", notes or [context.say("judge.unknown_rules", rules=", ".join(verification.rules))])
     walk = _walk(requirement, verification, context)
     blind = [code for code in expand_rules(verification.inconclusive, context.codes) if not context.selected(code)]
     if blind and not walk.failed:
-        return Outcome("not-tested", notes + [context.say("blind", codes=", ".join(blind))], walk.paths())
+        return Outcome("not-tested", notes + [context.say("judge.blind", codes=", ".join(blind))], walk.paths())
     return _outcome(walk, requirement, verification, applied, context, notes)
 
 
@@ -244,16 +202,17 @@ def _outcome(walk: _Walk, requirement: Requirement, verification: RuleVerificati
         return Outcome("pass", [_checked_evidence(walk.checked, applied, verification)] + notes, walk.paths())
     if walk.inconclusive:
         return Outcome("not-tested", notes, walk.paths())
-    return Outcome("not-tested", [context.say("nothing_applies", scope=_scope(requirement, verification, context.lang))]
+    return Outcome("not-tested",
+                   [context.say("judge.nothing_applies", scope=_scope(requirement, verification, context.lang))]
                    + notes)
 
 
 def _scope(requirement: Requirement, verification: RuleVerification, lang: str = "en") -> str:
     if verification.profile:
-        return say(lang, "profile_scope", profile=verification.profile)
+        return say(lang, "judge.profile_scope", profile=verification.profile)
     if verification.kinds:
-        return say(lang, "kinds", names=", ".join(verification.kinds))
-    return say(lang, "artefacts", names=", ".join(requirement.artefacts))
+        return say(lang, "judge.kinds", names=", ".join(verification.kinds))
+    return say(lang, "judge.artefacts", names=", ".join(requirement.artefacts))
 
 
 def _issue_evidence(failed: list[tuple[Result, list[Issue]]], lang: str = "en") -> list[Any]:
@@ -261,7 +220,7 @@ def _issue_evidence(failed: list[tuple[Result, list[Issue]]], lang: str = "en") 
     evidence: list[Any] = [_issue_item(result, issue) for result, issue in issues[:MAX_ISSUE_EVIDENCE]]
     if len(issues) > MAX_ISSUE_EVIDENCE:
         more = len(issues) - MAX_ISSUE_EVIDENCE
-        evidence.append(say(lang, "more_findings", more=more, total=len(issues), artefacts=len(failed)))
+        evidence.append(say(lang, "judge.more_findings", more=more, total=len(issues), artefacts=len(failed)))
     return evidence
 
 
@@ -291,7 +250,7 @@ def _checked_evidence(checked: list[Result], applied: list[str], verification: R
 
 
 def _inconclusive_notes(walk: _Walk, lang: str = "en") -> list[str]:
-    return [say(lang, "not_counted", path=result.path, rules=", ".join(sorted({i.rule for i in reasons})))
+    return [say(lang, "judge.not_counted", path=result.path, rules=", ".join(sorted({i.rule for i in reasons})))
             for result, reasons in walk.inconclusive]
 
 
@@ -299,26 +258,26 @@ def _quiet_notes(walk: _Walk, fail_on: Severity, lang: str = "en") -> list[str]:
     notes = []
     if walk.below:
         counts = ", ".join(f"{n} {severity}" for severity, n in sorted(walk.below.items()))
-        notes.append(say(lang, "below", level=fail_on.code, counts=counts))
+        notes.append(say(lang, "judge.below", level=fail_on.code, counts=counts))
     if walk.waived:
-        notes.append(say(lang, "waived", count=walk.waived))
+        notes.append(say(lang, "judge.waived", count=walk.waived))
     return notes
 
 
 def _deselected_note(codes: list[str], lang: str = "en") -> list[str]:
-    return [say(lang, "deselected", codes=", ".join(codes))] if codes else []
+    return [say(lang, "judge.deselected", codes=", ".join(codes))] if codes else []
 
 
 def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
     """The verdict of live-suite tests: fail when one of them failed (or broke), pass when one
     passed and none failed, not-tested when none ran (skipped, not selected, or another run)."""
     if verification.status == "planned":
-        return Outcome("not-tested", [context.say("tests_planned", tests=", ".join(verification.tests))])
+        return Outcome("not-tested", [context.say("judge.tests_planned", tests=", ".join(verification.tests))])
     ran = {result.path: result for result in context.report.results
            if str(result.kind).startswith("live:") and result.path in verification.tests}
     if not ran:
         suites = sorted({test.split("/", 1)[0] for test in verification.tests})
-        return Outcome("not-tested", [context.say("tests_not_run", tests=", ".join(verification.tests),
+        return Outcome("not-tested", [context.say("judge.tests_not_run", tests=", ".join(verification.tests),
                                                   suites=" / ".join(suites))])
     evidence: list[Any] = []
     statuses = []
@@ -333,12 +292,12 @@ def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
         messages = [issue.message for issue in result.issues if not issue.waived
                     and (issue.severity >= context.report.fail_on or status == "skip")]
         if messages:
-            item["message"] = "; ".join(messages[:3]) + (context.say("and_more", count=len(messages) - 3)
+            item["message"] = "; ".join(messages[:3]) + (context.say("judge.and_more", count=len(messages) - 3)
                                                          if len(messages) > 3 else "")
         evidence.append(item)
     missing = [test_id for test_id in verification.tests if test_id not in ran]
     if missing:
-        evidence.append(context.say("tests_missing", tests=", ".join(missing)))
+        evidence.append(context.say("judge.tests_missing", tests=", ".join(missing)))
     if any(status in ("fail", "error") for status in statuses):
         return Outcome("fail", evidence)
     if "pass" in statuses:
@@ -347,7 +306,7 @@ def judge_tests(verification: TestVerification, context: RunContext) -> Outcome:
 
 
 def _manual_evidence(requirement: Requirement, lang: str) -> list[Any]:
-    label = say(lang, "manual")
+    label = say(lang, "judge.manual")
     return [f"{label}: {v.inspect.get(lang)}" for v in requirement.manual_verifications]
 
 
@@ -382,15 +341,6 @@ def coverage(catalogue: Catalogue, rule_codes: Iterable[str] | None = None) -> d
 # -- traceability matrix --------------------------------------------------------------------
 COLUMNS = ("principle", "principle_title", "requirement", "level", "title", "artefacts", "rules", "tests",
            "manual")
-HEADERS = {
-    "nb": {"principle": "Prinsipp", "principle_title": "Prinsippets tittel", "requirement": "Krav",
-           "level": "Nivå", "title": "Tittel", "artefacts": "Gjelder", "rules": "Regler", "tests": "Tester",
-           "manual": "Manuell kontroll", "verdict": "Vurdering"},
-    "en": {"principle": "Principle", "principle_title": "Principle title", "requirement": "Requirement",
-           "level": "Level", "title": "Title", "artefacts": "Applies to", "rules": "Rules", "tests": "Tests",
-           "manual": "Manual inspection", "verdict": "Verdict"},
-}
-MATRIX_TITLE = {"nb": "Sporbarhetsmatrise", "en": "Traceability matrix"}
 
 
 def traceability_rows(catalogue: Catalogue, lang: str = "nb",
@@ -484,8 +434,8 @@ def _html_template() -> "jinja2.Template":
 
 def to_html(rows: list[dict[str, str]], lang: str = "nb", title: str | None = None) -> str:
     """The matrix as one self-contained HTML page (inline CSS, no scripts), every cell escaped."""
-    if lang not in HEADERS:
-        raise ValueError(f"unknown language {lang!r} (expected one of: {', '.join(HEADERS)})")
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r} (expected one of: {', '.join(LANGUAGES)})")
     columns = list(rows[0]) if rows else list(COLUMNS)
-    return _html_template().render(lang=lang, title=title or MATRIX_TITLE[lang], columns=columns, headers=HEADERS[lang],
-                        rows=rows)
+    return _html_template().render(lang=lang, title=title or text("matrix.page_title", lang), columns=columns,
+                                   headers=table("matrix", lang), rows=rows)

@@ -3,7 +3,8 @@
 Every StructureDefinition in a folder must parse, carry url/name/status/type/baseDefinition,
 derive from a known base, have a differential that applies to it (samsvar generates the
 snapshot), FHIRPath constraints that compile, bindings to value sets that resolve and type or
-target profiles that resolve. ``samsvar profiles lint|list`` is the command line over it.
+target profiles that resolve. ``samsvar profiles lint|list`` (:mod:`samsvar.cli.profiles`) is the
+command line over it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-import click
-
-from ..validators.issues import EnvironmentProblem
 
 Severity = Literal["error", "warning"]
 
@@ -30,8 +28,6 @@ REQUIRED_FIELDS = ("url", "name", "status", "type", "baseDefinition")
 EXTERNAL_VALUE_SETS = ("http://snomed.info/sct", "http://loinc.org", "http://unitsofmeasure.org",
                        "urn:oid:2.16.578.1.12.4.1.1.")
 """Value sets of code systems samsvar does not hold offline: a binding to them is only a warning."""
-
-EXIT_ENVIRONMENT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,52 +256,32 @@ def load_definitions(folder: Path, igs: tuple[str, ...], cache: Path | None) -> 
     return Validator(Options(igs=(*readable, *igs), cache_root=cache)).definitions()
 
 
-# --------------------------------------------------------------------------- command line
+@dataclass(frozen=True, slots=True)
+class LintOutcome:
+    """What :func:`lint_folder` found: every problem, and how many profiles the folder holds."""
 
-FOLDER_ARGUMENT = click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+    folder: Path
+    problems: list[LintProblem]
+    profiles: int
+
+    @property
+    def errors(self) -> list[LintProblem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def summary(self) -> str:
+        """The last line of ``samsvar profiles lint``."""
+        if self.errors:
+            return f"{self.profiles} profiles, {len(self.errors)} error(s), {len(self.problems) - len(self.errors)} warning(s)"
+        return f"{self.profiles} profiles, no problems" + (f" ({len(self.problems)} warning(s))" if self.problems else "")
 
 
-@click.group()
-def profiles() -> None:
-    """samsvar's own FHIR profiles (profiles/fhir/): lint and list them."""
-
-
-@profiles.command("lint")
-@FOLDER_ARGUMENT
-@click.option("--ig", "igs", multiple=True, metavar="ID#VERSION|PATH",
-              help="What the profiles build on: package id#version from the cache, a .tgz or a folder "
-                   f"[default for samsvar's own folder: {', '.join(DEFAULT_IGS)}].")
-@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
-              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
-def profiles_lint(folder: Path | None, igs: tuple[str, ...], cache_root: Path | None) -> None:
-    """Check every StructureDefinition in FOLDER (default: samsvar's profiles/fhir/); exit 1 on errors."""
+def lint_folder(folder: Path | None = None, igs: tuple[str, ...] = (), cache: Path | None = None) -> LintOutcome:
+    """Lint every StructureDefinition in ``folder`` (default: samsvar's own, with :data:`DEFAULT_IGS`
+    when no ``igs`` are given) against the definitions they build on. A package missing offline is
+    an :class:`~samsvar.validators.issues.EnvironmentProblem`."""
     folder = folder or PROFILES_FOLDER
     if not igs and folder.resolve() == PROFILES_FOLDER:
         igs = DEFAULT_IGS
-    try:
-        problems = lint(folder, load_definitions(folder, igs, cache_root))
-    except EnvironmentProblem as problem:
-        failure = click.ClickException(str(problem) + (f"\nhint: {problem.hint}" if problem.hint else ""))
-        failure.exit_code = EXIT_ENVIRONMENT
-        raise failure from None
-    for problem in problems:
-        click.echo(problem.line())
-    count = len(list(structure_definitions(folder)))
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        click.echo(f"{count} profiles, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
-        raise SystemExit(1)
-    click.echo(f"{count} profiles, no problems" + (f" ({len(problems)} warning(s))" if problems else ""))
+    problems = lint(folder, load_definitions(folder, igs, cache))
+    return LintOutcome(folder, problems, len(list(structure_definitions(folder))))
 
-
-@profiles.command("list")
-@FOLDER_ARGUMENT
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
-def profiles_list(folder: Path | None, as_json: bool) -> None:
-    """url, type, base and title of every StructureDefinition in FOLDER (default: profiles/fhir/)."""
-    rows = list_profiles(folder or PROFILES_FOLDER)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for row in rows:
-        click.echo(f"{row['url']}  {row['type']}  (on {row['base']})  {row['title'] or ''}".rstrip())

@@ -28,10 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
-from ..validators.issues import EnvironmentProblem
-from .profiles_lint import DEFAULT_IGS, EXIT_ENVIRONMENT, PROFILES_FOLDER, profiles
+from .profiles_lint import DEFAULT_IGS, PROFILES_FOLDER
 
 OWN_BASE = "http://samsvar.no/fhir/StructureDefinition/samsvar-"
 CORE_BASE = "http://hl7.org/fhir/StructureDefinition/"
@@ -254,49 +251,3 @@ def _findings(path: Path, manifest: Path, cache: Path | None) -> list[str]:
 
 def _write(path: Path, resource: dict[str, Any]) -> None:
     path.write_text(json.dumps(resource, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- command line
-
-@click.command("new")
-@click.argument("name")
-@click.option("--base", required=True, metavar="CANONICAL", help="The profile or resource definition it builds on.")
-@click.option("--resource", "resource_type", metavar="TYPE", help="The resource type [default: the base's].")
-@click.option("--into", "profiles_folder", type=click.Path(file_okay=False, path_type=Path), default=PROFILES_FOLDER,
-              show_default="profiles/fhir", help="Folder of the profile.")
-@click.option("--fixtures", "fixtures_folder", type=click.Path(file_okay=False, path_type=Path), default=FIXTURES_FOLDER,
-              show_default="fixtures/fhir/samsvar-profiles", help="Folder of the fixtures and their expected.toml.")
-@click.option("--ig", "igs", multiple=True, metavar="ID#VERSION|PATH",
-              help=f"What the base comes from [default: {', '.join(DEFAULT_IGS)}].")
-@click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
-              help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
-def profiles_new(name: str, base: str, resource_type: str | None, profiles_folder: Path, fixtures_folder: Path,
-                 igs: tuple[str, ...], cache_root: Path | None) -> None:
-    """Write a new profile NAME on --base, a valid and an invalid fixture and their expected.toml entries.
-
-    \b
-    Example:
-      samsvar profiles new HomeCareAppointment --base http://hl7.no/fhir/StructureDefinition/no-basis-Appointment
-    """
-    try:
-        made = scaffold(name, base, resource_type=resource_type, profiles=profiles_folder, fixtures=fixtures_folder,
-                        igs=igs or DEFAULT_IGS, cache=cache_root)
-    except ScaffoldError as exc:
-        raise click.UsageError(str(exc)) from None
-    except EnvironmentProblem as problem:
-        failure = click.ClickException(str(problem) + (f"\nhint: {problem.hint}" if problem.hint else ""))
-        failure.exit_code = EXIT_ENVIRONMENT
-        raise failure from None
-    for path in (made.profile, made.valid, made.invalid):
-        click.echo(f"wrote {path}")
-    click.echo(f"added both fixtures to {made.manifest} ([expected] and [reasons])")
-    if made.findings:
-        click.echo(f"the valid fixture still raises {len(made.findings)} finding(s); fill in what the base requires:")
-        for finding in made.findings:
-            click.echo(f"  {finding}")
-    click.echo(f"next: edit the differential (replace the example constraint {made.constraint}), then "
-               "'samsvar profiles lint' and the fixture tests")
-
-
-profiles.add_command(profiles_new)
-"""``samsvar profiles`` is the linter's group (lint, list) with ``new``; cli.py loads it from here."""

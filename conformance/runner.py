@@ -25,13 +25,15 @@ from ..validators.detect import Kind
 from ..validators.issues import EnvironmentProblem, Issue
 from ..validators.runner import Result
 from .auth import TokenError, token_source
+from .catalogue import load_catalogue
 from .evidence import ClientSettings, EvidenceClient, Exchange, TargetUnreachable, local_folder
+from .judge import judge
 from .report import NothingToCheck, Report
 from .suite import BROKEN, SKIPPED, UNANSWERED, LiveTest, ResponseValidator, RunState, Skip, Stop, Suite, TestContext
 from .testdata import RunTag
 
 ENTRY_POINT_GROUP = "samsvar.suites"
-BUILT_IN = ("fhir_api", "messaging", "security")
+BUILT_IN = ("fhir_api", "messaging", "security", "smart")
 """Modules of samsvar.conformance.suites, each with a SUITE."""
 
 
@@ -345,3 +347,21 @@ def _response_validator(request: RunRequest) -> ResponseValidator:
         return validator.validate_bytes(name, body).issues
 
     return validate
+
+
+# -- verdicts -------------------------------------------------------------------------------
+def run_verdicts(report: Report, lang: str = "nb") -> list[dict[str, Any]]:
+    """The verdicts of the requirements this run's tests verify (the others are not this run's business)."""
+    verifies = {r for result in report.results if isinstance(result, TestResult) for r in result.verifies}
+    return [v for v in judge(load_catalogue(), report, run="run", lang=lang) if v["id"] in verifies]
+
+
+def not_judged(report: Report, verdicts: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What a strict run (``samsvar run --strict``) refuses to pass on: every test that was skipped
+    or broke, and every requirement the run's tests verify that got no verdict (not tested, for
+    lack of evidence). A gate never passes on what it did not check."""
+    gaps = [f"test {result.path}: {result.status}" for result in report.results
+            if isinstance(result, TestResult) and result.status in ("skip", "error")]
+    gaps += [f"requirement {v['id']}: {v['verdict']}" for v in verdicts if v["verdict"] not in ("pass", "fail")]
+    return gaps
+

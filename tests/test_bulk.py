@@ -34,7 +34,8 @@ def _export(path: Path, lines: int) -> Path:
                             "gender": "femalex" if i % 50 == 0 else "female"}
             else:
                 resource = {"resourceType": "Observation", "id": f"o{i}", "text": {"status": "generated", "div": DIV},
-                            "status": "final", "code": {"text": "pulse"}, "subject": {"reference": f"Patient/p{i - 1}"}}
+                            "status": "final", "code": {"text": "pulse"}, "subject": {"reference": f"Patient/p{i - 1}"},
+                            "effectiveDateTime": "2026-01-01", "performer": [{"reference": "Practitioner/d"}]}
             out.write(json.dumps(resource) + ("\n\n" if i % 97 == 0 else "\n"))
     return path
 

@@ -86,3 +86,11 @@ def test_a_failure_inside_the_fhirpath_layer_is_its_own_finding(fhir_cache: Path
     failed = [i for i in issues if i.rule == "FHIR-INV-004"]
     assert failed and all(i.severity.code == "warning" and "please report" in i.message for i in failed)
     assert any("per-1" in i.message for i in failed)
+
+
+def test_not_evaluated_messages_name_classes_not_memory_addresses() -> None:
+    """The engine's failure text reaches the report; two runs must print the same message."""
+    failure = Exception("Cannot compare <fhirpathpy.engine.nodes.ResourceNode object at 0x7f3a2c1d9e50> to 3")
+    issue = not_evaluated("k-1", "a > 3", failure)
+    assert issue.rule == "FHIR-INV-002"
+    assert "object at 0x" not in issue.message and "Cannot compare ResourceNode to 3" in issue.message

@@ -96,7 +96,8 @@ def test_add_a_profile_and_a_requirement_as_data_alone(copy: Path, fhir_cache: P
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:randomly", "-p", "no:cacheprovider", *cases,
          "tests/test_fixtures.py::test_every_manifest_names_existing_files_and_every_file_is_listed",
          "tests/test_samsvar_profiles.py", "tests/test_profiles_lint.py", "tests/test_requirements.py::"
-         "test_shipped_catalogue_validates_and_is_grounded_in_samsvar_rules"],
+         "test_shipped_catalogue_validates_and_is_grounded_in_samsvar_rules",
+         "tests/test_profile_requirements.py::test_every_own_profile_is_named_by_a_requirement"],
         cwd=copy, env=_env(copy, fhir_cache), capture_output=True, text=True, timeout=1200)
     summary = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from junitparser import JUnitXml
 
-from samsvar.validators.messages.schemas import install_schemas
+from samsvar.validators.messages.schema_packs import install_schemas
 
 from .conftest import REPO, USER_STATE_VARIABLES
 from .shared import shared_path

@@ -21,8 +21,9 @@ from samsvar.validators import Options, Validator
 from samsvar.validators.fhir.definitions import Definitions
 from samsvar.validators.fhir.igs import PROJECT_TERMINOLOGY, ProjectResources
 from samsvar.validators.load import _xml_too_deep, safe_xml_parser
-from samsvar.validators.messages import rules
-from samsvar.validators.messages.schemas import SchemaSet, _namespaces_in, install_schemas
+from samsvar.validators.messages import codes, identities, message, rules
+from samsvar.validators.messages.schema_packs import install_schemas
+from samsvar.validators.messages.schemas import SchemaSet, _namespaces_in
 from samsvar.validators.terminology.service import CodeVerdict, TerminologyService
 
 from .conftest import FIXTURES
@@ -68,11 +69,11 @@ def _roots() -> Iterator[etree._Element]:
 # -- the plain walks, as they were --------------------------------------------------------------
 
 def _plain_child(element: etree._Element, name: str) -> etree._Element | None:
-    return next((node for node in element if rules.local(node) == name), None)
+    return next((node for node in element if message.local(node) == name), None)
 
 
 def _plain_descendants(element: etree._Element, name: str) -> list[etree._Element]:
-    return [node for node in element.iter() if rules.local(node) == name]
+    return [node for node in element.iter() if message.local(node) == name]
 
 
 def _plain_pairs(scope: etree._Element) -> list[tuple[etree._Element | None, etree._Element, etree._Element]]:
@@ -80,7 +81,7 @@ def _plain_pairs(scope: etree._Element) -> list[tuple[etree._Element | None, etr
     for node in scope.iter():
         if not isinstance(node.tag, str):
             continue
-        pairs = (("Id", "Type"),) if rules.local(node) == "AdditionalId" else rules._PAIRS
+        pairs = (("Id", "Type"),) if message.local(node) == "AdditionalId" else identities._PAIRS
         for value_name, type_name in pairs:
             type_element = _plain_child(node, type_name)
             if type_element is not None:
@@ -109,18 +110,18 @@ def test_helpers_match_local_names_in_any_namespace_or_none() -> None:
     names = ["Ident", "Id", "TypeId", "HCPerson", "Code", "Nothing", "Root"]
     for element in root.iter(etree.Element):
         for name in names:
-            assert rules.child(element, name) is _plain_child(element, name)
-            assert rules.children(element, name) == [n for n in element if rules.local(n) == name]
-            assert list(rules.descendants(element, name)) == _plain_descendants(element, name)
-    assert rules.child(None, "Id") is None and rules.children(None, "Id") == []
-    assert list(rules.descendants(None, "Id")) == []
+            assert message.child(element, name) is _plain_child(element, name)
+            assert message.children(element, name) == [n for n in element if message.local(n) == name]
+            assert list(message.descendants(element, name)) == _plain_descendants(element, name)
+    assert message.child(None, "Id") is None and message.children(None, "Id") == []
+    assert list(message.descendants(None, "Id")) == []
 
 
 def test_identifier_pairs_are_the_plain_walks_in_document_order() -> None:
     checked = 0
     for root in _roots():
-        for scope in [root, *rules.descendants(root, "Patient"), *rules.descendants(root, "Inst")]:
-            fast = [(p.value_element, p.type_element, p.holder) for p in rules.identifier_pairs(scope)]
+        for scope in [root, *message.descendants(root, "Patient"), *message.descendants(root, "Inst")]:
+            fast = [(p.value_element, p.type_element, p.holder) for p in identities.identifier_pairs(scope)]
             assert fast == _plain_pairs(scope)
             checked += bool(fast)
     assert checked
@@ -128,14 +129,14 @@ def test_identifier_pairs_are_the_plain_walks_in_document_order() -> None:
 
 def test_nested_holders_keep_document_order() -> None:
     root = etree.fromstring(MIXED, safe_xml_parser())
-    values = [rules.text(p.value_element) for p in rules.identifier_pairs(root)]
+    values = [message.text(p.value_element) for p in identities.identifier_pairs(root)]
     assert values == ["1", "2", "3", "4", "5", "6", "8", "7"]  # Patient starts before its HCPerson
 
 
 def test_coded_elements_are_those_with_a_code_and_a_system() -> None:
     for root in _roots():
         plain = [el for el in root.iter(etree.Element) if el.get("S") is not None and el.get("V") is not None]
-        assert rules._CODED(root) == plain
+        assert codes._CODED(root) == plain
 
 
 # -- remembered code verdicts -------------------------------------------------------------------
@@ -166,7 +167,7 @@ class _Counting:
 
 
 def test_verdicts_are_remembered_but_not_a_server_that_could_not_answer() -> None:
-    outcome = rules.code_outcome
+    outcome = codes.code_outcome
     local = _Counting(CodeVerdict(True))
     for _ in range(3):
         assert outcome(local, "2.16.578.1.12.4.1.1.8279", "DIALOG_NOTAT", None) is None  # type: ignore[arg-type]

@@ -15,15 +15,9 @@ from lxml import etree
 
 from samsvar.validators.issues import Severity
 from samsvar.validators.load import load_bytes, safe_xml_parser
-from samsvar.validators.messages.schemas import (
-    INDEX_NAME,
-    PackResolver,
-    SchemaSet,
-    default_schema_set,
-    install_schemas,
-    scan_pack,
-    schema_issues,
-)
+from samsvar.validators.messages.schema_packs import INDEX_NAME, install_schemas, scan_pack
+from samsvar.validators.messages.schema_resolver import PackResolver
+from samsvar.validators.messages.schemas import SchemaSet, default_schema_set, schema_issues
 from samsvar.validators.messages.standards import STANDARDS, describe, unsupported_issues
 from samsvar.validators.rules import get_rule
 

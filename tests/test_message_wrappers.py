@@ -10,7 +10,8 @@ from lxml import etree
 
 from samsvar.validators import Options, Validator
 from samsvar.validators.load import safe_xml_parser
-from samsvar.validators.messages.schemas import SchemaSet, install_schemas
+from samsvar.validators.messages.schema_packs import install_schemas
+from samsvar.validators.messages.schemas import SchemaSet
 from samsvar.validators.messages.validate import validate_message
 from samsvar.validators.messages.wrappers import unwrap
 

@@ -208,3 +208,40 @@ def test_quantity_code_is_checked_against_a_loaded_code_system_but_ucum_is_not(f
         {"itemCodeableConcept": {"text": "x"}, "strength": {"numerator": ucum, "denominator": quantity}}]}
     found = [f for f in _issues(fhir_cache, medication) if f[0] == "FHIR-TX-001"]
     assert found == [("FHIR-TX-001", "error", "Medication.ingredient[0].strength.denominator.code")]
+
+
+def test_fullurl_findings_are_on_their_entry_and_on_entry_0_with_hl7_paths(fhir_cache: Path) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "http://acme.com/fhir/Patient/a", "resource": _patient(id="a")},
+        {"fullUrl": "http://acme.com/fhir/Patient/b", "resource": _patient(id="c")},
+        {"fullUrl": "relative/x", "resource": _patient(id="x")}]}
+    own = [f for f in _issues(fhir_cache, bundle) if f[0].startswith("FHIR-BUNDLE-00")]
+    assert ("FHIR-BUNDLE-002", "error", "Bundle.entry[1]") in own
+    assert ("FHIR-BUNDLE-001", "error", "Bundle.entry[2]") in own
+    hl7 = [f for f in _issues(fhir_cache, bundle, hl7_paths=True) if f[0].startswith("FHIR-BUNDLE-00")]
+    assert ("FHIR-BUNDLE-002", "error", "Bundle.entry[0]") in hl7  # as HL7's BundleValidator writes it
+    assert ("FHIR-BUNDLE-001", "error", "Bundle.entry[0]") in hl7
+    assert not [f for f in hl7 if f[2] in ("Bundle.entry[1]", "Bundle.entry[2]")]
+
+
+def test_a_malformed_date_compared_fails_the_constraint_as_in_hl7(fhir_cache: Path) -> None:
+    period = {"resourceType": "Coverage", "id": "c", "status": "active", "beneficiary": {"reference": "Patient/p"},
+              "payor": [{"reference": "Organization/o"}], "period": {"start": "2019-01-01", "end": "2020-1-1"}}
+    found = _issues(fhir_cache, period)
+    assert ("FHIR-INV-001", "error", "Coverage.period") in found
+    assert ("FHIR-STRUCT-006", "error", "Coverage.period.end") in found
+    period["period"]["end"] = "2020-01-01"
+    assert not [f for f in _issues(fhir_cache, period) if f[1] == "error"]
+    del period["period"]["end"]  # a date with extensions only has no value: nothing to order
+    period["period"]["_end"] = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                                               "valueCode": "unknown"}]}
+    assert not [f for f in _issues(fhir_cache, period) if f[1] == "error"]
+
+
+def test_a_primitive_given_as_an_object_does_not_count_as_present(fhir_cache: Path) -> None:
+    found = _issues(fhir_cache, _patient(text={"status": {"value": "generated"},
+                                               "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}))
+    assert ("FHIR-STRUCT-005", "error", "Patient.text.status") in found
+    assert ("FHIR-STRUCT-002", "error", "Patient.text") in found  # Narrative.status min 1, as in HL7
+    found = _issues(fhir_cache, _patient(gender={"value": "female"}))  # optional: only the value's error
+    assert [f for f in found if f[1] == "error"] == [("FHIR-STRUCT-005", "error", "Patient.gender")]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from samsvar.conformance.profiles_lint import (PROFILES_FOLDER, fhirpath_errors, lint, list_profiles,
-                                               load_definitions, profiles)
+from samsvar.cli.profiles import profiles
+from samsvar.conformance.profiles_lint import PROFILES_FOLDER, fhirpath_errors, lint, list_profiles, load_definitions
 
 from .conftest import FIXTURES
 

@@ -13,6 +13,9 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from samsvar.conformance.dpop import NONCE_HEADER, DPoPKey
+from samsvar.conformance.sandbox.smart import CLIENT_ID as SMART_CLIENT
+from samsvar.conformance.sandbox.smart import OTHER_PATIENT, REDIRECT_URI, TEST_PATIENT
+from samsvar.conformance.smart import answer_params, s256
 from samsvar.conformance.sandbox import (
     DEFAULT_AUDIENCE,
     FAULT_ELEMENT,
@@ -141,6 +144,148 @@ DPOP_PROBES: dict[str, Probe] = {
                                                                    issued=time.time() - 600)),
     "dpop-nonce-unchecked": _dpop_refused(lambda k, t, u, n: k.proof("GET", u, access_token=t, nonce="made-up")),
 }
+# -- SMART App Launch (the sandbox runs with smart=True as well) ---------------------------------
+VERIFIER = "samsvar-probe-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def _authorize(sandbox: RunningSandbox, scope: str = "launch/patient patient/*.rs", **changes: str | None
+               ) -> requests.Response:
+    params = {"response_type": "code", "client_id": SMART_CLIENT, "redirect_uri": REDIRECT_URI, "scope": scope,
+              "state": "probe-state", "aud": sandbox.fhir_url, "code_challenge": s256(VERIFIER),
+              "code_challenge_method": "S256", **changes}
+    return get(sandbox.base_url + "/smart/authorize", params={k: v for k, v in params.items() if v is not None},
+               allow_redirects=False)
+
+
+def _code(sandbox: RunningSandbox, **changes: str | None) -> str:
+    return answer_params(_authorize(sandbox, **changes).headers["Location"])["code"]
+
+
+def _exchange(sandbox: RunningSandbox, code: str, **changes: str) -> requests.Response:
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "client_id": SMART_CLIENT,
+            "code_verifier": VERIFIER, **changes}
+    return requests.post(sandbox.base_url + "/smart/token", data=form, timeout=TIMEOUT)
+
+
+def _smart_token(sandbox: RunningSandbox, scope: str = "launch/patient patient/*.rs") -> dict[str, str]:
+    answer = _exchange(sandbox, _code(sandbox, scope=scope))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _as_patient(sandbox: RunningSandbox, path: str, token: str) -> requests.Response:
+    return get(f"{sandbox.fhir_url}/{path}", headers={"Authorization": f"Bearer {token}"})
+
+
+def _smart_discovery_right(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    found = get(sandbox.fhir_url + "/.well-known/smart-configuration").json()
+    return "S256" in found.get("code_challenge_methods_supported", []) and "capabilities" in found \
+        and found["token_endpoint"] == sandbox.base_url + "/smart/token"
+
+
+def _smart_pkce_required(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    return all(answer_params(_authorize(sandbox, **changes).headers["Location"]).get("error") == "invalid_request"
+               for changes in ({"code_challenge": None, "code_challenge_method": None},
+                               {"code_challenge": VERIFIER, "code_challenge_method": "plain"}))
+
+
+def _smart_verifier_checked(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    return _exchange(sandbox, _code(sandbox), code_verifier=VERIFIER + "x").status_code == 400
+
+
+def _smart_state_echoed(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    return answer_params(_authorize(sandbox).headers["Location"]).get("state") == "probe-state"
+
+
+def _smart_redirect_checked(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    elsewhere = "http://127.0.0.1/somewhere-else"
+    return _authorize(sandbox, redirect_uri=elsewhere).status_code == 400 and \
+        _exchange(sandbox, _code(sandbox), redirect_uri=elsewhere).status_code == 400
+
+
+def _smart_code_once(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    code = _code(sandbox)
+    return _exchange(sandbox, code).status_code == 200 and _exchange(sandbox, code).status_code == 400
+
+
+def _smart_token_response(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    answer = _smart_token(sandbox)
+    return answer.get("token_type") == "Bearer" and answer.get("scope") == "launch/patient patient/*.rs"
+
+
+def _smart_patient_context(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    return _smart_token(sandbox).get("patient") == TEST_PATIENT
+
+
+def _smart_scope_granted(scope: str) -> Probe:
+    def probe(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+        import jwt
+
+        token = _smart_token(sandbox, f"launch/patient {scope}")["access_token"]
+        return scope in jwt.decode(token, options={"verify_signature": False})["scope"].split()
+    return probe
+
+
+def _smart_scope_enforced(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    """A token for Observations (v2 syntax, or v1 where v2 is another fault's) reads those and no Condition."""
+    for scope in ("patient/Observation.rs", "patient/Observation.read"):
+        token = _smart_token(sandbox, f"launch/patient {scope}")["access_token"]
+        if _as_patient(sandbox, "Observation", token).status_code == 200:
+            return _as_patient(sandbox, "Condition", token).status_code == 403
+    return False
+
+
+def _smart_read_own_only(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    token = _smart_token(sandbox)["access_token"]
+    return _as_patient(sandbox, f"Patient/{TEST_PATIENT}", token).status_code == 200 and \
+        _as_patient(sandbox, f"Patient/{OTHER_PATIENT}", token).status_code == 403
+
+
+def _smart_search_own_only(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    token = _smart_token(sandbox)["access_token"]
+    return _as_patient(sandbox, f"Observation?patient={OTHER_PATIENT}", token).json()["total"] == 0 and \
+        _as_patient(sandbox, f"Observation?patient={TEST_PATIENT}", token).json()["total"] == 1
+
+
+def _smart_compartment_own_only(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    token = _smart_token(sandbox)["access_token"]
+    return _as_patient(sandbox, f"Patient/{TEST_PATIENT}/Observation", token).json()["total"] == 1 and \
+        _as_patient(sandbox, f"Patient/{OTHER_PATIENT}/Observation", token).status_code == 403
+
+
+def _smart_expired_refused(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    expired = sandbox.sandbox.smart.mint(TEST_PATIENT, {"patient/*.rs"}, lifetime=-120)
+    return _as_patient(sandbox, f"Patient/{TEST_PATIENT}", expired).status_code == 401
+
+
+def _smart_forged_refused(sandbox: RunningSandbox, _token: dict[str, str]) -> bool:
+    import jwt
+
+    real = _smart_token(sandbox)["access_token"]
+    claims = jwt.decode(real, options={"verify_signature": False})
+    forged = jwt.encode(claims, make_key(), algorithm="RS256", headers={"kid": jwt.get_unverified_header(real)["kid"]})
+    return _as_patient(sandbox, f"Patient/{TEST_PATIENT}", forged).status_code == 401
+
+
+SMART_PROBES: dict[str, Probe] = {
+    "smart-bad-discovery": _smart_discovery_right,
+    "smart-no-pkce": _smart_pkce_required,
+    "smart-ignore-verifier": _smart_verifier_checked,
+    "smart-drop-state": _smart_state_echoed,
+    "smart-open-redirect": _smart_redirect_checked,
+    "smart-code-reuse": _smart_code_once,
+    "smart-bad-token-response": _smart_token_response,
+    "smart-no-patient-context": _smart_patient_context,
+    "smart-v2-scopes-ignored": _smart_scope_granted("patient/Observation.rs"),
+    "smart-v1-scopes-ignored": _smart_scope_granted("patient/Observation.read"),
+    "smart-scope-unenforced": _smart_scope_enforced,
+    "smart-leak-read": _smart_read_own_only,
+    "smart-leak-search": _smart_search_own_only,
+    "smart-leak-compartment": _smart_compartment_own_only,
+    "smart-accept-expired": _smart_expired_refused,
+    "smart-accept-forged": _smart_forged_refused,
+}
+
 ALSO_BROKEN = {"no-auth": set(DPOP_PROBES)}
 """Faults that break more than their own probe: without any token check, DPoP is not checked either."""
 
@@ -156,12 +301,13 @@ PROBES: dict[str, Probe] = {
     "wrong-apprec-status": _apprec_status_right,
     "no-auth": _token_required,
     **DPOP_PROBES,
+    **SMART_PROBES,
 }
 
 
 def broken_behaviours(fhir_cache: Path, client_key: rsa.RSAPrivateKey, faults: frozenset[str]) -> set[str]:
     config = sandbox_config(fhir_cache, auth=True, clients={CLIENT_ID: public_pem(client_key)}, faults=faults,
-                            dpop_nonce=True)
+                            dpop_nonce=True, smart=True)
     with serve_in_thread(config) as sandbox:
         token = {"Authorization": "Bearer " + sandbox.sandbox.tokens.mint(
             CLIENT_ID, ["fhir.read", "fhir.write", "messaging"], DEFAULT_AUDIENCE)}

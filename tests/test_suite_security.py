@@ -63,6 +63,8 @@ SECURITY_FAULTS: dict[str | None, dict[str, str]] = {
     # faults of the FHIR API and of the message receiver leave the token checks conformant
     "wrong-status": {}, "no-operationoutcome": {}, "accept-invalid": {}, "invalid-resource": {},
     "no-versioning": {}, "no-paging": {}, "no-apprec": {}, "wrong-apprec-status": {},
+    # SMART faults act only in a sandbox with smart=True (the smart suite's, tests/test_suite_smart.py)
+    **{name: {} for name in FAULTS if name.startswith("smart-")},
 }
 """Fault → every security test that does not pass with it on (tls-only, on loopback HTTP, is always
 skipped and left out here), with its status (None: the conformant sandbox, which demands DPoP nonces)."""
@@ -158,7 +160,8 @@ def test_the_conformant_sandbox_passes(secured: RunningSandbox, client_key: tupl
     assert 'error="use_dpop_nonce"' in nonce[0].response_headers["www-authenticate"]
 
 
-@pytest.mark.parametrize("fault", list(SECURITY_FAULTS), ids=lambda f: f or "conformant")
+@pytest.mark.parametrize("fault", [f for f in SECURITY_FAULTS if not (f or "").startswith("smart-")],
+                         ids=lambda f: f or "conformant")
 def test_each_fault_fails_exactly_the_tests_that_verify_it(fault: str | None, fhir_cache: Path,
                                                             client_key: tuple[Path, str]) -> None:
     faults = frozenset({fault} if fault else ())

@@ -8,7 +8,7 @@ disk, what was not checked (the notices) and the reproducibility block.
 
 The output is deterministic: it holds no timestamp or anything else the report does not carry,
 so the same report renders to the same bytes. UI texts come in Bokmål (``nb``) and English
-(``en``) from :data:`TEXTS`; findings are shown as the validators wrote them.
+(``en``) from :mod:`samsvar.conformance.texts` (the ``html`` area); findings are shown as the validators wrote them.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from ...validators.issues import Issue, Severity
 from ...validators.rules import get_rule
 from ...validators.runner import Result
 from ..report import GROUP_SHOWN, Grouping, Report, dominant_rules
+from ..texts import LANGUAGES, table
 
-LANGUAGES = ("nb", "en")
 EXCERPT_CONTEXT = 2
 """Lines shown before and after the line of a finding."""
 MAX_EXCERPTS_PER_ARTIFACT = 200
@@ -36,186 +36,6 @@ MAX_EXCERPTS_PER_ARTIFACT = 200
 MAX_EXCERPT_WIDTH = 160
 """A longer source line (minified JSON) is cut to a window of this many characters around the column."""
 VERDICTS = ("pass", "fail", "not-tested", "manual")
-
-TEXTS: dict[str, dict[str, str]] = {
-    "nb": {
-        "title": "Samsvarsrapport",
-        "subtitle": "Samsvarskontroll med samsvar {version}",
-        "passed": "Bestått",
-        "failed": "Ikke bestått",
-        "verdict_line": "ved feilnivå «{level}»: {failed} av {files} artefakter har funn på eller over dette nivået.",
-        "contents": "Innhold",
-        "summary": "Sammendrag",
-        "files": "Kontrollerte artefakter",
-        "files_failed": "Artefakter som ikke bestod",
-        "fail_on": "Feilnivå",
-        "issues_by_severity": "Funn etter alvorlighetsgrad",
-        "waived": "unntatt",
-        "requirements_summary": "Krav etter vurdering",
-        "artifact_overview": "Artefakter",
-        "requirements": "Krav",
-        "requirement": "Krav",
-        "req_title": "Tittel",
-        "level": "Nivå",
-        "principle": "Prinsipp",
-        "verdict": "Vurdering",
-        "evidence": "Dokumentasjon",
-        "artefacts": "Artefakter",
-        "no_requirements": "Kravkatalogen er ikke vurdert i denne kjøringen.",
-        "findings": "Funn per artefakt",
-        "file": "Fil",
-        "kind": "Type",
-        "format": "Format",
-        "status": "Status",
-        "issues": "Funn",
-        "no_issues": "Ingen funn.",
-        "grouped": "Grupperte funn",
-        "grouped_intro": "Regler med mange funn vises med de {shown} første funnene i rapporten og et antall; "
-                         "samsvar validate --no-group viser alle, og JSON-, SARIF- og JUnit-rapportene har dem alle.",
-        "grouped_here": "{count} funn til av {rule} i denne artefakten er ikke listet (gruppert, se sammendraget).",
-        "rule": "Regel",
-        "count": "Antall",
-        "most": "Flest funn",
-        "artefacts_col": "Artefakter",
-        "no_artifacts": "Ingen artefakter ble kontrollert.",
-        "test_pass": "Bestått", "test_fail": "Ikke bestått", "test_skip": "Hoppet over", "test_error": "Brøt sammen",
-        "verifies": "Verifiserer", "exchanges": "Utvekslinger (forespørsel og svar; hemmeligheter er fjernet)",
-        "severity": "Alvorlighetsgrad",
-        "message": "Melding",
-        "location": "Plassering",
-        "line_column": "Linje:kolonne",
-        "source": "Kildeutdrag",
-        "waiver": "Unntak godkjent av {owner} til {expires}: {reason}",
-        "excerpts_capped": "Kildeutdrag vises for de første {count} funnene.",
-        "stdin": "standard inndata",
-        "notices": "Ikke kontrollert",
-        "notices_intro": "En ren kjøring dekker ikke følgende:",
-        "no_notices": "Ingen merknader: alt samsvar kjenner til ble kontrollert.",
-        "reproducibility": "Reproduserbarhet",
-        "declaration": "Samsvarserklæring",
-        "declaration_intro": "Denne rapporten er oppført med sin SHA-256 i en signert samsvarserklæring. "
-                             "Kontroller erklæringen, signaturen og at rapporten er uendret med «{command}».",
-        "declaration_file": "Erklæring",
-        "declaration_status": "Status",
-        "declaration_signed": "signert (ikke kontrollert ennå)",
-        "declaration_signer": "Signert av",
-        "declaration_system": "System som er testet",
-        "declaration_issued": "Utstedt",
-        "reproducibility_intro": "Samme versjon, pakker og konfigurasjon gir samme resultat.",
-        "samsvar_version": "samsvar-versjon",
-        "python_version": "Python-versjon",
-        "packages": "Pakker",
-        "package": "Pakke",
-        "package_source": "Kopi",
-        "source_embedded": "innebygd i samsvar",
-        "source_cache": "pakkebufferen",
-        "source_ig": "--ig",
-        "version": "Versjon",
-        "no_packages": "Ingen pakker ble lastet.",
-        "config_path": "Konfigurasjonsfil",
-        "config_file_sha256": "SHA-256 for konfigurasjonsfilen",
-        "config_sha256": "SHA-256 for effektiv konfigurasjon",
-        "options": "Innstillinger",
-        "none": "ingen",
-        "fatal": "fatal",
-        "error": "feil",
-        "warning": "advarsel",
-        "information": "informasjon",
-        "pass": "bestått",
-        "fail": "ikke bestått",
-        "not-tested": "ikke testet",
-        "manual": "manuell vurdering",
-    },
-    "en": {
-        "title": "Conformance report",
-        "subtitle": "Conformance check by samsvar {version}",
-        "passed": "Passed",
-        "failed": "Failed",
-        "verdict_line": "at fail level “{level}”: {failed} of {files} artifacts have findings at or above it.",
-        "contents": "Contents",
-        "summary": "Summary",
-        "files": "Artifacts checked",
-        "files_failed": "Artifacts failed",
-        "fail_on": "Fail level",
-        "issues_by_severity": "Findings by severity",
-        "waived": "waived",
-        "requirements_summary": "Requirements by verdict",
-        "artifact_overview": "Artifacts",
-        "requirements": "Requirements",
-        "requirement": "Requirement",
-        "req_title": "Title",
-        "level": "Level",
-        "principle": "Principle",
-        "verdict": "Verdict",
-        "evidence": "Evidence",
-        "artefacts": "Artifacts",
-        "no_requirements": "The requirements catalogue was not judged in this run.",
-        "findings": "Findings per artifact",
-        "file": "File",
-        "kind": "Kind",
-        "format": "Format",
-        "status": "Status",
-        "issues": "Findings",
-        "no_issues": "No findings.",
-        "grouped": "Grouped findings",
-        "grouped_intro": "Rules with many findings are shown with the first {shown} findings of the report and a "
-                         "count; samsvar validate --no-group lists every one, and the JSON, SARIF and JUnit reports "
-                         "keep them all.",
-        "grouped_here": "{count} more {rule} findings in this artefact are not listed (grouped: see the summary).",
-        "rule": "Rule",
-        "count": "Count",
-        "most": "Most findings",
-        "artefacts_col": "Artefacts",
-        "no_artifacts": "No artifacts were checked.",
-        "test_pass": "Passed", "test_fail": "Failed", "test_skip": "Skipped", "test_error": "Broke",
-        "verifies": "Verifies", "exchanges": "Exchanges (request and response; secrets redacted)",
-        "severity": "Severity",
-        "message": "Message",
-        "location": "Location",
-        "line_column": "Line:column",
-        "source": "Source excerpt",
-        "waiver": "Waived by {owner} until {expires}: {reason}",
-        "excerpts_capped": "Source excerpts are shown for the first {count} findings.",
-        "stdin": "standard input",
-        "notices": "Not checked",
-        "notices_intro": "A clean run does not cover the following:",
-        "no_notices": "No notices: everything samsvar knows how to check was checked.",
-        "reproducibility": "Reproducibility",
-        "declaration": "Declaration of conformity",
-        "declaration_intro": "This report is listed with its SHA-256 in a signed declaration of conformity. "
-                             "Check the declaration, its signature and that this report is unchanged with «{command}».",
-        "declaration_file": "Declaration",
-        "declaration_status": "Status",
-        "declaration_signed": "signed (not verified yet)",
-        "declaration_signer": "Signed by",
-        "declaration_system": "System under test",
-        "declaration_issued": "Issued",
-        "reproducibility_intro": "The same version, packages and configuration give the same result.",
-        "samsvar_version": "samsvar version",
-        "python_version": "Python version",
-        "packages": "Packages",
-        "package": "Package",
-        "package_source": "Copy",
-        "source_embedded": "embedded in samsvar",
-        "source_cache": "package cache",
-        "source_ig": "--ig",
-        "version": "Version",
-        "no_packages": "No packages were loaded.",
-        "config_path": "Configuration file",
-        "config_file_sha256": "SHA-256 of the configuration file",
-        "config_sha256": "SHA-256 of the effective configuration",
-        "options": "Options",
-        "none": "none",
-        "fatal": "fatal",
-        "error": "error",
-        "warning": "warning",
-        "information": "information",
-        "pass": "pass",
-        "fail": "fail",
-        "not-tested": "not tested",
-        "manual": "manual review",
-    },
-}
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -457,30 +277,12 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-EVIDENCE_LABELS: dict[str, dict[str, str]] = {
-    "nb": {"artefacts_checked": "Kontrollerte artefakter", "by_family": "Etter type", "rules_applied": "Regler brukt",
-           "result": "Resultat", "test": "Test", "exchanges": "Utvekslinger", "message": "Melding", "file": "Fil",
-           "path": "Sti", "artifact": "Artefakt", "rule": "Regel", "severity": "Alvorlighetsgrad",
-           "location": "Plassering", "kind": "Type"},
-    "en": {"artefacts_checked": "Artefacts checked", "by_family": "By kind", "rules_applied": "Rules applied",
-           "result": "Result", "test": "Test", "exchanges": "Exchanges", "message": "Message", "file": "File",
-           "path": "Path", "artifact": "Artefact", "rule": "Rule", "severity": "Severity", "location": "Location",
-           "kind": "Kind"},
-}
-"""Labels of the judge's evidence fields (its JSON keeps the keys)."""
-EVIDENCE_VALUES: dict[str, dict[str, str]] = {
-    "nb": {"pass": "bestått", "fail": "ikke bestått", "error": "brøt sammen", "skip": "hoppet over",
-           "fatal": "fatal", "warning": "advarsel", "information": "informasjon"},
-    "en": {"pass": "passed", "fail": "failed", "error": "broke", "skip": "skipped", "fatal": "fatal",
-           "warning": "warning", "information": "information"},
-}
-"""Display of the judge's coded evidence values (``result``, ``severity``)."""
 _CODED_FIELDS = ("result", "severity")
 
 
 def _evidence_view(item: Any, anchors: Mapping[str, str], lang: str = "en") -> EvidenceView:
     if isinstance(item, Mapping):
-        labels, values = EVIDENCE_LABELS[lang], EVIDENCE_VALUES[lang]
+        labels, values = table("evidence.label", lang), table("evidence.value", lang)
         fields = tuple((str(key), labels.get(str(key), str(key).replace("_", " ")),
                         values.get(value, value) if key in _CODED_FIELDS and isinstance(value, str) else _scalar(value))
                        for key, value in item.items())
@@ -498,19 +300,6 @@ def localised(text: Any, lang: str) -> str:
                 return text[key]
         return ""
     return "" if text is None else str(text)
-
-
-LIVE_TEXTS: dict[str, dict[str, str]] = {
-    "nb": {"verdict_line": "ved feilnivå «{level}»: {failed} av {files} tester har funn på eller over dette nivået.",
-           "files": "Tester kjørt", "files_failed": "Tester som ikke bestod", "artifact_overview": "Tester",
-           "findings": "Funn og dokumentasjon per test", "file": "Test", "artefacts": "Tester",
-           "no_artifacts": "Ingen tester ble kjørt."},
-    "en": {"verdict_line": "at fail level “{level}”: {failed} of {files} tests have findings at or above it.",
-           "files": "Tests run", "files_failed": "Tests failed", "artifact_overview": "Tests",
-           "findings": "Findings and evidence per test", "file": "Test", "artefacts": "Tests",
-           "no_artifacts": "No tests were run."},
-}
-"""The words that change when the report is of a live run (``samsvar run``): tests, not artefacts."""
 
 
 def _verdict_view(verdict: Mapping[str, Any], anchors: Mapping[str, str], lang: str) -> VerdictView:
@@ -536,9 +325,9 @@ def _options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def context(report: Report, lang: str, group: bool = True) -> dict[str, Any]:
     """Everything the template shows, already in display form (the template only lays it out)."""
-    texts = TEXTS[lang]
-    if report.live:
-        texts = {**texts, **LIVE_TEXTS[lang]}
+    texts = table("html", lang)
+    if report.live:  # tests, not artefacts
+        texts = {**texts, **table("html.live", lang)}
     grouping = Grouping(report, enabled=group)
     artifacts = tuple(_artifact_view(n, result, report, texts, grouping) for n, result in enumerate(report.results))
     anchors = {result.path: view.anchor for result, view in zip(report.results, artifacts)}
@@ -603,7 +392,7 @@ def _visible_controls(text: str) -> str:
 
 def render(report: Report, *, lang: str = "nb", group: bool = True) -> str:
     """The report as one self-contained HTML document, with UI texts in ``lang`` (``nb`` or ``en``)."""
-    if lang not in TEXTS:
+    if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
     html = _environment().get_template("report.html.j2").render(context(report, lang, group))
     # Lone surrogates (from JSON escapes in the input) cannot be written as UTF-8: keep them escaped.

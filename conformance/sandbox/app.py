@@ -31,6 +31,9 @@ from .faults import FAULTS
 from .fhir import FhirApi
 from .messaging import DropWatcher, MessageReceiver
 from .responses import error_response
+from .smart import CLIENT_ID as SMART_CLIENT
+from .smart import OTHER_PATIENT, TEST_PATIENT, SmartServer, seed
+from .smart import REDIRECT_URI as SMART_REDIRECT
 from .store import ResourceStore, now_instant
 
 DATABASE_NAME = "sandbox.sqlite"
@@ -56,6 +59,9 @@ class Sandbox:
         self.store = ResourceStore(data_dir / DATABASE_NAME)
         self.tokens = TokenService(config.clients, config.audience, dpop_required=config.dpop_required,
                                    proofs=ProofChecker(nonces=config.dpop_nonce, broken=config.has)) if config.auth else None
+        self.smart = SmartServer(config.has) if config.smart else None
+        if self.smart is not None:
+            seed(self.store)
         self.receiver = MessageReceiver(config, self.validate)
         self.drop: DropWatcher | None = None
         if config.drop_dir is not None:
@@ -68,7 +74,18 @@ class Sandbox:
             return self._validator.validate_bytes(name, data)
 
     def authorize(self, request: Request, scope: str) -> Response | None:
-        """None when the request may go on; the 401/403 response otherwise."""
+        """None when the request may go on; the 401/403 response otherwise. With SMART, a FHIR
+        request with a SMART token (or any FHIR request when there is no HelseID token service)
+        is checked as a patient-level token and its grant kept in ``request.state.smart``."""
+        if self.smart is not None and request.url.path.startswith("/fhir"):
+            header = request.headers.get("authorization")
+            if self.tokens is None or (header and self.smart.is_smart_token(header)):
+                try:
+                    request.state.smart = self.smart.check(header)
+                except BearerError as exc:
+                    return error_response(self.config, exc.status, exc.description, code="login",
+                                          headers=exc.headers())
+                return None
         if self.tokens is None or self.config.has("no-auth"):
             return None
         base = str(request.base_url).rstrip("/")
@@ -111,6 +128,9 @@ def create_app(config: SandboxConfig) -> Starlette:
                  f"Messaging (POST a MsgHead, get its AppRec): {base}/messaging"]
         if sandbox.tokens is not None:
             lines.append(f"OAuth2 token endpoint: {base}/token (discovery: {base}/.well-known/openid-configuration)")
+        if sandbox.smart is not None:
+            lines.append(f"SMART App Launch: {base}/fhir/.well-known/smart-configuration (client_id {SMART_CLIENT}, "
+                         f"redirect_uri {SMART_REDIRECT}; test patient {TEST_PATIENT}, another patient {OTHER_PATIENT})")
         if config.drop_dir is not None:
             lines.append(f"File drop: {config.drop_dir}/inbox -> {config.drop_dir}/outbox")
         lines.append("Faults: " + (", ".join(f"{name} ({FAULTS[name]})" for name in sorted(config.faults)) or "none"))
@@ -150,6 +170,33 @@ def create_app(config: SandboxConfig) -> Starlette:
         assert sandbox.tokens is not None
         return JSONResponse(sandbox.tokens.discovery(str(request.base_url).rstrip("/")))
 
+    async def smart_configuration(request: Request) -> Response:
+        assert sandbox.smart is not None
+        return JSONResponse(sandbox.smart.discovery(str(request.base_url).rstrip("/")))
+
+    async def smart_authorize(request: Request) -> Response:
+        assert sandbox.smart is not None
+        fhir_base = str(request.base_url).rstrip("/") + "/fhir"
+        answer = sandbox.smart.authorize(dict(request.query_params), fhir_base)
+        if answer.location is not None:
+            return Response(status_code=answer.status, headers={"Location": answer.location, "Cache-Control": "no-store"})
+        return PlainTextResponse(answer.text + "\n", status_code=answer.status)
+
+    async def smart_token(request: Request) -> Response:
+        assert sandbox.smart is not None
+        no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+            return JSONResponse({"error": "invalid_request",
+                                 "error_description": "the body must be application/x-www-form-urlencoded"},
+                                400, headers=no_store)
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        base = str(request.base_url).rstrip("/")
+        try:
+            answer = sandbox.smart.token_response(form, issuer=base, audience=base + "/fhir")
+        except TokenRequestError as exc:
+            return JSONResponse(exc.body(), exc.status, headers={**no_store, **exc.headers})
+        return JSONResponse(answer, headers=no_store)
+
     async def jwks(_request: Request) -> Response:
         assert sandbox.tokens is not None
         return JSONResponse(sandbox.tokens.jwks())
@@ -164,7 +211,12 @@ def create_app(config: SandboxConfig) -> Starlette:
                                   headers=headers)
         return PlainTextResponse(f"{detail}\n", status_code=status)
 
-    routes = [Route("/", index, methods=["GET"]), *fhir.routes(),
+    routes = [Route("/", index, methods=["GET"])]
+    if sandbox.smart is not None:  # before the FHIR routes: /fhir/.well-known/… is no resource type
+        routes += [Route("/fhir/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
+                   Route("/smart/authorize", smart_authorize, methods=["GET"]),
+                   Route("/smart/token", smart_token, methods=["POST"])]
+    routes += [*fhir.routes(),
               Route("/messaging", messaging, methods=["POST"])]
     if sandbox.tokens is not None:
         routes += [Route("/token", token, methods=["POST"]),

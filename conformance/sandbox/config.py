@@ -32,6 +32,10 @@ class SandboxConfig:
     dpop_nonce: bool = False
     """Demand server nonces in DPoP proofs (``use_dpop_nonce`` with a ``DPoP-Nonce`` header), at the
     token endpoint and at the APIs, as HelseID does."""
+    smart: bool = False
+    """SMART App Launch for a citizen-facing app: ``/fhir/.well-known/smart-configuration``,
+    ``/smart/authorize`` (a fixed test patient, no browser), ``/smart/token`` (PKCE), and the FHIR
+    API taking patient-level SMART tokens (:mod:`~samsvar.conformance.sandbox.smart`)."""
     clients: Mapping[str, str] = field(default_factory=dict)
     """client_id → the client's RSA public key (PEM), for its private_key_jwt client assertions."""
     drop_dir: Path | None = None

@@ -29,6 +29,27 @@ FAULTS: Mapping[str, str] = MappingProxyType({
     "dpop-ath-unchecked": "a DPoP proof's ath is not compared with the hash of the access token",
     "dpop-iat-unchecked": "a DPoP proof's iat is not checked: old proofs are accepted",
     "dpop-nonce-unchecked": "with --dpop-nonce, a proof without a nonce is refused but any nonce is accepted",
+    "smart-bad-discovery": "with --smart, the smart-configuration has no capabilities, no "
+                           "code_challenge_methods_supported and a relative token_endpoint",
+    "smart-no-pkce": "with --smart, authorization requests without a PKCE code_challenge (or with 'plain') get a code",
+    "smart-ignore-verifier": "with --smart, the token endpoint does not compare code_verifier with the code_challenge",
+    "smart-drop-state": "with --smart, the redirect back to the app leaves out the state it was sent",
+    "smart-open-redirect": "with --smart, redirect_uri is not checked against the registered one, nor at the "
+                           "token endpoint against the authorization request's",
+    "smart-code-reuse": "with --smart, an authorization code can be traded for a token more than once",
+    "smart-bad-token-response": "with --smart, the token response has no token_type and no scope",
+    "smart-no-patient-context": "with --smart, the token response has no patient, even for launch/patient",
+    "smart-v2-scopes-ignored": "with --smart, SMART v2 scopes for one type (patient/Observation.rs) are not granted, "
+                               "only patient/*.rs, though permission-v2 is advertised",
+    "smart-v1-scopes-ignored": "with --smart, SMART v1 scopes (patient/Observation.read) are not granted, though "
+                               "permission-v1 is advertised",
+    "smart-scope-unenforced": "with --smart, a patient token reads every resource type, whatever its scopes",
+    "smart-leak-read": "with --smart, a patient token reads (and writes) another patient's resources by id",
+    "smart-leak-search": "with --smart, a patient token's searches find another patient's resources",
+    "smart-leak-compartment": "with --smart, a patient token searches another patient's compartment "
+                              "(Patient/OTHER/Observation)",
+    "smart-accept-expired": "with --smart, expired SMART access tokens are accepted",
+    "smart-accept-forged": "with --smart, the signature of SMART access tokens is not checked",
 })
 """Fault name → what it breaks, in one line."""
 

@@ -21,9 +21,10 @@ from starlette.routing import Route
 
 from ... import __version__
 from .responses import error_response, narrative, fhir_response, http_date, is_error, operation_outcome, validation_outcome
-from .search import CONTROL_PARAMS, Query, matches, params_for, parse_query
+from .search import COMPARTMENT, CONTROL_PARAMS, Query, in_compartment, matches, params_for, parse_query
 from ...validators.runner import Result
 from .config import SandboxConfig
+from .smart import SmartGrant
 from .store import ResourceStore, Version, now_instant
 
 class SandboxHost(Protocol):
@@ -45,6 +46,7 @@ INTERACTIONS = ("read", "vread", "update", "delete", "create", "search-type", "h
 FHIR_VERSION = "4.0.1"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+ACTION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
 FAULT_ELEMENT = "samsvarSandboxFault"
 """The unknown element the ``invalid-resource`` fault adds to every resource it returns."""
 
@@ -71,6 +73,7 @@ class FhirApi:
             Route("/fhir/{type}/_search", self.search, methods=["POST"]),
             Route("/fhir/{type}/{id}/_history/{vid}", self.vread, methods=["GET"]),
             Route("/fhir/{type}/{id}/_history", self.history, methods=["GET"]),
+            Route("/fhir/Patient/{id}/{ctype}", self.compartment, methods=["GET"]),
             Route("/fhir/{type}/{id}", self.instance, methods=["GET", "PUT", "DELETE"]),
             Route("/fhir/{type}", self.type_level, methods=["GET", "POST"]),
         ]
@@ -83,13 +86,29 @@ class FhirApi:
     def error(self, status: int, diagnostics: str, code: str = "processing", **kwargs: Any) -> Response:
         return error_response(self.config, status, diagnostics, code=code, **kwargs)
 
-    def _guard(self, request: Request, scope: str) -> Response | None:
-        """Unknown resource type (404), then the bearer token (401/403)."""
-        type_ = request.path_params["type"]
+    def _guard(self, request: Request, scope: str, action: str, type_: str | None = None) -> Response | None:
+        """Unknown resource type (404), then the bearer token (401/403), then a SMART token's scopes
+        for ``action`` (a letter of ``cruds``) on the type (403)."""
+        type_ = type_ or request.path_params["type"]
         if type_ not in SUPPORTED_TYPES:
             return self.error(404, f"Resource type {type_!r} is not supported by this server "
                                    f"(supported: {', '.join(SUPPORTED_TYPES)})", "not-supported")
-        return self.sandbox.authorize(request, scope)
+        refused = self.sandbox.authorize(request, scope)
+        if refused:
+            return refused
+        grant = smart_grant(request)
+        if grant is not None and not grant.permits(type_, action) and not self.config.has("smart-scope-unenforced"):
+            return self.error(403, f"the SMART token's scopes ({' '.join(sorted(grant.scopes))}) do not allow "
+                                   f"{ACTION_NAMES[action]} of {type_}", "forbidden")
+        return None
+
+    def _not_the_patients(self, request: Request, resource: dict[str, Any] | None, *, fault: str) -> Response | None:
+        """403 when a SMART token's patient may not see ``resource`` (unless ``fault`` is on)."""
+        grant = smart_grant(request)
+        if grant is None or resource is None or grant.sees(resource) or self.config.has(fault):
+            return None
+        return self.error(403, f"{resource.get('resourceType')}/{resource.get('id')} is not in the compartment of "
+                               f"the token's patient", "forbidden")
 
     def _headers(self, version: Version, *, location: bool = False, request: Request | None = None) -> dict[str, str]:
         headers = {"Last-Modified": http_date(version.last_updated)}
@@ -181,6 +200,13 @@ class FhirApi:
                 "description": f"OAuth2 client credentials (HelseID-style, private_key_jwt). "
                                f"Token endpoint: {token_url}; scopes fhir.read, fhir.write.",
             }
+        if self.config.smart:
+            security = rest.setdefault("security", {"cors": False, "service": [], "description": ""})
+            security["service"].append({"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}]})
+            security["description"] = (security["description"] + " " if security["description"] else "") + (
+                f"SMART App Launch with patient-level scopes: {fhir_base}/.well-known/smart-configuration.")
         return {
             "resourceType": "CapabilityStatement",
             "id": "samsvar-sandbox",
@@ -208,7 +234,7 @@ class FhirApi:
         return await self.search(request)
 
     async def create(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.write")
+        refused = self._guard(request, "fhir.write", "c")
         if refused:
             return refused
         type_ = request.path_params["type"]
@@ -216,7 +242,7 @@ class FhirApi:
         if isinstance(parsed, Response):
             return parsed
         resource, data = parsed
-        refused = await self._refusal(type_, data)
+        refused = self._not_the_patients(request, resource, fault="smart-leak-read") or await self._refusal(type_, data)
         if refused:
             return refused
         condition = request.headers.get("if-none-exist")
@@ -237,7 +263,7 @@ class FhirApi:
         return self._written(request, version, 201, location=True)
 
     async def search(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.read")
+        refused = self._guard(request, "fhir.read", "s")
         if refused:
             return refused
         type_ = request.path_params["type"]
@@ -246,21 +272,44 @@ class FhirApi:
             pairs += parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
         query = parse_query(pairs, type_)
         found = [version for version in self.store.live(type_) if matches(version.resource or {}, query)]
+        grant = smart_grant(request)
+        if grant is not None and not self.config.has("smart-leak-search"):
+            found = [version for version in found if grant.sees(version.resource or {})]
         return fhir_response(self.searchset(self.base(request), type_, query, found))
 
-    def searchset(self, fhir_base: str, type_: str, query: Query, found: list[Version]) -> dict[str, Any]:
+    async def compartment(self, request: Request) -> Response:
+        """Search in a patient's compartment: ``GET Patient/ID/TYPE?…``."""
+        patient, type_ = request.path_params["id"], request.path_params["ctype"]
+        if type_ not in COMPARTMENT:
+            return self.error(404, f"{type_!r} is not a type of the patient compartment this server serves "
+                                   f"({', '.join(COMPARTMENT)})", "not-supported")
+        refused = self._guard(request, "fhir.read", "s", type_)
+        if refused:
+            return refused
+        grant = smart_grant(request)
+        if grant is not None and grant.patient != patient and not self.config.has("smart-leak-compartment"):
+            return self.error(403, f"Patient/{patient} is not the token's patient", "forbidden")
+        query = parse_query(list(request.query_params.multi_items()), type_)
+        found = [version for version in self.store.live(type_)
+                 if in_compartment(version.resource or {}, patient) and matches(version.resource or {}, query)]
+        return fhir_response(self.searchset(self.base(request), type_, query, found, path=f"Patient/{patient}/{type_}"))
+
+    def searchset(self, fhir_base: str, type_: str, query: Query, found: list[Version],
+                  path: str | None = None) -> dict[str, Any]:
+        """A searchset Bundle of a page of ``found``; ``path`` is what was searched (default: the type)."""
+        searched = path or type_
         total = len(found)
         links = []
         if self.config.has("no-paging"):
             page = found
-            links.append({"relation": "self", "url": _url(fhir_base, type_, query.params())})
+            links.append({"relation": "self", "url": _url(fhir_base, searched, query.params())})
         else:
             page = found[query.offset:query.offset + query.count]
-            links.append({"relation": "self", "url": _url(fhir_base, type_, query.params() + [
+            links.append({"relation": "self", "url": _url(fhir_base, searched, query.params() + [
                 ("_count", str(query.count)), ("_offset", str(query.offset))])})
             following = query.offset + query.count
             if query.count and following < total:
-                links.append({"relation": "next", "url": _url(fhir_base, type_, query.params() + [
+                links.append({"relation": "next", "url": _url(fhir_base, searched, query.params() + [
                     ("_count", str(query.count)), ("_offset", str(following))])})
         bundle: dict[str, Any] = {
             "resourceType": "Bundle",
@@ -285,7 +334,7 @@ class FhirApi:
         return await self.read(request)
 
     async def read(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.read")
+        refused = self._guard(request, "fhir.read", "r")
         if refused:
             return refused
         type_, id_ = request.path_params["type"], request.path_params["id"]
@@ -294,10 +343,13 @@ class FhirApi:
             return self.error(404, f"{type_}/{id_} is not known", "not-found")
         if version.deleted:
             return self.error(410, f"{type_}/{id_} was deleted", "deleted")
+        hidden = self._not_the_patients(request, version.resource, fault="smart-leak-read")
+        if hidden:
+            return hidden
         return fhir_response(self._shown(version.resource or {}), 200, self._headers(version))
 
     async def vread(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.read")
+        refused = self._guard(request, "fhir.read", "r")
         if refused:
             return refused
         type_, id_, vid = (request.path_params[name] for name in ("type", "id", "vid"))
@@ -306,16 +358,23 @@ class FhirApi:
             return self.error(404, f"{type_}/{id_}/_history/{vid} is not known", "not-found")
         if version.deleted:
             return self.error(410, f"{type_}/{id_}/_history/{vid} is a deletion", "deleted")
+        hidden = self._not_the_patients(request, version.resource, fault="smart-leak-read")
+        if hidden:
+            return hidden
         return fhir_response(self._shown(version.resource or {}), 200, self._headers(version))
 
     async def history(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.read")
+        refused = self._guard(request, "fhir.read", "r")
         if refused:
             return refused
         type_, id_ = request.path_params["type"], request.path_params["id"]
         versions = self.store.history(type_, id_)
         if not versions:
             return self.error(404, f"{type_}/{id_} is not known", "not-found")
+        hidden = self._not_the_patients(request, next((v.resource for v in versions if v.resource), None),
+                                        fault="smart-leak-read")
+        if hidden:
+            return hidden
         base = self.base(request)
         entries = []
         for version in versions:
@@ -343,7 +402,7 @@ class FhirApi:
         })
 
     async def update(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.write")
+        refused = self._guard(request, "fhir.write", "u")
         if refused:
             return refused
         type_, id_ = request.path_params["type"], request.path_params["id"]
@@ -357,6 +416,10 @@ class FhirApi:
             return self.error(400, f"The body's id ({resource.get('id')!r}) must be the id in the URL ({id_!r})",
                               "invalid")
         current = self.store.current(type_, id_)
+        hidden = self._not_the_patients(request, resource, fault="smart-leak-read") or \
+            self._not_the_patients(request, current.resource if current else None, fault="smart-leak-read")
+        if hidden:
+            return hidden
         versioned = not self.config.has("no-versioning")
         if_match = request.headers.get("if-match")
         if if_match is not None and versioned:
@@ -375,15 +438,24 @@ class FhirApi:
         return self._written(request, version, 201, location=True)
 
     async def delete(self, request: Request) -> Response:
-        refused = self._guard(request, "fhir.write")
+        refused = self._guard(request, "fhir.write", "d")
         if refused:
             return refused
         type_, id_ = request.path_params["type"], request.path_params["id"]
+        current = self.store.current(type_, id_)
+        hidden = self._not_the_patients(request, current.resource if current else None, fault="smart-leak-read")
+        if hidden:
+            return hidden
         version = self.store.delete(type_, id_, versioned=not self.config.has("no-versioning"))
         if version is None:
             return self.error(404, f"{type_}/{id_} is not known", "not-found")
         headers = {} if self.config.has("no-versioning") else {"ETag": version.etag}
         return Response(status_code=204, headers=headers)
+
+
+def smart_grant(request: Request) -> SmartGrant | None:
+    """The SMART grant the sandbox's token check left on the request (None: no SMART token)."""
+    return getattr(request.state, "smart", None)
 
 
 def _url(fhir_base: str, type_: str, params: list[tuple[str, str]]) -> str:

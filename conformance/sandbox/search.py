@@ -4,7 +4,8 @@ Token parameters (``identifier``, ``_tag``, ``_id``, ``gender``) follow the FHIR
 ``system|code``, ``|code`` (no system), ``code`` (any system), ``system|`` (any code of the
 system). String parameters (``family``, ``given``, ``name``) match from the start, ignoring
 case and accents, or exactly with ``:exact``, or anywhere with ``:contains``. ``birthdate``
-matches a date or its year/month prefix (``eq`` only). Commas are OR, a repeated parameter is
+matches a date or its year/month prefix (``eq`` only). ``patient`` and ``subject`` (types of the
+patient compartment) match a reference as ``ID``, ``Patient/ID`` or its absolute URL. Commas are OR, a repeated parameter is
 AND. Unknown parameters and modifiers are ignored (lenient; the self link shows what was
 used); ``_count`` and ``_offset`` page.
 """
@@ -28,6 +29,14 @@ TYPE_PARAMS: dict[str, dict[str, str]] = {
     "Organization": {"name": "string"},
 }
 """Search parameters of particular resource types."""
+COMPARTMENT: dict[str, tuple[str, ...]] = {
+    "Observation": ("subject",), "DiagnosticReport": ("subject",), "MedicationStatement": ("subject",),
+    "AllergyIntolerance": ("patient",), "Condition": ("subject",), "Flag": ("subject",),
+    "DocumentReference": ("subject",), "Device": ("patient",),
+}
+"""Types of the patient compartment the sandbox serves → the elements that name the patient."""
+for _type, _fields in COMPARTMENT.items():
+    TYPE_PARAMS[_type] = {"patient": "reference", **({"subject": "reference"} if "subject" in _fields else {})}
 CONTROL_PARAMS: dict[str, str] = {"_count": "number", "_offset": "number"}
 STRING_MODIFIERS = ("exact", "contains")
 DEFAULT_COUNT = 20
@@ -115,6 +124,9 @@ def _match(resource: dict[str, Any], criterion: Criterion, value: str) -> bool:
         return _token("http://hl7.org/fhir/administrative-gender", resource.get("gender"), value)
     if name == "birthdate":
         return isinstance(resource.get("birthDate"), str) and resource["birthDate"].startswith(value)
+    if criterion.kind == "reference":
+        return any(_reference(item, value) for field in COMPARTMENT.get(str(resource.get("resourceType")), ())
+                   for item in _items(resource.get(field)))
     if criterion.kind == "string":
         return any(_string(text, value, criterion.modifier) for text in _strings(resource, name))
     return True
@@ -133,6 +145,24 @@ def _strings(resource: dict[str, Any], name: str) -> Iterator[str]:
         if name == "name":
             parts += [human.get("text"), *(human.get("prefix") or []), *(human.get("suffix") or [])]
         yield from (part for part in parts if isinstance(part, str))
+
+
+def in_compartment(resource: dict[str, Any], patient: str) -> bool:
+    """Is ``resource`` the Patient ``patient`` or in its compartment (a subject/patient reference to it)?"""
+    kind = str(resource.get("resourceType"))
+    if kind == "Patient":
+        return resource.get("id") == patient
+    return any(_reference(item, f"Patient/{patient}") for field in COMPARTMENT.get(kind, ())
+               for item in _items(resource.get(field)))
+
+
+def _reference(item: dict[str, Any], wanted: str) -> bool:
+    """``patient=ID``, ``patient=Patient/ID`` or an absolute URL against a Reference to the patient."""
+    text = item.get("reference")
+    if not isinstance(text, str):
+        return False
+    wanted = wanted if "/" in wanted else f"Patient/{wanted}"
+    return text == wanted or text.endswith("/" + wanted) or wanted.endswith("/" + text)
 
 
 def _fold(text: str) -> str:

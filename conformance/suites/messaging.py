@@ -40,7 +40,7 @@ from ...validators.load import Limits, load_bytes, safe_xml_parser
 from ...validators.messages.apprec import (
     NOT_AN_APPREC, STATUS_DISPLAYS, WRONG_ORIGINAL, compare_apprec, expected_apprec,
 )
-from ...validators.messages.rules import MSGHEAD_NS, child, text
+from ...validators.messages.message import MSGHEAD_NS, child, text
 
 LIVE_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "messages" / "live"
 """samsvar's messages for live runs (each listed with its expected findings in ``expected.toml``)."""

@@ -18,27 +18,14 @@ from typing import Any
 
 from ..cache import parsed_fhirpath
 from .fhirpath_fast import compile_fast
+from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal, FhirPathUnsupported
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER, Hooks
 
-__all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathUnsupported", "Hooks", "compile_expression",
+__all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathMalformedTemporal", "FhirPathUnsupported", "Hooks", "compile_expression",
            "failure_kind", "parser_version"]
 
 
 # --- Compiling and evaluating ------------------------------------------------------------------
-
-class FhirPathUnsupported(Exception):
-    """A FHIRPath feature samsvar's engine does not support (found when the expression is compiled,
-    before any data is seen): the constraint is not checked, and the message names the feature."""
-
-    def __init__(self, feature: str) -> None:
-        super().__init__(f"unsupported FHIRPath feature: {feature}")
-        self.feature = feature
-
-
-class FhirPathEvaluationError(ValueError):
-    """The expression is in error on this data as FHIRPath defines it (one item expected where the
-    data has several, a value of the wrong type): the data, not samsvar, decides it."""
-
 
 FailureKind = str
 """``"unsupported"`` (a FHIRPath feature samsvar lacks), ``"evaluation"`` (an error FHIRPath itself

@@ -25,6 +25,10 @@ engine's own code is used unchanged and nothing in it is patched.
   decimals, dates and times; edge cases of ``startsWith``, ``indexOf``, ``replace``,
   ``replaceMatches`` and ``round``.
 
+FHIRPath's own value types live beside this module: dates and times (comparison at a
+precision, boundaries, date/time arithmetic) in :mod:`.fhirpath_temporal`, Quantities (UCUM
+and calendar units) in :mod:`.fhirpath_quantity`; this module wires them into the engine.
+
 Why :class:`Compiled` rather than ``fhirpathpy.compile``: fhirpathpy hands the functions of
 ``userInvocationTable`` bare values (it strips its typed nodes), so a ``dateTime`` element
 arrives as a plain string and a Quantity as a dictionary. ``Compiled`` evaluates the parsed
@@ -40,19 +44,13 @@ navigation itself is the engine's, so ``where()``/``select()`` still visit both 
 
 from __future__ import annotations
 
-import calendar
-import functools
 import html
-import itertools
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from fhirpathpy.engine import check_number_param, do_eval
 from fhirpathpy.engine.invocations import datetime as engine_datetime
 from fhirpathpy.engine.invocations import equality, existence, logic, misc, strings
@@ -64,9 +62,12 @@ from fhirpathpy.engine.util import arraify, get_data, is_number, is_true
 from fhirpathpy.models import models
 
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER
+from .fhirpath_quantity import UCUM, Quantity, as_decimal, as_quantity, canonical_quantity, quantity_order
+from .fhirpath_temporal import (
+    Temporal, as_temporal, as_temporal_like, decimal_places, reject_malformed_temporal, render_temporal,
+    shift_temporal, temporal_boundary, temporal_order,
+)
 
-
-UCUM = "http://unitsofmeasure.org"
 Items = list[Any]  # a FHIRPath collection as the engine holds it: typed nodes and plain values
 
 
@@ -145,358 +146,32 @@ def _single(items: Items, what: str = "this function") -> Any | None:
     return values[0] if values else None
 
 
-# --- Dates and times ---------------------------------------------------------------------------
-
-_DATE_TIME = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T(?:(\d{2})(?::(\d{2})(?::(\d{2}(?:\.\d+)?))?)?)?)?"
-                        r"(Z|[+-]\d{2}:\d{2})?")
-_TIME = re.compile(r"T?(\d{2})(?::(\d{2})(?::(\d{2}(?:\.\d+)?))?)?")
-_TEMPORAL_TYPES = {"date": "date", "dateTime": "dateTime", "instant": "dateTime", "time": "time"}
-_PRECISIONS = {"date": (4, 6, 8), "dateTime": (4, 6, 8, 10, 12, 14, 17), "time": (2, 4, 6, 9)}
-_MILLISECOND = Decimal("0.001")
-
-
-@dataclass(frozen=True)
-class Temporal:
-    """A date, dateTime or time as FHIRPath compares it: the fields present, in order.
-
-    ``fields`` are year, month, day, hour, minute, second (a time: hour, minute, second), as
-    far as the value goes; seconds are a Decimal carrying their fraction.
-    """
-
-    kind: str  # "date", "dateTime" or "time"
-    fields: tuple[Any, ...]
-    offset: str | None = None  # "Z" or "+hh:mm"; never for times
-
-    @property
-    def precision(self) -> int:
-        """FHIRPath's precision(): the digits of the value (4 for a year ... 17 with milliseconds)."""
-        return 2 * len(self.fields) + (0 if self.kind == "time" else 2) + _second_places(self)
-
-
-def _field_count(kind: str) -> int:
-    return 3 if kind == "time" else 6
-
-
-def _places(number: Decimal) -> int:
-    """The digits after the decimal point, as written."""
-    exponent = number.as_tuple().exponent
-    return max(-exponent, 0) if isinstance(exponent, int) else 0
-
-
-def _second_places(value: Temporal) -> int:
-    """The digits of the fraction of a second, when the value goes to seconds."""
-    return _places(value.fields[-1]) if len(value.fields) == _field_count(value.kind) else 0
-
-
-def _parse_temporal(text: str, kind: str) -> Temporal | None:
-    match = (_TIME if kind == "time" else _DATE_TIME).fullmatch(text)
-    if match is None:
-        return None
-    groups = match.groups()
-    offset = None if kind == "time" else groups[-1]
-    present = list(itertools.takewhile(lambda group: group is not None, groups[:_field_count(kind)]))
-    fields = tuple(Decimal(value) if index == _field_count(kind) - 1 else int(value) for index, value in enumerate(present))
-    return Temporal(kind, fields, offset)
-
-
-def _temporal(item: Any) -> Temporal | None:
-    """A date, dateTime, instant or time item (a typed FHIR value or a FHIRPath literal)."""
-    if isinstance(item, ResourceNode):
-        kind = _TEMPORAL_TYPES.get(item.path or "")
-        return _parse_temporal(item.data, kind) if kind and isinstance(item.data, str) else None
-    if isinstance(item, FP_Time):
-        return _parse_temporal(item.asStr, "time")
-    if isinstance(item, FP_DateTime):
-        return _parse_temporal(item.asStr, "dateTime" if "T" in item.asStr else "date")
-    return None
-
-
-def _temporal_like(item: Any, other: Temporal) -> Temporal | None:
-    """A string compared with a date or time, read as one (as fhirpathpy does)."""
-    text = get_data(item)
-    if not isinstance(text, str):
-        return None
-    return _parse_temporal(text, "time" if other.kind == "time" else "dateTime")
-
-
-def _in_utc(value: Temporal) -> Temporal:
-    if value.offset in (None, "Z") or len(value.fields) < 4:
-        return value
-    sign = 1 if value.offset[0] == "+" else -1
-    shift = timedelta(hours=int(value.offset[1:3]), minutes=int(value.offset[4:6]))
-    return _at(_moment(value) - sign * shift, value, "Z")
-
-
-def _moment(value: Temporal) -> datetime:
-    """The earliest instant the value stands for, as a naive datetime (a time on 2000-01-01)."""
-    fields = _filled(value, high=False)
-    seconds = fields[-1]
-    clock = (int(seconds), int(seconds % 1 * 1_000_000))
-    if value.kind == "time":
-        return datetime(2000, 1, 1, fields[0], fields[1], *clock)
-    return datetime(fields[0], fields[1], fields[2], fields[3], fields[4], *clock)
-
-
-def _at(moment: datetime, like: Temporal, offset: str | None) -> Temporal:
-    """The instant with the fields (the precision) of ``like``."""
-    seconds = (Decimal(moment.second) + Decimal(moment.microsecond).scaleb(-6)).quantize(
-        Decimal(1).scaleb(-_second_places(like)), rounding=ROUND_DOWN)
-    fields = ((moment.hour, moment.minute, seconds) if like.kind == "time"
-              else (moment.year, moment.month, moment.day, moment.hour, moment.minute, seconds))
-    return Temporal(like.kind, fields[:len(like.fields)], offset)
-
-
-def _temporal_order(left: Temporal, right: Temporal) -> int | None:
-    """-1, 0 or 1, field by field; None (empty) when only one of them has the deciding field.
-
-    Timezone offsets are respected when both values have one; when only one has, the time of
-    day cannot be compared (empty). Seconds and their fraction are one field.
-    """
-    if (left.kind == "time") != (right.kind == "time"):
-        raise TypeError("a time cannot be compared with a date or dateTime")
-    if left.offset and right.offset:
-        left, right = _in_utc(left), _in_utc(right)
-    one_offset = (left.offset is None) != (right.offset is None)
-    for index, (a, b) in enumerate(itertools.zip_longest(left.fields, right.fields)):
-        if a is None or b is None or (one_offset and index >= 3 and left.kind != "time"):
-            return None
-        if a != b:
-            return -1 if a < b else 1
-    return 0
-
-
-def _temporal_boundary(value: Temporal, precision: int | None, high: bool) -> Temporal | None:
-    """The least (or greatest) value ``value`` may stand for, to ``precision`` digits."""
-    levels = _PRECISIONS[value.kind]
-    digits = levels[-1] if precision is None else precision
-    if digits not in levels:
-        return None
-    full = _filled(value, high)
-    count = min(levels.index(digits) + 1, _field_count(value.kind))
-    fields = full[:count]
-    if digits in (6, 14) and count == _field_count(value.kind):
-        fields = (*fields[:-1], Decimal(int(fields[-1])))
-    offset = None
-    if value.kind == "dateTime" and count >= 4:
-        offset = value.offset or ("-12:00" if high else "+14:00")
-    return Temporal(value.kind, fields, offset)
-
-
-def _filled(value: Temporal, high: bool) -> tuple[Any, ...]:
-    """All fields, the missing ones at their least (or greatest) value; seconds to milliseconds."""
-    fields = list(value.fields)
-    if value.kind == "time":
-        defaults: list[Any] = [23, 59, Decimal("59.999")] if high else [0, 0, Decimal("0.000")]
-    else:
-        month = fields[1] if len(fields) > 1 else (12 if high else 1)
-        last_day = calendar.monthrange(fields[0], month)[1]
-        defaults = [0, 12, last_day, 23, 59, Decimal("59.999")] if high else [0, 1, 1, 0, 0, Decimal("0.000")]
-    filled = fields + defaults[len(fields):]
-    seconds = filled[-1]
-    places = _places(seconds)
-    if len(fields) == len(filled) and places < 3:
-        seconds = seconds + (Decimal(1).scaleb(-places) - _MILLISECOND if high else 0)
-    filled[-1] = seconds.quantize(_MILLISECOND, rounding=ROUND_DOWN) if places <= 3 else seconds
-    return tuple(filled)
-
-
-def _render(value: Temporal) -> FP_DateTime | FP_Time:
-    """A Temporal as fhirpathpy's value, written as a FHIRPath literal (without the ``@``)."""
-    if value.kind == "time":
-        return FP_Time(_clock(value.fields))
-    year, *rest = value.fields
-    text = f"{year:04d}" + "".join(f"-{part:02d}" for part in rest[:2])
-    if len(value.fields) > 3:
-        text += "T" + _clock(value.fields[3:]) + (value.offset or "")
-    return FP_DateTime(text)
-
-
-def _clock(fields: tuple[Any, ...]) -> str:
-    parts = [f"{part:02d}" for part in fields[:2]]
-    if len(fields) == 3:
-        whole, _, fraction = format(fields[2], "f").partition(".")
-        parts.append(whole.zfill(2) + (f".{fraction}" if fraction else ""))
-    return ":".join(parts)
-
-
-_STEPS = {  # date/time arithmetic: calendar durations and UCUM's definite time units
-    **{word: step for step in ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
-       for word in (step, step[:-1], f"'{step[:-1]}'")},
-    "milliseconds": "milliseconds", "millisecond": "milliseconds", "'millisecond'": "milliseconds",
-    "'wk'": "weeks", "'d'": "days", "'h'": "hours", "'min'": "minutes", "'s'": "seconds", "'ms'": "milliseconds",
-}
-
-
-def _shifted(value: Temporal, unit: str, amount: Decimal) -> Temporal:
-    """``value`` plus a time quantity, at the value's precision and in its timezone.
-
-    The quantity's decimal part is dropped, as the specification asks for date/time arithmetic.
-    """
-    step = _STEPS.get(unit)
-    if step is None:
-        raise ValueError(f"date/time arithmetic needs a time-valued quantity, not {unit}")
-    count = int(amount)
-    delta = relativedelta(microseconds=count * 1000) if step == "milliseconds" else relativedelta(**{step: count})
-    return _at(_moment(value) + delta, value, value.offset)
-
-
-# --- Quantities and UCUM -----------------------------------------------------------------------
-
-_QUANTITY_TYPES = {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
-_CALENDAR_WORDS = {"year", "month", "week", "day", "hour", "minute", "second", "millisecond"}
-Dimensions = tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class Quantity:
-    value: Decimal
-    unit: str  # a UCUM code, a calendar word ("year" ... "millisecond"), or another code
-    kind: str  # "ucum", "calendar" or "other"
-
-    def engine_value(self, value: Decimal) -> FP_Quantity:
-        """fhirpathpy's Quantity with this unit and another value."""
-        return FP_Quantity(value, self.unit if self.kind == "calendar" else f"'{self.unit}'")
-
-
-def _quantity(item: Any) -> Quantity | None:
-    """A Quantity item: a FHIRPath literal or a FHIR Quantity (Age, Duration, ...) element."""
-    if isinstance(item, FP_Quantity):
-        unit = item.unit or "'1'"
-        if unit.startswith("'"):
-            return Quantity(_decimal(item.value), unit.strip("'"), "ucum")
-        word = unit.removesuffix("s")
-        return Quantity(_decimal(item.value), word, "calendar" if word in _CALENDAR_WORDS else "other")
-    if not (isinstance(item, ResourceNode) and item.path in _QUANTITY_TYPES and isinstance(item.data, Mapping)):
-        return None
-    data = item.data
-    if data.get("value") is None:
-        return None
-    if data.get("system") == UCUM and data.get("code"):
-        return Quantity(_decimal(data["value"]), data["code"], "ucum")
-    return Quantity(_decimal(data["value"]), str(data.get("code") or data.get("unit") or "1"), "other")
-
-
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-_PREFIXES = {"Y": 24, "Z": 21, "E": 18, "P": 15, "T": 12, "G": 9, "M": 6, "k": 3, "h": 2, "da": 1,
-             "d": -1, "c": -2, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18, "z": -21, "y": -24}
-_PRESSURE = {"g": 1, "m": -1, "s": -2}
-# UCUM atoms samsvar converts: code -> (factor to base units, base dimensions, takes a prefix)
-_ATOMS: dict[str, tuple[Decimal, dict[str, int], bool]] = {
-    "1": (Decimal(1), {}, False), "%": (Decimal("0.01"), {}, False),
-    "m": (Decimal(1), {"m": 1}, True), "g": (Decimal(1), {"g": 1}, True), "s": (Decimal(1), {"s": 1}, True),
-    "K": (Decimal(1), {"K": 1}, True), "mol": (Decimal(1), {"mol": 1}, True), "eq": (Decimal(1), {"eq": 1}, True),
-    "U": (Decimal(1), {"U": 1}, True), "[iU]": (Decimal(1), {"[iU]": 1}, True), "[IU]": (Decimal(1), {"[iU]": 1}, True),
-    "L": (Decimal("0.001"), {"m": 3}, True), "l": (Decimal("0.001"), {"m": 3}, True),
-    "min": (Decimal(60), {"s": 1}, False), "h": (Decimal(3600), {"s": 1}, False), "d": (Decimal(86400), {"s": 1}, False),
-    "wk": (Decimal(604800), {"s": 1}, False), "mo": (Decimal(2629800), {"s": 1}, False),
-    "a": (Decimal(31557600), {"s": 1}, False), "Hz": (Decimal(1), {"s": -1}, True),
-    "[in_i]": (Decimal("0.0254"), {"m": 1}, False), "[ft_i]": (Decimal("0.3048"), {"m": 1}, False),
-    "[lb_av]": (Decimal("453.59237"), {"g": 1}, False), "[oz_av]": (Decimal("28.349523125"), {"g": 1}, False),
-    "N": (Decimal(1000), {"g": 1, "m": 1, "s": -2}, True), "J": (Decimal(1000), {"g": 1, "m": 2, "s": -2}, True),
-    "W": (Decimal(1000), {"g": 1, "m": 2, "s": -3}, True), "cal": (Decimal(4184), {"g": 1, "m": 2, "s": -2}, True),
-    "Pa": (Decimal(1000), _PRESSURE, True), "bar": (Decimal(100_000_000), _PRESSURE, True),
-    "m[Hg]": (Decimal(133_322_000), _PRESSURE, True),
-}
-# Calendar durations: weeks and shorter equal UCUM's units; years and months count months and
-# so are comparable with each other only, not with UCUM's 'a' and 'mo' (FHIRPath, "Quantity").
-_CALENDAR = {"year": (Decimal(12), (("[calendar month]", 1),)), "month": (Decimal(1), (("[calendar month]", 1),)),
-             "week": (Decimal(604800), (("s", 1),)), "day": (Decimal(86400), (("s", 1),)),
-             "hour": (Decimal(3600), (("s", 1),)), "minute": (Decimal(60), (("s", 1),)),
-             "second": (Decimal(1), (("s", 1),)), "millisecond": (Decimal("0.001"), (("s", 1),))}
-_TERM = re.compile(r"(10[*^][+-]?\d+|[^\d+-]+|\d+)([+-]?\d+)?")
-
-
-def _canonical(quantity: Quantity) -> tuple[Decimal, Dimensions]:
-    """The factor to base units and the dimensions; a unit samsvar cannot read is its own dimension."""
-    if quantity.kind == "calendar":
-        return _CALENDAR[quantity.unit]
-    parsed = _ucum(quantity.unit) if quantity.kind == "ucum" else None
-    return parsed or (Decimal(1), ((quantity.unit, 1),))
-
-
-@functools.lru_cache(maxsize=512)
-def _ucum(unit: str) -> tuple[Decimal, Dimensions] | None:
-    """A UCUM unit made of atoms, prefixes, exponents, ``.`` and ``/`` (no parentheses)."""
-    text = re.sub(r"\{[^}]*\}", "", unit)
-    if "(" in text:
-        return None
-    factor = Decimal(1)
-    dimensions: dict[str, int] = {}
-    tokens = re.split(r"([./])", text)
-    sign = 1
-    for token in tokens:
-        if token in (".", "/"):
-            sign = 1 if token == "." else -1
-            continue
-        term = _ucum_term(token or "1")
-        if term is None:
-            return None
-        term_factor, term_dimensions, exponent = term
-        factor *= term_factor ** (sign * exponent)
-        for base, power in term_dimensions.items():
-            dimensions[base] = dimensions.get(base, 0) + sign * exponent * power
-    return factor, tuple(sorted((base, power) for base, power in dimensions.items() if power))
-
-
-def _ucum_term(token: str) -> tuple[Decimal, dict[str, int], int] | None:
-    match = _TERM.fullmatch(token)
-    if match is None:
-        return None
-    atom, exponent = match.group(1), int(match.group(2) or 1)
-    if atom[:3] in ("10*", "10^"):
-        return Decimal(10) ** int(atom[3:]), {}, exponent
-    if atom.isdigit():
-        return Decimal(atom), {}, exponent
-    found = _ucum_atom(atom)
-    return (found[0], found[1], exponent) if found else None
-
-
-def _ucum_atom(atom: str) -> tuple[Decimal, dict[str, int]] | None:
-    if atom in _ATOMS:
-        return _ATOMS[atom][:2]
-    for prefix, power in _PREFIXES.items():
-        base = _ATOMS.get(atom[len(prefix):]) if atom.startswith(prefix) else None
-        if base and base[2]:
-            return base[0] * Decimal(10) ** power, base[1]
-    return None
-
-
-def _quantity_order(left: Quantity, right: Quantity) -> int | None:
-    """-1, 0 or 1 on values in base units; None (empty) when the dimensions differ."""
-    left_factor, left_dimensions = _canonical(left)
-    right_factor, right_dimensions = _canonical(right)
-    if left_dimensions != right_dimensions:
-        return None
-    a, b = left.value * left_factor, right.value * right_factor
-    return (a > b) - (a < b)
-
-
 # --- Comparison, equality, equivalence -----------------------------------------------------------
 
 def _typed_pair(left: Any, right: Any) -> tuple[Temporal, Temporal] | tuple[Quantity, Quantity] | None:
     """Both items as dates/times or both as Quantities, when this module compares them."""
-    left_time, right_time = _temporal(left), _temporal(right)
+    left_time, right_time = as_temporal(left), as_temporal(right)
     if left_time and not right_time:
-        right_time = _temporal_like(right, left_time)
+        right_time = as_temporal_like(right, left_time)
     elif right_time and not left_time:
-        left_time = _temporal_like(left, right_time)
+        left_time = as_temporal_like(left, right_time)
     if left_time or right_time:
         return (left_time, right_time) if left_time and right_time else None
-    left_quantity, right_quantity = _quantity(left), _quantity(right)
+    left_quantity, right_quantity = as_quantity(left), as_quantity(right)
     return (left_quantity, right_quantity) if left_quantity and right_quantity else None
 
 
 def _order(pair: tuple[Any, Any]) -> int | None:
     left, right = pair
-    return _temporal_order(left, right) if isinstance(left, Temporal) else _quantity_order(left, right)
+    return temporal_order(left, right) if isinstance(left, Temporal) else quantity_order(left, right)
 
 
 def _comparison(engine_op: Callable[..., Any], holds: Callable[[int], bool]) -> Callable[..., Any]:
     def compare(ctx: dict[str, Any], left: Items, right: Items) -> Any:
-        pair = _typed_pair(_single(left, "a comparison"), _single(right, "a comparison"))
+        left_item, right_item = _single(left, "a comparison"), _single(right, "a comparison")
+        reject_malformed_temporal(left_item)
+        reject_malformed_temporal(right_item)
+        pair = _typed_pair(left_item, right_item)
         if pair is None:
             return engine_op(ctx, left, right)
         order = _order(pair)
@@ -507,7 +182,7 @@ def _comparison(engine_op: Callable[..., Any], holds: Callable[[int], bool]) -> 
 def _item_equals(left: Any, right: Any) -> bool | None:
     pair = _typed_pair(left, right)
     if pair is None:
-        if _temporal(left) or _temporal(right):
+        if as_temporal(left) or as_temporal(right):
             return False  # a date or time and something that is not one
         return bool(equality.equality(None, [left], [right]))
     if isinstance(pair[0], Temporal) and (pair[0].kind == "time") != (pair[1].kind == "time"):
@@ -532,7 +207,7 @@ def _not_equals(ctx: dict[str, Any], left: Items, right: Items) -> list[bool]:
 
 
 def _item_equivalent(left: Any, right: Any) -> bool:
-    if _temporal(left) or _temporal(right):
+    if as_temporal(left) or as_temporal(right):
         return _item_equals(left, right) is True
     return equality.equivalence(None, [left], [right]) is True
 
@@ -560,18 +235,18 @@ def _not_equivalent(ctx: dict[str, Any], left: Items, right: Items) -> list[bool
 def _date_arithmetic(engine_op: Callable[..., Any], sign: int) -> Callable[..., Any]:
     """``+``/``-`` with a date or time and a time quantity done here; anything else by the engine."""
     def arithmetic(ctx: dict[str, Any], left: Items, right: Items) -> Any:
-        value, quantity = _temporal(_single(left, "arithmetic")), _quantity(_single(right, "arithmetic"))
+        value, quantity = as_temporal(_single(left, "arithmetic")), as_quantity(_single(right, "arithmetic"))
         if value is None or quantity is None:
             return engine_op(ctx, left, right)
         unit = quantity.unit if quantity.kind == "calendar" else f"'{quantity.unit}'"
-        return _render(_shifted(value, unit, sign * quantity.value))
+        return render_temporal(shift_temporal(value, unit, sign * quantity.value))
     return arithmetic
 
 
 def _multiply(ctx: dict[str, Any], left: Items, right: Items) -> Any:
     """``*`` on numbers (the engine) and on Quantities."""
     a, b = _single(left, "*"), _single(right, "*")
-    quantity_a, quantity_b = _quantity(a), _quantity(b)
+    quantity_a, quantity_b = as_quantity(a), as_quantity(b)
     if quantity_a and quantity_b:
         return _ucum_product(quantity_a, quantity_b, ".", quantity_a.value * quantity_b.value)
     if quantity_a:
@@ -584,7 +259,7 @@ def _multiply(ctx: dict[str, Any], left: Items, right: Items) -> Any:
 def _divide(ctx: dict[str, Any], left: Items, right: Items) -> Any:
     """``/`` on numbers (a Decimal, empty when dividing by zero) and on Quantities."""
     a, b = _single(left, "/"), _single(right, "/")
-    quantity_a, quantity_b = _quantity(a), _quantity(b)
+    quantity_a, quantity_b = as_quantity(a), as_quantity(b)
     if quantity_a is None and quantity_b is None:
         return engine_math.div(ctx, _number(a), _number(b))
     divisor = quantity_b.value if quantity_b else _number(b)
@@ -598,7 +273,7 @@ def _divide(ctx: dict[str, Any], left: Items, right: Items) -> Any:
 
 def _number(item: Any) -> Decimal:
     """A number operand as a Decimal; anything else is an error (the engine's check)."""
-    return _decimal(check_number_param(item))
+    return as_decimal(check_number_param(item))
 
 
 def _ucum_product(left: Quantity, right: Quantity, operator: str, value: Decimal) -> FP_Quantity:
@@ -727,7 +402,7 @@ def _decimal_boundary(value: Decimal, precision: int | None, high: bool) -> Deci
     if value < 0:
         mirrored = _decimal_boundary(-value, digits, not high)
         return None if mirrored is None else -mirrored
-    half = Decimal(5).scaleb(-(_places(value) + 1))
+    half = Decimal(5).scaleb(-(decimal_places(value) + 1))
     with localcontext() as context:
         context.prec = 2 * _MAX_DECIMAL_PRECISION
         edge = value + half if high else value - half
@@ -739,15 +414,15 @@ def _boundary(high: bool) -> Callable[..., Any]:
         """lowBoundary()/highBoundary() of a decimal, Quantity, date, dateTime or time."""
         item = _single(items, "lowBoundary()/highBoundary()")
         digits = precision if isinstance(precision, int) else None
-        temporal, quantity, number = _temporal(item), _quantity(item), get_data(item)
+        temporal, quantity, number = as_temporal(item), as_quantity(item), get_data(item)
         if temporal:
-            bound = _temporal_boundary(temporal, digits, high)
-            return [] if bound is None else _render(bound)
+            bound = temporal_boundary(temporal, digits, high)
+            return [] if bound is None else render_temporal(bound)
         if quantity:
             value = _decimal_boundary(quantity.value, digits, high)
             return [] if value is None else quantity.engine_value(value)
         if is_number(number):
-            return _decimal_boundary(_decimal(number), digits, high)
+            return _decimal_boundary(as_decimal(number), digits, high)
         return []
     return boundary
 
@@ -755,18 +430,18 @@ def _boundary(high: bool) -> Callable[..., Any]:
 def _precision(_ctx: dict[str, Any], items: Items) -> Any:
     """The digits of precision of a decimal (after the point), date, dateTime or time."""
     item = _single(items, "precision()")
-    temporal, number = _temporal(item), get_data(item)
+    temporal, number = as_temporal(item), get_data(item)
     if temporal:
         return temporal.precision
-    return _places(_decimal(number)) if is_number(number) else []
+    return decimal_places(as_decimal(number)) if is_number(number) else []
 
 
 def _comparable(_ctx: dict[str, Any], items: Items, other: Items) -> Any:
     """Whether two Quantities have units of the same dimension (convertible into each other)."""
-    left, right = _quantity(_single(items, "comparable()")), _quantity(_single(other, "comparable()"))
+    left, right = as_quantity(_single(items, "comparable()")), as_quantity(_single(other, "comparable()"))
     if left is None or right is None:
         return []
-    return _canonical(left)[1] == _canonical(right)[1]
+    return canonical_quantity(left)[1] == canonical_quantity(right)[1]
 
 
 class _SortKey:

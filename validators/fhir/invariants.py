@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from ..issues import Issue, Severity
 from ..rules import declared
 from .definitions import Definitions
-from .fhirpath import HOOKS, Hooks, compile_expression, failure_kind
+from .fhirpath import HOOKS, FhirPathMalformedTemporal, Hooks, compile_expression, failure_kind
 from .fhirpath_fast import UNDECIDED, Node, environment, focus_items
 from .visit import Visit
 
@@ -28,19 +28,29 @@ BEST_PRACTICE = declared("FHIR-INV-003")
 BEST_PRACTICE_EXT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 
+_OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")
+
+
+def describe_failure(failure: BaseException) -> str:
+    """An engine failure's text as a person reads it, the same on every run: Python object
+    addresses (``<fhirpathpy.engine.nodes.ResourceNode object at 0x7f…>``) become the class name."""
+    return _OBJECT_REPR.sub(lambda match: match.group(1), str(failure))
+
+
 def not_evaluated(key: str, text: str, failure: Exception, **where: Any) -> Issue:
     """The issue for a constraint that was not decided, by the kind of failure (not its message)."""
     kind = failure_kind(failure)
+    reason = describe_failure(failure)
     if kind == "internal":
         issue = INVARIANT_ENGINE_FAILED.issue(
             f"Constraint {key} was not checked: samsvar's FHIRPath layer failed ({type(failure).__name__}: "
-            f"{failure}); please report this. Expression: {text}", **where)
+            f"{reason}); please report this. Expression: {text}", **where)
     elif kind == "unsupported":
-        issue = INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {failure}. Expression: {text}",
+        issue = INVARIANT_NOT_EVALUATED.issue(f"Constraint {key} could not be evaluated: {reason}. Expression: {text}",
                                               **where)
     else:
         issue = INVARIANT_NOT_EVALUATED.issue(
-            f"Constraint {key} could not be evaluated: the expression is in error on this data ({failure}). "
+            f"Constraint {key} could not be evaluated: the expression is in error on this data ({reason}). "
             f"Expression: {text}", **where)
     issue.constraint = key
     return issue
@@ -177,20 +187,27 @@ class InvariantChecker:
                     if engine is None:  # one set of hooks, focus and variables per visit
                         engine = self._engine_context(visit)
                     outcome = self._evaluate(compiled, visit, engine)
+            reason = ""
             if isinstance(outcome, Exception):
-                yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
-            elif outcome == [False]:
+                if not isinstance(outcome, FhirPathMalformedTemporal):
+                    yield not_evaluated(step.key, expression, outcome, path=visit.path, expression=visit.expression)
+                    continue
+                # a malformed date, dateTime or time ordered against another value: HL7's validator
+                # cannot read it either and reports the constraint as failed, at its severity
+                reason = f" ({describe_failure(outcome)})"
+                outcome = [False]
+            if outcome == [False]:
                 constraint = step.constraint
                 if _best_practice(constraint):
                     issue = BEST_PRACTICE.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice)",
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice){reason}",
                         path=visit.path, expression=visit.expression)
                     issue.constraint = step.key
                     yield issue
                 else:
                     severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
                     issue = INVARIANT_FAILED.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression})",
+                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression}){reason}",
                         path=visit.path, expression=visit.expression, severity=severity)
                     issue.constraint = step.key
                     yield issue

@@ -79,6 +79,7 @@ def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
     """``<a href="#x">`` and ``<img src="#x">`` point at an id in the resource (an element,
     a contained resource, the narrative itself) or, in a Bundle, at an entry's resource."""
     ids: frozenset[str] | None = None
+    anchors: frozenset[str] | None = None
     for kind, target in _LOCAL_LINK.findall(visit.value):
         if not target:
             continue
@@ -88,10 +89,33 @@ def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
             if top is not visit.resource and top.get("resourceType") == "Bundle":
                 ids = ids | {str((e.get("resource") or {}).get("id")) for e in top.get("entry") or []
                              if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
-        if target not in ids and not (kind == "href" and target in _ANCHOR_NAME.findall(visit.value)):
+        if kind == "href" and target not in ids and anchors is None:
+            # as HL7's validator (countTargetMatches): a link may point at an <a name> anchor in any
+            # narrative of the resource, or of the Bundle it is in when the resource has none
+            anchors = _anchors_in(visit.resource) | (_anchors_in(visit.top) if visit.top is not visit.resource
+                                                     else frozenset())
+        if target not in ids and not (kind == "href" and anchors and target in anchors):
             what = "Image source" if kind == "src" else "Hyperlink"
             yield UNRESOLVED_LINK.issue(f"{what} '#{target}' in the narrative does not resolve: nothing in the "
                                         "resource has that id", **where)
+
+
+def _anchors_in(resource: dict[str, Any]) -> frozenset[str]:
+    """The ``<a name>`` anchors of every narrative in a resource (its contained resources and,
+    for a Bundle, its entries included)."""
+    found: set[str] = set()
+    stack: list[Any] = [resource]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key == "div" and isinstance(child, str):
+                    found.update(_ANCHOR_NAME.findall(child))
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(found)
 
 
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:

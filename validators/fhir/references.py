@@ -200,6 +200,7 @@ def _unversioned(url: str) -> str:
 
 
 _CORE = "http://hl7.org/fhir/StructureDefinition/"
+_FIRST_ENTRY = re.compile(r"\[\d+\]$")
 
 Conforms = Callable[[dict[str, Any], str], "bool | None"]
 """(resource, profile url) -> conforms, does not, or None when it cannot be told."""
@@ -236,6 +237,8 @@ class ReferenceChecker:
         self.allow_example_urls = allow_example_urls
         self.assume_valid_rest_references = assume_valid_rest_references
         """A RESTful reference's type counts as its target's type even when the target is elsewhere."""
+        self.hl7_paths = hl7_paths
+        """fullUrl findings located where HL7's validator writes them: on the Bundle's first entry."""
         self.document = DocumentIndex()
         self._conforms_to = conforms_to
         """How a target is validated against a profile: the nested walk FHIRPath's conformsTo() uses."""
@@ -478,7 +481,8 @@ class ReferenceChecker:
                 "identity of the resource in the entry", path=visit.path, expression=visit.expression)
         if not isinstance(full_url, str):
             return
-        # HL7's validator writes its fullUrl findings on the Bundle's first entry, whatever the entry
+        # HL7's validator writes its fullUrl findings at the Bundle's first entry whatever the entry
+        # (BundleValidator: literal path 'entry' + ':0'); --hl7-paths reports them there too
         where = _FIRST_ENTRY.sub("[0]", visit.expression) if self.hl7_paths else visit.expression
         if not _ABSOLUTE.match(full_url):
             yield FULLURL_NOT_ABSOLUTE.issue(f"The fullUrl must be an absolute URL (not '{full_url}')",

@@ -351,7 +351,11 @@ class StructureChecker:
             for item, chosen in zip(present, definitions):
                 issues = self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
                 yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
-            counts[count_key] = counts.get(count_key, 0) + len(present) + only_extensions
+            # a primitive given as a JSON object is reported by the value check and, as HL7's JSON
+            # parser drops it ("must be a simple value, not an Object"), does not count as present
+            unreadable = sum(1 for item in present if isinstance(item.value, dict)) \
+                if code is not None and is_primitive(code) else 0
+            counts[count_key] = counts.get(count_key, 0) + len(present) - unreadable + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
     def _element_info(self, element: ElementDefinition) -> tuple[str, bool, bool]:

@@ -27,6 +27,7 @@ from .profiles import PROFILE_NOT_USABLE, FixedPatternChecker, usable_profile
 from .references import ReferenceChecker
 from .searchparameter import SearchParameterChecker
 from .structure import StructureChecker
+from .observations import ObservationChecker
 from .textcontent import TextContentChecker
 from .urls import UrlChecker
 from .vitals import VITAL_SIGNS_PROFILE, vital_signs_profile
@@ -95,7 +96,8 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
-              AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown)]
+              AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
+              ObservationChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     displays: list[Issue] = []  # wrong displays wait for the profiles: a bound value set may give the display
     for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):

@@ -31,16 +31,9 @@ from lxml import etree
 
 from ..issues import Issue, Severity
 from ..rules import declared
-from .rules import (
-    APPREC_ERRORS,
-    at,
-    child,
-    children,
-    identifier_pairs,
-    message_kind,
-    parse_datetime,
-    text,
-)
+from .identities import identifier_pairs
+from .message import APPREC_ERRORS, at, child, children, parse_datetime, text
+from .rules import message_kind
 
 APPREC_11_NS = "http://www.kith.no/xmlstds/apprec/2012-02-15"
 APPREC_11_MIG_VERSION = "v1.1 2012-02-15"
@@ -90,6 +83,8 @@ RULE_ERRORS: dict[str, ErrorCode] = {
     "MSG-RULE-005": ErrorCode("E10", True),       # no message id
     "MSG-RULE-008": ErrorCode("E30", True),       # patient without an identifier
     "MSG-RULE-009": ErrorCode("E36", True),       # two different patients: the patient is not identified
+    "MSG-RULE-028": ErrorCode("E30", True),       # e-resept M1/M5/M10 without the patient in the envelope
+    "MSG-RULE-036": ErrorCode("E36", True),       # citizen dialogue without the citizen's fødselsnummer/D-nummer
     # Errors the receiver can live with: OK, feil i delmelding.
     "MSG-RULE-002": ErrorCode("T99", False),      # wrong MIGversion text
     "MSG-RULE-010": ErrorCode("X99", False),      # unknown code

@@ -1,417 +1,37 @@
-"""XML Schema validation of Norwegian health messages, with installed *schema packs*.
-
-A schema pack is a folder of XSDs (for example the Directorate's ``sarepta-skjema``) copied
-into samsvar's cache by :func:`install_schemas` (``samsvar messages install-schemas PATH``),
-with an index from ``targetNamespace`` to the file that defines it. The published XSDs point
-at each other with inconsistent ``schemaLocation`` values (``kith.xsd``,
-``../felleskomponenter/kith.xsd``, ``http://www.kith.no/xmlstds/kith.xsd``), so imports and
-includes are resolved *by file basename* inside the pack, by :class:`PackResolver`, which
-serves only the pack's indexed XSDs (stripped of any DOCTYPE), never reads another file and
-never touches the network; an unknown location gets an empty schema instead.
+"""XML Schema validation of Norwegian health messages, with the installed schema packs.
 
 A MsgHead envelope declares ``Content`` as ``xs:any processContents="strict"``, so payloads
 are validated in the same pass as the envelope: :class:`SchemaSet` compiles one in-memory
 wrapper schema that imports the schema of every namespace the message uses, and caches the
 compiled result per set of schema files. Each schema error becomes an ``MSG-XSD-001`` issue;
 a namespace with no installed schema becomes one ``MSG-XSD-002`` warning per message.
+
+The packs themselves (installing, indexing, the schema home) are
+:mod:`~samsvar.validators.messages.schema_packs`; resolving imports inside them is
+:mod:`~samsvar.validators.messages.schema_resolver`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
 import os
-import posixpath
-import re
-import shutil
 import stat
-import tempfile
 import threading
-import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 
 from ..issues import Issue
 from ..load import safe_xml_parser
 from ..rules import declared
+from .schema_packs import (INDEX_NAME, INSTALL_HINT, XS_NS, SchemaPackInfo, installed_packs, load_pack, scan_pack,
+                           schema_home)
+from .schema_resolver import PackResolver, xml_attribute
 from .standards import describe, element_path, standard_for
-
-XS_NS = "http://www.w3.org/2001/XMLSchema"
-SCHEMA_HOME_ENV = "SAMSVAR_SCHEMA_HOME"
-INDEX_NAME = ".samsvar-schema-index.json"
-INDEX_FORMAT = 1
-INSTALL_HINT = "samsvar messages install-schemas PATH"
-MAX_ZIP_BYTES = 512 * 1024 * 1024
-MAX_ZIP_MEMBERS = 50_000
 
 MISMATCH = declared("MSG-XSD-001")
 NOT_INSTALLED = declared("MSG-XSD-002")
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_LOOSE = re.compile(r"-loose\.xsd$", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------- packs and their index
-
-
-@dataclass(frozen=True)
-class SchemaPackInfo:
-    """An installed (or directly read) schema pack and its namespace index."""
-
-    name: str
-    root: Path
-    namespaces: dict[str, str]
-    """targetNamespace → the file that defines it, relative to ``root`` (POSIX separators)."""
-    files: tuple[str, ...]
-    """Every readable XSD of the pack, relative to ``root``."""
-    skipped: dict[str, str] = field(default_factory=dict)
-    """XSDs that could not be read, with the reason."""
-    import_hints: dict[str, str] = field(default_factory=dict)
-    """schemaLocation basename → namespace, from the pack's own ``xs:import`` elements."""
-
-    def schema_file(self, namespace: str) -> Path | None:
-        relative = self.namespaces.get(namespace)
-        return None if relative is None else self.root / relative
-
-
-@dataclass
-class _Scanned:
-    namespace: str
-    elements: int
-    includes: list[str]
-    imports: list[tuple[str, str]]
-
-
-def _is_xsd(path: Path) -> bool:
-    return path.suffix.lower() == ".xsd" and path.is_file() and not path.is_symlink()
-
-
-def _xsd_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.rglob("*") if _is_xsd(p)), key=lambda p: p.relative_to(folder).as_posix())
-
-
-def _basename(location: str) -> str:
-    return unquote(location.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])
-
-
-def _scan_file(path: Path) -> _Scanned:
-    """targetNamespace, global element count, includes and imports of one XSD (safe parser)."""
-    root = etree.parse(str(path), safe_xml_parser()).getroot()
-    if root.tag != f"{{{XS_NS}}}schema":
-        raise ValueError(f"the root element is {root.tag}, not xs:schema")
-    includes = [_basename(el.get("schemaLocation", "")) for el in root.iterchildren(f"{{{XS_NS}}}include")]
-    imports = [(el.get("namespace", ""), _basename(el.get("schemaLocation", "")))
-               for el in root.iterchildren(f"{{{XS_NS}}}import") if el.get("schemaLocation")]
-    elements = sum(1 for _ in root.iterchildren(f"{{{XS_NS}}}element"))
-    return _Scanned(root.get("targetNamespace", ""), elements, [i for i in includes if i], imports)
-
-
-def _coverage(relative: str, scanned: dict[str, _Scanned], by_name: dict[str, list[str]]) -> int:
-    """Global elements of a file and of the files it includes, transitively."""
-    seen, stack, total = set(), [relative], 0
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        total += scanned[current].elements
-        stack.extend(by_name[name][0] for name in scanned[current].includes if name in by_name)
-    return total
-
-
-def _choose(candidates: list[str], scanned: dict[str, _Scanned], by_name: dict[str, list[str]]) -> str:
-    """Of several files with one namespace: the widest (with its includes), strict before loose."""
-    return min(candidates, key=lambda rel: (-_coverage(rel, scanned, by_name), bool(_LOOSE.search(rel)), rel))
-
-
-def scan_pack(folder: Path, name: str | None = None) -> SchemaPackInfo:
-    """Index a folder of XSDs without copying it: namespaces, readable files, import hints."""
-    folder = Path(os.path.abspath(folder))
-    scanned: dict[str, _Scanned] = {}
-    skipped: dict[str, str] = {}
-    for path in _xsd_files(folder):
-        relative = path.relative_to(folder).as_posix()
-        try:
-            scanned[relative] = _scan_file(path)
-        except (etree.XMLSyntaxError, ValueError, OSError) as exc:
-            skipped[relative] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    by_name: dict[str, list[str]] = {}
-    for relative in scanned:
-        by_name.setdefault(PurePosixPath(relative).name, []).append(relative)
-    by_namespace: dict[str, list[str]] = {}
-    for relative, info in scanned.items():
-        if info.namespace:
-            by_namespace.setdefault(info.namespace, []).append(relative)
-    hints = {loc: ns for info in scanned.values() for ns, loc in info.imports if ns and loc}
-    return SchemaPackInfo(
-        name=name or folder.name,
-        root=folder,
-        namespaces={ns: _choose(files, scanned, by_name) for ns, files in sorted(by_namespace.items())},
-        files=tuple(scanned),
-        skipped=skipped,
-        import_hints=dict(sorted(hints.items())),
-    )
-
-
-def _write_index(info: SchemaPackInfo) -> None:
-    document = {
-        "format": INDEX_FORMAT, "name": info.name, "namespaces": info.namespaces,
-        "files": list(info.files), "skipped": info.skipped, "import_hints": info.import_hints,
-    }
-    (info.root / INDEX_NAME).write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
-
-
-def load_pack(folder: Path) -> SchemaPackInfo:
-    """An installed pack from its index (re-scanned when the index is missing or unreadable)."""
-    folder = Path(os.path.abspath(folder))
-    try:
-        document = json.loads((folder / INDEX_NAME).read_text(encoding="utf-8"))
-        if document.get("format") != INDEX_FORMAT:
-            raise ValueError("index format")
-        files = tuple(f for f in document["files"] if _inside(f))  # an edited index cannot point out
-        return SchemaPackInfo(
-            name=document["name"], root=folder, files=files, skipped=dict(document["skipped"]),
-            namespaces={ns: f for ns, f in document["namespaces"].items() if f in files},
-            import_hints=dict(document["import_hints"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return scan_pack(folder)
-
-
-def _inside(relative: str) -> bool:
-    parts = PurePosixPath(relative).parts
-    return bool(parts) and not relative.startswith("/") and ".." not in parts and "\\" not in relative
-
-
-def schema_home() -> Path:
-    """``$SAMSVAR_SCHEMA_HOME`` or ``~/.samsvar/schemas``: the folder that holds installed packs."""
-    env = os.environ.get(SCHEMA_HOME_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".samsvar" / "schemas"
-
-
-def installed_packs(home: Path | None = None) -> list[SchemaPackInfo]:
-    """Every pack installed under ``home`` (sorted by name)."""
-    home = schema_home() if home is None else home
-    if not home.is_dir():
-        return []
-    return [load_pack(p) for p in sorted(home.iterdir()) if p.is_dir() and (p / INDEX_NAME).is_file()]
-
-
-# ---------------------------------------------------------------- installing
-
-
-def _pack_name(source: Path) -> str:
-    stem = source.name if source.is_dir() else source.stem
-    return _SAFE_NAME.sub("-", stem).strip(".-") or "schemas"
-
-
-def _safe_member(name: str) -> str:
-    """A zip member's relative path, or ValueError if it could land outside the target folder."""
-    normalized = name.replace("\\", "/")
-    parts = PurePosixPath(normalized).parts
-    if (not normalized or normalized.startswith("/") or ".." in parts
-            or re.match(r"^[A-Za-z]:", normalized) or "\x00" in normalized):
-        raise ValueError(f"refusing zip entry {name!r}: its path leaves the pack folder (zip-slip)")
-    return posixpath.normpath(normalized)
-
-
-def _is_link(member: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK(member.external_attr >> 16)
-
-
-def _extract_zip(source: Path, target: Path) -> None:
-    try:
-        _extract_members(source, target)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        raise ValueError(f"{source} is not a readable zip file: {exc}") from exc
-
-
-def _extract_members(source: Path, target: Path) -> None:
-    with zipfile.ZipFile(source) as archive:
-        members = archive.infolist()
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise ValueError(f"{source}: {len(members)} entries is more than a schema pack holds")
-        wanted = [(m, _safe_member(m.filename)) for m in members]  # check every name before writing any
-        if sum(m.file_size for m, _ in wanted) > MAX_ZIP_BYTES:
-            raise ValueError(f"{source}: uncompressed size is over {MAX_ZIP_BYTES} bytes")
-        for member, relative in wanted:
-            if member.is_dir() or _is_link(member) or not relative.lower().endswith(".xsd"):
-                continue
-            destination = target / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as reader, destination.open("wb") as writer:
-                shutil.copyfileobj(reader, writer)
-
-
-def _copy_folder(source: Path, target: Path) -> None:
-    for path in _xsd_files(source):
-        destination = target / path.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
-
-
-def _replace(staging: Path, destination: Path) -> None:
-    old = None
-    if destination.exists():
-        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        destination.rename(old)
-    staging.rename(destination)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def install_schemas(source: Path, root: Path | None = None) -> SchemaPackInfo:
-    """Copy a folder or zip of XSDs into ``root/<pack-name>`` (default :func:`schema_home`), index it.
-
-    Raises ValueError for a source that is neither a folder nor a zip, a zip entry whose path
-    would leave the pack (zip-slip), or a source without any readable XSD. An installed pack of
-    the same name is replaced only once the new one is complete.
-    """
-    source = Path(source)
-    if not (source.is_dir() or (source.is_file() and zipfile.is_zipfile(source))):
-        raise ValueError(f"{source} is not a folder or a zip file of XML Schemas")
-    home = Path(os.path.abspath(schema_home() if root is None else Path(root)))
-    name = _pack_name(source)
-    if Path(os.path.abspath(source)).is_relative_to(home / name):
-        raise ValueError(f"{source} is the installed pack {name} itself; install from a copy elsewhere")
-    home.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=home))
-    try:
-        if source.is_dir():
-            _copy_folder(source, staging)
-        else:
-            _extract_zip(source, staging)
-        info = scan_pack(staging, name)
-        if not info.files:
-            raise ValueError(f"{source} holds no readable XML Schema (*.xsd)")
-        _write_index(info)
-        _replace(staging, home / name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return dataclasses.replace(info, root=home / name)
-
-
-# ---------------------------------------------------------------- resolving inside the pack
-
-
-def _sanitized(path: Path) -> bytes:
-    """The schema document without DOCTYPE or internal subset, parsed with the safe parser."""
-    return etree.tostring(etree.parse(str(path), safe_xml_parser()).getroot())
-
-
-def _stub(namespace: str | None) -> bytes:
-    target = f' targetNamespace="{_attr(namespace)}"' if namespace else ""
-    return f'<xs:schema xmlns:xs="{XS_NS}"{target}/>'.encode()
-
-
-def _local_path(url: str) -> str | None:
-    """The file system path a URL names, or None for a URL with a network scheme."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return os.path.normpath(unquote(parts.path))
-    if parts.scheme and len(parts.scheme) > 1:
-        return None
-    return os.path.normpath(unquote(url))
-
-
-@functools.lru_cache(maxsize=16)
-def _names(files: tuple[str, ...]) -> dict[str, list[str]]:
-    """A pack's files by basename; built once per pack, not for every schema set compiled."""
-    names: dict[str, list[str]] = {}
-    for relative in files:
-        names.setdefault(PurePosixPath(relative).name, []).append(relative)
-    return names
-
-
-@functools.lru_cache(maxsize=16)
-def _file_set(files: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(files)
-
-
-class PackResolver(etree.Resolver):
-    """Resolves every schema document lxml asks for to an indexed XSD of the packs, by basename.
-
-    It never returns None (which would let libxml2 load the URL itself): a location that is not
-    in a pack gets an empty schema, so nothing outside the packs is ever read, and nothing is
-    fetched from the network.
-    """
-
-    def __init__(self, packs: Sequence[SchemaPackInfo], documents: dict[Path, bytes] | None = None) -> None:
-        super().__init__()
-        self._packs = list(packs)
-        self._documents = {} if documents is None else documents
-        self._lock = threading.Lock()
-        self._by_name = [_names(pack.files) for pack in self._packs]
-        self._files = [_file_set(pack.files) for pack in self._packs]
-        self.served: list[tuple[str, Path | None]] = []
-        """Every request and the pack file it was given (None: refused, an empty schema)."""
-
-    def _order(self, local: str | None) -> list[int]:
-        """Pack indexes to search: the pack the requesting location is in first."""
-        first = [i for i, p in enumerate(self._packs) if local and local.startswith(str(p.root) + os.sep)]
-        return first + [i for i in range(len(self._packs)) if i not in first]
-
-    def _exact(self, index: int, local: str | None) -> Path | None:
-        root = str(self._packs[index].root) + os.sep
-        if local and local.startswith(root):
-            relative = PurePosixPath(*Path(local[len(root):]).parts).as_posix()
-            if relative in self._files[index]:
-                return self._packs[index].root / relative
-        return None
-
-    def _by_basename(self, index: int, name: str, local: str | None) -> Path | None:
-        candidates = self._by_name[index].get(name)
-        if not candidates:
-            return None
-        pack = self._packs[index]
-        near = local[len(str(pack.root)) + 1:] if local and local.startswith(str(pack.root) + os.sep) else ""
-
-        def shared(relative: str) -> int:
-            return len(os.path.commonprefix([relative, near.replace(os.sep, "/")]))
-
-        return pack.root / min(candidates, key=lambda rel: (-shared(rel), rel))
-
-    def locate(self, url: str) -> Path | None:
-        """The pack file that answers a schema location, or None."""
-        local, name = _local_path(url), _basename(url)
-        order = self._order(local)
-        for index in order:
-            found = self._exact(index, local) or self._by_basename(index, name, local)
-            if found is not None:
-                return found
-        for index in order:
-            namespace = self._packs[index].import_hints.get(name)
-            found = self._packs[index].schema_file(namespace) if namespace else None
-            if found is not None:
-                return found
-        return None
-
-    def _hint(self, url: str) -> str | None:
-        name = _basename(url)
-        return next((p.import_hints[name] for p in self._packs if name in p.import_hints), None)
-
-    def document(self, path: Path) -> bytes:
-        with self._lock:
-            data = self._documents.get(path)
-            if data is None:
-                data = self._documents[path] = _sanitized(path)
-            return data
-
-    def resolve(self, url: str, pubid: str | None, context: object):  # noqa: ANN201 (lxml's type)
-        target = self.locate(url)
-        self.served.append((url, target))
-        if target is None:
-            return self.resolve_string(_stub(self._hint(url)), context)
-        try:
-            return self.resolve_string(self.document(target), context, base_url=str(target))
-        except (etree.XMLSyntaxError, OSError):
-            return self.resolve_string(_stub(self._hint(url)), context)
 
 
 # ---------------------------------------------------------------- validating
@@ -419,12 +39,8 @@ class PackResolver(etree.Resolver):
 
 def _wrapper(files: Iterable[tuple[str, Path]]) -> bytes:
     imports = "".join(
-        f'<xs:import namespace="{_attr(ns)}" schemaLocation="{_attr(path.as_uri())}"/>' for ns, path in files)
+        f'<xs:import namespace="{xml_attribute(ns)}" schemaLocation="{xml_attribute(path.as_uri())}"/>' for ns, path in files)
     return f'<xs:schema xmlns:xs="{XS_NS}">{imports}</xs:schema>'.encode()
-
-
-def _attr(text: str) -> str:
-    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
 def _namespaces_in(root: etree._Element) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from lxml import etree
 
 from ..issues import Issue
-from .rules import check_message
+from .packs import check_message
 from .schemas import SchemaSet, schema_issues
 from .standards import describe, unsupported_issues
 from .wrappers import unwrap

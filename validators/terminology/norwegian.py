@@ -36,6 +36,29 @@ REQUIRED_VOLVEN = ("8279", "7304", "8258", "8221", "7309", "3101", "8116", "9051
 """Volven lists built always; :func:`build_all` fails when one is missing from the public files."""
 OPTIONAL_VOLVEN = ("8222", "8223", "8268", "9060", "8202", "7010", "7650", "7651", "7497")
 """Volven lists built when the extraction holds them."""
+ERESEPT_VOLVEN = ("7402", "7421", "7427", "7448", "7452", "7484", "7500", "7503")
+"""Volven lists of the e-resept messages (M1, M5, M5.2, M10, ...) that :mod:`samsvar.validators.messages.eresept`
+needs: the lists the example messages name in ``S`` (OID_USAGE_IN_MESSAGES.tsv) and the two fixed lists of
+the prescription (Varegruppekode 7402, Reseptgruppe 7421). ATC (7180) is not among them: the whole ATC
+index is not public material here, so ATC codes get a format check only."""
+CITIZEN_VOLVEN = ("7601", "7602", "7603")
+"""Volven lists of helsenorge's citizen dialogue (DIALOG_INNBYGGER_*): type of enquiry, topic of the
+answer, communication test."""
+USE_TITLES = {
+    "7402": "Varegruppe (e-resept Varegruppekode: L legemiddel, A annet)",
+    "7421": "Reseptgruppe (e-resept Reseptgruppe)",
+    "7427": "Refusjonshjemmel (e-resept RefHjemmel)",
+    "7448": "Legemiddelform (e-resept LegemiddelformKort, Legemiddelform)",
+    "7452": "Enhet for pakningsstørrelse (e-resept EnhetPakning)",
+    "7484": "Pakningsenhet (e-resept EnhetPakning)",
+    "7500": "Årsak til tilbakekalling (e-resept M5 Tilbakekalling/Arsak)",
+    "7503": "Status for tilbakekalling (e-resept M5.2 KvitteringTilbakekalling/Status)",
+    "7601": "Type henvendelse fra innbygger (helsenorge Dialogmelding Foresporsel/TypeForesp)",
+    "7602": "Tema for svar til innbygger (helsenorge Dialogmelding Notat/TemaKodet)",
+    "7603": "Kommunikasjonstest (helsenorge DIALOG_INNBYGGER_TEST Foresporsel/TypeForesp)",
+}
+"""Titles for lists that neither HL7 Norway's kodeverk nor OID_USAGE_IN_MESSAGES.tsv names: what the
+list is used for, from the elements the public example messages use it on (not Volven's own title)."""
 BOUND_BY = (("data", "fhir-packages", "hl7.fhir.no.basis-2.2.2.tgz"),)
 """FHIR packages (under ``../shared``) whose Volven bindings are built too, when the extraction holds them."""
 VOLVEN_OID = re.compile(re.escape("urn:oid:" + VOLVEN_ARC) + r"(\d+)$")
@@ -242,14 +265,14 @@ def build_all(shared: Path, out: Path) -> list[Path]:
     origins = read_origins(kodeverk)
     in_store = store_lists(kodeverk)
     bound = set().union(*(volven_bound_in_package(shared.joinpath(*p)) for p in BOUND_BY if shared.joinpath(*p).is_file()))
-    chosen = REQUIRED_VOLVEN + tuple(n for n in OPTIONAL_VOLVEN if n in volven)
+    chosen = REQUIRED_VOLVEN + tuple(n for n in OPTIONAL_VOLVEN + ERESEPT_VOLVEN + CITIZEN_VOLVEN if n in volven)
     chosen += tuple(sorted(n for n in bound - set(chosen) if n in volven))
     written: list[Path] = []
     for number in chosen:
         oid = VOLVEN_ARC + number
         codes, added = completed(volven[number], fsh.get(oid))
         source = volven_source(number, number in in_store, origins, added, fsh.get(oid))
-        title = titles.get(oid, f"Volven {number}")  # the FSH title wins over the TSV's
+        title = titles.get(oid, USE_TITLES.get(number, f"Volven {number}"))  # the FSH title wins over the TSV's
         date = CHANGED[STORE_KODEVERK if number in in_store else KODEVERK_XSL]
         written.append(_write(volven_codesystem(number, codes, title, source, date), out))
     for diagnoses in DIAGNOSES:

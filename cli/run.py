@@ -1,34 +1,34 @@
 """``samsvar suites list`` and ``samsvar run``: live suites on the command line.
 
-Click commands only; the work is done by :mod:`samsvar.conformance.runner`. ``cli.py``
-registers them with ``cli.add_command``. Exit codes as ``validate``: 0 every test passed or was
-skipped, 1 a test failed, 2 usage error (unknown suite, bad ``-k``, bad input), 3 the target
-cannot be reached, 5 a ``-k`` that selects no test (``--allow-empty`` accepts it).
+The work is done by :mod:`samsvar.conformance.runner`. Exit codes as ``validate``: 0 every test
+passed or was skipped, 1 a test failed, 2 usage error (unknown suite, bad ``-k``, bad input), 3 the
+target cannot be reached, 5 a ``-k`` that selects no test (``--allow-empty`` accepts it). With
+``--strict``, a skipped or broken test, or a requirement the run's tests verify left without a
+verdict, is exit code 1 as well.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_declare import declaration_options, finish
-from .evidence import ClientSettings
-from .runner import RunRequest, SuiteError, TestResult, discover, load_preset, parse_inputs, run_suite
-from .suite import LiveTest
+from ..conformance.texts import LANGUAGES
+from .common import (EXIT_CLEAN, EXIT_FINDINGS, UsageFailure, check_formats, declaration_options,
+                     finish_declaration)
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from ..conformance.runner import RunRequest
+
 STATUS_STYLE = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "skip": ("SKIP", "yellow"),
                 "error": ("ERROR", "magenta")}
 
 
-class UsageFailure(click.ClickException):
-    exit_code = EXIT_USAGE
-
-
 def _suites() -> dict[str, Any]:
+    from ..conformance.runner import SuiteError, discover
+
     try:
         return discover()
     except SuiteError as exc:
@@ -82,25 +82,29 @@ def list_suites(show_tests: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Seed for the synthetic test data (a reproducible run).")
 @click.option("--cache", "cache_root", type=click.Path(file_okay=False, path_type=Path),
               help="FHIR package cache [default: $SAMSVAR_FHIR_HOME or ~/.fhir/packages].")
-@click.option("--lang", type=click.Choice(["nb", "en"]), default="nb", show_default=True,
+@click.option("--lang", type=click.Choice(LANGUAGES), default="nb", show_default=True,
               help="Language of the HTML report and the TestReport (the text output is in English, as the "
                    "suites' tests are).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on standard error [default: on a terminal].")
 @click.option("--allow-empty", is_flag=True,
               help="Accept a -k that selects no test (an empty run, exit 0) instead of exit code 5.")
+@click.option("--strict", is_flag=True,
+              help="A gate that never passes on what it did not check: a skipped or broken test, or a requirement "
+                   "the run's tests verify left without a verdict (not tested), makes the exit code 1.")
 @declaration_options
 def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path | None, keyword: str | None,
         formats: tuple[str, ...], outputs: tuple[str, ...], timeout: float, insecure: bool, ca_bundle: str | None,
         no_validate: bool, seed: int | None, cache_root: Path | None, lang: str, progress: bool | None,
-        allow_empty: bool, declaration: Any) -> None:
+        allow_empty: bool, strict: bool, declaration: Any) -> None:
     """Run a live SUITE against a running system, keep every exchange as evidence, and judge the
     requirements its tests verify.
 
     Test data is synthetic (fødselsnummer with month + 80), tagged with the run's tag, and
     deleted at the end even when tests fail.
 
-    Exit codes: 0 every test passed or was skipped, 1 a test failed or broke, 2 usage error,
-    3 the target cannot be reached, 5 a -k that selects no test (--allow-empty accepts it).
+    Exit codes: 0 every test passed or was skipped, 1 a test failed or broke (with --strict also a
+    test skipped or a requirement left without a verdict), 2 usage error, 3 the target cannot be
+    reached, 5 a -k that selects no test (--allow-empty accepts it).
 
     \b
     Examples:
@@ -109,21 +113,16 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
       samsvar run security -t https://api.example.no/fhir --preset helseid.toml
       samsvar run messaging -t http://127.0.0.1:8080/messaging -k apprec
       samsvar run messaging -t file:///srv/edi/samsvar
+      samsvar run smart -t http://127.0.0.1:8080/fhir -i other-patient=samsvar-smart-other-patient
       samsvar run security -t https://api.example.no/fhir --preset helseid.toml \\
           --declare erklaering.json --sign virksomhet.p12 --system-name "EPJ Nord" --system-version 4.2
     """
-    from .catalogue import load_catalogue
-    from .judge import judge
-    from .reports import FORMATS, render
+    from ..conformance.evidence import ClientSettings
+    from ..conformance.reports import FORMATS, render
+    from ..conformance.runner import RunRequest, SuiteError, load_preset, not_judged, parse_inputs, run_verdicts
 
     formats = formats or ("text",)
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise click.BadParameter(f"{fmt!r} is not a format; choose from {', '.join(FORMATS)}", param_hint="--format")
-    if len(outputs) > len(formats):
-        raise click.UsageError("more --output files than --format options; pair each --output with a --format")
-    if len(formats) - len(outputs) > 1:
-        raise click.UsageError("only one format can go to standard output; give --output FILE for the others")
+    check_formats(formats, outputs, FORMATS)
     try:
         preset_data = load_preset(preset) if preset else {"target": None, "inputs": {}}
         given = {**preset_data["inputs"], **parse_inputs(inputs)}
@@ -140,12 +139,10 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
         report = _run_with_progress(request, show)
     except SuiteError as exc:
         raise UsageFailure(str(exc)) from None
-    catalogue = load_catalogue()
-    report.verdicts = [v for v in judge(catalogue, report, run="run", lang=lang) if _verified_here(v, report)]
+    report.verdicts = run_verdicts(report, lang)
     # The text output is English throughout, as the suites' test titles and messages are: its list
     # of verdicts takes the English requirement titles whatever --lang (HTML, TestReport) says.
-    text_verdicts = report.verdicts if lang == "en" else [
-        v for v in judge(catalogue, report, run="run", lang="en") if _verified_here(v, report)]
+    text_verdicts = report.verdicts if lang == "en" else run_verdicts(report, "en")
     report.declaration = declaration.report_status() if declaration else None
     for i, fmt in enumerate(formats):
         if i < len(outputs):
@@ -153,15 +150,13 @@ def run(suite_id: str, target: str | None, inputs: tuple[str, ...], preset: Path
         else:
             click.echo(render(report, fmt, lang=lang, color=False), nl=False)
     _echo_verdicts(text_verdicts, to_stdout="text" in formats[len(outputs):])
-    finish(declaration, f"samsvar run {suite_id}", report, formats=formats, outputs=outputs, lang=lang,
-           inputs=[(preset, "preset")] if preset else [])
-    sys.exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)
-
-
-def _verified_here(verdict: dict[str, Any], report: Any) -> bool:
-    """The requirements this run's tests verify (the others are not this run's business)."""
-    verifies = {r for result in report.results if isinstance(result, TestResult) for r in result.verifies}
-    return verdict["id"] in verifies
+    gaps = not_judged(report, report.verdicts) if strict else []
+    if gaps:
+        click.echo("\n".join([f"strict: {len(gaps)} not judged, so the run does not pass:",
+                               *(f"  {gap}" for gap in gaps)]), err=True)
+    finish_declaration(declaration, f"samsvar run {suite_id}", report, formats=formats, outputs=outputs, lang=lang,
+                       inputs=[(preset, "preset")] if preset else [])
+    sys.exit(EXIT_CLEAN if report.passed and not gaps else EXIT_FINDINGS)
 
 
 def _echo_verdicts(verdicts: list[dict[str, Any]], *, to_stdout: bool) -> None:
@@ -175,6 +170,9 @@ def _echo_verdicts(verdicts: list[dict[str, Any]], *, to_stdout: bool) -> None:
 
 
 def _run_with_progress(request: RunRequest, show: bool) -> Any:
+    from ..conformance.runner import TestResult, discover, keyword_filter, run_suite
+    from ..conformance.suite import LiveTest
+
     if not show:
         return run_suite(request)
     from rich.console import Console
@@ -193,8 +191,7 @@ def _run_with_progress(request: RunRequest, show: bool) -> Any:
             bar.console.print(f"[{style}]{label:<5}[/] {test.id}  [dim]{test.title}[/]")
             bar.advance(task)
 
-        from .runner import discover as _discover, keyword_filter
-        suites = _discover()
+        suites = discover()
         if request.suite in suites:
             bar.update(task, total=sum(1 for t in suites[request.suite].tests() if keyword_filter(request.keyword)(t)))
         return run_suite(request, suites=suites, progress=on_test)
