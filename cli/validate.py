@@ -60,6 +60,22 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--contained/--no-contained", default=None,
               help="Report findings inside contained resources, or leave them out like HL7's validateContains "
                    "IGNORE [default: report, or contained in the config].")
+@click.option("--hl7-paths/--true-paths", "hl7_paths", default=None,
+              help="Locate findings where HL7's validator writes them when that differs from the true location "
+                   "(fullUrl findings on Bundle.entry[0], document indices from 1, extension[url=...]), for "
+                   "comparing with HL7's output [default: true locations, or hl7-paths in the config].")
+@click.option("--security-checks/--no-security-checks", default=None,
+              help="Text that looks like HTML or script is an error, like HL7's -security-checks "
+                   "[default: information, or security-checks in the config].")
+@click.option("--html-in-markdown", type=click.Choice(["none", "warning", "error"]), default=None,
+              help="Severity of raw HTML in markdown, like HL7's noHtmlInMarkdown "
+                   "[default: warning, or html-in-markdown in the config].")
+@click.option("--reference-policy", type=click.Choice(["ignore", "exists", "type", "valid"]), default=None,
+              help="What a reference outside the input must do, like HL7's validateReference: ignore, exist "
+                   "among --reference-target files (FHIR-REF-006), also have the right type, or also be valid "
+                   "[default: ignore, or reference-policy in the config].")
+@click.option("--reference-target", "reference_targets", multiple=True, type=click.Path(exists=True),
+              metavar="FILE", help="A resource (or Bundle) that references may resolve to. Repeatable.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Validate files and NDJSON lines in this many processes; results keep the input order "
                    "[default: every core, or jobs in the config].")
@@ -93,7 +109,9 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              fail_on: str | None, config_path: Path | None, no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], igs: tuple[str, ...], profiles: tuple[str, ...],
              cache_root: Path | None, production: bool | None, must_support: bool,
-             example_urls: bool | None, contained: bool | None, jobs: int | None,
+             example_urls: bool | None, contained: bool | None, hl7_paths: bool | None,
+             security_checks: bool | None, html_in_markdown: str | None, reference_policy: str | None,
+             reference_targets: tuple[str, ...], jobs: int | None,
              max_size: int | None,
              max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
              lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
@@ -136,6 +154,8 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         paths=paths, fail_on=fail_on, config_path=config_path, use_config=not no_config,
         select=select, ignore=ignore, igs=igs, profiles=profiles, cache_root=cache_root,
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
+        hl7_paths=hl7_paths, security_checks=security_checks, html_in_markdown=html_in_markdown,
+        reference_policy=reference_policy, reference_targets=reference_targets,
         max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
         judge=bool({"html", "testreport", "json"} & set(formats)) or declaration is not None, lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted

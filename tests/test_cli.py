@@ -313,3 +313,47 @@ def test_a_reader_that_goes_away_is_not_an_internal_error() -> None:
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=60) == 141
     assert "internal error" not in stderr and "Traceback" not in stderr
+
+
+def _rules(outcome) -> list[str]:
+    return sorted(issue["rule"] for result in json.loads(outcome.stdout)["results"] for issue in result["issues"])
+
+
+def test_hl7_option_flags_reach_the_engine(run) -> None:
+    """--security-checks, --html-in-markdown, --reference-policy/--reference-target and --hl7-paths
+    are the command line's way to the options the configuration file and the API also set."""
+    text = FIXTURES / "fhir" / "text-content-security"
+    plain = run("validate", "--no-config", "-f", "json", str(text / "markdown-with-html.json"))
+    strict = run("validate", "--no-config", "-f", "json", "--security-checks", "--html-in-markdown", "error",
+                 str(text / "markdown-with-html.json"))
+    assert plain.exit_code == 0 and strict.exit_code == 1, (plain.stdout, strict.stdout)
+    assert _rules(strict) == ["FHIR-STRUCT-019", "FHIR-STRUCT-020"]
+
+    policy = FIXTURES / "fhir" / "reference-policy"
+    unresolved = str(policy / "unresolved-beneficiary.json")
+    ignored = run("validate", "--no-config", "-f", "json", unresolved)
+    checked = run("validate", "--no-config", "-f", "json", "--reference-policy", "exists",
+                  "--reference-target", str(policy / "targets" / "patient-2.json"), unresolved)
+    assert "FHIR-REF-006" not in _rules(ignored) and _rules(checked).count("FHIR-REF-006") == 1
+    resolved = run("validate", "--no-config", "--reference-policy", "exists",
+                   "--reference-target", str(policy / "targets" / "patient-2.json"),
+                   str(policy / "valid-resolved-beneficiary.json"))
+    assert resolved.exit_code == 0, resolved.stdout
+
+
+def test_hl7_paths_moves_fullurl_findings_to_the_first_entry(run, tmp_path: Path) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:8f2b6c1e-3c7a-4d5e-9b1a-2f4e6d8c0a11", "resource": {"resourceType": "Basic",
+                                                                                 "code": {"text": "a"}}},
+        {"fullUrl": "http://example.org/fhir/Basic/2", "resource": {"resourceType": "Basic", "id": "3",
+                                                                    "code": {"text": "b"}}}]}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+
+    def locations(*flags: str) -> set[str]:
+        outcome = run("validate", "--no-config", "-f", "json", *flags, str(path))
+        return {issue["expression"] for result in json.loads(outcome.stdout)["results"]
+                for issue in result["issues"] if issue["rule"].startswith("FHIR-BUNDLE")}
+
+    assert locations() == {"Bundle.entry[1]"}
+    assert locations("--hl7-paths") == {"Bundle.entry[0]"}
