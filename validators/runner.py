@@ -84,6 +84,11 @@ class Options:
     by default it is information, as in HL7's validator."""
     html_in_markdown: str = "warning"
     """Raw HTML tags in markdown: ``warning`` (HL7's default), ``error`` (HL7's ``noHtmlInMarkdown``) or ``none``."""
+    inputs_as_definitions: bool = True
+    """Canonical resources among a run's inputs (a Measure, a profile, a value set, ...) are
+    definitions for validating every input of the run, as HL7's validator loads its inputs before
+    validating them (see :mod:`samsvar.validators.inputs_as_definitions`). False: only packages
+    and ``igs`` define."""
     profiles: tuple[str, ...] = ()
     igs: tuple[str, ...] = ()
     cache_root: Path | None = None
@@ -283,6 +288,8 @@ class Validator:
         self._targets: dict[str, dict[str, Any]] | None = None
         self._packages: list[Any] = []
         self._lock = threading.RLock()
+        self.input_definitions: Any = None
+        """The :class:`~samsvar.validators.inputs_as_definitions.InputDefinitions` of this run, if any."""
 
     def with_profiles(self, profiles: tuple[str, ...]) -> "Validator":
         """A validator for the same packages that validates against ``profiles`` instead, sharing
@@ -313,6 +320,9 @@ class Validator:
 
         definitions, packages = load_definitions(self.options.core, self.options.igs, self.options.cache_root)
         definitions.memo["terminology"] = TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
+        if self.input_definitions is not None and self.input_definitions.resources:
+            definitions = definitions.with_resources(self.input_definitions.resources)
+            definitions.memo["terminology"] = TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
         self._definitions, self._packages = definitions, packages
         self._check_profiles()
 
@@ -469,6 +479,11 @@ class Validator:
         of a single artifact (or of standard input) stays in this process.
         """
         paths = list(paths)
+        if self.options.inputs_as_definitions and self.input_definitions is None:
+            run = self.with_input_definitions(paths)
+            if run is not self:
+                yield from run.validate_paths(paths, stdin, jobs)
+                return
         items = iter_items(paths, self.options.limits.max_bytes)
         if jobs <= 1 or "-" in paths:
             for item in items:
@@ -487,6 +502,39 @@ class Validator:
 
         yield from self._parallel(itertools.chain((first, second), items), jobs)
 
+    def with_input_definitions(self, paths: Iterable[str]) -> "Validator":
+        """A validator for one run over ``paths`` whose definitions also hold the canonical
+        resources among those inputs; this validator when there are none (its definitions are
+        shared by other runs and are not changed)."""
+        from .fhir.definitions import Definitions
+        from .inputs_as_definitions import UNPARSEABLE, collect
+
+        max_bytes = self.options.limits.max_bytes
+
+        def parses(name: str, data: bytes) -> bool:
+            found = self.validate_bytes(name, data, "json").issues
+            return not any(issue.rule in UNPARSEABLE and issue.severity >= Severity.ERROR
+                           for issue in found)
+
+        named = [(item.name, (lambda item=item: item.read(max_bytes)))
+                 for item in iter_inputs(p for p in paths if p != "-") if item.path is not None]
+        found = collect(named, parses)
+        if not found.resources:
+            self.input_definitions = found
+            return self
+        base: Definitions = self.definitions()
+        run = Validator(self.options)
+        run._packages = self._packages
+        definitions = base.with_resources(found.resources)
+        definitions.memo["terminology"] = self._terminology_for(definitions)
+        run._definitions, run.input_definitions = definitions, found
+        return run
+
+    def _terminology_for(self, definitions: Any) -> Any:
+        from .terminology.service import TerminologyPolicy, TerminologyService
+
+        return TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
+
     def _warm_definitions(self) -> None:
         """Load the definitions before the workers start, so they inherit them (fork) instead of
         each loading its own; a missing package is reported where a file needs it, not here."""
@@ -502,7 +550,8 @@ class Validator:
 
         context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
         _INHERITED = self if context is not None else None
-        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(self.options,))
+        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                                   initargs=(self.options, self.input_definitions))
         pending: deque[tuple[Future[list[Result]], int]] = deque()
         held = 0  # bytes of NDJSON lines in the batches in flight
         try:
@@ -574,12 +623,17 @@ def _interned(results: list[Result]) -> list[Result]:
     return results
 
 
-def _start_worker(options: Options) -> None:
+def _start_worker(options: Options, input_definitions: Any = None) -> None:
     """Each worker validates with the parent's validator when it was forked from it, otherwise
-    with its own, which loads the definitions once, on its first FHIR file."""
+    with its own, which loads the definitions once, on its first FHIR file (with the run's
+    input definitions, when it has some)."""
     global _WORKER
     inherited = _INHERITED
-    _WORKER = inherited if inherited is not None and inherited.options is options else Validator(options)
+    if inherited is not None and inherited.options is options:
+        _WORKER = inherited
+    else:
+        _WORKER = Validator(options)
+        _WORKER.input_definitions = input_definitions
 
 
 def _validate_in_worker(batch: list[Item]) -> list[Result]:

@@ -57,6 +57,20 @@ class Definitions:
         for resource in resources:
             self.add_resource(resource)
 
+    def with_resources(self, resources: Iterable[dict[str, Any]]) -> "Definitions":
+        """A copy of these definitions with ``resources`` added as loose resources (the earlier of
+        two with one URL wins); this object is left as it is. Derived caches start empty."""
+        other = Definitions.__new__(Definitions)
+        with self._lock:
+            other._by_url, other._loaded = dict(self._by_url), dict(self._loaded)
+            other.resource_types, other.type_kinds = set(self.resource_types), dict(self.type_kinds)
+            other._naming_systems = list(self._naming_systems)
+        other._elements, other.memo = {}, {}
+        other._lock, other._generating = threading.RLock(), set()
+        for resource in reversed(list(resources)):
+            other.add_resource(resource)
+        return other
+
     def _add(self, entry: _Entry) -> None:
         url = entry.meta.get("url")
         if not url:
