@@ -155,8 +155,9 @@ def hl7_findings(outcome: Path) -> list[Finding]:
 _STATE: dict[str, Any] = {}
 
 
-def _init(cache: str, defaults: list[str], packages: str) -> None:
-    _STATE.update(cache=Path(cache), defaults=defaults, packages=Path(packages), validators={})
+def _init(cache: str, defaults: list[str], packages: str, inputs_as_definitions: bool = True) -> None:
+    _STATE.update(cache=Path(cache), defaults=defaults, packages=Path(packages), validators={},
+                  inputs_as_definitions=inputs_as_definitions)
 
 
 def _package_path(spec: str) -> str:
@@ -165,12 +166,18 @@ def _package_path(spec: str) -> str:
     return str(_STATE["packages"] / f"{name}-{version}.tgz")
 
 
-def _validator(igs: tuple[str, ...], examples: bool) -> Validator:
-    key = (igs, examples)
+def _validator(igs: tuple[str, ...], examples: bool, group: Path) -> Validator:
+    """HL7 validated each group folder (base, m-ex, m-nob) in one run, which loads the canonical
+    resources among the group's inputs as definitions first (a MeasureReport in base finds the
+    Measure in base); samsvar does the same over the whole group, whatever ``--only`` picks."""
+    key = (igs, examples, group if _STATE.get("inputs_as_definitions", True) else None)
     validators = _STATE["validators"]
     if key not in validators:
-        validators[key] = Validator(Options(cache_root=_STATE["cache"], igs=tuple(_STATE["defaults"]) + igs,
-                                            allow_example_urls=examples, hl7_paths=True))
+        validator = Validator(Options(cache_root=_STATE["cache"], igs=tuple(_STATE["defaults"]) + igs,
+                                      allow_example_urls=examples, hl7_paths=True))
+        if key[2] is not None:
+            validator = validator.with_input_definitions([str(group)])
+        validators[key] = validator
     return validators[key]
 
 
@@ -181,7 +188,7 @@ def _run(job: tuple[dict, str, str]) -> FileResult:
                         hl7_findings(folder / case["hl7"][config]["outcome"]))
     igs = tuple(_package_path(spec) for spec in case.get("ig") or [])
     try:
-        validator = _validator(igs, PAIRINGS[config])
+        validator = _validator(igs, PAIRINGS[config], (folder / case["input"]).parent)
         target = folder / case["input"]
         outcome = validator.validate_bytes(target.name, target.read_bytes())
     except Exception as exc:  # noqa: BLE001 - a bench reports a crash as a disagreement, not a traceback
@@ -284,6 +291,8 @@ def main() -> int:
     parser.add_argument("--only", help="run only inputs whose path contains this text")
     parser.add_argument("--config", choices=tuple(PAIRINGS), action="append",
                         help="run one pairing (repeatable; default both)")
+    parser.add_argument("--no-inputs-as-definitions", action="store_true",
+                        help="validate each input alone, without the group's canonical resources as definitions")
     args = parser.parse_args()
 
     root = shared_root()
@@ -295,7 +304,8 @@ def main() -> int:
     cases = [c for c in manifest["cases"] if not args.only or args.only in c["input"]]
     cache = Path(tempfile.mkdtemp(prefix="samsvar-bench-"))
     PackageCache(cache).install_tgz(root / "data" / "fhir-packages" / "hl7.fhir.r4.core-4.0.1.tgz")
-    init = (str(cache), hl7_defaults(root), str(root / "data" / "fhir-packages"))
+    init = (str(cache), hl7_defaults(root), str(root / "data" / "fhir-packages"),
+            not args.no_inputs_as_definitions)
 
     report: dict[str, Any] = {"validator": manifest.get("validator"), "pairings": {}}
     for config in args.config or list(PAIRINGS):

@@ -76,6 +76,11 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
                    "[default: ignore, or reference-policy in the config].")
 @click.option("--reference-target", "reference_targets", multiple=True, type=click.Path(exists=True),
               metavar="FILE", help="A resource (or Bundle) that references may resolve to. Repeatable.")
+@click.option("--inputs-as-definitions/--no-inputs-as-definitions", "inputs_as_definitions", default=None,
+              help="Canonical resources among the inputs (Measure, Library, Questionnaire, StructureDefinition, "
+                   "ValueSet, ...) are definitions for validating every input of the run, as HL7's validator "
+                   "loads its inputs before validating them; of two with one url|version the first by path is "
+                   "used [default: on, or inputs-as-definitions in the config].")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Validate files and NDJSON lines in this many processes; results keep the input order "
                    "[default: every core, or jobs in the config].")
@@ -111,7 +116,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
              cache_root: Path | None, production: bool | None, must_support: bool,
              example_urls: bool | None, contained: bool | None, hl7_paths: bool | None,
              security_checks: bool | None, html_in_markdown: str | None, reference_policy: str | None,
-             reference_targets: tuple[str, ...], jobs: int | None,
+             reference_targets: tuple[str, ...], inputs_as_definitions: bool | None, jobs: int | None,
              max_size: int | None,
              max_depth: int | None, strict: bool | None, allow_empty: bool, no_group: bool, color: bool | None,
              lang: str, use_dask: bool, scheduler: str | None, dask_workers: int | None,
@@ -156,6 +161,7 @@ def validate(paths: tuple[str, ...], formats: tuple[str, ...], outputs: tuple[st
         production=production, must_support=must_support, example_urls=example_urls, contained=contained, jobs=jobs,
         hl7_paths=hl7_paths, security_checks=security_checks, html_in_markdown=html_in_markdown,
         reference_policy=reference_policy, reference_targets=reference_targets,
+        inputs_as_definitions=inputs_as_definitions,
         max_size=max_size, max_depth=max_depth, allow_empty=allow_empty, strict=strict,
         judge=bool({"html", "testreport", "json"} & set(formats)) or declaration is not None, lang=lang,
         keep_clean=not set(formats) <= {"text"},  # text lists findings only: clean results are counted

@@ -70,6 +70,9 @@ class ValidateRequest:
     max_depth: int | None = None
     strict: bool | None = None
     """Anything not checked is an error (None: the configuration's ``strict``, default no)."""
+    inputs_as_definitions: bool | None = None
+    """Canonical resources among the inputs define for the whole run (None: the configuration's
+    ``inputs-as-definitions``, default yes)."""
     allow_empty: bool = False
     """Accept a run with nothing to check (otherwise :class:`NothingToCheck`, exit code 5)."""
     terminology: Any = None
@@ -118,6 +121,8 @@ def prepare(request: ValidateRequest) -> tuple[Policy, Severity, Options]:
         igs=request.igs or tuple(settings.get("ig", ())),
         cache_root=request.cache_root or (Path(settings["cache"]) if "cache" in settings else None),
         terminology=request.terminology if request.terminology is not None else settings.get("terminology"),
+        inputs_as_definitions=bool(request.inputs_as_definitions if request.inputs_as_definitions is not None
+                                   else settings.get("inputs-as-definitions", True)),
     )
     return policy, fail_on, options
 

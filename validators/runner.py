@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from .detect import UNKNOWN, Kind, detect
-from .issues import EnvironmentProblem, Issue
+from .issues import EnvironmentProblem, Issue, Severity
 from .positions import fhirpath_expression
 from .load import INPUT_TOO_LARGE, INPUT_UNREADABLE, Document, Limits, load_bytes
 from .rules import declared
