@@ -1,0 +1,71 @@
+"""Canonical resources among a run's inputs define for every input of the run, as in HL7's validator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from samsvar.validators import Options, Validator
+
+from .conftest import FIXTURES
+
+FOLDER = FIXTURES / "fhir" / "inputs-as-definitions"
+
+
+def _errors(fhir_cache: Path, paths: list[Path], *, jobs: int = 1, on: bool = True) -> dict[str, list[str]]:
+    validator = Validator(Options(cache_root=fhir_cache, inputs_as_definitions=on))
+    return {Path(r.path).name: sorted(i.rule for i in r.issues if i.severity.name in ("ERROR", "FATAL"))
+            for r in validator.validate_paths([str(p) for p in paths], jobs=jobs)}
+
+
+def test_a_report_that_mismatches_the_measure_beside_it(fhir_cache: Path) -> None:
+    found = _errors(fhir_cache, [FOLDER / "measure-mismatch"])
+    assert found["MeasureReport.json"] == ["FHIR-MEASURE-006", "FHIR-MEASURE-006"]
+    assert found["Measure-screening.json"] == []  # its Library is among the inputs too
+
+
+def test_the_report_alone_cannot_be_compared(fhir_cache: Path) -> None:
+    assert _errors(fhir_cache, [FOLDER / "measure-mismatch" / "MeasureReport.json"]) == {"MeasureReport.json": []}
+
+
+def test_turned_off_the_measure_beside_it_is_not_used(fhir_cache: Path) -> None:
+    assert _errors(fhir_cache, [FOLDER / "measure-mismatch"], on=False)["MeasureReport.json"] == []
+
+
+def test_a_matching_report_is_clean(fhir_cache: Path) -> None:
+    assert _errors(fhir_cache, [FOLDER / "measure-match"]) == {
+        "Library-screening-logic.json": [], "Measure-screening.json": [], "MeasureReport.json": []}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_profile_beside_the_instance_that_claims_it(fhir_cache: Path, jobs: int) -> None:
+    found = _errors(fhir_cache, [FOLDER / "profile-violated"], jobs=jobs)
+    assert found == {"Practitioner.json": ["FHIR-STRUCT-002"], "StructureDefinition.json": []}
+    clean = _errors(fhir_cache, [FOLDER / "profile-met"], jobs=jobs)
+    assert clean == {"Practitioner.json": [], "StructureDefinition.json": []}
+
+
+def test_the_order_of_the_inputs_does_not_matter(fhir_cache: Path) -> None:
+    files = sorted((FOLDER / "measure-mismatch").iterdir())
+    assert _errors(fhir_cache, files) == _errors(fhir_cache, list(reversed(files)))
+
+
+def test_two_inputs_with_one_url_the_first_by_path_is_used(fhir_cache: Path, tmp_path: Path) -> None:
+    source = FOLDER / "profile-violated" / "StructureDefinition.json"
+    text = source.read_text(encoding="utf-8")
+    (tmp_path / "a.json").write_text(text, encoding="utf-8")
+    (tmp_path / "b.json").write_text(text.replace('"min": 1', '"min": 0'), encoding="utf-8")
+    (tmp_path / "c.json").write_text((FOLDER / "profile-violated" / "Practitioner.json").read_text(), encoding="utf-8")
+    validator = Validator(Options(cache_root=fhir_cache))
+    results = {Path(r.path).name: r for r in validator.validate_paths([str(tmp_path)])}
+    assert [i.rule for i in results["c.json"].issues if i.severity.name == "ERROR"] == ["FHIR-STRUCT-002"]
+    run = validator.with_input_definitions([str(tmp_path)])
+    assert [Path(p).name for p in run.input_definitions.used] == ["a.json"]
+    assert [(Path(p).name, Path(first).name) for p, _, first in run.input_definitions.shadowed] == [("b.json", "a.json")]
+
+
+def test_the_shared_definitions_are_not_changed(fhir_cache: Path) -> None:
+    validator = Validator(Options(cache_root=fhir_cache))
+    list(validator.validate_paths([str(FOLDER / "profile-violated")]))
+    assert validator.definitions().get("http://samsvar.no/fhir/test/StructureDefinition/Practitioner-with-hpr") is None
