@@ -77,6 +77,9 @@ class RunSpec:
     today: dt.date | None
     parquet: str | None
     keep_results: bool
+    input_definitions: Any = None
+    """The canonical resources among the run's local inputs (``Options.inputs_as_definitions``),
+    collected once on the client; inputs given as URLs are not searched for them."""
 
 
 @dataclass(slots=True)
@@ -167,6 +170,14 @@ def plan(inputs: list[tuple[str, int]], part_bytes: int = DEFAULT_PART_BYTES) ->
     return parts
 
 
+def _input_definitions(options: Options, local: tuple[str, ...]) -> Any:
+    """The canonical resources among the local inputs, for every worker (None when there are none)."""
+    if not options.inputs_as_definitions:
+        return None
+    found = Validator(options).with_input_definitions(local).input_definitions
+    return found if found is not None and found.resources else None
+
+
 # ----------------------------------------------------------------------------- on the workers
 _VALIDATORS: dict[str, Validator] = {}
 
@@ -177,6 +188,7 @@ def _validator(spec: RunSpec) -> Validator:
     if found is None:
         _VALIDATORS.clear()  # a worker serves one run at a time; an earlier run's validator goes
         found = _VALIDATORS[spec.token] = Validator(spec.options)
+        found.input_definitions = spec.input_definitions
     return found
 
 
@@ -320,7 +332,8 @@ def run_bulk(request: ValidateRequest, *, scheduler: str | None = None, workers:
     parts = plan(inputs, part_bytes)
     spec = RunSpec(uuid.uuid4().hex, options, policy, fail_on, request.today,
                    str(Path(parquet).resolve()) if parquet is not None and not _is_url(str(parquet)) else
-                   (str(parquet) if parquet is not None else None), keep_results)
+                   (str(parquet) if parquet is not None else None), keep_results,
+                   _input_definitions(options, local))
     if spec.parquet is not None and not _is_url(spec.parquet):
         Path(spec.parquet).mkdir(parents=True, exist_ok=True)
     client, cluster, dashboard = start_client(scheduler, workers)
@@ -347,7 +360,7 @@ def run_bulk(request: ValidateRequest, *, scheduler: str | None = None, workers:
         client.close()
         if cluster is not None:
             cluster.close()
-    run = _assemble(request, policy, fail_on, options, parts, outcomes)
+    run = _assemble(request, policy, fail_on, options, parts, outcomes, spec.input_definitions)
     run.workers, run.dashboard = worker_count, dashboard
     if not request.allow_empty and not sum(outcome.checked for outcome in outcomes.values()) and not run.report.results:
         raise nothing_checked(request.paths)  # empty NDJSON files: parts, but not one resource
@@ -376,7 +389,7 @@ def _failed_part(part: Part, error: BaseException | None) -> PartOutcome:
 
 
 def _assemble(request: ValidateRequest, policy: Policy, fail_on: Severity, options: Options, parts: list[Part],
-              outcomes: dict[int, PartOutcome]) -> BulkRun:
+              outcomes: dict[int, PartOutcome], input_definitions: Any = None) -> BulkRun:
     results: list[Result] = []
     families: set[str] = set()
     clean = 0
@@ -389,6 +402,8 @@ def _assemble(request: ValidateRequest, policy: Policy, fail_on: Severity, optio
         clean += outcome.clean
         unkept.add(outcome.unkept)
         rules.update(outcome.rules)
-    report = build_report(request, policy, fail_on, options, Validator(options), results, families, clean)
+    validator = Validator(options)
+    validator.last_input_definitions = input_definitions
+    report = build_report(request, policy, fail_on, options, validator, results, families, clean)
     report.unkept = unkept
     return BulkRun(report, len(parts), 0, None, rules)

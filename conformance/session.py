@@ -188,6 +188,7 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
                 "html_in_markdown": options.html_in_markdown,
                 "reference_policy": options.reference_policy,
                 "reference_targets": list(options.reference_targets),
+                "inputs_as_definitions": options.inputs_as_definitions,
                 "terminology": _terminology_record(options.terminology),
                 "max_bytes": options.limits.max_bytes,
                 "max_depth": options.limits.max_depth,
@@ -199,7 +200,7 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
                 "waivers": [[w.rule, w.owner, w.expires, w.path, w.expression] for w in policy.waivers],
             },
         ),
-        notices=_notices(families, options),
+        notices=_notices(families, options) + _input_definition_notices(validator.last_input_definitions),
         clean=clean,
     )
     if request.judge:
@@ -208,6 +209,23 @@ def build_report(request: ValidateRequest, policy: Policy, fail_on: Severity, op
 
         report.verdicts = judge(load_catalogue(), report, lang=request.lang)
     return report
+
+
+def _input_definition_notices(found: Any) -> list[str]:
+    """Which inputs defined for the run (canonical resources among them), and which were left out."""
+    if found is None or not (found.used or found.shadowed):
+        return []
+    notices = [f"Definitions from the inputs, used for every input of this run as HL7's validator uses "
+               f"the canonical resources among its inputs (--no-inputs-as-definitions turns this off): "
+               f"{len(found.used)} ({_names(found.used)})."]
+    if found.shadowed:
+        notices.append("Not used as definitions, as an input earlier by path has the same url|version: " + "; ".join(
+            f"{path} ({key}, {first} used)" for path, key, first in found.shadowed) + ".")
+    return notices
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def _max_depth(value: Any, policy: Policy) -> int:

@@ -290,6 +290,8 @@ class Validator:
         self._lock = threading.RLock()
         self.input_definitions: Any = None
         """The :class:`~samsvar.validators.inputs_as_definitions.InputDefinitions` of this run, if any."""
+        self.last_input_definitions: Any = None
+        """Those of the last :meth:`validate_paths` run (for the report's notices)."""
 
     def with_profiles(self, profiles: tuple[str, ...]) -> "Validator":
         """A validator for the same packages that validates against ``profiles`` instead, sharing
@@ -481,6 +483,7 @@ class Validator:
         paths = list(paths)
         if self.options.inputs_as_definitions and self.input_definitions is None:
             run = self.with_input_definitions(paths)
+            self.last_input_definitions = run.input_definitions
             if run is not self:
                 yield from run.validate_paths(paths, stdin, jobs)
                 return
