@@ -69,3 +69,23 @@ def test_the_shared_definitions_are_not_changed(fhir_cache: Path) -> None:
     validator = Validator(Options(cache_root=fhir_cache))
     list(validator.validate_paths([str(FOLDER / "profile-violated")]))
     assert validator.definitions().get("http://samsvar.no/fhir/test/StructureDefinition/Practitioner-with-hpr") is None
+
+
+def test_the_command_line_and_the_configuration(fhir_cache: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from samsvar.cli import cli as main
+
+    folder = str(FOLDER / "measure-mismatch")
+    env = {"SAMSVAR_FHIR_HOME": str(fhir_cache)}
+    on = CliRunner().invoke(main, ["validate", "--no-config", folder], env=env)
+    assert on.exit_code == 1 and "FHIR-MEASURE-006" in on.output and "Definitions from the inputs" in on.output
+    off = CliRunner().invoke(main, ["validate", "--no-config", "--no-inputs-as-definitions", folder], env=env)
+    assert "FHIR-MEASURE-006" not in off.output and "FHIR-MEASURE-005" in off.output
+    config = tmp_path / "samsvar.toml"
+    config.write_text("inputs-as-definitions = false\n", encoding="utf-8")
+    configured = CliRunner().invoke(main, ["validate", "--config", str(config), folder], env=env)
+    assert "FHIR-MEASURE-006" not in configured.output
+    config.write_text('inputs-as-definitions = "no"\n', encoding="utf-8")
+    wrong = CliRunner().invoke(main, ["validate", "--config", str(config), folder], env=env)
+    assert wrong.exit_code == 2 and "inputs-as-definitions must be true or false" in wrong.output

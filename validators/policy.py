@@ -183,7 +183,7 @@ def load_policy(path: Path | None) -> Policy:
 _KNOWN_KEYS = {"fail-on", "select", "ignore", "severity", "waiver", "production", "must-support", "max-size",
                "max-depth", "ig", "profile", "cache", "terminology", "jobs", "example-urls",
                "contained", "strict", "hl7-paths", "security-checks", "html-in-markdown", "reference-policy",
-               "reference-targets"}
+               "reference-targets", "inputs-as-definitions"}
 
 
 def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
@@ -204,7 +204,10 @@ def _policy_from(table: dict[str, Any], source: Path, digest: str) -> Policy:
         raise ConfigError(f"{source}: strict must be true or false")
     settings = {k: table[k] for k in ("production", "must-support", "max-size", "max-depth", "ig", "profile", "cache",
                                       "jobs", "example-urls", "contained", "hl7-paths", "security-checks",
-                                      "html-in-markdown", "reference-policy", "reference-targets") if k in table}
+                                      "html-in-markdown", "reference-policy", "reference-targets",
+                                      "inputs-as-definitions") if k in table}
+    if not isinstance(settings.get("inputs-as-definitions", True), bool):
+        raise ConfigError(f"{source}: inputs-as-definitions must be true or false")
     if "terminology" in table:
         from .terminology.service import TerminologyPolicy
 
