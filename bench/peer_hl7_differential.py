@@ -21,6 +21,12 @@ code, split by what HL7 said there (warning, information or nothing); a missed e
 error path where samsvar has none) by HL7's message id. ``-v`` lists every disagreeing file,
 ``--json`` writes every detail.
 
+HL7 validated each group folder (``base``, ``m-ex``, ``m-nob``) in one run, which first loads
+the canonical resources among the run's inputs as definitions (a MeasureReport is compared with
+the Measure beside it); samsvar does the same with ``Validator.with_input_definitions`` over the
+whole group folder, whatever ``--only`` selects. ``--no-inputs-as-definitions`` validates each
+input alone, with the packages only.
+
 samsvar runs with ``hl7_paths=True`` (locations as HL7's validator writes them where it differs
 from the true location, e.g. fullUrl findings on ``Bundle.entry[0]``). Findings of samsvar's
 rules that HL7's validator has no counterpart for (the Norwegian national rules, ``NO-*``: the
