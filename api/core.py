@@ -142,7 +142,9 @@ class Validator:
     ``select``/``ignore`` (rule codes or prefixes), ``production``, ``must_support``,
     ``example_urls``, ``contained``, ``hl7_paths`` (locations as HL7's validator writes them where
     it differs from the true location), ``security_checks``, ``html_in_markdown`` (``none``/``warning``/``error``),
-    ``reference_policy`` (``ignore``/``exists``/``type``/``valid``) with ``reference_targets`` (files), ``max_size``, ``max_depth``. Explicit arguments win over the
+    ``reference_policy`` (``ignore``/``exists``/``type``/``valid``) with ``reference_targets`` (files), ``max_size``, ``max_depth``,
+    ``inputs_as_definitions`` (``validate_paths``: canonical resources among the inputs define for all of
+    them, as in HL7's validator; default on). Explicit arguments win over the
     configuration file, as options do on the command line.
 
     Packages are loaded on the first FHIR input (or by :meth:`load`); a missing package or
@@ -161,6 +163,7 @@ class Validator:
                  contained: bool | None = None, hl7_paths: bool | None = None,
                  security_checks: bool | None = None, html_in_markdown: str | None = None,
                  reference_policy: str | None = None, reference_targets: Sequence[str] = (), max_size: int | str | None = None, max_depth: int | None = None,
+                 inputs_as_definitions: bool | None = None,
                  ) -> None:
         from ..validators.policy import parse_size
 
@@ -174,7 +177,7 @@ class Validator:
             security_checks=security_checks, html_in_markdown=html_in_markdown, reference_policy=reference_policy,
             reference_targets=_strings(reference_targets, "reference_targets"),
             max_size=parse_size(max_size) if max_size is not None else None, max_depth=max_depth,
-            terminology=_terminology(terminology),
+            terminology=_terminology(terminology), inputs_as_definitions=inputs_as_definitions,
         )
         self._request = request
         self._policy, self._fail_on, self._options = prepare(request)

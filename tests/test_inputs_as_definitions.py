@@ -89,3 +89,14 @@ def test_the_command_line_and_the_configuration(fhir_cache: Path, tmp_path: Path
     config.write_text('inputs-as-definitions = "no"\n', encoding="utf-8")
     wrong = CliRunner().invoke(main, ["validate", "--config", str(config), folder], env=env)
     assert wrong.exit_code == 2 and "inputs-as-definitions must be true or false" in wrong.output
+
+
+def test_the_api(fhir_cache: Path) -> None:
+    from samsvar.api import Validator as FhirValidator
+
+    folder = [FOLDER / "profile-violated"]
+    found = {Path(r.name).name: [i.code for i in r.issues if i.severity == "error"]
+             for r in FhirValidator(cache=fhir_cache).validate_paths(folder)}
+    assert found["Practitioner.json"] == ["FHIR-STRUCT-002"]
+    off = FhirValidator(cache=fhir_cache, inputs_as_definitions=False).validate_paths(folder)
+    assert all(not [i for i in r.issues if i.severity == "error"] for r in off)
