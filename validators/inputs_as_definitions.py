@@ -11,6 +11,10 @@ samsvar does the same, deterministically: candidates are taken in sorted path or
 counts as unparseable when samsvar finds a structural error in it that HL7's parser rejects
 (an unknown property, an array/single mix-up, a wrong JSON type), and of two inputs with the same
 ``url|version`` the first by path is used and the other is named in :attr:`InputDefinitions.shadowed`.
+(HL7's engine allows duplicates, ``setAllowLoadingDuplicates(true)``, and a later input with the
+same ``url|version`` replaces the earlier one (``CanonicalResourceManager.see``), so which one it
+uses depends on the order of its command line or of the folder listing; samsvar's choice does not
+depend on order.) Like HL7's, an input with the URL of a package's definition is used instead of it.
 """
 
 from __future__ import annotations
