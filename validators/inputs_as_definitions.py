@@ -52,7 +52,7 @@ class InputDefinitions:
 
 
 def collect(named: Iterable[tuple[str, Callable[[], bytes]]],
-            parses: Callable[[str, bytes], bool]) -> InputDefinitions:
+            parses: Callable[[str, dict[str, Any]], bool]) -> InputDefinitions:
     """The canonical resources among ``named`` (path, reader) inputs; ``parses`` says whether an
     input would load (called only for candidates). Cheap when there are none: a regular expression
     over the bytes before any JSON parsing."""
@@ -77,7 +77,7 @@ def collect(named: Iterable[tuple[str, Callable[[], bytes]]],
         url = resource.get("url")
         if not isinstance(url, str) or not url:
             continue
-        if not parses(name, data):
+        if not parses(name, resource):
             found.unparseable.append(name)
             continue
         version = resource.get("version")

@@ -514,10 +514,16 @@ class Validator:
 
         max_bytes = self.options.limits.max_bytes
 
-        def parses(name: str, data: bytes) -> bool:
-            found = self.validate_bytes(name, data, "json").issues
-            return not any(issue.rule in UNPARSEABLE and issue.severity >= Severity.ERROR
-                           for issue in found)
+        def parses(name: str, resource: dict[str, Any]) -> bool:
+            """Whether HL7's strict parser would read it: the structure walk alone (no invariants,
+            terminology or resource-specific checks) finds none of the findings it throws on."""
+            from .fhir.structure import StructureChecker
+
+            try:
+                walk = StructureChecker(self.definitions()).check_resource(resource, (), resource["resourceType"])
+                return not any(issue.rule in UNPARSEABLE and issue.severity >= Severity.ERROR for issue in walk)
+            except RecursionError:
+                return False
 
         named = [(item.name, (lambda item=item: item.read(max_bytes)))
                  for item in iter_inputs(p for p in paths if p != "-") if item.path is not None]
