@@ -138,7 +138,9 @@ def run_validate(request: ValidateRequest, stdin: BinaryIO | None = None) -> Rep
     if not request.allow_empty:
         refuse_empty_folders(request.paths)
     validator = Validator(options)
-    if options.profiles or options.igs:
+    if options.profiles and options.inputs_as_definitions:
+        validator.load_packages()  # a missing package up front; a profile may be among the inputs
+    elif options.profiles or options.igs:
         validator.definitions()  # a missing profile or package is an environment error up front
 
     results: list[Result] = []

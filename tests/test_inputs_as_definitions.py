@@ -100,3 +100,24 @@ def test_the_api(fhir_cache: Path) -> None:
     assert found["Practitioner.json"] == ["FHIR-STRUCT-002"]
     off = FhirValidator(cache=fhir_cache, inputs_as_definitions=False).validate_paths(folder)
     assert all(not [i for i in r.issues if i.severity == "error"] for r in off)
+
+
+def test_a_profile_asked_for_with_profile_may_be_among_the_inputs(fhir_cache: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from samsvar.cli import cli as main
+
+    source = FOLDER / "profile-violated"
+    (tmp_path / "StructureDefinition.json").write_text((source / "StructureDefinition.json").read_text())
+    (tmp_path / "Practitioner.json").write_text(
+        (FIXTURES / "fhir" / "global-profiles" / "practitioner-without-identifier.json").read_text())
+    url = "http://samsvar.no/fhir/test/StructureDefinition/Practitioner-with-hpr"
+    env = {"SAMSVAR_FHIR_HOME": str(fhir_cache)}
+    found = CliRunner().invoke(main, ["validate", "--no-config", "--profile", url, str(tmp_path)], env=env)
+    assert found.exit_code == 1 and "FHIR-STRUCT-002" in found.output
+    alone = CliRunner().invoke(main, ["validate", "--no-config", "--profile", url, str(tmp_path / "Practitioner.json")],
+                               env=env)
+    assert alone.exit_code == 3 and "is not defined in the loaded packages" in alone.output
+    off = CliRunner().invoke(main, ["validate", "--no-config", "--no-inputs-as-definitions", "--profile", url,
+                                    str(tmp_path)], env=env)
+    assert off.exit_code == 3

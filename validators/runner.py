@@ -290,6 +290,7 @@ class Validator:
         self._lock = threading.RLock()
         self.input_definitions: Any = None
         """The :class:`~samsvar.validators.inputs_as_definitions.InputDefinitions` of this run, if any."""
+        self._profiles_checked = False
         self.last_input_definitions: Any = None
         """Those of the last :meth:`validate_paths` run (for the report's notices)."""
 
@@ -310,13 +311,24 @@ class Validator:
         return list(self._packages)
 
     def definitions(self):  # -> Definitions
-        if self._definitions is None:
+        if self._definitions is None or not self._profiles_checked:
             with self._lock:
                 if self._definitions is None:
                     self._load_definitions()
+                if not self._profiles_checked:
+                    self._check_profiles()
         return self._definitions
 
-    def _load_definitions(self) -> None:
+    def load_packages(self):  # -> Definitions
+        """The definitions of the packages and ``igs``, loaded if they are not, without asking
+        that the ``profiles`` be among them (a run's inputs may define them)."""
+        if self._definitions is None:
+            with self._lock:
+                if self._definitions is None:
+                    self._load_definitions(check_profiles=False)
+        return self._definitions
+
+    def _load_definitions(self, check_profiles: bool = True) -> None:
         from .fhir.igs import load_definitions
         from .terminology.service import TerminologyPolicy, TerminologyService
 
@@ -326,7 +338,8 @@ class Validator:
             definitions = definitions.with_resources(self.input_definitions.resources)
             definitions.memo["terminology"] = TerminologyService(definitions, self.options.terminology or TerminologyPolicy())
         self._definitions, self._packages = definitions, packages
-        self._check_profiles()
+        if check_profiles:
+            self._check_profiles()
 
     def _check_profiles(self) -> None:
         assert self._definitions is not None
@@ -335,6 +348,7 @@ class Validator:
                 raise EnvironmentProblem(
                     f"profile {profile} is not defined in the loaded packages",
                     hint="load the package or file that defines it with --ig")
+        self._profiles_checked = True
 
     # -- validation ---------------------------------------------------------------------
     def validate_input(self, item: Input, stdin: BinaryIO | None = None) -> Result:
@@ -520,7 +534,7 @@ class Validator:
             from .fhir.structure import StructureChecker
 
             try:
-                walk = StructureChecker(self.definitions()).check_resource(resource, (), resource["resourceType"])
+                walk = StructureChecker(self.load_packages()).check_resource(resource, (), resource["resourceType"])
                 return not any(issue.rule in UNPARSEABLE and issue.severity >= Severity.ERROR for issue in walk)
             except RecursionError:
                 return False
@@ -531,12 +545,13 @@ class Validator:
         if not found.resources:
             self.input_definitions = found
             return self
-        base: Definitions = self.definitions()
+        base: Definitions = self.load_packages()
         run = Validator(self.options)
         run._packages = self._packages
         definitions = base.with_resources(found.resources)
         definitions.memo["terminology"] = self._terminology_for(definitions)
         run._definitions, run.input_definitions = definitions, found
+        run._check_profiles()
         return run
 
     def _terminology_for(self, definitions: Any) -> Any:
