@@ -61,6 +61,11 @@ class ExtensionChecker:
         """Write locations as HL7's validator does: some extension findings on ``extension[i][url='...']``."""
         self._compiled: dict[str, Any] = {}
 
+    @staticmethod
+    def relevant(_element: dict[str, Any], code: str | None) -> bool:
+        """Only Extension values are checked (see StructureChecker)."""
+        return code == "Extension"
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code != "Extension" or not isinstance(visit.value, dict):
             return

@@ -91,6 +91,11 @@ class MeasureChecker:
         self.definitions = definitions
         self.index = DocumentIndex()
 
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        """Only a resource's root element is visited with the resource itself (see StructureChecker)."""
+        return "." not in element.get("path", "")
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         resource = visit.value
         if visit.value is not visit.resource or not isinstance(resource, dict):

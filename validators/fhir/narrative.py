@@ -62,6 +62,11 @@ _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
 
+    @staticmethod
+    def relevant(_element: dict[str, Any], code: str | None) -> bool:
+        """Only Narrative and xhtml values are checked (see StructureChecker)."""
+        return code in ("Narrative", "xhtml")
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code == "Narrative" and isinstance(visit.value, dict):
             yield from _controls(visit)

@@ -9,7 +9,7 @@ where the practice does not apply).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..issues import Issue
 from ..rules import declared
@@ -21,6 +21,11 @@ _EFFECTIVE = ("effectiveDateTime", "effectivePeriod", "effectiveTiming", "effect
 
 class ObservationChecker:
     """An element check on Observation resources (their root)."""
+
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        """Only a resource's root element is visited with the resource itself (see StructureChecker)."""
+        return "." not in element.get("path", "")
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         resource = visit.value

@@ -48,6 +48,11 @@ class ProfileDefinitionChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
 
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        """Only a resource's root element is visited with the resource itself (see StructureChecker)."""
+        return "." not in element.get("path", "")
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         sd = visit.value
         if visit.value is visit.resource and isinstance(sd, dict) and sd.get("resourceType") == "CapabilityStatement":

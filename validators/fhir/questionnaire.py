@@ -95,6 +95,11 @@ class QuestionnaireChecker:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
 
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        """Only a resource's root element is visited with the resource itself (see StructureChecker)."""
+        return "." not in element.get("path", "")
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         response = visit.value
         if visit.value is not visit.resource or not isinstance(response, dict):

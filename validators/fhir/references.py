@@ -250,6 +250,12 @@ class ReferenceChecker:
     def _index(self, bundle: dict[str, Any]) -> BundleIndex:
         return self.document.index(bundle)
 
+    @staticmethod
+    def relevant(element: dict[str, Any], code: str | None) -> bool:
+        """Only References, Bundle entries and a resource's root are judged (see StructureChecker)."""
+        path = element.get("path", "")
+        return code == "Reference" or path == "Bundle.entry" or "." not in path
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         if visit.code == "Reference" and isinstance(visit.value, dict):
             if visit.element.get("path") != "Reference":  # not again for the datatype's own constraints

@@ -72,6 +72,8 @@ class StructureChecker:
         self._signature = tuple(type(check) for check in self.element_checks)
         self._relevant: dict[tuple[Any, ...], tuple[ElementDefinition, tuple[int, ...]]] = \
             definitions.memo.setdefault("relevant-checks", {})
+        self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
+        """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
 
     # -- what slicing needs from the walk ---------------------------------------------------------
 
@@ -238,6 +240,9 @@ class StructureChecker:
         """The element checks that can say something about values of ``element`` (of type ``code``):
         a check with a ``relevant(element, code)`` method is asked once per element definition and
         type; the others always run."""
+        mine = self._chosen.get((id(element), code))
+        if mine is not None and mine[0] is element:
+            return mine[1]
         key = (id(element), code, self._signature)
         found = self._relevant.get(key)
         if found is None or found[0] is not element:
@@ -245,7 +250,9 @@ class StructureChecker:
                            if getattr(check, "relevant", None) is None or check.relevant(element, code))
             found = self._relevant[key] = (element, chosen)
         checks = self.element_checks
-        return checks if len(found[1]) == len(checks) else tuple(checks[i] for i in found[1])
+        result = checks if len(found[1]) == len(checks) else tuple(checks[i] for i in found[1])
+        self._chosen[(id(element), code)] = (element, tuple(result))
+        return result
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
                     expression: str) -> Iterator[Issue]:

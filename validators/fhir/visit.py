@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..issues import Issue, Path
 from .definitions import ElementDefinition
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
-    """The element that holds the value being visited (what an extension's context is judged on)."""
+class Parent(NamedTuple):
+    """The element that holds the value being visited (what an extension's context is judged on).
+    Named tuples, as ``Visit``: one is made per object the walk enters, and a tuple is made several
+    times faster than a frozen dataclass."""
 
     value: Any
     type_name: str
@@ -26,9 +26,10 @@ class Parent:
     ``Organization.address.line``) and, for an element defined by reference, the element it reuses."""
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """One element value the walk visits, with what a check needs to judge it."""
+class Visit(NamedTuple):
+    """One element value the walk visits, with what a check needs to judge it (a named tuple: one is
+    made per value, millions per large corpus, and a tuple is made several times faster than a
+    frozen dataclass)."""
 
     value: Any
     element: ElementDefinition
