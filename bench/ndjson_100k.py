@@ -53,7 +53,12 @@ def write_export(path: Path, lines: int) -> None:
             else:
                 resource = {"resourceType": "Observation", "id": f"o{i}", "text": {"status": "generated", "div": DIV},
                             "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                            "category": [{"coding": [{
+                                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                "code": "vital-signs"}]}],
                             "subject": {"reference": f"Patient/p{i - 1}"},
+                            "effectiveDateTime": "2026-01-01T08:00:00+01:00",
+                            "performer": [{"reference": f"Patient/p{i - 1}"}],
                             "valueQuantity": {"value": 60 + i % 40, "unit": "/min",
                                               "system": "http://unitsofmeasure.org", "code": "/min"}}
             out.write(json.dumps(resource) + "\n")
