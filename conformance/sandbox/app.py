@@ -12,8 +12,9 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -117,6 +118,25 @@ def dpop_header(request: Request) -> str | None:
     return ", ".join(values) if values else None
 
 
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def token_endpoint(request: Request, answer: Callable[[dict[str, str]], dict[str, Any]]) -> Response:
+    """An OAuth token endpoint's shell (RFC 6749 §3.2, §5): a form-encoded body, the answer of
+    ``answer(form)`` or its :class:`TokenRequestError`, never cached. HelseID-style and SMART
+    token endpoints differ only in ``answer``."""
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        return JSONResponse({"error": "invalid_request",
+                             "error_description": "the body must be application/x-www-form-urlencoded"},
+                            400, headers=_NO_STORE)
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        body = answer(form)
+    except TokenRequestError as exc:
+        return JSONResponse(exc.body(), exc.status, headers={**_NO_STORE, **exc.headers})
+    return JSONResponse(body, headers=_NO_STORE)
+
+
 def create_app(config: SandboxConfig) -> Starlette:
     """The sandbox's ASGI app; ``app.state.sandbox`` is its :class:`Sandbox`."""
     sandbox = Sandbox(config)
@@ -152,19 +172,10 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     async def token(request: Request) -> Response:
         assert sandbox.tokens is not None
-        no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
-            return JSONResponse({"error": "invalid_request",
-                                 "error_description": "the body must be application/x-www-form-urlencoded"},
-                                400, headers=no_store)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        tokens = sandbox.tokens
         base = str(request.base_url).rstrip("/")
-        try:
-            answer = sandbox.tokens.token_response(form, token_url=base + "/token", issuer=base,
-                                                   dpop=dpop_header(request))
-        except TokenRequestError as exc:
-            return JSONResponse(exc.body(), exc.status, headers={**no_store, **exc.headers})
-        return JSONResponse(answer, headers=no_store)
+        return await token_endpoint(request, lambda form: tokens.token_response(
+            form, token_url=base + "/token", issuer=base, dpop=dpop_header(request)))
 
     async def discovery(request: Request) -> Response:
         assert sandbox.tokens is not None
@@ -184,18 +195,10 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     async def smart_token(request: Request) -> Response:
         assert sandbox.smart is not None
-        no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
-            return JSONResponse({"error": "invalid_request",
-                                 "error_description": "the body must be application/x-www-form-urlencoded"},
-                                400, headers=no_store)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        smart = sandbox.smart
         base = str(request.base_url).rstrip("/")
-        try:
-            answer = sandbox.smart.token_response(form, issuer=base, audience=base + "/fhir")
-        except TokenRequestError as exc:
-            return JSONResponse(exc.body(), exc.status, headers={**no_store, **exc.headers})
-        return JSONResponse(answer, headers=no_store)
+        return await token_endpoint(request, lambda form: smart.token_response(form, issuer=base,
+                                                                               audience=base + "/fhir"))
 
     async def jwks(_request: Request) -> Response:
         assert sandbox.tokens is not None
