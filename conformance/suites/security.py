@@ -138,6 +138,25 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         return None
 
 
+def expired_token_input(t: TestContext, what: str) -> tuple[str, dict[str, Any] | None]:
+    """The ``expired-token`` input and its claims (None when it is not a JWT): the test is skipped
+    without the input (samsvar cannot make a token the server would otherwise take, ``what`` says
+    which), or when its ``exp`` is still to come; the expiry goes into the evidence."""
+    token = t.optional("expired-token")
+    if token is None:
+        t.skip(f"no input 'expired-token': give {what} that has expired with --input expired-token=… "
+               "(samsvar cannot make one the server would otherwise accept)")
+    parsed = unverified(token)
+    if parsed is None or not isinstance(parsed[1].get("exp"), (int, float)):
+        t.note("the expired-token input is not a JWT with exp; sent as given")
+        return token, parsed[1] if parsed is not None else None
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(parsed[1]["exp"]))
+    if parsed[1]["exp"] > time.time():
+        t.skip(f"the expired-token input has not expired: exp is {expires}")
+    t.note(f"the token expired at {expires}")
+    return token, parsed[1]
+
+
 def token_refused(t: TestContext) -> int | None:
     """The HTTP status of the token endpoint's last answer (the request that just failed)."""
     exchange = t.last_exchange()
@@ -351,18 +370,7 @@ def forged_claims(t: TestContext) -> tuple[dict[str, Any], dict[str, Any], str]:
 def expired_token(t: TestContext) -> None:
     """GET with the ``expired-token`` input (a token the API's authorisation server issued and that
     has expired) answers 401. Skipped when no such token is given, or when it has not expired."""
-    token = t.optional("expired-token")
-    if token is None:
-        t.skip("no input 'expired-token': give an access token for this API that has expired with "
-               "--input expired-token=… (samsvar cannot make one the API would otherwise accept)")
-    parsed = unverified(token)
-    if parsed is not None and isinstance(parsed[1].get("exp"), (int, float)):
-        expires = parsed[1]["exp"]
-        if expires > time.time():
-            t.skip(f"the expired-token input has not expired: exp is {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}")
-        t.note(f"the token expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}")
-    else:
-        t.note("the expired-token input is not a JWT with exp; sent as given")
+    token, _claims = expired_token_input(t, "an access token for this API")
     jkt = bound_claim(token)
     if jkt is not None and jkt != run_key(t).thumbprint:
         t.skip(f"the expired token is DPoP-bound to key {jkt}: give that key with --input dpop-key=… so that only "

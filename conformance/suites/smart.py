@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ import requests
 
 from ..smart import Authorization, LoginNeeded, SmartClient, SmartError, covers, discover, token_body
 from ..suite import Suite, SuiteInput, TestContext
-from .security import is_loopback, unverified
+from .security import expired_token_input, is_loopback, unverified
 
 ACCEPT = {"Accept": "application/fhir+json, application/json;q=0.9"}
 REQUIRED_FIELDS = ("authorization_endpoint", "token_endpoint", "grant_types_supported", "capabilities",
@@ -530,16 +529,8 @@ def expired_token(t: TestContext) -> None:
     """GET ``Patient/{patient}`` with the ``expired-token`` input (a token of this server that has
     expired) answers 401. Skipped without the input (samsvar cannot make one the server would
     otherwise take), or when it has not expired."""
-    expired = t.optional("expired-token")
-    if expired is None:
-        t.skip("no input 'expired-token': give a SMART access token of this server that has expired with "
-               "--input expired-token=…")
-    parsed = unverified(expired)
-    if parsed is not None and isinstance(parsed[1].get("exp"), (int, float)):
-        if parsed[1]["exp"] > time.time():
-            t.skip("the expired-token input has not expired yet")
-        t.note(f"the token expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(parsed[1]['exp']))}")
-    patient = parsed[1].get("patient") if parsed is not None else None
+    expired, claims = expired_token_input(t, "a SMART access token of this server")
+    patient = claims.get("patient") if claims is not None else None
     path = f"Patient/{patient}" if isinstance(patient, str) and patient else "Observation"
     response = fhir_get(t, path, expired)
     t.check_status(response, 401, what=f"GET {path} with an expired token")
