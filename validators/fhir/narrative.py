@@ -18,7 +18,7 @@ from lxml import etree
 from ..issues import Issue
 from ..load import safe_xml_parser
 from ..rules import Rule, declared
-from .urls import ids_in
+from .urls import ids_in, string_members
 from .visit import Visit
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -108,19 +108,11 @@ def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
 def _anchors_in(resource: dict[str, Any]) -> frozenset[str]:
     """The ``<a name>`` anchors of every narrative in a resource (its contained resources and,
     for a Bundle, its entries included)."""
-    found: set[str] = set()
-    stack: list[Any] = [resource]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, child in node.items():
-                if key == "div" and isinstance(child, str):
-                    found.update(_ANCHOR_NAME.findall(child))
-                elif isinstance(child, (dict, list)):
-                    stack.append(child)
-        elif isinstance(node, list):
-            stack.extend(node)
-    return frozenset(found)
+    return frozenset(name for _div, text in string_members(resource, _NARRATIVE)
+                     for name in _ANCHOR_NAME.findall(text))
+
+
+_NARRATIVE = frozenset({"div"})
 
 
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:

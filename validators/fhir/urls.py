@@ -96,23 +96,34 @@ def is_absolute_url(url: str) -> bool:
     return bool(_ABSOLUTE.match(url))
 
 
-def ids_in(resource: dict[str, Any]) -> frozenset[str]:
-    """Every ``id`` in a resource (its own, contained resources', elements') and in its narratives
-    (``id`` attributes): what a local ``#fragment`` can point at."""
-    found: set[str] = set()
+def string_members(resource: dict[str, Any], names: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """(name, value) of every string member called one of ``names``, at any depth of a resource
+    (its contained resources and, for a Bundle, its entries included)."""
     stack: list[Any] = [resource]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             for key, child in node.items():
-                if key == "id" and isinstance(child, str):
-                    found.add(child)
-                elif key == "div" and isinstance(child, str):
-                    found.update(_XHTML_ID.findall(child))
-                else:
+                if key in names and isinstance(child, str):
+                    yield key, child
+                elif isinstance(child, (dict, list)):
                     stack.append(child)
         elif isinstance(node, list):
             stack.extend(node)
+
+
+_ID_OR_NARRATIVE = frozenset({"id", "div"})
+
+
+def ids_in(resource: dict[str, Any]) -> frozenset[str]:
+    """Every ``id`` in a resource (its own, contained resources', elements') and in its narratives
+    (``id`` attributes): what a local ``#fragment`` can point at."""
+    found: set[str] = set()
+    for key, value in string_members(resource, _ID_OR_NARRATIVE):
+        if key == "id":
+            found.add(value)
+        else:
+            found.update(_XHTML_ID.findall(value))
     return frozenset(found)
 
 
