@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..issues import Issue, Path
 from ..rules import declared
@@ -49,8 +49,9 @@ class Unusable(Exception):
     """A discriminator samsvar cannot evaluate for a slice."""
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
+    """One value of a repeating element, as slicing matches it (a named tuple: one per value walked)."""
+
     value: Any
     code: str | None
     index: int

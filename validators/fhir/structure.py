@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from ..issues import Issue, Path, Severity
 from ..rules import declared
@@ -44,6 +44,39 @@ WHITESPACE_VALUE = declared("FHIR-STRUCT-017")
 CONTAINED_WITHOUT_ID = declared("FHIR-STRUCT-018")
 
 
+_CHILD, _PRIMITIVE_EXTENSIONS, _UNKNOWN, _ID_EXTENSION, _EXTENSION_VALUE, _SKIP = range(6)
+"""What a JSON property of an object is: an element, the ``_name`` of a primitive element, not an
+element, ``_id`` on a resource, an extension value of a type it does not allow, ``resourceType``."""
+
+
+class _Key(NamedTuple):
+    """One JSON property at one context, as the walk treats it: worked out the first time the
+    property is met there, then shared by every walk (``Definitions.memo``)."""
+
+    kind: int
+    name: str
+    element: ElementDefinition = {}
+    code: str | None = None
+    count_key: str = ""
+    """The key its values are counted under for cardinality (the element's id)."""
+    repeats: bool = False
+    """A JSON array, as the base definition says (a profile's max of 1 does not change the shape)."""
+    segment: str = ""
+    """How the expression names it: its name, or ``value.ofType(Quantity)`` for a choice element."""
+    primitive: bool = False
+    sliced: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+class _CardinalityPlan(NamedTuple):
+    entries: tuple[tuple[str, ElementDefinition, int, int | None, bool, bool], ...]
+    index: dict[str, int]
+    absent: tuple[int, ...]
+    """Positions that can say something when absent: a minimum, or slices (which may be required)."""
+    absent_support: tuple[int, ...]
+    """The same, with the mustSupport elements that may be absent (``--must-support``)."""
+
+
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
     """``value.ofType(Quantity)`` for choice elements, as HL7's validator writes them."""
     if element["path"].endswith("[x]") and code:
@@ -68,7 +101,7 @@ class StructureChecker:
         self._conforming: set[tuple[int, str]] = set()
         self._outer: dict[str, Any] | None = None
         """In a nested conformance walk: the document of the caller (its references resolve there)."""
-        self._info: dict[int, tuple[ElementDefinition, str, bool, bool]] = definitions.memo.setdefault("element-info", {})
+        self._keys: dict[tuple[int, str, bool], tuple[Any, dict[str, _Key]]] = definitions.memo.setdefault("key-plans", {})
         self._signature = tuple(type(check) for check in self.element_checks)
         self._relevant: dict[tuple[Any, ...], tuple[ElementDefinition, tuple[int, ...]]] = \
             definitions.memo.setdefault("relevant-checks", {})
@@ -255,12 +288,16 @@ class StructureChecker:
         return result
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
-                    expression: str) -> Iterator[Issue]:
+                    expression: str) -> Iterable[Issue]:
         if not self.element_checks:
-            return
+            return ()
         checks = self._checks_for(element, code)
         if not checks:
-            return
+            return ()
+        return self._visit(checks, value, element, code, path, expression)
+
+    def _visit(self, checks: tuple[ElementCheck, ...], value: Any, element: ElementDefinition, code: str | None,
+               path: Path, expression: str) -> Iterator[Issue]:
         resource, root = self._resources[-1]
         visit = Visit(value, element, code, path, expression, resource, root, self._outer or self._resources[0][0],
                       self._parents[-1] if self._parents else None)
@@ -277,61 +314,93 @@ class StructureChecker:
 
     def _object_content(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
                         resource: bool) -> Iterator[Issue]:
-        children = self.definitions.children(ctx)
+        keys = self._key_plan(ctx, resource)
         counts: dict[str, int] = {}
         for key, value in obj.items():
-            if resource and key == "resourceType":
+            plan = keys.get(key)
+            if plan is None:
+                plan = keys[key] = self._plan_key(ctx, key, resource)
+            kind = plan.kind
+            if kind is not _CHILD:
+                if kind is _SKIP:
+                    continue
+                if kind == _ID_EXTENSION:
+                    yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
+                                             expression=f"{expression}.id")
+                elif kind == _EXTENSION_VALUE:
+                    counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
+                    # a value type the extension does not allow: the extension check says so
+                elif kind == _UNKNOWN:
+                    # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
+                    # which its validator judges (at the typed path)
+                    yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
+                                                 expression=parsed_path(expression) if ctx.path != "Element" else expression)
+                else:  # _PRIMITIVE_EXTENSIONS: ``_name`` beside (or instead of) a primitive ``name``
+                    name, element = plan.name, plan.element
+                    owner = Parent(obj.get(name), plan.code or "", element["path"], f"{expression}.{plan.segment}", obj,
+                                   plan.aliases)
+                    if name not in obj:
+                        counts[plan.count_key] = counts.get(plan.count_key, 0) + _present(value)
+                        yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
+                    yield from self._primitive_extensions(value, element, (*path, key), owner)
                 continue
-            name = key[1:] if key.startswith("_") else key
-            found = children.get(name)
-            if resource and key == "_id":
-                yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
-                                         expression=f"{expression}.id")
+            name, element, code, repeats = plan.name, plan.element, plan.code, plan.repeats
+            shown = f"{expression}.{plan.segment}"
+            is_list = type(value) is list
+            extras = obj.get("_" + name)
+            if is_list and repeats and value and extras is None and not plan.sliced and None not in value:
+                # the common case, a JSON array of values without _name, slicing or shape errors:
+                # each item walked in place, without the bookkeeping below
+                present_count = 0
+                unreadable = 0
+                primitive = plan.primitive
+                for i, item in enumerate(value):
+                    if item is None:
+                        yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
+                                          path=(*path, key, i), expression=parsed_path(f"{shown}[{i}]"))
+                        continue
+                    present_count += 1
+                    if primitive:
+                        if type(item) is dict:
+                            unreadable += 1
+                        yield from self._primitive_value(item, element, code, (*path, key, i), f"{shown}[{i}]")
+                    else:
+                        yield from self._value(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
+                counts[plan.count_key] = counts.get(plan.count_key, 0) + present_count - unreadable
                 continue
-            if found is None and key.startswith("value") and "Extension.value[x]" in ctx.elements:
-                counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
-                continue  # a value type the extension does not allow: the extension check says so
-            if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
-                # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
-                # which its validator judges (at the typed path)
-                yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
-                                             expression=parsed_path(expression) if ctx.path != "Element" else expression)
+            if not is_list and not repeats and value is not None and not plan.sliced:
+                # the other common case, a single value where a single value belongs
+                if plan.primitive:
+                    yield from self._primitive_value(value, element, code, (*path, key), shown)
+                    readable = type(value) is not dict
+                else:
+                    yield from self._value(value, element, code, ctx, (*path, key), shown)
+                    readable = True
+                counts[plan.count_key] = counts.get(plan.count_key, 0) + readable
                 continue
-            element, code = found
-            count_key, repeats, choice = self._element_info(element)
-            if key.startswith("_"):
-                owner = Parent(obj.get(name), code or "", element["path"],
-                               f"{expression}.{_display_name(name, element, code)}", obj, _aliases(element))
-                if name not in obj:
-                    counts[count_key] = counts.get(count_key, 0) + _present(value)
-                    yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
-                yield from self._primitive_extensions(value, element, (*path, key), owner)
-                continue
-            shown = f"{expression}.{_display_name(name, element, code) if choice else name}"
             # JSON shape errors are located and handled as HL7's JSON parser does: at the element as
             # parsed (choice elements as ``value[x]``); a single-valued element given as an array is
             # left out (it counts as absent), a repeating primitive given as one value too, and a
             # repeating complex element given as one object is read as that one item.
-            wrapped = repeats and not isinstance(value, list)
+            wrapped = repeats and not is_list
             if wrapped:
                 yield ARRAY_SHAPE.issue(
                     f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
                     path=(*path, key), expression=parsed_path(shown))
-                items: list[Any] = [] if code is not None and is_primitive(code) else [value]
-            elif not repeats and isinstance(value, list):
+                items: list[Any] = [] if plan.primitive else [value]
+            elif not repeats and is_list:
                 yield ARRAY_SHAPE.issue(f"The property {name} must be a single value, not a JSON Array",
                                         path=(*path, key), expression=parsed_path(shown))
                 items = []
             else:
-                items = value if isinstance(value, list) else [value]
-            if isinstance(value, list) and not value:
+                items = value if is_list else [value]
+            if is_list and not value:
                 yield EMPTY.issue(f"The array {name} is empty; leave the property out.", path=(*path, key),
                                   expression=shown)
-            extras = obj.get("_" + name)
             present: list[Item] = []
             only_extensions = 0
             for i, item in enumerate(items):
-                item_path: Path = (*path, key, i) if isinstance(value, list) else (*path, key)
+                item_path: Path = (*path, key, i) if is_list else (*path, key)
                 item_expression = f"{shown}[{i}]" if repeats else shown
                 if item is None:
                     explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
@@ -342,7 +411,7 @@ class StructureChecker:
                         only_extensions += 1
                     continue
                 present.append(Item(item, code, i, item_path, item_expression))
-            if isinstance(value, list) and isinstance(extras, list):
+            if is_list and isinstance(extras, list):
                 for i in range(len(value), len(extras)):  # _name longer than name: extension-only items
                     if extras[i] is None:
                         yield EMPTY.issue(f"The JSON array for '{name}' is invalid at index {i} - must have at "
@@ -350,7 +419,7 @@ class StructureChecker:
                     else:
                         only_extensions += 1
             definitions: list[ElementDefinition | None] = [None] * len(present)
-            slices = self.definitions.slices(ctx, element) if element.get("slicing") else []
+            slices = self.definitions.slices(ctx, element) if plan.sliced else []
             if slices:
                 assignment = assign(self._matcher(), ctx, element, slices, present, path, expression)
                 yield from assignment.issues
@@ -360,39 +429,72 @@ class StructureChecker:
                 yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
             # a primitive given as a JSON object is reported by the value check and, as HL7's JSON
             # parser drops it ("must be a simple value, not an Object"), does not count as present
-            unreadable = sum(1 for item in present if isinstance(item.value, dict)) \
-                if code is not None and is_primitive(code) else 0
-            counts[count_key] = counts.get(count_key, 0) + len(present) - unreadable + only_extensions
+            unreadable = sum(1 for item in present if isinstance(item.value, dict)) if plan.primitive else 0
+            counts[plan.count_key] = counts.get(plan.count_key, 0) + len(present) - unreadable + only_extensions
         yield from self._cardinality(ctx, counts, expression, path)
 
-    def _element_info(self, element: ElementDefinition) -> tuple[str, bool, bool]:
-        """(key for counting, repeats in JSON, choice element), once per element definition. JSON
-        arrays follow the base definition: a profile's max of 1 does not change the shape."""
-        found = self._info.get(id(element))
-        if found is None or found[0] is not element:
-            repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
-            found = self._info[id(element)] = (element, element_key(element), repeats, element["path"].endswith("[x]"))
-        return found[1], found[2], found[3]
+    def _key_plan(self, ctx: Context, resource: bool) -> dict[str, _Key]:
+        """What each JSON property means at ``ctx``, filled in as properties are met (shared by walkers)."""
+        cache: dict[tuple[int, str, bool], tuple[Any, dict[str, _Key]]] = self._keys
+        found = cache.get((id(ctx.elements), ctx.path, resource))
+        if found is None or found[0] is not ctx.elements:
+            found = cache[(id(ctx.elements), ctx.path, resource)] = (ctx.elements, {})
+        return found[1]
 
-    def _cardinality_plan(self, ctx: Context) -> list[tuple[str, ElementDefinition, int, int | None, bool, bool]]:
+    def _plan_key(self, ctx: Context, key: str, resource: bool) -> _Key:
+        """One JSON property at ``ctx``: which element it is and how the walk treats it."""
+        if resource and key == "resourceType":
+            return _Key(_SKIP, key)
+        name = key[1:] if key.startswith("_") else key
+        found = self.definitions.children(ctx).get(name)
+        if resource and key == "_id":
+            return _Key(_ID_EXTENSION, name)
+        if found is None and key.startswith("value") and "Extension.value[x]" in ctx.elements:
+            return _Key(_EXTENSION_VALUE, name)
+        if found is None or (key.startswith("_") and not is_primitive(found[1] or "")):
+            return _Key(_UNKNOWN, name)
+        element, code = found
+        # JSON arrays follow the base definition: a profile's max of 1 does not change the shape
+        repeats = (element.get("base") or {}).get("max", element.get("max", "1")) != "1"
+        choice = element["path"].endswith("[x]")
+        return _Key(_PRIMITIVE_EXTENSIONS if key.startswith("_") else _CHILD, name, element, code, element_key(element),
+                    repeats, _display_name(name, element, code) if choice else name,
+                    code is not None and is_primitive(code), bool(element.get("slicing")), _aliases(element))
+
+    def _cardinality_plan(self, ctx: Context) -> _CardinalityPlan:
         """The direct children of ``ctx`` as the cardinality check reads them, once per context:
-        (key, element, min, max or None for *, sliced, mustSupport that may be absent)."""
-        cache: dict[tuple[int, str], tuple[Any, list[Any]]] = self.definitions.memo.setdefault("cardinality", {})
+        (key, element, min, max or None for *, sliced, mustSupport that may be absent), the position
+        of each key, and the positions that can say something when their element is absent."""
+        cache: dict[tuple[int, str], tuple[Any, _CardinalityPlan]] = self.definitions.memo.setdefault("cardinality", {})
         found = cache.get((id(ctx.elements), ctx.path))
         if found is not None and found[0] is ctx.elements:
             return found[1]
-        plan = []
+        entries = []
         for element in self.definitions.child_elements(ctx):
             minimum = int(element.get("min", 0))
             maximum = element.get("max", "*")
             bound = None if maximum in ("*", None) else int(maximum)
             optional_support = bool(element.get("mustSupport")) and minimum == 0 and element.get("max") != "0"
-            plan.append((element_key(element), element, minimum, bound, bool(element.get("slicing")), optional_support))
+            entries.append((element_key(element), element, minimum, bound, bool(element.get("slicing")), optional_support))
+        plan = _CardinalityPlan(
+            tuple(entries), {entry[0]: i for i, entry in enumerate(entries)},
+            tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4]),
+            tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4] or entry[5]))
         cache[(id(ctx.elements), ctx.path)] = (ctx.elements, plan)
         return plan
 
     def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
-        for key, element, minimum, maximum, sliced, optional_support in self._cardinality_plan(ctx):
+        plan = self._cardinality_plan(ctx)
+        entries = plan.entries
+        # only present elements and those that may be missing can say something: their positions,
+        # in definition order (the order the issues come in)
+        absent = plan.absent_support if self.must_support else plan.absent
+        positions: Any = absent
+        if counts:
+            index = plan.index
+            positions = sorted({*absent, *(index[key] for key in counts if key in index)})
+        for position in positions:
+            key, element, minimum, maximum, sliced, optional_support = entries[position]
             count = counts.get(key, 0)
             if count == 0:
                 if sliced:  # required slices of an absent element
@@ -414,6 +516,15 @@ class StructureChecker:
                 yield MAX_CARDINALITY.issue(
                     f"{element['path']}: max allowed = {element.get('max', '*')}, but found {count}{source}",
                     path=path, expression=expression)
+
+    def _primitive_value(self, value: Any, element: ElementDefinition, code: str, path: Path,
+                         expression: str) -> Iterator[Issue]:
+        """A value of a primitive type: the element checks that apply, then its JSON type and format
+        (what :meth:`_value` does for a primitive, without its dispatch)."""
+        checks = self._checks_for(element, code) if self.element_checks else ()
+        if checks:
+            yield from self._visit(checks, value, element, code, path, expression)
+        yield from self._primitive(value, code, path, expression)
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
                expression: str) -> Iterator[Issue]:
