@@ -78,6 +78,7 @@ class Definitions:
         # Later packages and loose files override earlier ones, as ``--ig`` order promises.
         self._by_url[url] = entry
         self.memo.pop("fingerprint", None)
+        self.memo.pop("contexts", None)
         self._loaded.pop(url, None)
         if entry.meta.get("resourceType") == "StructureDefinition":
             sd_type = entry.meta.get("type")
@@ -234,13 +235,19 @@ class Definitions:
         return by_id
 
     def context(self, type_or_url: str) -> Context | None:
-        """The root context of a type or profile."""
+        """The root context of a type or profile (kept: the walk asks for it per value entered)."""
+        cache: dict[str, Context | None] = self.memo.setdefault("contexts", {})
+        if type_or_url in cache:
+            return cache[type_or_url]
         sd = self.structure_definition(type_or_url)
         elements = self.elements(type_or_url)
         if sd is None or elements is None:
-            return None
-        root = next(iter(elements), sd.get("type", ""))
-        return Context(elements, root, str(sd.get("url", "")))
+            found = None
+        else:
+            found = Context(elements, next(iter(elements), sd.get("type", "")), str(sd.get("url", "")))
+        if sd is not None:  # (what is not loaded yet may still be added)
+            cache[type_or_url] = found
+        return found
 
     def children(self, ctx: Context) -> ChildMap:
         """Child names allowed at ``ctx`` (choices expanded: ``valueQuantity``), cached."""

@@ -64,8 +64,25 @@ class _Key(NamedTuple):
     segment: str = ""
     """How the expression names it: its name, or ``value.ofType(Quantity)`` for a choice element."""
     primitive: bool = False
+    datatype: bool = False
+    """Of one complex datatype or a backbone element (not a resource, not a choice of types)."""
     sliced: bool = False
     aliases: tuple[str, ...] = ()
+
+
+class _Datatype(NamedTuple):
+    """What the walk needs to enter a value of a complex type at one element of one snapshot."""
+
+    profiles: tuple[tuple[str, str | None], ...]
+    """The profiles the element requires of its type (none for an extension: its url says)."""
+    unknown_profiles: tuple[str, ...]
+    """Those of them not loaded."""
+    child: Context | None
+    """The context of the value's content."""
+    type_root: ElementDefinition | None
+    """The type's own root element (its constraints: per-1, qty-3, ...), when the content is the type's."""
+    type_name: str
+    aliases: tuple[str, ...]
 
 
 class _CardinalityPlan(NamedTuple):
@@ -102,11 +119,15 @@ class StructureChecker:
         self._outer: dict[str, Any] | None = None
         """In a nested conformance walk: the document of the caller (its references resolve there)."""
         self._keys: dict[tuple[int, str, bool], tuple[Any, dict[str, _Key]]] = definitions.memo.setdefault("key-plans", {})
+        self._datatypes: dict[tuple[int, str, int, str | None], tuple[Any, ElementDefinition, _Datatype]] = \
+            definitions.memo.setdefault("datatype-plans", {})
         self._signature = tuple(type(check) for check in self.element_checks)
         self._relevant: dict[tuple[Any, ...], tuple[ElementDefinition, tuple[int, ...]]] = \
             definitions.memo.setdefault("relevant-checks", {})
         self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
         """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
+        self._subsets: dict[tuple[int, ...], tuple[ElementCheck, ...]] = {}
+        """This walker's checks by the positions chosen (few distinct subsets)."""
 
     # -- what slicing needs from the walk ---------------------------------------------------------
 
@@ -272,7 +293,7 @@ class StructureChecker:
     def _checks_for(self, element: ElementDefinition, code: str | None) -> tuple[ElementCheck, ...]:
         """The element checks that can say something about values of ``element`` (of type ``code``):
         a check with a ``relevant(element, code)`` method is asked once per element definition and
-        type; the others always run."""
+        type (the answer is shared by walkers with the same kinds of checks); the others always run."""
         mine = self._chosen.get((id(element), code))
         if mine is not None and mine[0] is element:
             return mine[1]
@@ -282,9 +303,10 @@ class StructureChecker:
             chosen = tuple(i for i, check in enumerate(self.element_checks)
                            if getattr(check, "relevant", None) is None or check.relevant(element, code))
             found = self._relevant[key] = (element, chosen)
-        checks = self.element_checks
-        result = checks if len(found[1]) == len(checks) else tuple(checks[i] for i in found[1])
-        self._chosen[(id(element), code)] = (element, tuple(result))
+        result = self._subsets.get(found[1])
+        if result is None:
+            result = self._subsets[found[1]] = tuple(self.element_checks[i] for i in found[1])
+        self._chosen[(id(element), code)] = (element, result)
         return result
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
@@ -364,6 +386,8 @@ class StructureChecker:
                         if type(item) is dict:
                             unreadable += 1
                         yield from self._primitive_value(item, element, code, (*path, key, i), f"{shown}[{i}]")
+                    elif plan.datatype:
+                        yield from self._datatype(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
                     else:
                         yield from self._value(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
                 counts[plan.count_key] = counts.get(plan.count_key, 0) + present_count - unreadable
@@ -373,6 +397,9 @@ class StructureChecker:
                 if plan.primitive:
                     yield from self._primitive_value(value, element, code, (*path, key), shown)
                     readable = type(value) is not dict
+                elif plan.datatype:
+                    yield from self._datatype(value, element, code, ctx, (*path, key), shown)
+                    readable = True
                 else:
                     yield from self._value(value, element, code, ctx, (*path, key), shown)
                     readable = True
@@ -459,7 +486,9 @@ class StructureChecker:
         choice = element["path"].endswith("[x]")
         return _Key(_PRIMITIVE_EXTENSIONS if key.startswith("_") else _CHILD, name, element, code, element_key(element),
                     repeats, _display_name(name, element, code) if choice else name,
-                    code is not None and is_primitive(code), bool(element.get("slicing")), _aliases(element))
+                    code is not None and is_primitive(code),
+                    code is not None and not is_primitive(code) and code not in self.definitions.resource_types
+                    and code != "Resource", bool(element.get("slicing")), _aliases(element))
 
     def _cardinality_plan(self, ctx: Context) -> _CardinalityPlan:
         """The direct children of ``ctx`` as the cardinality check reads them, once per context:
@@ -558,6 +587,19 @@ class StructureChecker:
         if code is not None and is_primitive(code):
             yield from self._primitive(value, code, path, expression)
             return
+        yield from self._datatype_content(value, element, code, ctx, path, expression)
+
+    def _datatype(self, value: Any, element: ElementDefinition, code: str, ctx: Context, path: Path,
+                  expression: str) -> Iterator[Issue]:
+        """A value of a complex datatype or backbone element (what :meth:`_value` does for one,
+        without its dispatch): the element checks that apply, then its content."""
+        checks = self._checks_for(element, code) if self.element_checks else ()
+        if checks:
+            yield from self._visit(checks, value, element, code, path, expression)
+        yield from self._datatype_content(value, element, code, ctx, path, expression)
+
+    def _datatype_content(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
+                          expression: str) -> Iterator[Issue]:
         if not isinstance(value, dict):
             yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
                                       path=path, expression=parsed_path(expression))
@@ -565,25 +607,42 @@ class StructureChecker:
         if not value:
             yield EMPTY.issue("Object must have some content", path=path, expression=parsed_path(expression))
             return
-        profiles = self.definitions.type_profiles(element, code) if code != "Extension" else []
-        for url, _ in profiles:
-            if self.definitions.context(url) is None:
-                yield UNKNOWN_TYPE_PROFILE.issue(
-                    f"Unknown profile {url}: the element must conform to it, but it is not in the loaded "
-                    f"packages (load it with --ig)", path=path, expression=expression)
+        plan = self._datatype_plan(ctx, element, code)
+        for url in plan.unknown_profiles:
+            yield UNKNOWN_TYPE_PROFILE.issue(
+                f"Unknown profile {url}: the element must conform to it, but it is not in the loaded "
+                f"packages (load it with --ig)", path=path, expression=expression)
+        profiles = plan.profiles
         if len(profiles) > 1 and not any(self._conforms(value, url, code, target) for url, target in profiles):
             yield from self._no_match(value, profiles, code, path, expression)
-        child = self.definitions.descend(ctx, element, code)
+        child, type_root = plan.child, plan.type_root
         if code == "Extension" and child is not None and child.path == "Extension":
-            child = self._extension_context(value) or child
+            extension = self._extension_context(value)
+            if extension is not None:  # walked against its own definition, found by url
+                child = extension
+                type_root = extension.elements.get(extension.path) if extension.path == code else None
         if child is not None:
-            type_root = child.elements.get(child.path) if child.path == code else None
             if type_root is not None:  # the datatype's own constraints (per-1, qty-3, ...)
                 yield from self._run_checks(value, type_root, code, path, expression)
-            type_name = code if code and code not in ("BackboneElement", "Element") else element["path"]
             yield from self._object(value, child, path, expression,
-                                    owner=Parent(value, type_name, element["path"], expression,
-                                                 aliases=_aliases(element)))
+                                    owner=Parent(value, plan.type_name, element["path"], expression,
+                                                 aliases=plan.aliases))
+
+    def _datatype_plan(self, ctx: Context, element: ElementDefinition, code: str | None) -> _Datatype:
+        """What the walk needs of an element's type at ``ctx``, once per (snapshot, element, type)."""
+        key = (id(ctx.elements), ctx.url, id(element), code)
+        found = self._datatypes.get(key)
+        if found is not None and found[0] is ctx.elements and found[1] is element:
+            return found[2]
+        profiles = self.definitions.type_profiles(element, code) if code != "Extension" else []
+        child = self.definitions.descend(ctx, element, code)
+        type_root = child.elements.get(child.path) if child is not None and child.path == code else None
+        plan = _Datatype(
+            tuple(profiles), tuple(url for url, _ in profiles if self.definitions.context(url) is None), child,
+            type_root, code if code and code not in ("BackboneElement", "Element") else element["path"],
+            _aliases(element))
+        self._datatypes[key] = (ctx.elements, element, plan)
+        return plan
 
     def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
         if code == "xhtml":
