@@ -126,6 +126,8 @@ class StructureChecker:
             definitions.memo.setdefault("relevant-checks", {})
         self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
         """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
+        self._regex: dict[str, str | None] = {}
+        """The core regex of each primitive type met (``Definitions.primitive_regex``)."""
         self._subsets: dict[tuple[int, ...], tuple[ElementCheck, ...]] = {}
         """This walker's checks by the positions chosen (few distinct subsets)."""
 
@@ -376,16 +378,17 @@ class StructureChecker:
                 present_count = 0
                 unreadable = 0
                 primitive = plan.primitive
+                checks = self._checks_for(element, code) if primitive and self.element_checks else ()
                 for i, item in enumerate(value):
-                    if item is None:
-                        yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
-                                          path=(*path, key, i), expression=parsed_path(f"{shown}[{i}]"))
-                        continue
                     present_count += 1
                     if primitive:
                         if type(item) is dict:
                             unreadable += 1
-                        yield from self._primitive_value(item, element, code, (*path, key, i), f"{shown}[{i}]")
+                        if checks:
+                            yield from self._visit(checks, item, element, code, (*path, key, i), f"{shown}[{i}]")
+                        problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")
+                        if problems:
+                            yield from problems
                     elif plan.datatype:
                         yield from self._datatype(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
                     else:
@@ -395,7 +398,12 @@ class StructureChecker:
             if not is_list and not repeats and value is not None and not plan.sliced:
                 # the other common case, a single value where a single value belongs
                 if plan.primitive:
-                    yield from self._primitive_value(value, element, code, (*path, key), shown)
+                    checks = self._checks_for(element, code) if self.element_checks else ()
+                    if checks:
+                        yield from self._visit(checks, value, element, code, (*path, key), shown)
+                    problems = self._primitive(value, code, (*path, key), shown)
+                    if problems:
+                        yield from problems
                     readable = type(value) is not dict
                 elif plan.datatype:
                     yield from self._datatype(value, element, code, ctx, (*path, key), shown)
@@ -458,7 +466,9 @@ class StructureChecker:
             # parser drops it ("must be a simple value, not an Object"), does not count as present
             unreadable = sum(1 for item in present if isinstance(item.value, dict)) if plan.primitive else 0
             counts[plan.count_key] = counts.get(plan.count_key, 0) + len(present) - unreadable + only_extensions
-        yield from self._cardinality(ctx, counts, expression, path)
+        problems = self._cardinality(ctx, counts, expression, path)
+        if problems:
+            yield from problems
 
     def _key_plan(self, ctx: Context, resource: bool) -> dict[str, _Key]:
         """What each JSON property means at ``ctx``, filled in as properties are met (shared by walkers)."""
@@ -512,8 +522,9 @@ class StructureChecker:
         cache[(id(ctx.elements), ctx.path)] = (ctx.elements, plan)
         return plan
 
-    def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> Iterator[Issue]:
+    def _cardinality(self, ctx: Context, counts: dict[str, int], expression: str, path: Path) -> list[Issue]:
         plan = self._cardinality_plan(ctx)
+        found: list[Issue] = _NONE
         entries = plan.entries
         # only present elements and those that may be missing can say something: their positions,
         # in definition order (the order the issues come in)
@@ -529,31 +540,23 @@ class StructureChecker:
                 if sliced:  # required slices of an absent element
                     slices = self.definitions.slices(ctx, element)
                     if slices:
-                        yield from assign(self._matcher(), ctx, element, slices, [], path, expression).issues
+                        found = [*found, *assign(self._matcher(), ctx, element, slices, [], path, expression).issues]
                 if optional_support and self.must_support:
-                    yield MUST_SUPPORT.issue(
+                    found = [*found, MUST_SUPPORT.issue(
                         f"{element['path']} is mustSupport in {ctx.url or 'the profile'} and is absent here; a "
-                        "receiver that supports it may expect it when the data exists", path=path, expression=expression)
+                        "receiver that supports it may expect it when the data exists", path=path, expression=expression)]
             elif minimum <= count and (maximum is None or count <= maximum):
                 continue
             source = f" (from {ctx.url})" if ctx.url else ""
             if count < minimum:
-                yield MIN_CARDINALITY.issue(
+                found = [*found, MIN_CARDINALITY.issue(
                     f"{element['path']}: minimum required = {minimum}, but only found {count}{source}",
-                    path=path, expression=expression)
+                    path=path, expression=expression)]
             if maximum is not None and count > maximum:
-                yield MAX_CARDINALITY.issue(
+                found = [*found, MAX_CARDINALITY.issue(
                     f"{element['path']}: max allowed = {element.get('max', '*')}, but found {count}{source}",
-                    path=path, expression=expression)
-
-    def _primitive_value(self, value: Any, element: ElementDefinition, code: str, path: Path,
-                         expression: str) -> Iterator[Issue]:
-        """A value of a primitive type: the element checks that apply, then its JSON type and format
-        (what :meth:`_value` does for a primitive, without its dispatch)."""
-        checks = self._checks_for(element, code) if self.element_checks else ()
-        if checks:
-            yield from self._visit(checks, value, element, code, path, expression)
-        yield from self._primitive(value, code, path, expression)
+                    path=path, expression=expression)]
+        return found
 
     def _value(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
                expression: str) -> Iterator[Issue]:
@@ -644,12 +647,14 @@ class StructureChecker:
         self._datatypes[key] = (ctx.elements, element, plan)
         return plan
 
-    def _primitive(self, value: Any, code: str, path: Path, expression: str) -> Iterator[Issue]:
+    def _primitive(self, value: Any, code: str, path: Path, expression: str) -> list[Issue]:
+        """The JSON type and format of a primitive value (a list, most often empty: no generator
+        is made for each of the millions of values of a large corpus)."""
         if code == "xhtml":
             if not isinstance(value, str) or not value.strip():
-                yield PRIMITIVE_TYPE.issue("The narrative div must be a non-empty string of XHTML",
-                                           path=path, expression=expression)
-            return
+                return [PRIMITIVE_TYPE.issue("The narrative div must be a non-empty string of XHTML",
+                                             path=path, expression=expression)]
+            return _NONE
         problem = json_type_problem(code, value)
         if problem:
             # HL7's JSON parser locates this at the element, without the index of a repeating primitive;
@@ -657,30 +662,32 @@ class StructureChecker:
             number = code in NUMBER_TYPES and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
             parsed = expression if number else \
                 parsed_path(_INDEX_AT_END.sub("", expression) if path and isinstance(path[-1], int) else expression)
-            yield PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
-                                       expression=parsed)
+            found = [PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
+                                          expression=parsed)]
             regex = self.definitions.primitive_regex(code) if isinstance(value, str) and code in NUMBER_TYPES else None
             if regex is not None and not re.fullmatch(regex, value):
                 # a number written as a string is read as text: HL7's validator also judges that text
-                yield PRIMITIVE_FORMAT.issue(f"The value '{value[:100]}' is not a valid {code}", path=path,
-                                             expression=expression)
-            return
+                found.append(PRIMITIVE_FORMAT.issue(f"The value '{value[:100]}' is not a valid {code}", path=path,
+                                                    expression=expression))
+            return found
         if isinstance(value, str) and not value.strip():
             # as HL7's validator: an empty value is an error, one of white space only a warning;
             # neither is checked further (no format to judge)
             if value == "":
-                yield EMPTY_VALUE.issue("@value cannot be empty: leave the element out, or give it a value",
-                                        path=path, expression=expression)
-            else:
-                yield WHITESPACE_VALUE.issue("The value should not be all white space", path=path,
-                                             expression=expression)
-            return
+                return [EMPTY_VALUE.issue("@value cannot be empty: leave the element out, or give it a value",
+                                          path=path, expression=expression)]
+            return [WHITESPACE_VALUE.issue("The value should not be all white space", path=path, expression=expression)]
+        found = _NONE
         if code == "string" and value != value.strip():
-            yield WHITESPACE_VALUE.issue(f"The value '{value[:100]}' should not start or finish with white space",
-                                         path=path, expression=expression)
-        problem = format_problem(code, value, self.definitions.primitive_regex(code))
+            found = [WHITESPACE_VALUE.issue(f"The value '{value[:100]}' should not start or finish with white space",
+                                            path=path, expression=expression)]
+        regex = self._regex.get(code, _UNSET)
+        if regex is _UNSET:
+            regex = self._regex[code] = self.definitions.primitive_regex(code)
+        problem = format_problem(code, value, regex)
         if problem:
-            yield PRIMITIVE_FORMAT.issue(problem, path=path, expression=expression)
+            found = [*found, PRIMITIVE_FORMAT.issue(problem, path=path, expression=expression)]
+        return found
 
     def _primitive_extensions(self, value: Any, element: ElementDefinition, path: Path,
                               owner: Parent) -> Iterator[Issue]:
@@ -701,6 +708,10 @@ class StructureChecker:
                               expression, owner.container, owner.aliases)
                 yield from self._object(item, ctx, item_path, expression, owner=here)
 
+
+_NONE: list[Issue] = []
+"""No issues (shared, never appended to)."""
+_UNSET: Any = object()
 
 _OF_TYPE = re.compile(r"\.ofType\([A-Za-z]+\)")
 _INDEX_AT_END = re.compile(r"\[\d+\]$")
