@@ -331,144 +331,141 @@ class StructureChecker:
     def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
                 resource: bool = False, owner: Parent | None = None) -> Iterator[Issue]:
         self._parents.append(owner or Parent(obj, ctx.path, ctx.path, expression))
+        # (one generator frame per object entered: deep documents stay within Python's recursion limit)
         try:
-            yield from self._object_content(obj, ctx, path, expression, resource)
-        finally:
-            self._parents.pop()
-
-    def _object_content(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
-                        resource: bool) -> Iterator[Issue]:
-        keys = self._key_plan(ctx, resource)
-        counts: dict[str, int] = {}
-        for key, value in obj.items():
-            plan = keys.get(key)
-            if plan is None:
-                plan = keys[key] = self._plan_key(ctx, key, resource)
-            kind = plan.kind
-            if kind is not _CHILD:
-                if kind is _SKIP:
+            keys = self._key_plan(ctx, resource)
+            counts: dict[str, int] = {}
+            for key, value in obj.items():
+                plan = keys.get(key)
+                if plan is None:
+                    plan = keys[key] = self._plan_key(ctx, key, resource)
+                kind = plan.kind
+                if kind is not _CHILD:
+                    if kind is _SKIP:
+                        continue
+                    if kind == _ID_EXTENSION:
+                        yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
+                                                 expression=f"{expression}.id")
+                    elif kind == _EXTENSION_VALUE:
+                        counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
+                        # a value type the extension does not allow: the extension check says so
+                    elif kind == _UNKNOWN:
+                        # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
+                        # which its validator judges (at the typed path)
+                        yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
+                                                     expression=parsed_path(expression) if ctx.path != "Element" else expression)
+                    else:  # _PRIMITIVE_EXTENSIONS: ``_name`` beside (or instead of) a primitive ``name``
+                        name, element = plan.name, plan.element
+                        owner = Parent(obj.get(name), plan.code or "", element["path"], f"{expression}.{plan.segment}", obj,
+                                       plan.aliases)
+                        if name not in obj:
+                            counts[plan.count_key] = counts.get(plan.count_key, 0) + _present(value)
+                            yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
+                        yield from self._primitive_extensions(value, element, (*path, key), owner)
                     continue
-                if kind == _ID_EXTENSION:
-                    yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
-                                             expression=f"{expression}.id")
-                elif kind == _EXTENSION_VALUE:
-                    counts["Extension.value[x]"] = counts.get("Extension.value[x]", 0) + 1
-                    # a value type the extension does not allow: the extension check says so
-                elif kind == _UNKNOWN:
-                    # located as HL7's JSON parser does, except inside a primitive's ``_name`` object,
-                    # which its validator judges (at the typed path)
-                    yield UNKNOWN_PROPERTY.issue(f"Unrecognized property '{key}'", path=(*path, key),
-                                                 expression=parsed_path(expression) if ctx.path != "Element" else expression)
-                else:  # _PRIMITIVE_EXTENSIONS: ``_name`` beside (or instead of) a primitive ``name``
-                    name, element = plan.name, plan.element
-                    owner = Parent(obj.get(name), plan.code or "", element["path"], f"{expression}.{plan.segment}", obj,
-                                   plan.aliases)
-                    if name not in obj:
-                        counts[plan.count_key] = counts.get(plan.count_key, 0) + _present(value)
-                        yield from value_required(element, value, ctx.url, (*path, key), owner.expression)
-                    yield from self._primitive_extensions(value, element, (*path, key), owner)
-                continue
-            name, element, code, repeats = plan.name, plan.element, plan.code, plan.repeats
-            shown = f"{expression}.{plan.segment}"
-            is_list = type(value) is list
-            extras = obj.get("_" + name)
-            if is_list and repeats and value and extras is None and not plan.sliced and None not in value:
-                # the common case, a JSON array of values without _name, slicing or shape errors:
-                # each item walked in place, without the bookkeeping below
-                present_count = 0
-                unreadable = 0
-                primitive = plan.primitive
-                checks = self._checks_for(element, code) if primitive and self.element_checks else ()
-                for i, item in enumerate(value):
-                    present_count += 1
-                    if primitive:
-                        if type(item) is dict:
-                            unreadable += 1
+                name, element, code, repeats = plan.name, plan.element, plan.code, plan.repeats
+                shown = f"{expression}.{plan.segment}"
+                is_list = type(value) is list
+                extras = obj.get("_" + name)
+                if is_list and repeats and value and extras is None and not plan.sliced and None not in value:
+                    # the common case, a JSON array of values without _name, slicing or shape errors:
+                    # each item walked in place, without the bookkeeping below
+                    present_count = 0
+                    unreadable = 0
+                    primitive = plan.primitive
+                    checks = self._checks_for(element, code) if primitive and self.element_checks else ()
+                    for i, item in enumerate(value):
+                        present_count += 1
+                        if primitive:
+                            if type(item) is dict:
+                                unreadable += 1
+                            if checks:
+                                yield from self._visit(checks, item, element, code, (*path, key, i), f"{shown}[{i}]")
+                            problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")
+                            if problems:
+                                yield from problems
+                        elif plan.datatype:
+                            yield from self._datatype(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
+                        else:
+                            yield from self._value(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
+                    counts[plan.count_key] = counts.get(plan.count_key, 0) + present_count - unreadable
+                    continue
+                if not is_list and not repeats and value is not None and not plan.sliced:
+                    # the other common case, a single value where a single value belongs
+                    if plan.primitive:
+                        checks = self._checks_for(element, code) if self.element_checks else ()
                         if checks:
-                            yield from self._visit(checks, item, element, code, (*path, key, i), f"{shown}[{i}]")
-                        problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")
+                            yield from self._visit(checks, value, element, code, (*path, key), shown)
+                        problems = self._primitive(value, code, (*path, key), shown)
                         if problems:
                             yield from problems
+                        readable = type(value) is not dict
                     elif plan.datatype:
-                        yield from self._datatype(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
+                        yield from self._datatype(value, element, code, ctx, (*path, key), shown)
+                        readable = True
                     else:
-                        yield from self._value(item, element, code, ctx, (*path, key, i), f"{shown}[{i}]")
-                counts[plan.count_key] = counts.get(plan.count_key, 0) + present_count - unreadable
-                continue
-            if not is_list and not repeats and value is not None and not plan.sliced:
-                # the other common case, a single value where a single value belongs
-                if plan.primitive:
-                    checks = self._checks_for(element, code) if self.element_checks else ()
-                    if checks:
-                        yield from self._visit(checks, value, element, code, (*path, key), shown)
-                    problems = self._primitive(value, code, (*path, key), shown)
-                    if problems:
-                        yield from problems
-                    readable = type(value) is not dict
-                elif plan.datatype:
-                    yield from self._datatype(value, element, code, ctx, (*path, key), shown)
-                    readable = True
-                else:
-                    yield from self._value(value, element, code, ctx, (*path, key), shown)
-                    readable = True
-                counts[plan.count_key] = counts.get(plan.count_key, 0) + readable
-                continue
-            # JSON shape errors are located and handled as HL7's JSON parser does: at the element as
-            # parsed (choice elements as ``value[x]``); a single-valued element given as an array is
-            # left out (it counts as absent), a repeating primitive given as one value too, and a
-            # repeating complex element given as one object is read as that one item.
-            wrapped = repeats and not is_list
-            if wrapped:
-                yield ARRAY_SHAPE.issue(
-                    f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
-                    path=(*path, key), expression=parsed_path(shown))
-                items: list[Any] = [] if plan.primitive else [value]
-            elif not repeats and is_list:
-                yield ARRAY_SHAPE.issue(f"The property {name} must be a single value, not a JSON Array",
-                                        path=(*path, key), expression=parsed_path(shown))
-                items = []
-            else:
-                items = value if is_list else [value]
-            if is_list and not value:
-                yield EMPTY.issue(f"The array {name} is empty; leave the property out.", path=(*path, key),
-                                  expression=shown)
-            present: list[Item] = []
-            only_extensions = 0
-            for i, item in enumerate(items):
-                item_path: Path = (*path, key, i) if is_list else (*path, key)
-                item_expression = f"{shown}[{i}]" if repeats else shown
-                if item is None:
-                    explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
-                    if not explained:
-                        yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
-                                          path=item_path, expression=parsed_path(shown if wrapped else item_expression))
-                    else:
-                        only_extensions += 1
+                        yield from self._value(value, element, code, ctx, (*path, key), shown)
+                        readable = True
+                    counts[plan.count_key] = counts.get(plan.count_key, 0) + readable
                     continue
-                present.append(Item(item, code, i, item_path, item_expression))
-            if is_list and isinstance(extras, list):
-                for i in range(len(value), len(extras)):  # _name longer than name: extension-only items
-                    if extras[i] is None:
-                        yield EMPTY.issue(f"The JSON array for '{name}' is invalid at index {i} - must have at "
-                                          "least one valid value", path=(*path, key), expression=shown)
-                    else:
-                        only_extensions += 1
-            definitions: list[ElementDefinition | None] = [None] * len(present)
-            slices = self.definitions.slices(ctx, element) if plan.sliced else []
-            if slices:
-                assignment = assign(self._matcher(), ctx, element, slices, present, path, expression)
-                yield from assignment.issues
-                definitions = assignment.slices
-            for item, chosen in zip(present, definitions):
-                issues = self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
-                yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
-            # a primitive given as a JSON object is reported by the value check and, as HL7's JSON
-            # parser drops it ("must be a simple value, not an Object"), does not count as present
-            unreadable = sum(1 for item in present if isinstance(item.value, dict)) if plan.primitive else 0
-            counts[plan.count_key] = counts.get(plan.count_key, 0) + len(present) - unreadable + only_extensions
-        problems = self._cardinality(ctx, counts, expression, path)
-        if problems:
-            yield from problems
+                # JSON shape errors are located and handled as HL7's JSON parser does: at the element as
+                # parsed (choice elements as ``value[x]``); a single-valued element given as an array is
+                # left out (it counts as absent), a repeating primitive given as one value too, and a
+                # repeating complex element given as one object is read as that one item.
+                wrapped = repeats and not is_list
+                if wrapped:
+                    yield ARRAY_SHAPE.issue(
+                        f"The property {name} must be a JSON Array, not {_json_kind(value)} (at {expression})",
+                        path=(*path, key), expression=parsed_path(shown))
+                    items: list[Any] = [] if plan.primitive else [value]
+                elif not repeats and is_list:
+                    yield ARRAY_SHAPE.issue(f"The property {name} must be a single value, not a JSON Array",
+                                            path=(*path, key), expression=parsed_path(shown))
+                    items = []
+                else:
+                    items = value if is_list else [value]
+                if is_list and not value:
+                    yield EMPTY.issue(f"The array {name} is empty; leave the property out.", path=(*path, key),
+                                      expression=shown)
+                present: list[Item] = []
+                only_extensions = 0
+                for i, item in enumerate(items):
+                    item_path: Path = (*path, key, i) if is_list else (*path, key)
+                    item_expression = f"{shown}[{i}]" if repeats else shown
+                    if item is None:
+                        explained = isinstance(extras, list) and i < len(extras) and extras[i] is not None
+                        if not explained:
+                            yield EMPTY.issue(f"Null value in {name} with no matching _{name} extension.",
+                                              path=item_path, expression=parsed_path(shown if wrapped else item_expression))
+                        else:
+                            only_extensions += 1
+                        continue
+                    present.append(Item(item, code, i, item_path, item_expression))
+                if is_list and isinstance(extras, list):
+                    for i in range(len(value), len(extras)):  # _name longer than name: extension-only items
+                        if extras[i] is None:
+                            yield EMPTY.issue(f"The JSON array for '{name}' is invalid at index {i} - must have at "
+                                              "least one valid value", path=(*path, key), expression=shown)
+                        else:
+                            only_extensions += 1
+                definitions: list[ElementDefinition | None] = [None] * len(present)
+                slices = self.definitions.slices(ctx, element) if plan.sliced else []
+                if slices:
+                    assignment = assign(self._matcher(), ctx, element, slices, present, path, expression)
+                    yield from assignment.issues
+                    definitions = assignment.slices
+                for item, chosen in zip(present, definitions):
+                    issues = self._value(item.value, chosen or element, code, ctx, item.path, item.expression)
+                    yield from (_as_parsed(issues, item.expression, shown) if wrapped else issues)
+                # a primitive given as a JSON object is reported by the value check and, as HL7's JSON
+                # parser drops it ("must be a simple value, not an Object"), does not count as present
+                unreadable = sum(1 for item in present if isinstance(item.value, dict)) if plan.primitive else 0
+                counts[plan.count_key] = counts.get(plan.count_key, 0) + len(present) - unreadable + only_extensions
+            problems = self._cardinality(ctx, counts, expression, path)
+            if problems:
+                yield from problems
+        finally:
+            self._parents.pop()
 
     def _key_plan(self, ctx: Context, resource: bool) -> dict[str, _Key]:
         """What each JSON property means at ``ctx``, filled in as properties are met (shared by walkers)."""
@@ -590,19 +587,16 @@ class StructureChecker:
         if code is not None and is_primitive(code):
             yield from self._primitive(value, code, path, expression)
             return
-        yield from self._datatype_content(value, element, code, ctx, path, expression)
+        yield from self._datatype(value, element, code, ctx, path, expression, checked=True)
 
-    def _datatype(self, value: Any, element: ElementDefinition, code: str, ctx: Context, path: Path,
-                  expression: str) -> Iterator[Issue]:
-        """A value of a complex datatype or backbone element (what :meth:`_value` does for one,
-        without its dispatch): the element checks that apply, then its content."""
-        checks = self._checks_for(element, code) if self.element_checks else ()
-        if checks:
-            yield from self._visit(checks, value, element, code, path, expression)
-        yield from self._datatype_content(value, element, code, ctx, path, expression)
-
-    def _datatype_content(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
-                          expression: str) -> Iterator[Issue]:
+    def _datatype(self, value: Any, element: ElementDefinition, code: str | None, ctx: Context, path: Path,
+                  expression: str, checked: bool = False) -> Iterator[Issue]:
+        """A value of a complex datatype or backbone element: the element checks that apply (unless
+        the caller ran them: ``checked``), then its content, without :meth:`_value`'s dispatch."""
+        if not checked and self.element_checks:
+            checks = self._checks_for(element, code)
+            if checks:
+                yield from self._visit(checks, value, element, code, path, expression)
         if not isinstance(value, dict):
             yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
                                       path=path, expression=parsed_path(expression))
