@@ -10,10 +10,13 @@ through fhirpathpy's interpreter costs tens of microseconds of node wrapping and
 JSON value, for a subset of FHIRPath: member navigation (with fhirpathpy's model of choice
 elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``;
 ``exists()``, ``empty()``, ``count()``, ``not()``, ``toInteger()``, ``isDistinct()``,
-``first()``, ``tail()``, ``children()`` without arguments; ``select()``, ``where()``, ``all()``,
-``iif()``, ``trace()``, ``startsWith()``, ``contains()`` and ``matchesFull()`` (a literal
-pattern); the Boolean operators, ``=``/``!=`` on strings, Booleans and counts,
-``<``/``>``/``<=``/``>=`` on integers, ``|`` and ``&``; string, integer and Boolean literals.
+``first()``, ``tail()``, ``children()``, ``descendants()``, ``hasValue()`` without arguments;
+``select()``, ``where()``, ``all()``, ``iif()``, ``trace()``, ``startsWith()``, ``contains()``;
+``matches()``, ``matchesFull()``, ``replaceMatches()`` and ``substring()`` with literal
+arguments; ``combine()`` after navigation; the Boolean operators, ``=``/``!=`` on strings,
+Booleans and counts, ``<``/``>``/``<=``/``>=`` on integers and on dates and times, ``in`` and
+``contains`` on strings, Booleans and integers, ``|`` and ``&``; string, integer and Boolean
+literals.
 Anything else (other functions and variables, types, arithmetic, dates, quantities) makes it
 return None at compile time, and the engine evaluates the expression.
 
@@ -130,6 +133,11 @@ def _compile(node: dict[str, Any]) -> Fn:
     if kind == "FunctionInvocation":
         return _function(children)
     if kind == "InvocationExpression" and len(children) == 2:
+        combined = _combine_argument(children[1])
+        if combined is not None:
+            if not _keeps_this(children[0]):
+                raise _Unsupported("combine")
+            return _combine(_compile(children[0]), _compile(combined))
         return _chain(_compile(children[0]), _compile(children[1]))
     operator = (node.get("terminalNodeText") or [None])[0]
     if len(children) == 2:
@@ -145,6 +153,8 @@ def _compile(node: dict[str, Any]) -> Fn:
             return _operator(_union, left, right)
         if kind == "AdditiveExpression" and operator == "&":
             return _operator(_concatenate, left, right)
+        if kind == "MembershipExpression" and operator in ("in", "contains"):
+            return _operator(_membership(operator == "in"), left, right)
     raise _Unsupported(kind)
 
 
@@ -319,7 +329,50 @@ def _function(children: list[dict[str, Any]]) -> Fn:
         return _iif(*(_compile(argument) for argument in arguments))
     if name == "matchesFull" and len(arguments) == 1:
         return _matches_full(_string_argument(arguments[0]))
+    if name == "matches" and len(arguments) == 1:
+        return _matches(_string_argument(arguments[0]))
+    if name == "replaceMatches" and len(arguments) == 2:
+        return _replace_matches(_string_argument(arguments[0]), _string_argument(arguments[1]))
+    if name == "substring" and len(arguments) in (1, 2):
+        return _substring(*(_integer_argument(argument) for argument in arguments))
     raise _Unsupported(name)
+
+
+def _integer_argument(node: dict[str, Any]) -> int:
+    while node.get("type") in ("TermExpression", "LiteralTerm") and len(node.get("children") or []) == 1:
+        node = node["children"][0]
+    text = str(node.get("text") or "")
+    if node.get("type") != "NumberLiteral" or not text.isdigit():
+        raise _Unsupported("argument")
+    return int(text)
+
+
+def _combine_argument(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The argument of a ``combine(x)`` invocation node; None for any other node."""
+    if node.get("type") != "FunctionInvocation":
+        return None
+    functn = (node.get("children") or [{}])[0]
+    parts = functn.get("children") or []
+    if functn.get("type") != "Functn" or len(parts) != 2 or parts[0].get("text") != "combine":
+        return None
+    arguments = parts[1].get("children") or []
+    if parts[1].get("type") != "ParamList" or len(arguments) != 1:
+        raise _Unsupported("combine")
+    return arguments[0]
+
+
+_KEEPS_THIS = frozenset({"TermExpression", "InvocationTerm", "InvocationExpression", "MemberInvocation", "Identifier",
+                         "ParenthesizedTerm", "ThisInvocation", "LiteralTerm", "StringLiteral", "NumberLiteral",
+                         "BooleanLiteral", "ExternalConstantTerm", "ExternalConstant", "FunctionInvocation", "Functn"})
+
+
+def _keeps_this(node: dict[str, Any]) -> bool:
+    """Whether evaluating the node leaves the engine's ``$this`` as it was: navigation, literals,
+    variables and functions without arguments. Operators and functions with arguments set the
+    engine's ``$this`` (and do not restore it), which ``combine()``'s argument then starts from."""
+    if node.get("type") not in _KEEPS_THIS:
+        return False
+    return all(child.get("type") != "ParamList" and _keeps_this(child) for child in node.get("children") or [])
 
 
 def _data(item: Any) -> Any:
@@ -391,6 +444,46 @@ def _children(items: Items) -> Any:
     return found
 
 
+def _child_type(path: Any, prop: str, elsewhere: Mapping[str, str], path2type: Mapping[str, str]) -> str:
+    """The type path the engine gives the child ``prop`` of a node of type ``path``."""
+    child = "Extension" if prop == "extension" else (f"{path}.{prop}" if path is not None else "")
+    child = elsewhere.get(child, child)
+    return path2type.get(child, child)
+
+
+def _descendants(items: Items) -> Any:
+    """``descendants()`` as fhirpathpy's: children level by level, ``_name`` twins included."""
+    model = _model()
+    elsewhere, path2type = model["pathsDefinedElsewhere"], model["path2Type"]
+    found: Items = []
+    level = items
+    while level:
+        below: Items = []
+        for item in level:
+            if type(item) is not Node or not isinstance(item[0], Mapping):
+                continue
+            data, path = item
+            if path is None:
+                return UNDECIDED  # the engine fails on an untyped node (after a union)
+            for prop, value in data.items():
+                child = _child_type(path, prop, elsewhere, path2type)
+                for entry in value if isinstance(value, list) else (value,):
+                    if entry is None:
+                        return UNDECIDED  # the engine makes a node of a null
+                    if isinstance(entry, Mapping) and "resourceType" in entry:
+                        below.append(Node((entry, entry["resourceType"])))
+                    else:
+                        below.append(Node((entry, child)))
+        found += below
+        level = below
+    return found
+
+
+def _has_value(items: Items) -> Any:
+    """samsvar's ``hasValue()``: one primitive value (the fast path never holds extensions' nodes)."""
+    return [len(items) == 1 and isinstance(_data(items[0]), (str, bool, int, float, Decimal))]
+
+
 def _first(items: Items) -> Any:
     return items[:1]
 
@@ -409,6 +502,8 @@ _SIMPLE: dict[str, Callable[[Items], Any]] = {
     "children": _children,
     "first": _first,
     "tail": _tail,
+    "descendants": _descendants,
+    "hasValue": _has_value,
 }
 
 
@@ -470,6 +565,75 @@ def _matches_full(regex: str) -> Fn:
     return evaluate
 
 
+def _matches(regex: str) -> Fn:
+    """fhirpathpy's ``matches()``: a search (not a whole-string match) in one string, DOTALL."""
+    try:
+        pattern = re.compile(regex, re.DOTALL) if regex else None
+    except re.error:
+        raise _Unsupported("regex") from None
+
+    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
+        if not items or pattern is None:
+            return []
+        if len(items) == 1:
+            value = _data(items[0])
+            if isinstance(value, str):
+                return [pattern.search(value) is not None]
+        return UNDECIDED  # not one string: an error in the engine
+    return evaluate
+
+
+def _replace_matches(regex: str, substitution: str) -> Fn:
+    """samsvar's ``replaceMatches()``: an empty pattern leaves the string; ``$1`` is a group."""
+    try:
+        pattern = re.compile(regex) if regex else None
+    except re.error:
+        raise _Unsupported("regex") from None
+    replacement = re.sub(r"\$(\d+)", r"\\\1", substitution)
+
+    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
+        if not items:
+            return []
+        if len(items) == 1:
+            value = _data(items[0])
+            if isinstance(value, str):
+                try:
+                    result = value if pattern is None else pattern.sub(replacement, value)
+                except (re.error, IndexError):
+                    return UNDECIDED  # a bad group reference: the engine's error
+                return [result]
+        return UNDECIDED
+    return evaluate
+
+
+def _substring(start: int, length: int | None = None) -> Fn:
+    """fhirpathpy's ``substring()`` on one string, with literal integer arguments."""
+    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
+        if not items:
+            return []
+        if len(items) == 1:
+            value = _data(items[0])
+            if isinstance(value, str):
+                if start >= len(value):
+                    return []
+                return [value[start:] if length is None else value[start:start + length]]
+        return UNDECIDED
+    return evaluate
+
+
+def _combine(first: Fn, argument: Fn) -> Fn:
+    """``X.combine(y)``: ``y`` evaluated on the engine's ``$this``, which is the input of the
+    nearest operator or function argument (the focus at the top) when ``X`` leaves it unchanged."""
+    def combined(items: Items, this: Any, env: Any) -> Any:
+        left = first(items, this, env)
+        if left is UNDECIDED:
+            return UNDECIDED
+        root = items if this is None else this
+        right = argument(root, root, env)
+        return UNDECIDED if right is UNDECIDED else left + right
+    return combined
+
+
 def _string_function(name: str, argument: Fn, literal: str | None) -> Fn:
     """``startsWith(s)`` (samsvar's, nullable) and ``contains(s)`` (the engine's, nullable input)
     on one string. As the engine, the argument is evaluated on ``$this`` (not on the input):
@@ -522,6 +686,33 @@ def _union(a: Items, b: Items) -> Any:
     if any(nodes):
         return UNDECIDED
     return uniq(both)
+
+
+_MEMBER_DATA = (str, bool, int)
+
+
+def _membership(is_in: bool) -> Callable[[Items, Items], Any]:
+    """``a in b`` / ``b contains a`` as fhirpathpy's: one item looked for among the other side's,
+    compared as the engine compares nodes (their data); strings, Booleans and integers only."""
+    def combine(a_items: Items, b_items: Items) -> Any:
+        one, many = (a_items, b_items) if is_in else (b_items, a_items)
+        if not one:
+            return []
+        if not many:
+            return [False]
+        if len(one) > 1:
+            return UNDECIDED  # an error in the engine
+        wanted = _data(one[0])
+        if type(wanted) not in _MEMBER_DATA:
+            return UNDECIDED
+        for item in many:
+            value = _data(item)
+            if type(value) not in _MEMBER_DATA:
+                return UNDECIDED
+            if value == wanted:
+                return [True]
+        return [False]
+    return combine
 
 
 def _string_operand(items: Items) -> Any:
@@ -604,8 +795,27 @@ def _comparison(holds: Callable[[int, int], bool]) -> Callable[[Items, Items], A
             return []
         if len(a_items) != 1 or len(b_items) != 1:
             return UNDECIDED
-        a, b = _data(a_items[0]), _data(b_items[0])
+        a, b = a_items[0], b_items[0]
+        if type(a) is Node and type(b) is Node and a[1] in _TEMPORAL and b[1] in _TEMPORAL:
+            return _temporal_comparison(holds, a, b)
+        a, b = _data(a), _data(b)
         if type(a) is not int or type(b) is not int:  # integers only (not Booleans, not decimals)
             return UNDECIDED
         return [holds(a, b)]
     return combine
+
+
+_TEMPORAL = frozenset({"date", "dateTime", "instant", "time"})
+
+
+def _temporal_comparison(holds: Callable[[int, int], bool], a: Node, b: Node) -> Any:
+    """Two dates, dateTimes, instants or times ordered as samsvar's engine functions order them
+    (:func:`.fhirpath_temporal.temporal_order`; empty at different precisions). A value that
+    does not parse, or a time against a date, is the engine's to report."""
+    from .fhirpath_temporal import temporal_of, temporal_order
+
+    left, right = temporal_of(a[0], a[1]), temporal_of(b[0], b[1])
+    if left is None or right is None or (left.kind == "time") != (right.kind == "time"):
+        return UNDECIDED
+    order = temporal_order(left, right)
+    return [] if order is None else [holds(order, 0)]

@@ -88,6 +88,13 @@ def as_temporal(item: Any) -> Temporal | None:
     return None
 
 
+def temporal_of(data: Any, path: str) -> Temporal | None:
+    """The value of a ``date``, ``dateTime``, ``instant`` or ``time`` element (its JSON string and
+    type path), as :func:`as_temporal` reads its node; None when it is not one or does not parse."""
+    kind = _TEMPORAL_TYPES.get(path)
+    return _parse_temporal(data, kind) if kind and isinstance(data, str) else None
+
+
 def as_temporal_like(item: Any, other: Temporal) -> Temporal | None:
     """A string compared with a date or time, read as one (as fhirpathpy does)."""
     text = get_data(item)
