@@ -57,10 +57,20 @@ _LOCAL_LINK = re.compile(r"""\s(href|src)\s*=\s*["']#([^"']*)["']""")
 
 
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+_ALLOWED_TAGS = frozenset(f"{{{XHTML_NS}}}{name}" for name in ALLOWED_ELEMENTS)
+"""The allowed elements as lxml spells their tags: one set lookup per node instead of a QName."""
 
 
 class NarrativeChecker:
     """An element check: every ``xhtml`` value (Narrative.div)."""
+
+    def __init__(self) -> None:
+        # what a local link can point at, once per resource and per document: a Bundle's narratives
+        # would otherwise each walk the whole Bundle again (the last one asked for, by identity)
+        self._targets: tuple[Any, Any, frozenset[str]] | None = None
+        self._anchors: dict[int, tuple[Any, frozenset[str]]] = {}
+        # the findings of each div met: a profile's walk visits the narrative the base walk parsed
+        self._findings: dict[str, list[tuple[Rule, str]]] = {}
 
     @staticmethod
     def relevant(_element: dict[str, Any], code: str | None) -> bool:
@@ -74,35 +84,51 @@ class NarrativeChecker:
         if visit.code != "xhtml" or not isinstance(visit.value, str) or not visit.value.strip():
             return  # missing or non-string values are the structure check's
         where = {"path": visit.path, "expression": visit.expression}
-        for rule_, message in xhtml_findings(visit.value):
+        findings = self._findings.get(visit.value)
+        if findings is None:
+            findings = self._findings[visit.value] = list(xhtml_findings(visit.value))
+        for rule_, message in findings:
             yield rule_.issue(message, **where)
-        if _LOCAL_LINK.search(visit.value):
-            yield from _local_links(visit, where)
+        if "#" in visit.value and _LOCAL_LINK.search(visit.value):  # (no '#', no local link: a quick scan)
+            yield from self._local_links(visit, where)
 
+    def _local_links(self, visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
+        """``<a href="#x">`` and ``<img src="#x">`` point at an id in the resource (an element,
+        a contained resource, the narrative itself) or, in a Bundle, at an entry's resource."""
+        ids: frozenset[str] | None = None
+        anchors: frozenset[str] | None = None
+        for kind, target in _LOCAL_LINK.findall(visit.value):
+            if not target:
+                continue
+            if ids is None:
+                ids = self._ids(visit.resource, visit.top)
+            if kind == "href" and target not in ids and anchors is None:
+                # as HL7's validator (countTargetMatches): a link may point at an <a name> anchor in any
+                # narrative of the resource, or of the Bundle it is in when the resource has none
+                anchors = self._anchors_in(visit.resource) | (self._anchors_in(visit.top)
+                                                              if visit.top is not visit.resource else frozenset())
+            if target not in ids and not (kind == "href" and anchors and target in anchors):
+                what = "Image source" if kind == "src" else "Hyperlink"
+                yield UNRESOLVED_LINK.issue(f"{what} '#{target}' in the narrative does not resolve: nothing in the "
+                                            "resource has that id", **where)
 
-def _local_links(visit: Visit, where: dict[str, Any]) -> Iterator[Issue]:
-    """``<a href="#x">`` and ``<img src="#x">`` point at an id in the resource (an element,
-    a contained resource, the narrative itself) or, in a Bundle, at an entry's resource."""
-    ids: frozenset[str] | None = None
-    anchors: frozenset[str] | None = None
-    for kind, target in _LOCAL_LINK.findall(visit.value):
-        if not target:
-            continue
-        if ids is None:
-            ids = ids_in(visit.resource)
-            top = visit.top
-            if top is not visit.resource and top.get("resourceType") == "Bundle":
-                ids = ids | {str((e.get("resource") or {}).get("id")) for e in top.get("entry") or []
-                             if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
-        if kind == "href" and target not in ids and anchors is None:
-            # as HL7's validator (countTargetMatches): a link may point at an <a name> anchor in any
-            # narrative of the resource, or of the Bundle it is in when the resource has none
-            anchors = _anchors_in(visit.resource) | (_anchors_in(visit.top) if visit.top is not visit.resource
-                                                     else frozenset())
-        if target not in ids and not (kind == "href" and anchors and target in anchors):
-            what = "Image source" if kind == "src" else "Hyperlink"
-            yield UNRESOLVED_LINK.issue(f"{what} '#{target}' in the narrative does not resolve: nothing in the "
-                                        "resource has that id", **where)
+    def _ids(self, resource: dict[str, Any], top: dict[str, Any]) -> frozenset[str]:
+        """The ids a local link in ``resource`` may name (and, in a Bundle, its entries' resource ids)."""
+        if self._targets is not None and self._targets[0] is resource and self._targets[1] is top:
+            return self._targets[2]
+        ids = ids_in(resource)
+        if top is not resource and top.get("resourceType") == "Bundle":
+            ids = ids | {str((e.get("resource") or {}).get("id")) for e in top.get("entry") or []
+                         if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
+        self._targets = (resource, top, ids)
+        return ids
+
+    def _anchors_in(self, resource: dict[str, Any]) -> frozenset[str]:
+        """``_anchors_in``, once per resource this checker meets (its object kept, so the id stays its own)."""
+        found = self._anchors.get(id(resource))
+        if found is None or found[0] is not resource:
+            found = self._anchors[id(resource)] = (resource, _anchors_in(resource))
+        return found[1]
 
 
 def _anchors_in(resource: dict[str, Any]) -> frozenset[str]:
@@ -118,7 +144,7 @@ _NARRATIVE = frozenset({"div"})
 def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:
     """What txt-1 and txt-2 find in a narrative div: (rule, message) pairs. FHIRPath's
     ``htmlChecks()`` is true exactly when there are none."""
-    if _DOCTYPE.search(xhtml):
+    if "<!" in xhtml and _DOCTYPE.search(xhtml):
         yield MALFORMED, ("Malformed XHTML: the narrative carries a DOCTYPE declaration, which is not allowed "
                           "(DTD entities are how XXE attacks work); nothing in it was expanded or fetched")
         return
@@ -135,7 +161,7 @@ def xhtml_findings(xhtml: str) -> Iterator[tuple[Rule, str]]:
         yield NOT_A_DIV, (f"The narrative root must be a div in the XHTML namespace ({XHTML_NS}), "
                           f"not {_name(root.tag)}")
     yield from _content(root)
-    if not "".join(root.itertext()).strip() and root.find(f".//{{{XHTML_NS}}}img") is None:
+    if not any(text and not text.isspace() for text in root.itertext()) and root.find(f".//{{{XHTML_NS}}}img") is None:
         yield EMPTY, "Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'"
 
 
@@ -199,20 +225,23 @@ def _unsourced_texts(root: etree._Element) -> Iterator[str]:
 
 
 def _content(root: etree._Element) -> Iterator[tuple[Rule, str]]:
+    # tags and attribute names are compared as lxml spells them ('{ns}local', or a bare name for an
+    # attribute in no namespace); a QName is made only for a message
     for node in root.iter():
-        if not isinstance(node.tag, str):
+        tag = node.tag
+        if not isinstance(tag, str):
             continue  # comments and processing instructions
-        qname = etree.QName(node)
-        if qname.namespace != XHTML_NS or qname.localname not in ALLOWED_ELEMENTS:
-            yield ELEMENT, f"Invalid element name in the XHTML ('{qname.localname}')"
+        if tag not in _ALLOWED_TAGS:
+            yield ELEMENT, f"Invalid element name in the XHTML ('{etree.QName(node).localname}')"
             continue
-        for attribute, value in node.attrib.items():
-            name = etree.QName(attribute)
-            allowed = attribute in _XML_ATTRIBUTES or (name.namespace is None and name.localname in ALLOWED_ATTRIBUTES)
-            if not allowed:
-                yield ATTRIBUTE, f"Invalid attribute name in the XHTML ('{name.localname}' on '{qname.localname}')"
-            elif name.localname in ("href", "src") and _SCRIPT_URL.match(value):
-                yield ATTRIBUTE, f"A script URL is not allowed in the XHTML ('{name.localname}' on '{qname.localname}')"
+        for attribute, value in node.items():
+            if attribute in ALLOWED_ATTRIBUTES:
+                if (attribute == "href" or attribute == "src") and _SCRIPT_URL.match(value):
+                    yield ATTRIBUTE, (f"A script URL is not allowed in the XHTML ('{attribute}' on "
+                                      f"'{etree.QName(node).localname}')")
+            elif attribute not in _XML_ATTRIBUTES:
+                yield ATTRIBUTE, (f"Invalid attribute name in the XHTML ('{etree.QName(attribute).localname}' on "
+                                  f"'{etree.QName(node).localname}')")
 
 
 def _name(tag: str) -> str:
