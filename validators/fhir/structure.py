@@ -126,6 +126,15 @@ class StructureChecker:
             definitions.memo.setdefault("relevant-checks", {})
         self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
         """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
+        self.recording = False
+        """A base walk: a resource with profiles of its own (a Bundle entry's meta.profile) records
+        what it checked where, so that their walks do not repeat it (see :meth:`_visit`)."""
+        self._record: dict[tuple[str, str], ElementDefinition] | None = None
+        """(expression, element path) -> the element definition the checks ran with, in this base walk."""
+        self._twins: dict[tuple[str, str], ElementDefinition] | None = None
+        """In a profile walk: the record of the base walk of the same resource."""
+        self._twin_verdicts: dict[tuple[int, int], tuple[Any, Any, bool]] = definitions.memo.setdefault("twins", {})
+        self._only: dict[tuple[ElementCheck, ...], tuple[ElementCheck, ...]] = {}
         self._regex: dict[str, str | None] = {}
         """The core regex of each primitive type met (``Definitions.primitive_regex``)."""
         self._subsets: dict[tuple[int, ...], tuple[ElementCheck, ...]] = {}
@@ -245,6 +254,10 @@ class StructureChecker:
         nested = bool(self._resources)
         self._resources.append((resource, self._resources[-1][1] if contained else resource))
         seen: set[tuple[str, str | None, str]] = set()
+        outer_record = self._record
+        recording = nested and self.recording and _has_own_profiles(resource)
+        if recording:
+            self._record = {}
         try:
             root_element = ctx.elements.get(ctx.path)
             if root_element is not None:
@@ -255,15 +268,21 @@ class StructureChecker:
                 seen.add((issue.rule, issue.expression, issue.message))
                 yield issue
             if nested:  # a Bundle entry or contained resource: its own meta.profile applies too
-                for issue in self._declared_profiles(resource, path, expression, profile):
+                record = self._record if recording else None
+                for issue in self._declared_profiles(resource, path, expression, profile, record):
                     if (issue.rule, issue.expression, issue.message) not in seen:
                         seen.add((issue.rule, issue.expression, issue.message))
                         yield issue
         finally:
             self._resources.pop()
+            if recording:
+                if outer_record is not None and self._record:
+                    outer_record.update(self._record)
+                self._record = outer_record
 
     def _declared_profiles(self, resource: dict[str, Any], path: Path, expression: str,
-                           current: str | None) -> Iterator[Issue]:
+                           current: str | None, record: dict[tuple[str, str], ElementDefinition] | None = None,
+                           ) -> Iterator[Issue]:
         declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
         vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
         if vital is not None:
@@ -286,6 +305,7 @@ class StructureChecker:
             walker._resources = list(self._resources[:-1])
             walker._conforming = self._conforming
             walker._outer = self._outer
+            walker._twins = record
             self._conforming.add(key)
             try:
                 yield from walker.check_resource(resource, path, expression, profile=usable)
@@ -322,11 +342,36 @@ class StructureChecker:
 
     def _visit(self, checks: tuple[ElementCheck, ...], value: Any, element: ElementDefinition, code: str | None,
                path: Path, expression: str) -> Iterator[Issue]:
+        if self._record is not None:  # a base walk that profile walks will follow: what it checked where
+            self._record[(expression, element["path"])] = element
+        elif self._twins is not None:  # a profile walk: where the base walk ran the same checks, they are not rerun
+            base = self._twins.get((expression, element["path"]))
+            if base is not None and (base is element or self._same_for_checks(base, element)):
+                checks = self._profile_only(checks)
+                if not checks:
+                    return
         resource, root = self._resources[-1]
         visit = Visit(value, element, code, path, expression, resource, root, self._outer or self._resources[0][0],
                       self._parents[-1] if self._parents else None)
         for check in checks:
             yield from check(visit)
+
+    def _same_for_checks(self, base: ElementDefinition, element: ElementDefinition) -> bool:
+        """Whether the element checks judge a value the same under ``element`` as under ``base``:
+        the two definitions differ at most in their documentation (kept once per pair)."""
+        key = (id(base), id(element))
+        found = self._twin_verdicts.get(key)
+        if found is None or found[0] is not base or found[1] is not element:
+            same = all(base.get(k) == element.get(k) for k in (base.keys() | element.keys()) - _DOCUMENTATION)
+            found = self._twin_verdicts[key] = (base, element, same)
+        return found[2]
+
+    def _profile_only(self, checks: tuple[ElementCheck, ...]) -> tuple[ElementCheck, ...]:
+        """Of ``checks``, those a base walk does not run (a profile's fixed values and patterns)."""
+        found = self._only.get(checks)
+        if found is None:
+            found = self._only[checks] = tuple(c for c in checks if isinstance(c, FixedPatternChecker))
+        return found
 
     def _object(self, obj: dict[str, Any], ctx: Context, path: Path, expression: str,
                 resource: bool = False, owner: Parent | None = None) -> Iterator[Issue]:
@@ -701,6 +746,17 @@ class StructureChecker:
                 here = Parent(values[i] if i < len(values) else None, owner.type_name, owner.element_path,
                               expression, owner.container, owner.aliases)
                 yield from self._object(item, ctx, item_path, expression, owner=here)
+
+
+_DOCUMENTATION = frozenset({"short", "definition", "comment", "requirements", "alias", "mapping", "example", "label",
+                            "isSummary", "mustSupport", "meaningWhenMissing", "orderMeaning", "isModifierReason"})
+"""Keys of an element definition that no element check reads (what the element means to people)."""
+
+
+def _has_own_profiles(resource: dict[str, Any]) -> bool:
+    """A resource inside another that declares profiles (or is a vital sign): its walk is followed by theirs."""
+    meta = resource.get("meta")
+    return bool(isinstance(meta, dict) and meta.get("profile")) or vital_signs_profile(resource) is not None
 
 
 _NONE: list[Issue] = []

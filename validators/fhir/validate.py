@@ -100,15 +100,19 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
               ObservationChecker()]
     seen: set[tuple[str, str | None, str]] = set()
     displays: list[Issue] = []  # wrong displays wait for the profiles: a bound value set may give the display
-    for issue in StructureChecker(definitions, checks).check_resource(resource, (), resource_type):
+    declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+    implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
+    vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
+    base = StructureChecker(definitions, checks)
+    base.recording = True  # resources inside with profiles of their own: their walks skip what it checked
+    if options.profiles or declared or implied or vital is not None:
+        base._record = {}  # and so do this resource's profile walks
+    for issue in base.check_resource(resource, (), resource_type):
         seen.add((issue.rule, issue.expression, issue.message))
         if issue.rule == WRONG_DISPLAY.code:
             displays.append(issue)
         else:
             yield issue
-    declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
-    implied = list(definitions.global_profiles(resource_type))  # ImplementationGuide.global of loaded IGs
-    vital = vital_signs_profile(resource)  # the vital-signs profile FHIR requires by the Observation's code
     if vital is not None:
         yield VITAL_SIGNS_PROFILE.issue(vital.note, path=(), expression=resource_type)
         implied.append(vital.profile)
@@ -121,6 +125,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
             continue
         walker = StructureChecker(definitions, [*checks, FixedPatternChecker()], root_profile=profile,
                                   must_support=options.must_support)
+        walker._twins = base._record
         for issue in walker.check_resource(resource, (), resource_type):
             key = (issue.rule, issue.expression, issue.message)
             if key not in seen:  # the base walk already said it
