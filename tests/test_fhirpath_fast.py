@@ -145,3 +145,16 @@ def test_fixtures_give_the_same_findings_with_the_fast_path_verified(fhir_cache:
     for path in sorted((FIXTURES / "fhir" / "invariants").glob("*.json")):
         result = validator.validate_bytes(str(path), path.read_bytes())
         assert not [i for i in result.issues if i.rule == "SAMSVAR-001"], (path, result.issues)
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b", "a"], ["a", "b"], [1, True], [1, Decimal("1")], [Decimal("1.0"), 1], [0.1, Decimal("0.1")],
+    [{"a": 1}, {"a": 1}], [{"a": Decimal("1.5")}, {"a": Decimal("1.50")}], [{"a": 1}, {"b": 1}, "a"],
+    [{"x": [1, 2]}, {"x": [2, 1]}, {"x": [1, 2]}], list(range(20)) + [3],
+])
+def test_distinct_values_are_those_of_the_engine(values: list[object]) -> None:
+    from fhirpathpy.engine.util import uniq
+
+    from samsvar.validators.fhir.fhirpath_fast import _distinct
+
+    assert _distinct(values) == uniq(values)

@@ -54,10 +54,15 @@ _COMPARISONS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b,
                 "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
 
 
-class Node(tuple):
-    """A navigated JSON value and fhirpathpy's type path for it: ``(value, path)``."""
+Node = tuple
+"""A navigated JSON value and fhirpathpy's type path for it: the pair ``(value, path)``, a plain
+tuple (cheapest to make); no other item of a collection is a tuple (JSON values, literals and
+function results never are), so ``type(item) is Node`` tells navigated values apart."""
 
-    __slots__ = ()
+
+def _is_object(value: Any) -> bool:
+    """A JSON object (a dict, as loaded; any Mapping as the engine sees it)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 _MODEL: dict[str, Any] | None = None
@@ -91,11 +96,32 @@ def uniq(items: list[Any]) -> list[Any]:
     return engine_uniq(items)
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    """What :func:`uniq` answers, without its JSON text of every value when the answer is plain:
+    strings (equal exactly when their JSON is), or a few values no two of which are equal (two
+    values with the same JSON text or ``str`` are equal, or the same object; but for a bare
+    float, whose text can be a Decimal's: ``0.1``)."""
+    if len(values) < 2:
+        return list(values)
+    if all(type(value) is str for value in values):
+        return list(dict.fromkeys(values))
+    if len(values) <= _FEW and not any(type(value) is float for value in values):
+        for index, value in enumerate(values):
+            for other in values[index + 1:]:
+                if value is other or value == other:
+                    return uniq(values)
+        return list(values)
+    return uniq(values)
+
+
+_FEW = 8
+
+
 def focus_items(value: Any, path: str) -> Items:
     """The focus as the engine's ``ResourceNode.create_node(value, path)`` sees it."""
-    if isinstance(value, Mapping) and "resourceType" in value:
+    if _is_object(value) and "resourceType" in value:
         path = value["resourceType"]
-    return [Node((value, path))]
+    return [(value, path)]
 
 
 def compile_fast(tree: dict[str, Any]) -> Callable[[Items, dict[str, Items]], Any] | None:
@@ -246,13 +272,15 @@ def _member(name: str) -> Fn:
 
     def navigate(items: Items, _this: Any, _env: Any) -> Any:
         found: Items = []
+        add = found.append
         for item in items:
             if type(item) is not Node:
                 continue  # a literal or a function's result: no children
             data, path = item
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):
                 continue  # a primitive has no children (and "length" is not compiled)
-            child, alternatives = routes.get(path) or route(path)
+            where = routes.get(path)
+            child, alternatives = where if where is not None else route(path)
             value: Any = None
             if child is None:
                 for prop, twin, kind in alternatives:
@@ -268,13 +296,15 @@ def _member(name: str) -> Fn:
                 value = data.get(name)
             if value is None:
                 continue
-            for entry in value if isinstance(value, list) else (value,):
-                if entry is None:
+            for entry in value if type(value) is list or isinstance(value, list) else (value,):
+                if type(entry) is dict:
+                    add((entry, entry["resourceType"]) if "resourceType" in entry else (entry, child))
+                elif entry is None:
                     return UNDECIDED
-                if isinstance(entry, Mapping) and "resourceType" in entry:
-                    found.append(Node((entry, entry["resourceType"])))  # as ResourceNode types a resource
+                elif isinstance(entry, Mapping) and "resourceType" in entry:
+                    add((entry, entry["resourceType"]))  # as ResourceNode types a resource
                 else:
-                    found.append(Node((entry, child)))
+                    add((entry, child))
         return found
 
     return navigate
@@ -287,7 +317,7 @@ def _value_member() -> Fn:
     def value_member(items: Items, this: Any, env: Any) -> Any:
         found: Items = []
         for item in items:
-            if type(item) is Node and not isinstance(item[0], (Mapping, list)):
+            if type(item) is Node and not (_is_object(item[0]) or isinstance(item[0], list)):
                 found.append(item)
                 continue
             navigated = member([item], this, env)
@@ -416,7 +446,7 @@ def _is_distinct(items: Items) -> Any:
     if not all(nodes) and any(nodes):
         return UNDECIDED
     values = [_data(item) for item in items]
-    return [len(uniq(values)) == len(values)]
+    return [len(_distinct(values)) == len(values)]
 
 
 def _children(items: Items) -> Any:
@@ -425,7 +455,7 @@ def _children(items: Items) -> Any:
     elsewhere, path2type = model["pathsDefinedElsewhere"], model["path2Type"]
     found: Items = []
     for item in items:
-        if type(item) is not Node or not isinstance(item[0], Mapping):
+        if type(item) is not Node or not _is_object(item[0]):
             continue
         data, path = item
         for prop, value in data.items():
@@ -437,10 +467,10 @@ def _children(items: Items) -> Any:
             for entry in value if isinstance(value, list) else (value,):
                 if entry is None:
                     return UNDECIDED  # the engine makes a node of a null
-                if isinstance(entry, Mapping) and "resourceType" in entry:
-                    found.append(Node((entry, entry["resourceType"])))
+                if _is_object(entry) and "resourceType" in entry:
+                    found.append((entry, entry["resourceType"]))
                 else:
-                    found.append(Node((entry, child)))
+                    found.append((entry, child))
     return found
 
 
@@ -460,7 +490,7 @@ def _descendants(items: Items) -> Any:
     while level:
         below: Items = []
         for item in level:
-            if type(item) is not Node or not isinstance(item[0], Mapping):
+            if type(item) is not Node or not _is_object(item[0]):
                 continue
             data, path = item
             if path is None:
@@ -470,10 +500,10 @@ def _descendants(items: Items) -> Any:
                 for entry in value if isinstance(value, list) else (value,):
                     if entry is None:
                         return UNDECIDED  # the engine makes a node of a null
-                    if isinstance(entry, Mapping) and "resourceType" in entry:
-                        below.append(Node((entry, entry["resourceType"])))
+                    if _is_object(entry) and "resourceType" in entry:
+                        below.append((entry, entry["resourceType"]))
                     else:
-                        below.append(Node((entry, child)))
+                        below.append((entry, child))
         found += below
         level = below
     return found
@@ -681,11 +711,11 @@ def _union(a: Items, b: Items) -> Any:
     both = a + b
     nodes = [type(item) is Node for item in both]
     if all(nodes):
-        return [Node((data, data["resourceType"] if isinstance(data, Mapping) and "resourceType" in data else None))
-                for data in uniq([item[0] for item in both])]
+        return [(data, data["resourceType"] if _is_object(data) and "resourceType" in data else None)
+                for data in _distinct([item[0] for item in both])]
     if any(nodes):
         return UNDECIDED
-    return uniq(both)
+    return _distinct(both)
 
 
 _MEMBER_DATA = (str, bool, int)
