@@ -158,3 +158,20 @@ def test_distinct_values_are_those_of_the_engine(values: list[object]) -> None:
     from samsvar.validators.fhir.fhirpath_fast import _distinct
 
     assert _distinct(values) == uniq(values)
+
+
+def test_subexpressions_are_shared_within_one_environment_only() -> None:
+    """``snapshot.element`` on the focus and ``%resource...`` are worked out once per environment
+    (one visit); another focus, or another environment, gets its own values."""
+    items = focus_items(STRUCTURE, "StructureDefinition")
+    env = environment(STRUCTURE, STRUCTURE, items)
+    first = compile_expression("snapshot.element.count() = 2").fast
+    second = compile_expression("snapshot.element.path.first() = 'Patient' and "
+                                "snapshot.element.all(path.startsWith(%resource.snapshot.element.first().path))").fast
+    assert first is not None and second is not None
+    assert first(items, env) == [True] and second(items, env) == [True]
+    other = {**STRUCTURE, "snapshot": {"element": [{"path": "Observation"}]}}
+    other_items = focus_items(other, "StructureDefinition")
+    other_env = environment(other, other, other_items)
+    assert first(other_items, other_env) == [False] and second(other_items, other_env) == [False]
+    assert first(other_items, env) == [False]  # not the environment's focus: evaluated, not shared

@@ -31,6 +31,7 @@ runs it over the official examples).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -128,7 +129,7 @@ def compile_fast(tree: dict[str, Any]) -> Callable[[Items, dict[str, Items]], An
     """A closure for the expression's parse tree, called with the focus (:func:`focus_items`) and
     the environment (:func:`environment`); None when the expression leaves the subset."""
     try:
-        compiled = _compile(tree)
+        compiled = _compile(tree, top=True)
     except _Unsupported:
         return None
     return lambda items, env: compiled(items, None, env)
@@ -143,11 +144,92 @@ class _Unsupported(Exception):
     pass
 
 
-def _compile(node: dict[str, Any]) -> Fn:
+def _compile(node: dict[str, Any], top: bool = False) -> Fn:
+    """The closure for a node; ``top``: outside any function's argument, where the input is always
+    the focus (operators and chains pass their input on)."""
     kind = node.get("type")
     children = node.get("children") or []
     if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm") and len(children) == 1:
-        return _compile(children[0])
+        return _compile(children[0], top)
+    compiled = _compile_node(node, kind, children, top)
+    if kind == "InvocationExpression":
+        if _constant(node):
+            return _memoized(compiled, node, focus_only=False)
+        if top and not _reads_this(node):
+            return _memoized(compiled, node, focus_only=True)
+    return compiled
+
+
+_MEMO: Any = object()
+"""The key in the environment of the values of subexpressions worked out during one visit."""
+
+
+def _memoized(compiled: Fn, node: dict[str, Any], focus_only: bool) -> Fn:
+    """A subexpression whose value depends only on the environment (``%resource.snapshot.element``),
+    or, ``focus_only``, on its input when that is the focus (``snapshot.element`` at the top):
+    worked out once per environment, that is once per visit of the invariant checker, and shared
+    by every constraint of the visit and by every item of a function's argument."""
+    key = json.dumps(node, sort_keys=True)
+
+    def memoized(items: Items, this: Any, env: Any) -> Any:
+        if focus_only and items is not env.get("context"):
+            return compiled(items, this, env)
+        memo = env.get(_MEMO)
+        if memo is None:
+            memo = env[_MEMO] = {}
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = compiled(items, this, env)
+        return found
+    return memoized
+
+
+_OPERATORS = frozenset({"AndExpression", "OrExpression", "XorExpression", "ImpliesExpression", "EqualityExpression",
+                        "InequalityExpression", "UnionExpression", "AdditiveExpression", "MembershipExpression"})
+_OWN_THIS = frozenset({"where", "select", "all", "iif"})
+"""Functions whose arguments are evaluated with ``$this`` their own input (or its items)."""
+
+
+def _function_parts(node: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    functn = (node.get("children") or [{}])[0]
+    parts = functn.get("children") or []
+    name = str(parts[0].get("text") or "") if parts else ""
+    return name, (parts[1].get("children") or []) if len(parts) > 1 else []
+
+
+def _reads_this(node: dict[str, Any]) -> bool:
+    """Whether the node's value may depend on the ``$this`` it is evaluated with (not only on its
+    input and the environment): ``$this`` itself, or a function argument evaluated on ``$this``
+    (``startsWith(x)``, ``combine(x)``) that is not constant. Operators give their operands their
+    input as ``$this``."""
+    kind = node.get("type")
+    if kind == "ThisInvocation":
+        return True
+    if kind in _OPERATORS:
+        return False
+    if kind == "FunctionInvocation":
+        name, arguments = _function_parts(node)
+        return name not in _OWN_THIS and not all(_constant(argument) for argument in arguments)
+    return any(_reads_this(child) for child in node.get("children") or [])
+
+
+def _constant(node: dict[str, Any]) -> bool:
+    """Whether the node's value depends only on the environment (literals, ``%resource`` and what
+    is navigated or computed from them), not on its input nor on ``$this``."""
+    kind = node.get("type")
+    children = node.get("children") or []
+    if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm"):
+        return len(children) == 1 and _constant(children[0])
+    if kind in ("LiteralTerm", "ExternalConstantTerm"):
+        return True
+    if kind == "InvocationExpression":
+        return len(children) == 2 and _constant(children[0]) and not _reads_this(children[1])
+    if kind in _OPERATORS:
+        return all(_constant(child) for child in children)
+    return False
+
+
+def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]], top: bool) -> Fn:
     if kind == "LiteralTerm" and len(children) == 1:
         return _literal(children[0])
     if kind == "ThisInvocation":
@@ -163,11 +245,11 @@ def _compile(node: dict[str, Any]) -> Fn:
         if combined is not None:
             if not _keeps_this(children[0]):
                 raise _Unsupported("combine")
-            return _combine(_compile(children[0]), _compile(combined))
-        return _chain(_compile(children[0]), _compile(children[1]))
+            return _combine(_compile(children[0], top), _compile(combined))
+        return _chain(_compile(children[0], top), _compile(children[1]))
     operator = (node.get("terminalNodeText") or [None])[0]
     if len(children) == 2:
-        left, right = _compile(children[0]), _compile(children[1])
+        left, right = _compile(children[0], top), _compile(children[1], top)
         if kind in ("AndExpression", "OrExpression", "XorExpression", "ImpliesExpression") \
                 and operator in _BOOLEAN_OPERATORS:
             return _operator(_logic(operator), left, right)
