@@ -152,12 +152,24 @@ def _compile(node: dict[str, Any], top: bool = False) -> Fn:
     if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm") and len(children) == 1:
         return _compile(children[0], top)
     compiled = _compile_node(node, kind, children, top)
-    if kind == "InvocationExpression":
+    if kind == "InvocationExpression" and _collection_valued(children[1]):
         if _constant(node):
             return _memoized(compiled, node, focus_only=False)
         if top and not _reads_this(node):
             return _memoized(compiled, node, focus_only=True)
     return compiled
+
+
+_NAVIGATING = frozenset({"where", "select", "children", "descendants", "first", "tail", "trace", "combine"})
+
+
+def _collection_valued(step: dict[str, Any]) -> bool:
+    """Whether a chain's last step navigates or filters (``snapshot.element``,
+    ``children().element.where(...)``): values worth sharing, where a step such as ``exists()``
+    or ``count()`` ends the chain in a value that one constraint alone asks for."""
+    if step.get("type") == "MemberInvocation":
+        return True
+    return step.get("type") == "FunctionInvocation" and _function_parts(step)[0] in _NAVIGATING
 
 
 _MEMO: Any = object()
