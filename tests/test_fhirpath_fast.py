@@ -86,6 +86,17 @@ CASES = [
     ("start <= end", {"start": "2020-01", "end": "2020-01-02"}, "Period"),
     ("start < end and end > start and (start >= end).not()", {"start": "2019", "end": "2020-01-02"}, "Period"),
     ("start <= end", {"start": "2020-01-01T10:00:00", "end": "2020-01-01T11:00:00Z"}, "Period"),
+    # presence, also where navigation itself is the engine's: primitive extensions, nulls, empty arrays
+    ("gender.exists() and birthDate.empty()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),
+    ("given.exists() and family.empty()", {"given": ["a", None]}, "HumanName"),
+    ("given.exists()", {"given": []}, "HumanName"),
+    ("given.exists()", {"given": [None]}, "HumanName"),
+    ("extension.exists() != value.exists()", {"url": "u", "_valueCode": {"extension": [EXTENSION]}}, "Extension"),
+    ("extension.exists() != value.exists()",
+     {"url": "u", "valueCode": "x", "_valueCode": {"extension": [EXTENSION]}}, "Extension"),
+    ("extension.exists() != value.exists()", {"url": "u", "valueCode": None, "valueString": "a"}, "Extension"),
+    ("name.given.exists() and name.where(family.exists()).suffix.empty() and contained.name.exists()",
+     PATIENT, "Patient"),
 ]
 
 
@@ -109,8 +120,8 @@ def test_the_fast_path_answers_as_the_engine(expression: str, value: object, pat
 
 
 @pytest.mark.parametrize(("expression", "value", "path"), [
-    ("gender.exists()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),   # a primitive extension
-    ("given.exists()", {"given": ["a", None]}, "HumanName"),                     # a JSON null
+    ("gender = 'x'", {"_gender": {"extension": [EXTENSION]}}, "Patient"),      # a primitive extension
+    ("given.count() > 0", {"given": ["a", None]}, "HumanName"),                  # a JSON null
     ("given.not()", {"given": ["a", "b"]}, "HumanName"),                         # not() of two items
     ("gender.not()", {"gender": "female"}, "Patient"),                            # not() of a string
     ("birthDate = '1970'", {"birthDate": "1970"}, "Patient"),                 # a date: the engine compares dates

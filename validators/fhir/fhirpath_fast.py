@@ -253,6 +253,9 @@ def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]
     if kind == "FunctionInvocation":
         return _function(children)
     if kind == "InvocationExpression" and len(children) == 2:
+        presence = _presence_test(children, top)
+        if presence is not None:
+            return presence
         combined = _combine_argument(children[1])
         if combined is not None:
             if not _keeps_this(children[0]):
@@ -342,17 +345,19 @@ def _chain(first: Fn, then: Fn) -> Fn:
     return chained
 
 
-def _member(name: str) -> Fn:
-    """fhirpathpy's member navigation (``create_reduce_member_invocation``) on plain JSON."""
+Route = tuple[str | None, tuple[tuple[str, str, str], ...]]
+
+
+def _router(name: str) -> tuple[dict[Any, Route], Callable[[Any], Route]]:
+    """Where ``name`` leads from a node of type ``path``, worked out once per type: (type of the
+    child, or None for a choice element) and, for a choice, (property, its ``_`` twin, type) per
+    allowed type. Returns the cache of routes and the function that fills it."""
     model = _model()
     elsewhere, choices, path2type = model["pathsDefinedElsewhere"], model["choiceTypePaths"], model["path2Type"]
     underscore = "_" + name
+    routes: dict[Any, Route] = {}
 
-    routes: dict[Any, tuple[str | None, tuple[tuple[str, str, str], ...]]] = {}
-
-    def route(path: Any) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
-        """Where ``name`` leads from a node of type ``path``: (type of the child, or None for a
-        choice element) and, for a choice, (property, its ``_`` twin, type) per allowed type."""
+    def route(path: Any) -> Route:
         child = f"{path}.{name}" if path else f"_.{name}"
         child = elsewhere.get(child, child)
         types = choices.get(child)
@@ -363,6 +368,55 @@ def _member(name: str) -> Fn:
             child = "Extension" if name == "extension" else child
             found = routes[path] = (path2type.get(child, child), ())
         return found
+    return routes, route
+
+
+def _present(value: Any) -> bool:
+    """fhirpathpy's ``is_some``: the engine makes nodes of a property's value (even of an array of
+    nulls), but not of null nor of an empty array."""
+    return value is not None and not (type(value) is list and not value)
+
+
+def _presence(name: str, base: Fn | None, exists: bool) -> Fn:
+    """``X.name.exists()`` / ``X.name.empty()``: whether navigating to ``name`` (from ``X``, or the
+    input) makes any node, as the engine navigates: a value or its ``_name`` twin, the first
+    type of a choice that has either. Answers without making the nodes, also for primitives with
+    extensions and arrays with nulls, which navigation leaves to the engine."""
+    routes, route = _router(name)
+    underscore = "_" + name
+
+    def presence(items: Items, this: Any, env: Any) -> Any:
+        if base is not None:
+            items = base(items, this, env)
+            if items is UNDECIDED:
+                return UNDECIDED
+        found = False
+        for item in items:
+            if type(item) is not Node:
+                continue
+            data, path = item
+            if type(data) is not dict and not isinstance(data, Mapping):
+                continue
+            where = routes.get(path)
+            child, alternatives = where if where is not None else route(path)
+            if child is None:
+                for prop, twin, _kind in alternatives:
+                    value, extensions = data.get(prop), data.get(twin)
+                    if value is not None or extensions is not None:
+                        found = _present(value) or _present(extensions)
+                        break
+            else:
+                found = _present(data.get(name)) or _present(data.get(underscore))
+            if found:
+                break
+        return [found == exists]
+    return presence
+
+
+def _member(name: str) -> Fn:
+    """fhirpathpy's member navigation (``create_reduce_member_invocation``) on plain JSON."""
+    routes, route = _router(name)
+    underscore = "_" + name
 
     def navigate(items: Items, _this: Any, _env: Any) -> Any:
         found: Items = []
@@ -469,6 +523,30 @@ def _integer_argument(node: dict[str, Any]) -> int:
     if node.get("type") != "NumberLiteral" or not text.isdigit():
         raise _Unsupported("argument")
     return int(text)
+
+
+def _unwrapped(node: dict[str, Any]) -> dict[str, Any]:
+    while node.get("type") in ("TermExpression", "InvocationTerm") and len(node.get("children") or []) == 1:
+        node = node["children"][0]
+    return node
+
+
+def _presence_test(children: list[dict[str, Any]], top: bool) -> Fn | None:
+    """``name.exists()`` / ``X.name.empty()`` (no arguments) as :func:`_presence`; None for other chains."""
+    step = children[1]
+    if step.get("type") != "FunctionInvocation":
+        return None
+    function, arguments = _function_parts(step)
+    functn = (step.get("children") or [{}])[0]
+    if function not in ("exists", "empty") or arguments or len(functn.get("children") or []) != 1:
+        return None
+    left = _unwrapped(children[0])
+    if left.get("type") == "MemberInvocation":
+        return _presence(_identifier(left.get("children") or []), None, function == "exists")
+    parts = left.get("children") or []
+    if left.get("type") == "InvocationExpression" and len(parts) == 2 and parts[1].get("type") == "MemberInvocation":
+        return _presence(_identifier(parts[1].get("children") or []), _compile(parts[0], top), function == "exists")
+    return None
 
 
 def _combine_argument(node: dict[str, Any]) -> dict[str, Any] | None:
