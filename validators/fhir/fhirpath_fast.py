@@ -8,13 +8,15 @@ through fhirpathpy's interpreter costs tens of microseconds of node wrapping and
 
 :func:`compile_fast` turns the parse tree of such an expression into a Python closure over the
 JSON value, for a subset of FHIRPath: member navigation (with fhirpathpy's model of choice
-elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``;
+elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``,
+``%ucum``/``%sct``/``%loinc``;
 ``exists()``, ``empty()``, ``count()``, ``not()``, ``toInteger()``, ``isDistinct()``,
 ``first()``, ``tail()``, ``children()``, ``descendants()``, ``hasValue()`` without arguments;
 ``select()``, ``where()``, ``all()``, ``iif()``, ``trace()``, ``startsWith()``, ``contains()``;
 ``matches()``, ``matchesFull()``, ``replaceMatches()`` and ``substring()`` with literal
 arguments; ``combine()`` after navigation; the Boolean operators, ``=``/``!=`` on strings,
-Booleans and counts, ``<``/``>``/``<=``/``>=`` on integers and on dates and times, ``in`` and
+Booleans and counts, ``+`` on counts, ``<``/``>``/``<=``/``>=`` on integers and on dates and
+times, ``in`` and
 ``contains`` on strings, Booleans and integers, ``|`` and ``&``; string, integer and Boolean
 literals.
 Anything else (other functions and variables, types, arithmetic, dates, quantities) makes it
@@ -276,6 +278,8 @@ def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]
             return _operator(_union, left, right)
         if kind == "AdditiveExpression" and operator == "&":
             return _operator(_concatenate, left, right)
+        if kind == "AdditiveExpression" and operator == "+":
+            return _operator(_add_integers, left, right)
         if kind == "MembershipExpression" and operator in ("in", "contains"):
             return _operator(_membership(operator == "in"), left, right)
     raise _Unsupported(kind)
@@ -288,9 +292,17 @@ def _variable(children: list[dict[str, Any]]) -> Fn:
     if constant.get("type") != "ExternalConstant" or len(parts) != 1 or parts[0].get("type") != "Identifier":
         raise _Unsupported("variable")
     name = str(parts[0].get("text") or "").strip('"').replace("`", "")
+    if name in FHIR_CONSTANTS:
+        value = FHIR_CONSTANTS[name]
+        return lambda _items, _this, _env: [value]
     if name not in ("resource", "rootResource", "context"):
         raise _Unsupported(name)
     return lambda _items, _this, env: env[name]
+
+
+FHIR_CONSTANTS = {"ucum": "http://unitsofmeasure.org", "sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
+"""FHIR's environment variables that are plain strings (``%ucum``, ``%sct``, ``%loinc``), as the
+engine is given them."""
 
 
 def _identifier(children: list[dict[str, Any]]) -> str:
@@ -915,6 +927,16 @@ def _membership(is_in: bool) -> Callable[[Items, Items], Any]:
                 return [True]
         return [False]
     return combine
+
+
+def _add_integers(a: Items, b: Items) -> Any:
+    """``+`` on two integers that are not navigated values (``count() + count()``): their sum, as
+    the engine adds numbers; anything else (strings, dates, Quantities, elements) is the engine's."""
+    if not a or not b:
+        return []
+    if len(a) == 1 and len(b) == 1 and type(a[0]) is int and type(b[0]) is int:
+        return [a[0] + b[0]]
+    return UNDECIDED
 
 
 def _string_operand(items: Items) -> Any:
