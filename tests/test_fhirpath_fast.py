@@ -86,6 +86,21 @@ CASES = [
     ("start <= end", {"start": "2020-01", "end": "2020-01-02"}, "Period"),
     ("start < end and end > start and (start >= end).not()", {"start": "2019", "end": "2020-01-02"}, "Period"),
     ("start <= end", {"start": "2020-01-01T10:00:00", "end": "2020-01-01T11:00:00Z"}, "Period"),
+    ("(name.given.count() + name.count() + contained.count()) = 4 and (name.count() + {}.count()) > 0", PATIENT, "Patient"),
+    ("(%ucum = 'http://unitsofmeasure.org') and %sct.startsWith('http') and %loinc.exists()", PATIENT, "Patient"),
+    ("code.exists() implies ((system = %ucum) and value.exists())",
+     {"value": Decimal("1.5"), "system": "http://unitsofmeasure.org", "code": "mg"}, "Quantity"),
+    # presence, also where navigation itself is the engine's: primitive extensions, nulls, empty arrays
+    ("gender.exists() and birthDate.empty()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),
+    ("given.exists() and family.empty()", {"given": ["a", None]}, "HumanName"),
+    ("given.exists()", {"given": []}, "HumanName"),
+    ("given.exists()", {"given": [None]}, "HumanName"),
+    ("extension.exists() != value.exists()", {"url": "u", "_valueCode": {"extension": [EXTENSION]}}, "Extension"),
+    ("extension.exists() != value.exists()",
+     {"url": "u", "valueCode": "x", "_valueCode": {"extension": [EXTENSION]}}, "Extension"),
+    ("extension.exists() != value.exists()", {"url": "u", "valueCode": None, "valueString": "a"}, "Extension"),
+    ("name.given.exists() and name.where(family.exists()).suffix.empty() and contained.name.exists()",
+     PATIENT, "Patient"),
 ]
 
 
@@ -109,13 +124,14 @@ def test_the_fast_path_answers_as_the_engine(expression: str, value: object, pat
 
 
 @pytest.mark.parametrize(("expression", "value", "path"), [
-    ("gender.exists()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),   # a primitive extension
-    ("given.exists()", {"given": ["a", None]}, "HumanName"),                     # a JSON null
+    ("gender = 'x'", {"_gender": {"extension": [EXTENSION]}}, "Patient"),      # a primitive extension
+    ("given.count() > 0", {"given": ["a", None]}, "HumanName"),                  # a JSON null
     ("given.not()", {"given": ["a", "b"]}, "HumanName"),                         # not() of two items
     ("gender.not()", {"gender": "female"}, "Patient"),                            # not() of a string
     ("birthDate = '1970'", {"birthDate": "1970"}, "Patient"),                 # a date: the engine compares dates
     ("$this.exists()", {}, "HumanName"),                                          # $this unset at the top
     ("value.toInteger() > 1", {"value": Decimal("2.0")}, "Quantity"),             # a decimal
+    ("value + 1 > 1", {"value": Decimal("2.0")}, "Quantity"),                     # + on an element
     ("start <= end", {"start": "2020-1x", "end": "2020"}, "Period"),              # a malformed date
     ("name.given.matches('a')", PATIENT, "Patient"),                              # matches() of two strings
     ("name.given.substring(1).exists()", PATIENT, "Patient"),                     # substring() of two strings
@@ -129,8 +145,8 @@ def test_the_fast_path_leaves_the_hard_cases_to_the_engine(expression: str, valu
 
 
 @pytest.mark.parametrize("expression", [
-    "%ucum.exists()", "Patient.name.exists()", "name.given[0].exists()", "value.ofType(Quantity).exists()",
-    "birthDate < today()", "a + b > 1", "code.memberOf('http://x')", "reference.resolve().exists()",
+    "%`vs-x`.exists()", "Patient.name.exists()", "name.given[0].exists()", "value.ofType(Quantity).exists()",
+    "birthDate < today()", "a * b > 1", "code.memberOf('http://x')", "reference.resolve().exists()",
     "name.where(use = 'x').combine(name).exists()",  # where() moves the engine's $this before combine()
 ])
 def test_outside_the_subset_there_is_no_fast_path(expression: str) -> None:
@@ -145,3 +161,40 @@ def test_fixtures_give_the_same_findings_with_the_fast_path_verified(fhir_cache:
     for path in sorted((FIXTURES / "fhir" / "invariants").glob("*.json")):
         result = validator.validate_bytes(str(path), path.read_bytes())
         assert not [i for i in result.issues if i.rule == "SAMSVAR-001"], (path, result.issues)
+
+
+def test_the_fast_path_has_the_engines_constants() -> None:
+    from samsvar.validators.fhir.fhirpath_fast import FHIR_CONSTANTS
+    from samsvar.validators.fhir.fhirpath_quantity import UCUM
+
+    assert FHIR_CONSTANTS["ucum"] == UCUM
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b", "a"], ["a", "b"], [1, True], [1, Decimal("1")], [Decimal("1.0"), 1], [0.1, Decimal("0.1")],
+    [{"a": 1}, {"a": 1}], [{"a": Decimal("1.5")}, {"a": Decimal("1.50")}], [{"a": 1}, {"b": 1}, "a"],
+    [{"x": [1, 2]}, {"x": [2, 1]}, {"x": [1, 2]}], list(range(20)) + [3],
+])
+def test_distinct_values_are_those_of_the_engine(values: list[object]) -> None:
+    from fhirpathpy.engine.util import uniq
+
+    from samsvar.validators.fhir.fhirpath_fast import _distinct
+
+    assert _distinct(values) == uniq(values)
+
+
+def test_subexpressions_are_shared_within_one_environment_only() -> None:
+    """``snapshot.element`` on the focus and ``%resource...`` are worked out once per environment
+    (one visit); another focus, or another environment, gets its own values."""
+    items = focus_items(STRUCTURE, "StructureDefinition")
+    env = environment(STRUCTURE, STRUCTURE, items)
+    first = compile_expression("snapshot.element.count() = 2").fast
+    second = compile_expression("snapshot.element.path.first() = 'Patient' and "
+                                "snapshot.element.all(path.startsWith(%resource.snapshot.element.first().path))").fast
+    assert first is not None and second is not None
+    assert first(items, env) == [True] and second(items, env) == [True]
+    other = {**STRUCTURE, "snapshot": {"element": [{"path": "Observation"}]}}
+    other_items = focus_items(other, "StructureDefinition")
+    other_env = environment(other, other, other_items)
+    assert first(other_items, other_env) == [False] and second(other_items, other_env) == [False]
+    assert first(other_items, env) == [False]  # not the environment's focus: evaluated, not shared

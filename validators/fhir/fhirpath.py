@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..cache import parsed_fhirpath
-from .fhirpath_fast import compile_fast
+from .fhirpath_fast import FHIR_CONSTANTS, compile_fast
 from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal, FhirPathUnsupported
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER, Hooks
 
@@ -138,7 +138,7 @@ def compile_expression(expression: str) -> Compiled:
 
 def _fhir_constants(expression: str) -> dict[str, str]:
     """FHIR's environment variables (FHIR R4, FHIRPath page, "Variables") the expression uses."""
-    found = {"sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
+    found = {"sct": FHIR_CONSTANTS["sct"], "loinc": FHIR_CONSTANTS["loinc"]}
     for kind, name in re.findall(r"%`?(vs|ext)-([A-Za-z0-9.\-]+)", expression):
         base = "ValueSet" if kind == "vs" else "StructureDefinition"
         found[f"{kind}-{name}"] = f"http://hl7.org/fhir/{base}/{name}"

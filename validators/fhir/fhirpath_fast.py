@@ -8,13 +8,15 @@ through fhirpathpy's interpreter costs tens of microseconds of node wrapping and
 
 :func:`compile_fast` turns the parse tree of such an expression into a Python closure over the
 JSON value, for a subset of FHIRPath: member navigation (with fhirpathpy's model of choice
-elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``;
+elements and type paths), ``$this``, ``%resource``/``%rootResource``/``%context``,
+``%ucum``/``%sct``/``%loinc``;
 ``exists()``, ``empty()``, ``count()``, ``not()``, ``toInteger()``, ``isDistinct()``,
 ``first()``, ``tail()``, ``children()``, ``descendants()``, ``hasValue()`` without arguments;
 ``select()``, ``where()``, ``all()``, ``iif()``, ``trace()``, ``startsWith()``, ``contains()``;
 ``matches()``, ``matchesFull()``, ``replaceMatches()`` and ``substring()`` with literal
 arguments; ``combine()`` after navigation; the Boolean operators, ``=``/``!=`` on strings,
-Booleans and counts, ``<``/``>``/``<=``/``>=`` on integers and on dates and times, ``in`` and
+Booleans and counts, ``+`` on counts, ``<``/``>``/``<=``/``>=`` on integers and on dates and
+times, ``in`` and
 ``contains`` on strings, Booleans and integers, ``|`` and ``&``; string, integer and Boolean
 literals.
 Anything else (other functions and variables, types, arithmetic, dates, quantities) makes it
@@ -31,6 +33,7 @@ runs it over the official examples).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -54,10 +57,15 @@ _COMPARISONS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b,
                 "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
 
 
-class Node(tuple):
-    """A navigated JSON value and fhirpathpy's type path for it: ``(value, path)``."""
+Node = tuple
+"""A navigated JSON value and fhirpathpy's type path for it: the pair ``(value, path)``, a plain
+tuple (cheapest to make); no other item of a collection is a tuple (JSON values, literals and
+function results never are), so ``type(item) is Node`` tells navigated values apart."""
 
-    __slots__ = ()
+
+def _is_object(value: Any) -> bool:
+    """A JSON object (a dict, as loaded; any Mapping as the engine sees it)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 _MODEL: dict[str, Any] | None = None
@@ -91,18 +99,39 @@ def uniq(items: list[Any]) -> list[Any]:
     return engine_uniq(items)
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    """What :func:`uniq` answers, without its JSON text of every value when the answer is plain:
+    strings (equal exactly when their JSON is), or a few values no two of which are equal (two
+    values with the same JSON text or ``str`` are equal, or the same object; but for a bare
+    float, whose text can be a Decimal's: ``0.1``)."""
+    if len(values) < 2:
+        return list(values)
+    if all(type(value) is str for value in values):
+        return list(dict.fromkeys(values))
+    if len(values) <= _FEW and not any(type(value) is float for value in values):
+        for index, value in enumerate(values):
+            for other in values[index + 1:]:
+                if value is other or value == other:
+                    return uniq(values)
+        return list(values)
+    return uniq(values)
+
+
+_FEW = 8
+
+
 def focus_items(value: Any, path: str) -> Items:
     """The focus as the engine's ``ResourceNode.create_node(value, path)`` sees it."""
-    if isinstance(value, Mapping) and "resourceType" in value:
+    if _is_object(value) and "resourceType" in value:
         path = value["resourceType"]
-    return [Node((value, path))]
+    return [(value, path)]
 
 
 def compile_fast(tree: dict[str, Any]) -> Callable[[Items, dict[str, Items]], Any] | None:
     """A closure for the expression's parse tree, called with the focus (:func:`focus_items`) and
     the environment (:func:`environment`); None when the expression leaves the subset."""
     try:
-        compiled = _compile(tree)
+        compiled = _compile(tree, top=True)
     except _Unsupported:
         return None
     return lambda items, env: compiled(items, None, env)
@@ -117,11 +146,104 @@ class _Unsupported(Exception):
     pass
 
 
-def _compile(node: dict[str, Any]) -> Fn:
+def _compile(node: dict[str, Any], top: bool = False) -> Fn:
+    """The closure for a node; ``top``: outside any function's argument, where the input is always
+    the focus (operators and chains pass their input on)."""
     kind = node.get("type")
     children = node.get("children") or []
     if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm") and len(children) == 1:
-        return _compile(children[0])
+        return _compile(children[0], top)
+    compiled = _compile_node(node, kind, children, top)
+    if kind == "InvocationExpression" and _collection_valued(children[1]):
+        if _constant(node):
+            return _memoized(compiled, node, focus_only=False)
+        if top and not _reads_this(node):
+            return _memoized(compiled, node, focus_only=True)
+    return compiled
+
+
+_NAVIGATING = frozenset({"where", "select", "children", "descendants", "first", "tail", "trace", "combine"})
+
+
+def _collection_valued(step: dict[str, Any]) -> bool:
+    """Whether a chain's last step navigates or filters (``snapshot.element``,
+    ``children().element.where(...)``): values worth sharing, where a step such as ``exists()``
+    or ``count()`` ends the chain in a value that one constraint alone asks for."""
+    if step.get("type") == "MemberInvocation":
+        return True
+    return step.get("type") == "FunctionInvocation" and _function_parts(step)[0] in _NAVIGATING
+
+
+_MEMO: Any = object()
+"""The key in the environment of the values of subexpressions worked out during one visit."""
+
+
+def _memoized(compiled: Fn, node: dict[str, Any], focus_only: bool) -> Fn:
+    """A subexpression whose value depends only on the environment (``%resource.snapshot.element``),
+    or, ``focus_only``, on its input when that is the focus (``snapshot.element`` at the top):
+    worked out once per environment, that is once per visit of the invariant checker, and shared
+    by every constraint of the visit and by every item of a function's argument."""
+    key = json.dumps(node, sort_keys=True)
+
+    def memoized(items: Items, this: Any, env: Any) -> Any:
+        if focus_only and items is not env.get("context"):
+            return compiled(items, this, env)
+        memo = env.get(_MEMO)
+        if memo is None:
+            memo = env[_MEMO] = {}
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = compiled(items, this, env)
+        return found
+    return memoized
+
+
+_OPERATORS = frozenset({"AndExpression", "OrExpression", "XorExpression", "ImpliesExpression", "EqualityExpression",
+                        "InequalityExpression", "UnionExpression", "AdditiveExpression", "MembershipExpression"})
+_OWN_THIS = frozenset({"where", "select", "all", "iif"})
+"""Functions whose arguments are evaluated with ``$this`` their own input (or its items)."""
+
+
+def _function_parts(node: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    functn = (node.get("children") or [{}])[0]
+    parts = functn.get("children") or []
+    name = str(parts[0].get("text") or "") if parts else ""
+    return name, (parts[1].get("children") or []) if len(parts) > 1 else []
+
+
+def _reads_this(node: dict[str, Any]) -> bool:
+    """Whether the node's value may depend on the ``$this`` it is evaluated with (not only on its
+    input and the environment): ``$this`` itself, or a function argument evaluated on ``$this``
+    (``startsWith(x)``, ``combine(x)``) that is not constant. Operators give their operands their
+    input as ``$this``."""
+    kind = node.get("type")
+    if kind == "ThisInvocation":
+        return True
+    if kind in _OPERATORS:
+        return False
+    if kind == "FunctionInvocation":
+        name, arguments = _function_parts(node)
+        return name not in _OWN_THIS and not all(_constant(argument) for argument in arguments)
+    return any(_reads_this(child) for child in node.get("children") or [])
+
+
+def _constant(node: dict[str, Any]) -> bool:
+    """Whether the node's value depends only on the environment (literals, ``%resource`` and what
+    is navigated or computed from them), not on its input nor on ``$this``."""
+    kind = node.get("type")
+    children = node.get("children") or []
+    if kind in ("TermExpression", "InvocationTerm", "ParenthesizedTerm"):
+        return len(children) == 1 and _constant(children[0])
+    if kind in ("LiteralTerm", "ExternalConstantTerm"):
+        return True
+    if kind == "InvocationExpression":
+        return len(children) == 2 and _constant(children[0]) and not _reads_this(children[1])
+    if kind in _OPERATORS:
+        return all(_constant(child) for child in children)
+    return False
+
+
+def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]], top: bool) -> Fn:
     if kind == "LiteralTerm" and len(children) == 1:
         return _literal(children[0])
     if kind == "ThisInvocation":
@@ -133,15 +255,18 @@ def _compile(node: dict[str, Any]) -> Fn:
     if kind == "FunctionInvocation":
         return _function(children)
     if kind == "InvocationExpression" and len(children) == 2:
+        presence = _presence_test(children, top)
+        if presence is not None:
+            return presence
         combined = _combine_argument(children[1])
         if combined is not None:
             if not _keeps_this(children[0]):
                 raise _Unsupported("combine")
-            return _combine(_compile(children[0]), _compile(combined))
-        return _chain(_compile(children[0]), _compile(children[1]))
+            return _combine(_compile(children[0], top), _compile(combined))
+        return _chain(_compile(children[0], top), _compile(children[1]))
     operator = (node.get("terminalNodeText") or [None])[0]
     if len(children) == 2:
-        left, right = _compile(children[0]), _compile(children[1])
+        left, right = _compile(children[0], top), _compile(children[1], top)
         if kind in ("AndExpression", "OrExpression", "XorExpression", "ImpliesExpression") \
                 and operator in _BOOLEAN_OPERATORS:
             return _operator(_logic(operator), left, right)
@@ -153,6 +278,8 @@ def _compile(node: dict[str, Any]) -> Fn:
             return _operator(_union, left, right)
         if kind == "AdditiveExpression" and operator == "&":
             return _operator(_concatenate, left, right)
+        if kind == "AdditiveExpression" and operator == "+":
+            return _operator(_add_integers, left, right)
         if kind == "MembershipExpression" and operator in ("in", "contains"):
             return _operator(_membership(operator == "in"), left, right)
     raise _Unsupported(kind)
@@ -165,9 +292,17 @@ def _variable(children: list[dict[str, Any]]) -> Fn:
     if constant.get("type") != "ExternalConstant" or len(parts) != 1 or parts[0].get("type") != "Identifier":
         raise _Unsupported("variable")
     name = str(parts[0].get("text") or "").strip('"').replace("`", "")
+    if name in FHIR_CONSTANTS:
+        value = FHIR_CONSTANTS[name]
+        return lambda _items, _this, _env: [value]
     if name not in ("resource", "rootResource", "context"):
         raise _Unsupported(name)
     return lambda _items, _this, env: env[name]
+
+
+FHIR_CONSTANTS = {"ucum": "http://unitsofmeasure.org", "sct": "http://snomed.info/sct", "loinc": "http://loinc.org"}
+"""FHIR's environment variables that are plain strings (``%ucum``, ``%sct``, ``%loinc``), as the
+engine is given them."""
 
 
 def _identifier(children: list[dict[str, Any]]) -> str:
@@ -222,17 +357,19 @@ def _chain(first: Fn, then: Fn) -> Fn:
     return chained
 
 
-def _member(name: str) -> Fn:
-    """fhirpathpy's member navigation (``create_reduce_member_invocation``) on plain JSON."""
+Route = tuple[str | None, tuple[tuple[str, str, str], ...]]
+
+
+def _router(name: str) -> tuple[dict[Any, Route], Callable[[Any], Route]]:
+    """Where ``name`` leads from a node of type ``path``, worked out once per type: (type of the
+    child, or None for a choice element) and, for a choice, (property, its ``_`` twin, type) per
+    allowed type. Returns the cache of routes and the function that fills it."""
     model = _model()
     elsewhere, choices, path2type = model["pathsDefinedElsewhere"], model["choiceTypePaths"], model["path2Type"]
     underscore = "_" + name
+    routes: dict[Any, Route] = {}
 
-    routes: dict[Any, tuple[str | None, tuple[tuple[str, str, str], ...]]] = {}
-
-    def route(path: Any) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
-        """Where ``name`` leads from a node of type ``path``: (type of the child, or None for a
-        choice element) and, for a choice, (property, its ``_`` twin, type) per allowed type."""
+    def route(path: Any) -> Route:
         child = f"{path}.{name}" if path else f"_.{name}"
         child = elsewhere.get(child, child)
         types = choices.get(child)
@@ -243,16 +380,67 @@ def _member(name: str) -> Fn:
             child = "Extension" if name == "extension" else child
             found = routes[path] = (path2type.get(child, child), ())
         return found
+    return routes, route
+
+
+def _present(value: Any) -> bool:
+    """fhirpathpy's ``is_some``: the engine makes nodes of a property's value (even of an array of
+    nulls), but not of null nor of an empty array."""
+    return value is not None and not (type(value) is list and not value)
+
+
+def _presence(name: str, base: Fn | None, exists: bool) -> Fn:
+    """``X.name.exists()`` / ``X.name.empty()``: whether navigating to ``name`` (from ``X``, or the
+    input) makes any node, as the engine navigates: a value or its ``_name`` twin, the first
+    type of a choice that has either. Answers without making the nodes, also for primitives with
+    extensions and arrays with nulls, which navigation leaves to the engine."""
+    routes, route = _router(name)
+    underscore = "_" + name
+
+    def presence(items: Items, this: Any, env: Any) -> Any:
+        if base is not None:
+            items = base(items, this, env)
+            if items is UNDECIDED:
+                return UNDECIDED
+        found = False
+        for item in items:
+            if type(item) is not Node:
+                continue
+            data, path = item
+            if type(data) is not dict and not isinstance(data, Mapping):
+                continue
+            where = routes.get(path)
+            child, alternatives = where if where is not None else route(path)
+            if child is None:
+                for prop, twin, _kind in alternatives:
+                    value, extensions = data.get(prop), data.get(twin)
+                    if value is not None or extensions is not None:
+                        found = _present(value) or _present(extensions)
+                        break
+            else:
+                found = _present(data.get(name)) or _present(data.get(underscore))
+            if found:
+                break
+        return [found == exists]
+    return presence
+
+
+def _member(name: str) -> Fn:
+    """fhirpathpy's member navigation (``create_reduce_member_invocation``) on plain JSON."""
+    routes, route = _router(name)
+    underscore = "_" + name
 
     def navigate(items: Items, _this: Any, _env: Any) -> Any:
         found: Items = []
+        add = found.append
         for item in items:
             if type(item) is not Node:
                 continue  # a literal or a function's result: no children
             data, path = item
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):
                 continue  # a primitive has no children (and "length" is not compiled)
-            child, alternatives = routes.get(path) or route(path)
+            where = routes.get(path)
+            child, alternatives = where if where is not None else route(path)
             value: Any = None
             if child is None:
                 for prop, twin, kind in alternatives:
@@ -268,13 +456,15 @@ def _member(name: str) -> Fn:
                 value = data.get(name)
             if value is None:
                 continue
-            for entry in value if isinstance(value, list) else (value,):
-                if entry is None:
+            for entry in value if type(value) is list or isinstance(value, list) else (value,):
+                if type(entry) is dict:
+                    add((entry, entry["resourceType"]) if "resourceType" in entry else (entry, child))
+                elif entry is None:
                     return UNDECIDED
-                if isinstance(entry, Mapping) and "resourceType" in entry:
-                    found.append(Node((entry, entry["resourceType"])))  # as ResourceNode types a resource
+                elif isinstance(entry, Mapping) and "resourceType" in entry:
+                    add((entry, entry["resourceType"]))  # as ResourceNode types a resource
                 else:
-                    found.append(Node((entry, child)))
+                    add((entry, child))
         return found
 
     return navigate
@@ -287,7 +477,7 @@ def _value_member() -> Fn:
     def value_member(items: Items, this: Any, env: Any) -> Any:
         found: Items = []
         for item in items:
-            if type(item) is Node and not isinstance(item[0], (Mapping, list)):
+            if type(item) is Node and not (_is_object(item[0]) or isinstance(item[0], list)):
                 found.append(item)
                 continue
             navigated = member([item], this, env)
@@ -345,6 +535,30 @@ def _integer_argument(node: dict[str, Any]) -> int:
     if node.get("type") != "NumberLiteral" or not text.isdigit():
         raise _Unsupported("argument")
     return int(text)
+
+
+def _unwrapped(node: dict[str, Any]) -> dict[str, Any]:
+    while node.get("type") in ("TermExpression", "InvocationTerm") and len(node.get("children") or []) == 1:
+        node = node["children"][0]
+    return node
+
+
+def _presence_test(children: list[dict[str, Any]], top: bool) -> Fn | None:
+    """``name.exists()`` / ``X.name.empty()`` (no arguments) as :func:`_presence`; None for other chains."""
+    step = children[1]
+    if step.get("type") != "FunctionInvocation":
+        return None
+    function, arguments = _function_parts(step)
+    functn = (step.get("children") or [{}])[0]
+    if function not in ("exists", "empty") or arguments or len(functn.get("children") or []) != 1:
+        return None
+    left = _unwrapped(children[0])
+    if left.get("type") == "MemberInvocation":
+        return _presence(_identifier(left.get("children") or []), None, function == "exists")
+    parts = left.get("children") or []
+    if left.get("type") == "InvocationExpression" and len(parts) == 2 and parts[1].get("type") == "MemberInvocation":
+        return _presence(_identifier(parts[1].get("children") or []), _compile(parts[0], top), function == "exists")
+    return None
 
 
 def _combine_argument(node: dict[str, Any]) -> dict[str, Any] | None:
@@ -416,7 +630,7 @@ def _is_distinct(items: Items) -> Any:
     if not all(nodes) and any(nodes):
         return UNDECIDED
     values = [_data(item) for item in items]
-    return [len(uniq(values)) == len(values)]
+    return [len(_distinct(values)) == len(values)]
 
 
 def _children(items: Items) -> Any:
@@ -425,7 +639,7 @@ def _children(items: Items) -> Any:
     elsewhere, path2type = model["pathsDefinedElsewhere"], model["path2Type"]
     found: Items = []
     for item in items:
-        if type(item) is not Node or not isinstance(item[0], Mapping):
+        if type(item) is not Node or not _is_object(item[0]):
             continue
         data, path = item
         for prop, value in data.items():
@@ -437,10 +651,10 @@ def _children(items: Items) -> Any:
             for entry in value if isinstance(value, list) else (value,):
                 if entry is None:
                     return UNDECIDED  # the engine makes a node of a null
-                if isinstance(entry, Mapping) and "resourceType" in entry:
-                    found.append(Node((entry, entry["resourceType"])))
+                if _is_object(entry) and "resourceType" in entry:
+                    found.append((entry, entry["resourceType"]))
                 else:
-                    found.append(Node((entry, child)))
+                    found.append((entry, child))
     return found
 
 
@@ -460,7 +674,7 @@ def _descendants(items: Items) -> Any:
     while level:
         below: Items = []
         for item in level:
-            if type(item) is not Node or not isinstance(item[0], Mapping):
+            if type(item) is not Node or not _is_object(item[0]):
                 continue
             data, path = item
             if path is None:
@@ -470,10 +684,10 @@ def _descendants(items: Items) -> Any:
                 for entry in value if isinstance(value, list) else (value,):
                     if entry is None:
                         return UNDECIDED  # the engine makes a node of a null
-                    if isinstance(entry, Mapping) and "resourceType" in entry:
-                        below.append(Node((entry, entry["resourceType"])))
+                    if _is_object(entry) and "resourceType" in entry:
+                        below.append((entry, entry["resourceType"]))
                     else:
-                        below.append(Node((entry, child)))
+                        below.append((entry, child))
         found += below
         level = below
     return found
@@ -681,11 +895,11 @@ def _union(a: Items, b: Items) -> Any:
     both = a + b
     nodes = [type(item) is Node for item in both]
     if all(nodes):
-        return [Node((data, data["resourceType"] if isinstance(data, Mapping) and "resourceType" in data else None))
-                for data in uniq([item[0] for item in both])]
+        return [(data, data["resourceType"] if _is_object(data) and "resourceType" in data else None)
+                for data in _distinct([item[0] for item in both])]
     if any(nodes):
         return UNDECIDED
-    return uniq(both)
+    return _distinct(both)
 
 
 _MEMBER_DATA = (str, bool, int)
@@ -713,6 +927,16 @@ def _membership(is_in: bool) -> Callable[[Items, Items], Any]:
                 return [True]
         return [False]
     return combine
+
+
+def _add_integers(a: Items, b: Items) -> Any:
+    """``+`` on two integers that are not navigated values (``count() + count()``): their sum, as
+    the engine adds numbers; anything else (strings, dates, Quantities, elements) is the engine's."""
+    if not a or not b:
+        return []
+    if len(a) == 1 and len(b) == 1 and type(a[0]) is int and type(b[0]) is int:
+        return [a[0] + b[0]]
+    return UNDECIDED
 
 
 def _string_operand(items: Items) -> Any:

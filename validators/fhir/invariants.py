@@ -86,6 +86,7 @@ class _Constraint(NamedTuple):
     compiled: Any  # a Compiled expression, or the exception compiling it raised
     guard: str | None
     constraint: dict[str, Any]
+    fast: Any  # the compiled expression's fast path, or None
 
 VERIFY_FAST_PATH = os.environ.get("SAMSVAR_VERIFY_FAST_PATH", "") not in ("", "0")
 """Evaluate simple expressions both ways and fail on a difference (benches and tests set it)."""
@@ -149,7 +150,9 @@ class InvariantChecker:
                 key = constraint.get("key", "")
                 expression = _effective_expression(key, constraint.get("expression"))
                 if expression and key not in SKIPPED:
-                    steps.append(_Constraint(key, expression, self._compile(expression), _guard(expression), constraint))
+                    compiled = self._compile(expression)
+                    steps.append(_Constraint(key, expression, compiled, _guard(expression), constraint,
+                                             None if isinstance(compiled, Exception) else compiled.fast))
             plan = self._plans[id(element)] = (element, tuple(steps))
         return plan[1]
 
@@ -169,24 +172,25 @@ class InvariantChecker:
             if step.guard is not None and _absent(step.guard, value):
                 continue  # "X.empty() or ..." / "X.exists() implies ..." without X: true
             compiled, expression = step.compiled, step.expression
-            outcome: list[Any] | Exception
+            outcome: list[Any] | Exception = UNDECIDED
+            if step.fast is not None:  # simple expressions: on the JSON, without the engine
+                if fast_focus is None:
+                    fast_focus = focus_items(value, _type_path(visit))
+                    fast_env = environment(visit.resource, visit.root, fast_focus)
+                outcome = step.fast(fast_focus, fast_env)
+                if outcome is not UNDECIDED:
+                    if VERIFY_FAST_PATH:
+                        _verify(expression, [item[0] if type(item) is Node else item for item in outcome],
+                                self._evaluate(compiled, visit, None))
+                    if _false(outcome):
+                        yield self._failed(step, visit, "")
+                    continue
             if isinstance(compiled, Exception):
                 outcome = compiled
             else:
-                outcome = UNDECIDED
-                if compiled.fast is not None:  # simple expressions: on the JSON, without the engine
-                    if fast_focus is None:
-                        fast_focus = focus_items(value, _type_path(visit))
-                        fast_env = environment(visit.resource, visit.root, fast_focus)
-                    outcome = compiled.fast(fast_focus, fast_env)
-                    if outcome is not UNDECIDED:
-                        outcome = [item[0] if type(item) is Node else item for item in outcome]
-                        if VERIFY_FAST_PATH:
-                            _verify(expression, outcome, self._evaluate(compiled, visit, None))
-                if outcome is UNDECIDED:
-                    if engine is None:  # one set of hooks, focus and variables per visit
-                        engine = self._engine_context(visit)
-                    outcome = self._evaluate(compiled, visit, engine)
+                if engine is None:  # one set of hooks, focus and variables per visit
+                    engine = self._engine_context(visit)
+                outcome = self._evaluate(compiled, visit, engine)
             reason = ""
             if isinstance(outcome, Exception):
                 if not isinstance(outcome, FhirPathMalformedTemporal):
@@ -197,20 +201,23 @@ class InvariantChecker:
                 reason = f" ({describe_failure(outcome)})"
                 outcome = [False]
             if outcome == [False]:
-                constraint = step.constraint
-                if _best_practice(constraint):
-                    issue = BEST_PRACTICE.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice){reason}",
-                        path=visit.path, expression=visit.expression)
-                    issue.constraint = step.key
-                    yield issue
-                else:
-                    severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
-                    issue = INVARIANT_FAILED.issue(
-                        f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {expression}){reason}",
-                        path=visit.path, expression=visit.expression, severity=severity)
-                    issue.constraint = step.key
-                    yield issue
+                yield self._failed(step, visit, reason)
+
+    @staticmethod
+    def _failed(step: _Constraint, visit: Visit, reason: str) -> Issue:
+        """The issue of a constraint that does not hold."""
+        constraint = step.constraint
+        if _best_practice(constraint):
+            issue = BEST_PRACTICE.issue(
+                f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (best practice){reason}",
+                path=visit.path, expression=visit.expression)
+        else:
+            severity = Severity.WARNING if constraint.get("severity") == "warning" else Severity.ERROR
+            issue = INVARIANT_FAILED.issue(
+                f"Constraint failed: {step.key}: '{constraint.get('human', '')}' (expression: {step.expression}){reason}",
+                path=visit.path, expression=visit.expression, severity=severity)
+        issue.constraint = step.key
+        return issue
 
 
     # -- what FHIRPath asks of the validator: resolve(), conformsTo(), memberOf() --------------------
@@ -287,7 +294,20 @@ def _absent(name: str, value: Any) -> bool:
     such rules."""
     if not isinstance(value, dict) or name in value or "_" + name in value:
         return False
-    return not any(k.startswith(name) and k[len(name):len(name) + 1].isupper() for k in value)
+    end = len(name) + 1
+    for key in value:  # a loop, not any() over a generator: this runs for most guarded constraints
+        if key.startswith(name) and key[end - 1:end].isupper():
+            return False
+    return True
+
+
+def _false(outcome: list[Any]) -> bool:
+    """A fast answer (navigated values as (value, path) pairs) is ``[False]``, as the engine's
+    answer is compared (``== [False]``)."""
+    if len(outcome) != 1:
+        return False
+    item = outcome[0]
+    return (item[0] if type(item) is Node else item) == False  # noqa: E712 - as the list comparison does
 
 
 def _verify(expression: str, fast: list[Any], engine: list[Any] | Exception) -> None:
