@@ -64,6 +64,10 @@ class BindingChecker:
         """Expressions of Codings whose display the bound value set itself gives (its expansion's or
         its concept list's display or designations): HL7's validator accepts these displays, so a
         wrong-display finding of the code system (FHIR-TX-002) is dropped there."""
+        self._verdicts: dict[tuple[str | None, str, str], Any] = {}
+        """The verdict of each (system, code, value set) met in this resource: a Bundle or a profile's walk
+        asks for the same few codes thousands of times. Offline answers only (a server may change its mind)."""
+        self._remember = self.service.offline
 
     @staticmethod
     def relevant(element: dict[str, Any], code: str | None) -> bool:
@@ -94,7 +98,7 @@ class BindingChecker:
         codings = _codings(visit.value, visit.code)
         if not codings:
             return
-        verdicts = [self.service.validate_code(system, item, None, url) for system, item, _ in codings]
+        verdicts = [self._in_value_set(system, item, url) for system, item, _ in codings]
         if any(v.valid is True for v in verdicts) or not all(v.valid is False for v in verdicts):
             return  # in the value set, or not decidable offline (the base binding's checks say so)
         shown = ", ".join(f"{s}#{c}" if s else c for s, c, _ in codings)
@@ -122,7 +126,6 @@ class BindingChecker:
         if not url:
             return
         where = {"path": visit.path, "expression": visit.expression}
-        label = self._label(url)
         required = binding.get("strength") == "required"
         codings = _codings(value, code)
         if not codings:
@@ -132,11 +135,12 @@ class BindingChecker:
             for system, item, _ in codings:
                 if system is None and code != "code":
                     yield NO_SYSTEM.issue(f"The Coding with code '{item}' has no system, so it cannot be checked "
-                                          f"against the required value set {label}", **where)
+                                          f"against the required value set {self._label(url)}", **where)
                     return
-        verdicts = [self.service.validate_code(system, item, None, url) for system, item, _ in codings]
+        verdicts = [self._in_value_set(system, item, url) for system, item, _ in codings]
         if any(v.valid is True for v in verdicts):
             return
+        label = self._label(url)  # (for the messages only)
         if all(v.valid is False for v in verdicts):
             if not required:
                 yield NOT_IN_EXTENSIBLE.issue(f"None of the codes provided are in the value set {label}, and a code "
@@ -167,6 +171,16 @@ class BindingChecker:
             return
         if required:
             yield from _undecided(verdicts, label, where)
+
+    def _in_value_set(self, system: Any, code: str, url: Any) -> Any:
+        """The service's verdict on a code in a value set, remembered for this resource."""
+        if not (self._remember and isinstance(url, str) and (system is None or isinstance(system, str))):
+            return self.service.validate_code(system, code, None, url)
+        key = (system, code, url)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self.service.validate_code(system, code, None, url)
+        return verdict
 
     def _note_displays(self, url: str, value: Any, code: str | None, expression: str) -> None:
         if code not in ("Coding", "CodeableConcept") or not isinstance(value, dict):

@@ -82,6 +82,12 @@ class TerminologyService:
         self._remote: Any = None
         self.engine = ValueSetEngine(self._value_set, self.code_system, self._hierarchy)
 
+    @property
+    def offline(self) -> bool:
+        """No code system is asked of a terminology server: every answer is the local store's (or the
+        policy's), the same each time it is asked."""
+        return "remote" not in (self.policy.default, *(mode for _, mode in self.policy.systems))
+
     # -- sources ------------------------------------------------------------------------------
 
     def _value_set(self, url: str) -> dict[str, Any] | None:
