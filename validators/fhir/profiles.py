@@ -46,6 +46,13 @@ class FixedPatternChecker:
         self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         """The clock for limits relative to now (a Duration as minValue/maxValue of a date)."""
 
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        """Whether the definition has anything this check reads (asked once per element, see StructureChecker)."""
+        return any(key.startswith("fixed") and len(key) > 5 or key.startswith("pattern") and len(key) > 7
+                   or key.startswith(("minValue", "maxValue")) and len(key) > 8 or key == "maxLength"
+                   for key in element)
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         for key, expected in visit.element.items():
             if key.startswith("fixed") and len(key) > 5:

@@ -571,9 +571,18 @@ class StructureChecker:
         # only present elements and those that may be missing can say something: their positions,
         # in definition order (the order the issues come in)
         absent = plan.absent_support if self.must_support else plan.absent
+        index = plan.index
+        for key, count in counts.items():  # most objects break no bound: found out without sorting
+            position = index.get(key)
+            if position is not None:
+                entry = entries[position]
+                if count < entry[2] or count == 0 or (entry[3] is not None and count > entry[3]):
+                    break
+        else:
+            if all(entries[position][0] in counts for position in absent):
+                return found
         positions: Any = absent
         if counts:
-            index = plan.index
             positions = sorted({*absent, *(index[key] for key in counts if key in index)})
         for position in positions:
             key, element, minimum, maximum, sliced, optional_support = entries[position]
