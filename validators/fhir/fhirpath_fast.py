@@ -63,9 +63,13 @@ tuple (cheapest to make); no other item of a collection is a tuple (JSON values,
 function results never are), so ``type(item) is Node`` tells navigated values apart."""
 
 
+_SCALARS = frozenset({str, bool, int, float, Decimal})
+"""JSON's scalar types as loaded: told apart by type, before the (slower) Mapping ABC check."""
+
+
 def _is_object(value: Any) -> bool:
     """A JSON object (a dict, as loaded; any Mapping as the engine sees it)."""
-    return type(value) is dict or isinstance(value, Mapping)
+    return type(value) is dict or (type(value) not in _SCALARS and isinstance(value, Mapping))
 
 
 _MODEL: dict[str, Any] | None = None
@@ -269,7 +273,7 @@ def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]
         left, right = _compile(children[0], top), _compile(children[1], top)
         if kind in ("AndExpression", "OrExpression", "XorExpression", "ImpliesExpression") \
                 and operator in _BOOLEAN_OPERATORS:
-            return _operator(_logic(operator), left, right)
+            return _logical(operator, left, right)
         if kind == "EqualityExpression" and operator in ("=", "!="):
             return _operator(_equality(operator == "!="), left, right)
         if kind == "InequalityExpression" and operator in _COMPARISONS:
@@ -407,7 +411,7 @@ def _presence(name: str, base: Fn | None, exists: bool) -> Fn:
             if type(item) is not Node:
                 continue
             data, path = item
-            if type(data) is not dict and not isinstance(data, Mapping):
+            if type(data) is not dict and (type(data) in _SCALARS or not isinstance(data, Mapping)):
                 continue
             where = routes.get(path)
             child, alternatives = where if where is not None else route(path)
@@ -437,7 +441,7 @@ def _member(name: str) -> Fn:
             if type(item) is not Node:
                 continue  # a literal or a function's result: no children
             data, path = item
-            if type(data) is not dict and not isinstance(data, Mapping):
+            if type(data) is not dict and (type(data) in _SCALARS or not isinstance(data, Mapping)):
                 continue  # a primitive has no children (and "length" is not compiled)
             where = routes.get(path)
             child, alternatives = where if where is not None else route(path)
@@ -461,7 +465,7 @@ def _member(name: str) -> Fn:
                     add((entry, entry["resourceType"]) if "resourceType" in entry else (entry, child))
                 elif entry is None:
                     return UNDECIDED
-                elif isinstance(entry, Mapping) and "resourceType" in entry:
+                elif type(entry) not in _SCALARS and isinstance(entry, Mapping) and "resourceType" in entry:
                     add((entry, entry["resourceType"]))  # as ResourceNode types a resource
                 else:
                     add((entry, child))
@@ -882,11 +886,47 @@ def _operator(combine: Callable[[Items, Items], Any], left: Fn, right: Fn) -> Fn
     """An infix operator: both operands on the input, each with ``$this`` the input, as the
     engine evaluates them (both, always)."""
     def evaluate(items: Items, _this: Any, env: Any) -> Any:
-        a, b = left(items, items, env), right(items, items, env)
-        if a is UNDECIDED or b is UNDECIDED:
+        a = left(items, items, env)
+        if a is UNDECIDED:
+            return UNDECIDED  # the engine's to answer, whatever the other operand holds
+        b = right(items, items, env)
+        if b is UNDECIDED:
             return UNDECIDED
         return combine(a, b)
     return evaluate
+
+
+def _logical(operator: str, left: Fn, right: Fn) -> Fn:
+    """A Boolean operator (:func:`_operator` with :func:`_logic`), its truth table looked up."""
+    table = _truth_table(operator)
+
+    def evaluate(items: Items, _this: Any, env: Any) -> Any:
+        a = left(items, items, env)
+        if a is UNDECIDED:
+            return UNDECIDED
+        b = right(items, items, env)
+        if b is UNDECIDED:
+            return UNDECIDED
+        x = a[0] if len(a) == 1 and type(a[0]) is bool else _boolean(a)
+        y = b[0] if len(b) == 1 and type(b[0]) is bool else _boolean(b)
+        if x is UNDECIDED or y is UNDECIDED:
+            return UNDECIDED
+        result = table[x, y]
+        return [] if result is None else [result]
+    return evaluate
+
+
+def _truth_table(operator: str) -> dict[tuple[Any, Any], Any]:
+    """The operator's result (True, False or None for empty) for each pair of operands (True,
+    False, or None for empty), as :func:`_logic` works it out."""
+    combine = _logic(operator)
+    values: tuple[Any, ...] = (True, False, None)
+    table = {}
+    for a in values:
+        for b in values:
+            result = combine([] if a is None else [a], [] if b is None else [b])
+            table[a, b] = result[0] if result else None
+    return table
 
 
 def _union(a: Items, b: Items) -> Any:
