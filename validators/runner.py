@@ -534,7 +534,9 @@ class Validator:
             from .fhir.structure import StructureChecker
 
             try:
-                walk = StructureChecker(self.load_packages()).check_resource(resource, (), resource["resourceType"])
+                walker = StructureChecker(self.load_packages())
+                walker.shape_only = True  # the findings asked about are all of the JSON's shape
+                walk = walker.check_resource(resource, (), resource["resourceType"])
                 return not any(issue.rule in UNPARSEABLE and issue.severity >= Severity.ERROR for issue in walk)
             except RecursionError:
                 return False

@@ -92,6 +92,10 @@ class _CardinalityPlan(NamedTuple):
     """Positions that can say something when absent: a minimum, or slices (which may be required)."""
     absent_support: tuple[int, ...]
     """The same, with the mustSupport elements that may be absent (``--must-support``)."""
+    absent_keys: frozenset[str]
+    absent_support_keys: frozenset[str]
+    strict: frozenset[str]
+    """Keys whose bounds a single value breaks (a minimum above one, a maximum of zero)."""
 
 
 def _display_name(name: str, element: ElementDefinition, code: str | None) -> str:
@@ -126,6 +130,9 @@ class StructureChecker:
             definitions.memo.setdefault("relevant-checks", {})
         self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
         """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
+        self.shape_only = False
+        """Judge the JSON's shape only (unknown properties, arrays, JSON types, objects), as a strict
+        parser would: no cardinality, no formats of primitives (see ``Validator.with_input_definitions``)."""
         self.recording = False
         """A base walk: a resource with profiles of its own (a Bundle entry's meta.profile) records
         what it checked where, so that their walks do not repeat it (see :meth:`_visit`)."""
@@ -506,7 +513,7 @@ class StructureChecker:
                 # parser drops it ("must be a simple value, not an Object"), does not count as present
                 unreadable = sum(1 for item in present if isinstance(item.value, dict)) if plan.primitive else 0
                 counts[plan.count_key] = counts.get(plan.count_key, 0) + len(present) - unreadable + only_extensions
-            problems = self._cardinality(ctx, counts, expression, path)
+            problems = self._cardinality(ctx, counts, expression, path) if not self.shape_only else _NONE
             if problems:
                 yield from problems
         finally:
@@ -557,10 +564,12 @@ class StructureChecker:
             bound = None if maximum in ("*", None) else int(maximum)
             optional_support = bool(element.get("mustSupport")) and minimum == 0 and element.get("max") != "0"
             entries.append((element_key(element), element, minimum, bound, bool(element.get("slicing")), optional_support))
+        absent = tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4])
+        absent_support = tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4] or entry[5])
         plan = _CardinalityPlan(
-            tuple(entries), {entry[0]: i for i, entry in enumerate(entries)},
-            tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4]),
-            tuple(i for i, entry in enumerate(entries) if entry[2] > 0 or entry[4] or entry[5]))
+            tuple(entries), {entry[0]: i for i, entry in enumerate(entries)}, absent, absent_support,
+            frozenset(entries[i][0] for i in absent), frozenset(entries[i][0] for i in absent_support),
+            frozenset(entry[0] for entry in entries if entry[2] > 1 or entry[3] == 0))
         cache[(id(ctx.elements), ctx.path)] = (ctx.elements, plan)
         return plan
 
@@ -568,19 +577,16 @@ class StructureChecker:
         plan = self._cardinality_plan(ctx)
         found: list[Issue] = _NONE
         entries = plan.entries
+        # most objects break no bound, found out in C: each child present once, none whose bounds
+        # one value breaks (min > 1, max 0), and every child that must be there present
+        values = counts.values()
+        if (not counts or (max(values) == 1 and min(values) == 1 and counts.keys().isdisjoint(plan.strict))) \
+                and counts.keys() >= (plan.absent_support_keys if self.must_support else plan.absent_keys):
+            return found
         # only present elements and those that may be missing can say something: their positions,
         # in definition order (the order the issues come in)
         absent = plan.absent_support if self.must_support else plan.absent
         index = plan.index
-        for key, count in counts.items():  # most objects break no bound: found out without sorting
-            position = index.get(key)
-            if position is not None:
-                entry = entries[position]
-                if count < entry[2] or count == 0 or (entry[3] is not None and count > entry[3]):
-                    break
-        else:
-            if all(entries[position][0] in counts for position in absent):
-                return found
         positions: Any = absent
         if counts:
             positions = sorted({*absent, *(index[key] for key in counts if key in index)})
@@ -725,6 +731,8 @@ class StructureChecker:
                 return [EMPTY_VALUE.issue("@value cannot be empty: leave the element out, or give it a value",
                                           path=path, expression=expression)]
             return [WHITESPACE_VALUE.issue("The value should not be all white space", path=path, expression=expression)]
+        if self.shape_only:
+            return _NONE
         found = _NONE
         if code == "string" and value != value.strip():
             found = [WHITESPACE_VALUE.issue(f"The value '{value[:100]}' should not start or finish with white space",
