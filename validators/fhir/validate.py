@@ -66,14 +66,19 @@ def profiles_walked(resource: Any, definitions: Definitions, options: FhirOption
     if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
         found.update(dict.fromkeys([*options.profiles, *definitions.global_profiles(resource["resourceType"])]))
     stack = [resource]
-    while stack:
-        node = stack.pop()
+    pop, push = stack.pop, stack.append
+    while stack:  # (containers only are pushed: this runs over every object of large Bundles)
+        node = pop()
         if isinstance(node, list):
-            stack.extend(node)
+            for value in node:
+                if isinstance(value, (dict, list)):
+                    push(value)
         elif isinstance(node, dict):
-            if isinstance(node.get("resourceType"), str):
+            if "resourceType" in node and isinstance(node["resourceType"], str):
                 found.update(dict.fromkeys(p for p in (node.get("meta") or {}).get("profile") or [] if isinstance(p, str)))
-            stack.extend(value for value in node.values() if isinstance(value, (dict, list)))
+            for value in node.values():
+                if isinstance(value, (dict, list)):
+                    push(value)
     return list(found)
 
 
