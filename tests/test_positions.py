@@ -63,3 +63,12 @@ def test_the_locator_uses_the_partial_map_and_falls_back_to_the_full_one() -> No
     assert locator._offsets is None  # noqa: SLF001 - nothing mapped in full
     assert locator.locate(("dup", "later")) == positions[("dup", "later")]  # not prepared: the full map
     assert locator._offsets is not None  # noqa: SLF001
+
+
+def test_prepared_positions_are_the_line_starts_positions() -> None:
+    """Lines and columns counted once for all prepared offsets equal those of the list of line starts."""
+    paths = [(), ("entry",), ("entry", 1, "resource", "valueQuantity", "value"), ("text",), ("dup", "later"),
+             ("a~b/c", "x", 1, "y"), ("entry", 0, "resource", "name", 0, "given", 0)]
+    prepared, whole = JsonLocator(TEXT), JsonLocator(TEXT)
+    prepared.prepare(paths)
+    assert [prepared.locate(path) for path in paths] == [whole.locate(path) for path in paths]

@@ -161,7 +161,7 @@ def _load_json(name: str, data: bytes, limits: Limits, first_line: int = 1) -> L
         issues.append(INPUT_JSON.issue(f"JSON could not be read: {exc}.", line=first_line, column=1))
         return Loaded(None, issues)
 
-    depth, deep_path = _json_depth(tree, limits.max_depth)
+    deep_path = _json_depth(tree, limits.max_depth)[1] if _deeper_than(tree, limits.max_depth) else None
     locator = JsonLocator(text)
     if deep_path is not None:
         line, column = locator.locate(deep_path) or (1, 1)
@@ -176,6 +176,25 @@ def _load_json(name: str, data: bytes, limits: Limits, first_line: int = 1) -> L
             f"Property {key!r} appears more than once in the same object; only the last value is kept.",
             path=(*path, key) if path is not None else None))
     return Loaded(Document(name, "json", tree, locator, data), issues)
+
+
+def _deeper_than(tree: Any, limit: int) -> bool:
+    """Whether a container lies deeper than ``limit`` (the root at 1): one level at a time, with no
+    paths made, so a document within the limit (nearly all) costs a walk in comprehensions only;
+    :func:`_json_depth` finds the path of one that is not. The tree is the JSON parser's: its
+    containers are exactly ``dict`` and ``list``, told by their type (faster than isinstance)."""
+    level = [tree] if type(tree) in _CONTAINERS else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [child for node in level for child in (node.values() if type(node) is dict else node)
+                 if type(child) in _CONTAINERS]
+    return False
+
+
+_CONTAINERS = (dict, list)
 
 
 def _json_depth(tree: Any, limit: int) -> tuple[int, tuple | None]:

@@ -10,7 +10,7 @@ import bisect
 import json
 import re
 import xml.parsers.expat
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 from lxml import etree
 
@@ -68,6 +68,9 @@ def json_offsets(text: str) -> dict[str, int]:
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,}\]])[ \t\n\r]*")
+"""What follows a member or an item: a comma (and the white space after it) or the closing bracket."""
 
 
 def json_offsets_for(text: str, wanted: set[str]) -> dict[str, int]:
@@ -79,14 +82,15 @@ def json_offsets_for(text: str, wanted: set[str]) -> dict[str, int]:
 
     scan = JSONDecoder().scan_once
     skip_space = _WHITESPACE.match
+    over_colon, over_separator = _COLON.match, _SEPARATOR.match
     offsets: dict[str, int] = {}
 
     def value(at: int, pointer: str, recorded: int) -> int:
-        """Read the value at ``at`` (no leading white space); return the offset after it."""
-        if pointer in wanted:
-            offsets[pointer] = recorded
+        """Read the value at ``at`` (no leading white space), a wanted one; return the offset after it.
+        A member or item that is not wanted is stepped over here, without a call of its own."""
+        offsets[pointer] = recorded
         opener = text[at]
-        if opener not in "{[" or pointer not in wanted:
+        if opener != "{" and opener != "[":
             return scan(text, at)[1]
         at = skip_space(text, at + 1).end()
         closer = "}" if opener == "{" else "]"
@@ -97,21 +101,36 @@ def json_offsets_for(text: str, wanted: set[str]) -> dict[str, int]:
             if opener == "{":
                 key_at = at
                 key, at = scanstring(text, at + 1)
-                at = skip_space(text, skip_space(text, at).end() + 1).end()  # over the ':'
-                step = key.replace("~", "~0").replace("/", "~1")
-                at = value(at, f"{pointer}/{step}", key_at)
+                at = over_colon(text, at).end()
+                child = f"{pointer}/{_escaped(key)}"
+                at = value(at, child, key_at) if child in wanted else scan(text, at)[1]
             else:
-                at = value(at, f"{pointer}/{index}", at)
+                child = f"{pointer}/{index}"
+                at = value(at, child, at) if child in wanted else scan(text, at)[1]
                 index += 1
-            at = skip_space(text, at).end()
-            if text[at] == closer:
-                return at + 1
-            at = skip_space(text, at + 1).end()  # over the ','
+            separator = over_separator(text, at)  # (the text is JSON the json module read: it matches)
+            if separator[1] == closer:
+                return separator.end(1)
+            at = separator.end()
 
     start = skip_space(text, 0).end()
-    if start < len(text):
+    if start < len(text) and "" in wanted:
         value(start, "", start)
     return offsets
+
+
+def _escaped(step: str) -> str:
+    """A pointer step as RFC 6901 writes it."""
+    return step.replace("~", "~0").replace("/", "~1") if "~" in step or "/" in step else step
+
+
+def _pointers(path: Path) -> Iterator[str]:
+    """The pointers of a path and of each of its ancestors, each made from its parent's."""
+    pointer = ""
+    yield pointer
+    for step in path:
+        pointer = f"{pointer}/{_escaped(str(step))}"
+        yield pointer
 
 
 class JsonLocator:
@@ -123,6 +142,8 @@ class JsonLocator:
         self._lines: list[int] | None = None
         self._wanted: set[str] = set()
         self._some: dict[str, int] = {}
+        self._positions: dict[int, Position] | None = None
+        """Line and column of each offset in ``_some``, counted in one pass over the text."""
 
     def _line_starts(self) -> list[int]:
         if self._lines is None:
@@ -142,14 +163,29 @@ class JsonLocator:
         leads to them; :meth:`locate` uses them instead of mapping the whole text."""
         if self._offsets is not None:
             return
-        wanted = {json_pointer(path[:depth]) for path in paths for depth in range(len(path) + 1)} - self._wanted
+        wanted = {pointer for path in paths for pointer in _pointers(path)} - self._wanted
         if not wanted:
             return
         try:
             self._some.update(json_offsets_for(self._text, wanted | self._wanted))
-        except (IndexError, ValueError, RecursionError):  # as for the full map: never hide the issues
+        except (IndexError, ValueError, TypeError, RecursionError):  # as for the full map: never hide the issues
             return
         self._wanted |= wanted
+        self._positions = None
+
+    def _position(self, offset: int) -> Position:
+        """Line and column of an offset: of a prepared one from the positions counted for all of them
+        at once (C's count of newlines between consecutive offsets, where a list of every line start
+        costs a Python object per line of a large Bundle), else from the line starts."""
+        if self._positions is None and self._lines is None:
+            self._positions = _positions_of(self._text, self._some.values())
+        found = self._positions.get(offset) if self._positions is not None else None
+        if found is not None:
+            return found
+        lines = self._line_starts()
+        line = bisect.bisect_left(lines, offset)
+        column = offset - (lines[line - 1] + 1 if line else 0)
+        return line + 1, column + 1
 
     def locate(self, path: Path) -> Position | None:
         offsets = self._some if json_pointer(path) in self._wanted else self._map()
@@ -157,11 +193,23 @@ class JsonLocator:
             offset = offsets.get(json_pointer(path[:depth]))
             if offset is None:
                 continue
-            lines = self._line_starts()
-            line = bisect.bisect_left(lines, offset)
-            column = offset - (lines[line - 1] + 1 if line else 0)
-            return line + 1, column + 1
+            return self._position(offset)
         return None
+
+
+def _positions_of(text: str, offsets: Iterable[int]) -> dict[int, Position]:
+    """1-based line and column of each offset, in one pass: newlines are counted only between
+    consecutive offsets, in C."""
+    found: dict[int, Position] = {}
+    line, line_start, last = 1, 0, 0
+    for offset in sorted(set(offsets)):
+        line += text.count("\n", last, offset)
+        newline = text.rfind("\n", last, offset)
+        if newline != -1:
+            line_start = newline + 1
+        found[offset] = (line, offset - line_start + 1)
+        last = offset
+    return found
 
 
 class XmlLocator:
