@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from ..issues import Issue, Path, Severity
 from ..rules import declared
@@ -142,6 +142,7 @@ class StructureChecker:
         """In a profile walk: the record of the base walk of the same resource."""
         self._twin_verdicts: dict[tuple[int, int], tuple[Any, Any, bool]] = definitions.memo.setdefault("twins", {})
         self._only: dict[tuple[ElementCheck, ...], tuple[ElementCheck, ...]] = {}
+        self._wanting: dict[tuple[ElementCheck, ...], Callable[[Any], bool] | None] = {}
         self._regex: dict[str, str | None] = {}
         """The core regex of each primitive type met (``Definitions.primitive_regex``)."""
         self._subsets: dict[tuple[int, ...], tuple[ElementCheck, ...]] = {}
@@ -363,6 +364,21 @@ class StructureChecker:
         for check in checks:
             yield from check(visit)
 
+    def _wants(self, checks: tuple[ElementCheck, ...]) -> Callable[[Any], bool] | None:
+        """Whether a primitive value is worth a visit, when every check of ``checks`` can say so from
+        the value alone (an optional ``wants(value)``); None: always visit. Kept per set of checks."""
+        found = self._wanting.get(checks, _UNSET)
+        if found is _UNSET:
+            tests = [getattr(check, "wants", None) for check in checks]
+            if any(test is None for test in tests):
+                found = None
+            elif len(tests) == 1:
+                found = tests[0]
+            else:
+                found = lambda value, tests=tuple(tests): any(test(value) for test in tests)  # noqa: E731
+            self._wanting[checks] = found
+        return found
+
     def _same_for_checks(self, base: ElementDefinition, element: ElementDefinition) -> bool:
         """Whether the element checks judge a value the same under ``element`` as under ``base``:
         the two definitions differ at most in their documentation (kept once per pair)."""
@@ -426,12 +442,13 @@ class StructureChecker:
                     unreadable = 0
                     primitive = plan.primitive
                     checks = self._checks_for(element, code) if primitive and self.element_checks else ()
+                    wants = self._wants(checks) if checks else None
                     for i, item in enumerate(value):
                         present_count += 1
                         if primitive:
                             if type(item) is dict:
                                 unreadable += 1
-                            if checks:
+                            if checks and (wants is None or wants(item)):
                                 yield from self._visit(checks, item, element, code, (*path, key, i), f"{shown}[{i}]")
                             problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")
                             if problems:
@@ -447,7 +464,9 @@ class StructureChecker:
                     if plan.primitive:
                         checks = self._checks_for(element, code) if self.element_checks else ()
                         if checks:
-                            yield from self._visit(checks, value, element, code, (*path, key), shown)
+                            wants = self._wants(checks)
+                            if wants is None or wants(value):
+                                yield from self._visit(checks, value, element, code, (*path, key), shown)
                         problems = self._primitive(value, code, (*path, key), shown)
                         if problems:
                             yield from problems

@@ -68,6 +68,12 @@ class TextContentChecker:
     def relevant(element: dict[str, Any], code: str | None) -> bool:
         return code is not None and is_primitive(code) and code != "xhtml"
 
+    @staticmethod
+    def wants(value: Any) -> bool:
+        """Whether a value of a relevant element can give a finding (the walk asks before it visits:
+        most strings have no ``<``)."""
+        return isinstance(value, str) and "<" in value
+
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         value, code = visit.value, visit.code
         if not isinstance(value, str) or code is None or not is_primitive(code) or code == "xhtml" or "<" not in value:

@@ -46,4 +46,7 @@ class Visit(NamedTuple):
 
 
 ElementCheck = Callable[[Visit], Iterator[Issue]]
-"""A check run on every element value the walk visits (bindings, invariants, references, ...)."""
+"""A check run on every element value the walk visits (bindings, invariants, references, ...).
+Two optional methods let the walk visit less: ``relevant(element, code)``, asked once per element
+definition and type, and ``wants(value)``, asked of a primitive value before it is visited; a check
+with them must find nothing where they answer False."""
