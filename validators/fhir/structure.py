@@ -128,8 +128,6 @@ class StructureChecker:
         self._signature = tuple(type(check) for check in self.element_checks)
         self._relevant: dict[tuple[Any, ...], tuple[ElementDefinition, tuple[int, ...]]] = \
             definitions.memo.setdefault("relevant-checks", {})
-        self._chosen: dict[tuple[int, str | None], tuple[ElementDefinition, tuple[ElementCheck, ...]]] = {}
-        """The checks of this walker that apply, per (element definition, type): ``_checks_for`` once per pair."""
         self.shape_only = False
         """Judge the JSON's shape only (unknown properties, arrays, JSON types, objects), as a strict
         parser would: no cardinality, no formats of primitives (see ``Validator.with_input_definitions``)."""
@@ -324,9 +322,6 @@ class StructureChecker:
         """The element checks that can say something about values of ``element`` (of type ``code``):
         a check with a ``relevant(element, code)`` method is asked once per element definition and
         type (the answer is shared by walkers with the same kinds of checks); the others always run."""
-        mine = self._chosen.get((id(element), code))
-        if mine is not None and mine[0] is element:
-            return mine[1]
         key = (id(element), code, self._signature)
         found = self._relevant.get(key)
         if found is None or found[0] is not element:
@@ -336,7 +331,6 @@ class StructureChecker:
         result = self._subsets.get(found[1])
         if result is None:
             result = self._subsets[found[1]] = tuple(self.element_checks[i] for i in found[1])
-        self._chosen[(id(element), code)] = (element, result)
         return result
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
