@@ -141,6 +141,8 @@ class StructureChecker:
         self._twin_verdicts: dict[tuple[int, int], tuple[Any, Any, bool]] = definitions.memo.setdefault("twins", {})
         self._only: dict[tuple[ElementCheck, ...], tuple[ElementCheck, ...]] = {}
         self._wanting: dict[tuple[ElementCheck, ...], Callable[[Any], bool] | None] = {}
+        self._chosen: dict[int, tuple[ElementDefinition, str | None, tuple[ElementCheck, ...]]] = {}
+        """This walker's last answer per element definition (and the type it was for)."""
         self._regex: dict[str, str | None] = {}
         """The core regex of each primitive type met (``Definitions.primitive_regex``)."""
         self._subsets: dict[tuple[int, ...], tuple[ElementCheck, ...]] = {}
@@ -322,6 +324,9 @@ class StructureChecker:
         """The element checks that can say something about values of ``element`` (of type ``code``):
         a check with a ``relevant(element, code)`` method is asked once per element definition and
         type (the answer is shared by walkers with the same kinds of checks); the others always run."""
+        mine = self._chosen.get(id(element))
+        if mine is not None and mine[0] is element and mine[1] == code:
+            return mine[2]
         key = (id(element), code, self._signature)
         found = self._relevant.get(key)
         if found is None or found[0] is not element:
@@ -331,6 +336,7 @@ class StructureChecker:
         result = self._subsets.get(found[1])
         if result is None:
             result = self._subsets[found[1]] = tuple(self.element_checks[i] for i in found[1])
+        self._chosen[id(element)] = (element, code, result)
         return result
 
     def _run_checks(self, value: Any, element: ElementDefinition, code: str | None, path: Path,
