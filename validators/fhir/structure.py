@@ -68,6 +68,8 @@ class _Key(NamedTuple):
     """Of one complex datatype or a backbone element (not a resource, not a choice of types)."""
     sliced: bool = False
     aliases: tuple[str, ...] = ()
+    extras_key: str = ""
+    """``_name``: where a primitive's id and extensions are."""
 
 
 class _Datatype(NamedTuple):
@@ -408,8 +410,8 @@ class StructureChecker:
                 if plan is None:
                     plan = keys[key] = self._plan_key(ctx, key, resource)
                 kind = plan.kind
-                if kind is not _CHILD:
-                    if kind is _SKIP:
+                if kind != _CHILD:
+                    if kind == _SKIP:
                         continue
                     if kind == _ID_EXTENSION:
                         yield ID_EXTENSION.issue("Extensions are not allowed on Resource.id", path=(*path, key),
@@ -434,7 +436,7 @@ class StructureChecker:
                 name, element, code, repeats = plan.name, plan.element, plan.code, plan.repeats
                 shown = f"{expression}.{plan.segment}"
                 is_list = type(value) is list
-                extras = obj.get("_" + name)
+                extras = obj.get(plan.extras_key)
                 if is_list and repeats and value and extras is None and not plan.sliced and None not in value:
                     # the common case, a JSON array of values without _name, slicing or shape errors:
                     # each item walked in place, without the bookkeeping below
@@ -566,7 +568,7 @@ class StructureChecker:
                     repeats, _display_name(name, element, code) if choice else name,
                     code is not None and is_primitive(code),
                     code is not None and not is_primitive(code) and code not in self.definitions.resource_types
-                    and code != "Resource", bool(element.get("slicing")), _aliases(element))
+                    and code != "Resource", bool(element.get("slicing")), _aliases(element), "_" + name)
 
     def _cardinality_plan(self, ctx: Context) -> _CardinalityPlan:
         """The direct children of ``ctx`` as the cardinality check reads them, once per context:
