@@ -68,6 +68,8 @@ class BindingChecker:
         """The verdict of each (system, code, value set) met in this resource: a Bundle or a profile's walk
         asks for the same few codes thousands of times. Offline answers only (a server may change its mind)."""
         self._remember = self.service.offline
+        self._additional: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+        """The additional bindings of each binding met (by identity): read from its extensions once."""
 
     @staticmethod
     def relevant(element: dict[str, Any], code: str | None) -> bool:
@@ -81,10 +83,13 @@ class BindingChecker:
         yield from self._base(visit)
         binding = visit.element.get("binding")
         if binding and visit.code in _CODING_TYPES:
-            for additional in additional_bindings(binding):
-                yield from self._additional(visit, additional)
+            found = self._additional.get(id(binding))
+            if found is None or found[0] is not binding:
+                found = self._additional[id(binding)] = (binding, additional_bindings(binding))
+            for additional in found[1]:
+                yield from self._additional_binding(visit, additional)
 
-    def _additional(self, visit: Visit, additional: dict[str, Any]) -> Iterator[Issue]:
+    def _additional_binding(self, visit: Visit, additional: dict[str, Any]) -> Iterator[Issue]:
         """An additional binding (R5's ``binding.additional``, in R4 as an extension), with HL7's
         severities: purpose ``required`` or ``maximum`` an error when no code is in the value set,
         ``extensible`` a warning, ``preferred`` information; other purposes (candidate, current,

@@ -365,7 +365,7 @@ class ReferenceChecker:
         return _in_parameters(top, reference) or (
             self.outside.get(f"{literal.group(1)}/{literal.group(2)}") if literal else None)
 
-    def _outside(self, visit: Visit, reference: str, targets: set[str],
+    def _outside(self, visit: Visit, reference: str, targets: frozenset[str],
                  target: dict[str, Any] | None) -> Iterator[Issue]:
         """A reference that does not resolve inside the document, where the policy asks that it
         resolves: to one of the reference targets given, else an error (HL7's "Unable to resolve
@@ -387,7 +387,7 @@ class ReferenceChecker:
         elif self.policy == "valid":
             yield from self._target(visit, reference, target, targets, "a reference target")
 
-    def _target(self, visit: Visit, reference: str, target: dict[str, Any], targets: set[str],
+    def _target(self, visit: Visit, reference: str, target: dict[str, Any], targets: frozenset[str],
                 where: str) -> Iterator[Issue]:
         """The resource a reference resolves to in the document: its type, then its target profiles."""
         actual = target.get("resourceType")
@@ -464,9 +464,19 @@ class ReferenceChecker:
                                     f"mode(s) for the reference ({', '.join(sorted(modes))})",
                                     path=visit.path, expression=visit.expression)
 
-    def _targets(self, visit: Visit) -> set[str]:
+    def _targets(self, visit: Visit) -> frozenset[str]:
+        """The resource types an element's references may point at (none: any), once per element
+        definition for these definitions (a reference with a dozen target profiles looked each up
+        on every visit)."""
+        cache: dict[int, tuple[Any, frozenset[str]]] = self.definitions.memo.setdefault("reference-targets", {})
+        found = cache.get(id(visit.element))
+        if found is None or found[0] is not visit.element:
+            found = cache[id(visit.element)] = (visit.element, frozenset(self._target_types(visit.element)))
+        return found[1]
+
+    def _target_types(self, element: dict[str, Any]) -> set[str]:
         targets: set[str] = set()
-        for type_ in visit.element.get("type") or []:
+        for type_ in element.get("type") or []:
             if type_.get("code") != "Reference":
                 continue
             for profile in type_.get("targetProfile") or []:

@@ -76,7 +76,9 @@ class TextContentChecker:
 
     def __call__(self, visit: Visit) -> Iterator[Issue]:
         value, code = visit.value, visit.code
-        if not isinstance(value, str) or code is None or not is_primitive(code) or code == "xhtml" or "<" not in value:
+        if not isinstance(value, str) or "<" not in value:  # (the cheapest test first: most text has no '<')
+            return
+        if code is None or not is_primitive(code) or code == "xhtml":
             return
         if self.security_checks:
             if contains_html_tags(value):

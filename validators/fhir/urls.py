@@ -139,6 +139,11 @@ class UrlChecker:
         self.resolve_urls = resolve_urls
         """False: every URL outside the example domains resolves (HL7's test harness)."""
         self._ids: tuple[Any, frozenset[str]] | None = None
+        self._base_paths: dict[int, tuple[Any, str]] = {}
+        """The base path of each element definition met (by identity)."""
+        self._defining: dict[str, bool] = {}
+        self._resolved: dict[tuple[str, str], bool] = {}
+        """What :meth:`_resolves` said of each (url, type) in this resource: the definitions do not change."""
 
     def relevant(self, element: dict[str, Any], code: str | None) -> bool:
         if code in ("Coding", "Identifier"):
@@ -170,7 +175,7 @@ class UrlChecker:
             return
         if _WHITESPACE.search(url):
             return  # the format check (FHIR-STRUCT-006) reports it; nothing to resolve
-        base_path = (visit.element.get("base") or {}).get("path") or visit.element.get("path", "")
+        base_path = self._base_path(visit.element)
         if base_path == "Bundle.entry.fullUrl":
             return  # an identity, not a reference: the Bundle checks judge it
         if code == "canonical" and not url.startswith("#") and not is_absolute_url(url):
@@ -191,7 +196,7 @@ class UrlChecker:
             return  # extension urls: the extension checks say what is wrong with them
         if base_path == "Extension.value[x]" and self._extension_url(visit) in _TEXT_LINK_EXTENSIONS:
             return
-        if self._resolves(url, code) or (not self.resolve_urls and "example.org" not in url
+        if self._resolves_once(url, code) or (not self.resolve_urls and "example.org" not in url
                                             and not url.startswith("http://hl7.org/fhir/invalid")):
             return
         example = is_example_url(url)
@@ -210,6 +215,19 @@ class UrlChecker:
             yield EXAMPLE_URL.issue(f"Example URLs are not allowed in this context ({url[:200]})",
                                     path=visit.path, expression=visit.expression)
 
+    def _base_path(self, element: dict[str, Any]) -> str:
+        found = self._base_paths.get(id(element))
+        if found is None or found[0] is not element:
+            base_path = (element.get("base") or {}).get("path") or element.get("path", "")
+            found = self._base_paths[id(element)] = (element, base_path)
+        return found[1]
+
+    def _resolves_once(self, url: str, code: str) -> bool:
+        found = self._resolved.get((url, code))
+        if found is None:
+            found = self._resolved[(url, code)] = self._resolves(url, code)
+        return found
+
     def _resolves(self, url: str, code: str) -> bool:
         if url in WELL_KNOWN or _PASSPORT.match(url) or url.startswith(("tel:", "mailto:", "llp:")):
             return True
@@ -227,10 +245,13 @@ class UrlChecker:
         return not in_known_space(url) and code != "canonical"
 
     def _defining_url(self, visit: Visit, base_path: str) -> bool:
-        """``X.url`` of a canonical resource X: the resource's own identity."""
-        parts = base_path.split(".")
-        return len(parts) == 2 and parts[1] == "url" and (
-            parts[0] in self.definitions.resource_types or parts[0] in ("CanonicalResource", "MetadataResource"))
+        """``X.url`` of a canonical resource X: the resource's own identity (once per base path)."""
+        found = self._defining.get(base_path)
+        if found is None:
+            parts = base_path.split(".")
+            found = self._defining[base_path] = len(parts) == 2 and parts[1] == "url" and (
+                parts[0] in self.definitions.resource_types or parts[0] in ("CanonicalResource", "MetadataResource"))
+        return found
 
     def _local(self, visit: Visit, url: str, code: str, base_path: str) -> Iterator[Issue]:
         target = url[1:]
