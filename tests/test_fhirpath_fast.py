@@ -94,6 +94,9 @@ CASES = [
      "and (gender is code) and (active is boolean) and (name.family.first() is string) and name.first().is(HumanName)",
      PATIENT, "Patient"),
     ("{}.is(Patient).empty() and ({} is Patient).empty()", PATIENT, "Patient"),
+    ("name.given.intersect(%resource.name.given).count() = 2 and name.intersect(%resource.name).exists() "
+     "and contained.intersect(%resource.extension).empty() and name.given.intersect('Ola' | 'x').count() = 1",
+     PATIENT, "Patient"),
     # presence, also where navigation itself is the engine's: primitive extensions, nulls, empty arrays
     ("gender.exists() and birthDate.empty()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),
     ("given.exists() and family.empty()", {"given": ["a", None]}, "HumanName"),
@@ -153,7 +156,8 @@ def test_the_fast_path_leaves_the_hard_cases_to_the_engine(expression: str, valu
 @pytest.mark.parametrize("expression", [
     "%`vs-x`.exists()", "Patient.name.exists()", "name.given[0].exists()", "value.ofType(Quantity).exists()",
     "birthDate < today()", "a * b > 1", "code.memberOf('http://x')", "reference.resolve().exists()",
-    "name.where(use = 'x').combine(name).exists()",  # where() moves the engine's $this before combine()
+    "name.where(use = 'x').combine(name).exists()",
+    "name.intersect($this.name).exists()",  # intersect() on $this: the engine's  # where() moves the engine's $this before combine()
 ])
 def test_outside_the_subset_there_is_no_fast_path(expression: str) -> None:
     assert compile_expression(expression).fast is None

@@ -525,6 +525,8 @@ def _function(children: list[dict[str, Any]]) -> Fn:
         return _iif(*(_compile(argument) for argument in arguments))
     if name == "matchesFull" and len(arguments) == 1:
         return _matches_full(_string_argument(arguments[0]))
+    if name == "intersect" and len(arguments) == 1 and _constant(arguments[0]):
+        return _intersect(_compile(arguments[0]))
     if name == "is" and len(arguments) == 1:
         test = _type_test(_type_name(arguments[0]))
         return lambda items, _this, _env: test(items)
@@ -886,6 +888,30 @@ def _substring(start: int, length: int | None = None) -> Fn:
                     return []
                 return [value[start:] if length is None else value[start:start + length]]
         return UNDECIDED
+    return evaluate
+
+
+def _intersect(other: Fn) -> Fn:
+    """fhirpathpy's ``intersect()`` with an argument that depends only on the environment: the
+    input's items equal to one of the other's, each once, compared by their data (as nodes
+    compare); floats, which the engine compares as Decimals elsewhere, are left to it."""
+    def evaluate(items: Items, this: Any, env: Any) -> Any:
+        others = other(items, this, env)
+        if others is UNDECIDED:
+            return UNDECIDED
+        wanted = [_data(item) for item in others]
+        if any(type(value) is float for value in wanted):
+            return UNDECIDED
+        found: Items = []
+        kept: list[Any] = []
+        for item in items:
+            value = _data(item)
+            if type(value) is float:
+                return UNDECIDED
+            if value in wanted and value not in kept:
+                found.append(item)
+                kept.append(value)
+        return found
     return evaluate
 
 
