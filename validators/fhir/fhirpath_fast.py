@@ -423,8 +423,13 @@ def _presence(name: str, base: Fn | None, exists: bool) -> Fn:
                     if value is not None or extensions is not None:
                         found = _present(value) or _present(extensions)
                         break
-            else:
-                found = _present(data.get(name)) or _present(data.get(underscore))
+            else:  # _present() inline: this runs for most exists()/empty()
+                value = data.get(name)
+                if value is not None and (type(value) is not list or value):
+                    found = True
+                else:
+                    extensions = data.get(underscore)
+                    found = extensions is not None and (type(extensions) is not list or bool(extensions))
             if found:
                 break
         return [found == exists]
