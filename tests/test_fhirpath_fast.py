@@ -90,6 +90,13 @@ CASES = [
     ("(%ucum = 'http://unitsofmeasure.org') and %sct.startsWith('http') and %loinc.exists()", PATIENT, "Patient"),
     ("code.exists() implies ((system = %ucum) and value.exists())",
      {"value": Decimal("1.5"), "system": "http://unitsofmeasure.org", "code": "mg"}, "Quantity"),
+    ("contained.first().is(Organization) and contained.is(DomainResource) and contained.is(Patient).not() "
+     "and (gender is code) and (active is boolean) and (name.family.first() is string) and name.first().is(HumanName)",
+     PATIENT, "Patient"),
+    ("{}.is(Patient).empty() and ({} is Patient).empty()", PATIENT, "Patient"),
+    ("name.given.intersect(%resource.name.given).count() = 2 and name.intersect(%resource.name).exists() "
+     "and contained.intersect(%resource.extension).empty() and name.given.intersect('Ola' | 'x').count() = 1",
+     PATIENT, "Patient"),
     # presence, also where navigation itself is the engine's: primitive extensions, nulls, empty arrays
     ("gender.exists() and birthDate.empty()", {"_gender": {"extension": [EXTENSION]}}, "Patient"),
     ("given.exists() and family.empty()", {"given": ["a", None]}, "HumanName"),
@@ -132,6 +139,8 @@ def test_the_fast_path_answers_as_the_engine(expression: str, value: object, pat
     ("$this.exists()", {}, "HumanName"),                                          # $this unset at the top
     ("value.toInteger() > 1", {"value": Decimal("2.0")}, "Quantity"),             # a decimal
     ("value + 1 > 1", {"value": Decimal("2.0")}, "Quantity"),                     # + on an element
+    ("name.given.is(string)", PATIENT, "Patient"),                               # is() of two items
+    ("(name.given.first() + 'x').is(string)", PATIENT, "Patient"),               # is() of a System value
     ("start <= end", {"start": "2020-1x", "end": "2020"}, "Period"),              # a malformed date
     ("name.given.matches('a')", PATIENT, "Patient"),                              # matches() of two strings
     ("name.given.substring(1).exists()", PATIENT, "Patient"),                     # substring() of two strings
@@ -147,7 +156,8 @@ def test_the_fast_path_leaves_the_hard_cases_to_the_engine(expression: str, valu
 @pytest.mark.parametrize("expression", [
     "%`vs-x`.exists()", "Patient.name.exists()", "name.given[0].exists()", "value.ofType(Quantity).exists()",
     "birthDate < today()", "a * b > 1", "code.memberOf('http://x')", "reference.resolve().exists()",
-    "name.where(use = 'x').combine(name).exists()",  # where() moves the engine's $this before combine()
+    "name.where(use = 'x').combine(name).exists()",
+    "name.intersect($this.name).exists()",  # intersect() on $this: the engine's  # where() moves the engine's $this before combine()
 ])
 def test_outside_the_subset_there_is_no_fast_path(expression: str) -> None:
     assert compile_expression(expression).fast is None

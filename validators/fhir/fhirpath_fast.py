@@ -269,6 +269,8 @@ def _compile_node(node: dict[str, Any], kind: Any, children: list[dict[str, Any]
             return _combine(_compile(children[0], top), _compile(combined))
         return _chain(_compile(children[0], top), _compile(children[1]))
     operator = (node.get("terminalNodeText") or [None])[0]
+    if kind == "TypeExpression" and operator == "is" and len(children) == 2:
+        return _type_expression(_compile(children[0], top), _type_test(_type_name(children[1])))
     if len(children) == 2:
         left, right = _compile(children[0], top), _compile(children[1], top)
         if kind in ("AndExpression", "OrExpression", "XorExpression", "ImpliesExpression") \
@@ -421,8 +423,13 @@ def _presence(name: str, base: Fn | None, exists: bool) -> Fn:
                     if value is not None or extensions is not None:
                         found = _present(value) or _present(extensions)
                         break
-            else:
-                found = _present(data.get(name)) or _present(data.get(underscore))
+            else:  # _present() inline: this runs for most exists()/empty()
+                value = data.get(name)
+                if value is not None and (type(value) is not list or value):
+                    found = True
+                else:
+                    extensions = data.get(underscore)
+                    found = extensions is not None and (type(extensions) is not list or bool(extensions))
             if found:
                 break
         return [found == exists]
@@ -523,6 +530,11 @@ def _function(children: list[dict[str, Any]]) -> Fn:
         return _iif(*(_compile(argument) for argument in arguments))
     if name == "matchesFull" and len(arguments) == 1:
         return _matches_full(_string_argument(arguments[0]))
+    if name == "intersect" and len(arguments) == 1 and _constant(arguments[0]):
+        return _intersect(_compile(arguments[0]))
+    if name == "is" and len(arguments) == 1:
+        test = _type_test(_type_name(arguments[0]))
+        return lambda items, _this, _env: test(items)
     if name == "matches" and len(arguments) == 1:
         return _matches(_string_argument(arguments[0]))
     if name == "replaceMatches" and len(arguments) == 2:
@@ -530,6 +542,51 @@ def _function(children: list[dict[str, Any]]) -> Fn:
     if name == "substring" and len(arguments) in (1, 2):
         return _substring(*(_integer_argument(argument) for argument in arguments))
     raise _Unsupported(name)
+
+
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _type_name(node: dict[str, Any]) -> str:
+    """The type of ``is(T)`` / ``x is T``, as the engine reads it (the node's text); only a plain
+    name of an R4 type (a namespace, or a System type such as ``String``, is the engine's)."""
+    name = str(node.get("text") or "")
+    types = _model()["type2Parent"]
+    if not _TYPE_NAME.fullmatch(name) or (name not in types and name not in types.values()):
+        raise _Unsupported("type")
+    return name
+
+
+def _type_test(name: str) -> Callable[[Items], Any]:
+    """samsvar's ``is``: one item, of a FHIR type that is ``name`` or derives from it, as
+    fhirpathpy's ``TypeInfo.is_type`` walks the model; items typed by an element path
+    (backbone elements), System values and literals are the engine's."""
+    model = _model()
+    parents, path2type = model["type2Parent"], model["path2Type"]
+
+    def test(items: Items) -> Any:
+        if not items:
+            return []
+        item = items[0]
+        if len(items) > 1 or type(item) is not Node:
+            return UNDECIDED
+        path = item[1]
+        if type(path) is not str or "." in path or path.startswith("System"):
+            return UNDECIDED
+        while path:
+            if path == name:
+                return [True]
+            path = parents.get(path) or path2type.get(path)
+        return [False]
+    return test
+
+
+def _type_expression(operand: Fn, test: Callable[[Items], Any]) -> Fn:
+    """``x is T``: the operand evaluated on the input (with ``$this`` the input), then tested."""
+    def evaluate(items: Items, _this: Any, env: Any) -> Any:
+        value = operand(items, items, env)
+        return UNDECIDED if value is UNDECIDED else test(value)
+    return evaluate
 
 
 def _integer_argument(node: dict[str, Any]) -> int:
@@ -839,6 +896,30 @@ def _substring(start: int, length: int | None = None) -> Fn:
     return evaluate
 
 
+def _intersect(other: Fn) -> Fn:
+    """fhirpathpy's ``intersect()`` with an argument that depends only on the environment: the
+    input's items equal to one of the other's, each once, compared by their data (as nodes
+    compare); floats, which the engine compares as Decimals elsewhere, are left to it."""
+    def evaluate(items: Items, this: Any, env: Any) -> Any:
+        others = other(items, this, env)
+        if others is UNDECIDED:
+            return UNDECIDED
+        wanted = [_data(item) for item in others]
+        if any(type(value) is float for value in wanted):
+            return UNDECIDED
+        found: Items = []
+        kept: list[Any] = []
+        for item in items:
+            value = _data(item)
+            if type(value) is float:
+                return UNDECIDED
+            if value in wanted and value not in kept:
+                found.append(item)
+                kept.append(value)
+        return found
+    return evaluate
+
+
 def _combine(first: Fn, argument: Fn) -> Fn:
     """``X.combine(y)``: ``y`` evaluated on the engine's ``$this``, which is the input of the
     nearest operator or function argument (the focus at the top) when ``X`` leaves it unchanged."""
@@ -1072,12 +1153,19 @@ def _comparison(holds: Callable[[int, int], bool]) -> Callable[[Items, Items], A
 _TEMPORAL = frozenset({"date", "dateTime", "instant", "time"})
 
 
+_TEMPORAL_FUNCTIONS: Any = None
+
+
 def _temporal_comparison(holds: Callable[[int, int], bool], a: Node, b: Node) -> Any:
     """Two dates, dateTimes, instants or times ordered as samsvar's engine functions order them
     (:func:`.fhirpath_temporal.temporal_order`; empty at different precisions). A value that
     does not parse, or a time against a date, is the engine's to report."""
-    from .fhirpath_temporal import temporal_of, temporal_order
+    global _TEMPORAL_FUNCTIONS
+    if _TEMPORAL_FUNCTIONS is None:  # imported on first use: it loads fhirpathpy's node types
+        from .fhirpath_temporal import temporal_of, temporal_order
 
+        _TEMPORAL_FUNCTIONS = (temporal_of, temporal_order)
+    temporal_of, temporal_order = _TEMPORAL_FUNCTIONS
     left, right = temporal_of(a[0], a[1]), temporal_of(b[0], b[1])
     if left is None or right is None or (left.kind == "time") != (right.kind == "time"):
         return UNDECIDED

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -91,8 +92,14 @@ def as_temporal(item: Any) -> Temporal | None:
 def temporal_of(data: Any, path: str) -> Temporal | None:
     """The value of a ``date``, ``dateTime``, ``instant`` or ``time`` element (its JSON string and
     type path), as :func:`as_temporal` reads its node; None when it is not one or does not parse."""
+    return _temporal_text(data, path) if isinstance(data, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _temporal_text(text: str, path: str) -> Temporal | None:
+    """:func:`temporal_of` of a string, kept for the values met again (a Temporal is immutable)."""
     kind = _TEMPORAL_TYPES.get(path)
-    return _parse_temporal(data, kind) if kind and isinstance(data, str) else None
+    return _parse_temporal(text, kind) if kind else None
 
 
 def as_temporal_like(item: Any, other: Temporal) -> Temporal | None:

@@ -87,6 +87,7 @@ class _Constraint(NamedTuple):
     guard: str | None
     constraint: dict[str, Any]
     fast: Any  # the compiled expression's fast path, or None
+    twin: str | None  # "_" + guard: the guard's primitive extensions
 
 VERIFY_FAST_PATH = os.environ.get("SAMSVAR_VERIFY_FAST_PATH", "") not in ("", "0")
 """Evaluate simple expressions both ways and fail on a difference (benches and tests set it)."""
@@ -151,8 +152,10 @@ class InvariantChecker:
                 expression = _effective_expression(key, constraint.get("expression"))
                 if expression and key not in SKIPPED:
                     compiled = self._compile(expression)
-                    steps.append(_Constraint(key, expression, compiled, _guard(expression), constraint,
-                                             None if isinstance(compiled, Exception) else compiled.fast))
+                    guard = _guard(expression)
+                    steps.append(_Constraint(key, expression, compiled, guard, constraint,
+                                             None if isinstance(compiled, Exception) else compiled.fast,
+                                             None if guard is None else "_" + guard))
             plan = self._plans[id(element)] = (element, tuple(steps))
         return plan[1]
 
@@ -168,8 +171,11 @@ class InvariantChecker:
         fast_focus: list[Any] | None = None
         fast_env: dict[str, Any] = {}
         value = visit.value
+        is_object = isinstance(value, dict)
         for step in plan:
-            if step.guard is not None and _absent(step.guard, value):
+            guard = step.guard
+            if guard is not None and is_object and guard not in value and step.twin not in value \
+                    and _no_choice_of(guard, value):
                 continue  # "X.empty() or ..." / "X.exists() implies ..." without X: true
             compiled, expression = step.compiled, step.expression
             outcome: list[Any] | Exception = UNDECIDED
@@ -287,15 +293,15 @@ def _guard(expression: str) -> str | None:
     return _guard_cache[expression]
 
 
-def _absent(name: str, value: Any) -> bool:
-    """``value`` is an object without ``name`` (nor ``_name``, nor a choice ``nameType``): a
-    constraint ``name.empty() or ...`` / ``name.exists() implies ...`` holds without evaluating it.
-    Saves most of the FHIRPath evaluations on definitional resources, whose elements carry many
-    such rules."""
-    if not isinstance(value, dict) or name in value or "_" + name in value:
-        return False
+def _no_choice_of(name: str, value: dict[str, Any]) -> bool:
+    """No key of the object is ``name`` followed by a capital (a choice ``nameType``).
+
+    With ``name`` and ``_name`` not in it either (tested inline by the invariant checker), the
+    object lacks ``name``: a constraint ``name.empty() or ...`` / ``name.exists() implies ...``
+    holds without evaluating it. Saves most of the FHIRPath evaluations on definitional
+    resources, whose elements carry many such rules."""
     end = len(name) + 1
-    for key in value:  # a loop, not any() over a generator: this runs for most guarded constraints
+    for key in value:  # a loop, not any() over a generator
         if key.startswith(name) and key[end - 1:end].isupper():
             return False
     return True
