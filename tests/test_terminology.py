@@ -267,3 +267,21 @@ def test_v3_hierarchies_through_subsumed_by(service: TerminologyService) -> None
     role = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
     assert service.validate_code(role, "MTH", None, parents).valid is True
     assert service.validate_code(role, "NBRO", None, parents).valid is False
+
+
+def test_a_remembered_membership_follows_a_value_set_that_changed() -> None:
+    """The service remembers a code's membership of a value set, but not past a change of a value set
+    it read (here a nested one, replaced after the first answer)."""
+    system = "http://example.org/cs"
+    outer = {"resourceType": "ValueSet", "url": "http://example.org/vs-outer",
+             "compose": {"include": [{"valueSet": ["http://example.org/vs-inner"]}]}}
+    inner = {"resourceType": "ValueSet", "url": "http://example.org/vs-inner",
+             "compose": {"include": [{"system": system, "concept": [{"code": "a"}]}]}}
+    definitions = Definitions(resources=[outer, inner])
+    service = TerminologyService(definitions)
+    assert service.validate_code(system, "a", None, outer["url"]).valid is True
+    assert service.validate_code(system, "b", None, outer["url"]).valid is False
+    assert service.validate_code(system, "a", None, outer["url"]).valid is True  # (remembered)
+    definitions.add_resource({**inner, "compose": {"include": [{"system": system, "concept": [{"code": "b"}]}]}})
+    assert service.validate_code(system, "a", None, outer["url"]).valid is False
+    assert service.validate_code(system, "b", None, outer["url"]).valid is True

@@ -60,6 +60,8 @@ class ExtensionChecker:
         self.hl7_paths = hl7_paths
         """Write locations as HL7's validator does: some extension findings on ``extension[i][url='...']``."""
         self._compiled: dict[str, Any] = {}
+        self._plans: dict[tuple[int, str], tuple[Any, tuple[set[str], dict[str, str]] | None]] = {}
+        self._context_plans: dict[str, tuple[Any, tuple[list[dict[str, Any]], Severity | None]]] = {}
 
     @staticmethod
     def relevant(_element: dict[str, Any], code: str | None) -> bool:
@@ -113,11 +115,10 @@ class ExtensionChecker:
 
     def _content(self, visit: Visit, url: str, definition: dict[str, Any], value: dict[str, Any],
                  expression: str, prefix: str = "Extension") -> Iterator[Issue]:
-        elements = (definition.get("snapshot") or {}).get("element")
-        if not elements:
+        plan = self._content_plan(definition, prefix)
+        if plan is None:
             return  # a differential-only definition: its content is checked once snapshots are generated
-        value_element = next((e for e in elements if e.get("id") == f"{prefix}.value[x]"), None)
-        allowed = set(type_codes(value_element)) if value_element and value_element.get("max") != "0" else set()
+        allowed, known = plan
         for key in value:
             if key.startswith("value") and len(key) > 5:
                 suffix = key[5:]
@@ -126,15 +127,8 @@ class ExtensionChecker:
                     yield WRONG_VALUE.issue(
                         f"The extension {url} does not allow a value of type {suffix[:1].lower() + suffix[1:]}; "
                         f"allowed: {shown}", path=(*visit.path, key), expression=expression)
-        slices = {e.get("sliceName"): e for e in elements
-                  if e.get("path") == "Extension.extension" and e.get("sliceName") and e.get("id", "").count(":") == 1
-                  and e["id"].startswith(f"{prefix}.extension:")}
-        if not slices:
+        if not known:
             return
-        known: dict[str, str] = {}
-        for name in slices:
-            url_element = next((e for e in elements if e.get("id") == f"{prefix}.extension:{name}.url"), {})
-            known[str(url_element.get("fixedUri") or name)] = name
         for i, child in enumerate(value.get("extension") or []):
             child_url = child.get("url") if isinstance(child, dict) else None
             if isinstance(child_url, str) and not _ABSOLUTE.match(child_url) and child_url not in known:
@@ -146,20 +140,51 @@ class ExtensionChecker:
                 yield from self._content(visit, url, definition, child, f"{expression}.extension[{i}]",
                                          f"{prefix}.extension:{known[child_url]}")
 
-    def _context(self, visit: Visit, url: str, definition: dict[str, Any]) -> Iterator[Issue]:
+    def _content_plan(self, definition: dict[str, Any], prefix: str) -> tuple[set[str], dict[str, str]] | None:
+        """(the value types allowed, sub-extension url -> slice name) of an extension's definition at
+        ``prefix``, read from its snapshot once per definition met; None without a snapshot."""
+        key = (id(definition), prefix)
+        found = self._plans.get(key)
+        if found is not None and found[0] is definition:
+            return found[1]
+        elements = (definition.get("snapshot") or {}).get("element")
+        plan: tuple[set[str], dict[str, str]] | None = None
+        if elements:
+            value_element = next((e for e in elements if e.get("id") == f"{prefix}.value[x]"), None)
+            allowed = set(type_codes(value_element)) if value_element and value_element.get("max") != "0" else set()
+            slices = {e.get("sliceName"): e for e in elements
+                      if e.get("path") == "Extension.extension" and e.get("sliceName") and e.get("id", "").count(":") == 1
+                      and e["id"].startswith(f"{prefix}.extension:")}
+            known: dict[str, str] = {}
+            for name in slices:
+                url_element = next((e for e in elements if e.get("id") == f"{prefix}.extension:{name}.url"), {})
+                known[str(url_element.get("fixedUri") or name)] = name
+            plan = (allowed, known)
+        self._plans[key] = (definition, plan)
+        return plan
+
+    def _contexts(self, url: str, definition: dict[str, Any]) -> tuple[list[dict[str, Any]], Severity | None]:
+        """The R4 contexts of an extension and the severity of a use outside them, once per definition met."""
+        found = self._context_plans.get(url)
+        if found is not None and found[0] is definition:
+            return found[1]
         contexts = [*(definition.get("context") or []), *CONTEXT_CORRECTIONS.get(url, ())]
-        parent = visit.parent
-        if parent is None:
-            return
-        if any(path.startswith(_ANY_EXTENSION_PATHS) for path in (parent.element_path, *parent.aliases)):
-            return  # example, fixed and pattern values in definitions may carry any extension
         # R4's own extensions state some contexts inconsistently with how the specification uses
         # them (fixed in later versions): for those a mismatch is a warning, not an error.
         # Only the definitions of the core package itself: the FHIR extensions pack restates them correctly
         # (and HL7's validator, which loads that pack, calls a wrong context an error).
         core = (self.definitions.source(url) or "").startswith("hl7.fhir.r4.core#")
-        severity = Severity.WARNING if core else None
-        contexts = [c for c in contexts if isinstance(c, dict) and _for_r4(c)]
+        plan = ([c for c in contexts if isinstance(c, dict) and _for_r4(c)], Severity.WARNING if core else None)
+        self._context_plans[url] = (definition, plan)
+        return plan
+
+    def _context(self, visit: Visit, url: str, definition: dict[str, Any]) -> Iterator[Issue]:
+        parent = visit.parent
+        if parent is None:
+            return
+        if any(path.startswith(_ANY_EXTENSION_PATHS) for path in (parent.element_path, *parent.aliases)):
+            return  # example, fixed and pattern values in definitions may carry any extension
+        contexts, severity = self._contexts(url, definition)
         if contexts and not any(self._allows(context, parent, visit) for context in contexts):
             allowed = ", ".join(f"{c.get('type')}={c.get('expression')}" for c in contexts)
             yield WRONG_CONTEXT.issue(

@@ -81,6 +81,9 @@ class TerminologyService:
         self._snomed: Any = None
         self._remote: Any = None
         self.engine = ValueSetEngine(self._value_set, self.code_system, self._hierarchy)
+        self._memberships: dict[tuple[str, str | None, str], tuple[list[tuple[str, Any]], Membership]] = {}
+        """A code's membership of a value set, with the value sets (and code systems standing for one)
+        the answer read, by URL and object: it is reused while each URL still gives the same object."""
 
     @property
     def offline(self) -> bool:
@@ -147,7 +150,7 @@ class TerminologyService:
                       value_set: str | None = None) -> CodeVerdict:
         """``$validate-code`` of a code (with its system) in a value set, or in its code system."""
         if value_set:
-            membership = self.engine.contains(value_set, system, code)
+            membership = self._membership(value_set, system, code)
             if membership.contains is None:
                 return self._unknown(membership, system, code, value_set)
             verdict = CodeVerdict(membership.contains, membership.reason,
@@ -161,6 +164,32 @@ class TerminologyService:
         if display is not None and system and verdict.valid:
             self._check_display(system, code, display, verdict)
         return verdict
+
+    _MEMBERSHIPS_KEPT = 100_000
+    """How many answers are kept before they are forgotten (memory stays flat over a long stream)."""
+
+    def _membership(self, value_set: str, system: str | None, code: str) -> Membership:
+        """``engine.contains``, remembered: the same few codes are asked of the same value sets in every
+        resource. An answer is reused only while every value set it read is still the object it read
+        (code systems are held by :meth:`code_system` for the service's life, as before)."""
+        if not isinstance(value_set, str) or not (system is None or isinstance(system, str)) \
+                or not isinstance(code, str):
+            return self.engine.contains(value_set, system, code)
+        key = (value_set, system, code)
+        found = self._memberships.get(key)
+        if found is not None and all(self.definitions.get(url) is resource for url, resource in found[0]):
+            return found[1]
+        read: list[tuple[str, Any]] = []
+
+        def value_sets(url: str) -> dict[str, Any] | None:
+            read.append((url, self.definitions.get(url)))
+            return self._value_set(url)
+
+        membership = ValueSetEngine(value_sets, self.code_system, self._hierarchy).contains(value_set, system, code)
+        if len(self._memberships) >= self._MEMBERSHIPS_KEPT:
+            self._memberships.clear()
+        self._memberships[key] = (read, membership)
+        return membership
 
     def _in_code_system(self, system: str, code: str) -> CodeVerdict:
         index = self.code_system(system)
