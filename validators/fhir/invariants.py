@@ -113,6 +113,17 @@ class InvariantChecker:
         self._conforming: set[tuple[int, str]] = set()
         self._plans: dict[int, tuple[dict[str, Any], tuple[_Constraint, ...]]] = definitions.memo.setdefault(
             "invariant-plans", {})
+        self._resources: tuple[Any, Any, list[Any], list[Any]] | None = None  # see _environment
+
+    def _environment(self, visit: Visit, focus: list[Any]) -> dict[str, Any]:
+        """The fast path's variables for a visit (:func:`.fhirpath_fast.environment`), with the
+        items of ``%resource`` and ``%rootResource`` made once per resource, not once per visit."""
+        resources = self._resources
+        if resources is None or resources[0] is not visit.resource or resources[1] is not visit.root:
+            made = environment(visit.resource, visit.root, focus)
+            self._resources = (visit.resource, visit.root, made["resource"], made["rootResource"])
+            return made
+        return {"resource": resources[2], "rootResource": resources[3], "context": focus}
 
     def _compile(self, expression: str) -> Compiled | Exception:
         found = self._compiled.get(expression)
@@ -182,7 +193,7 @@ class InvariantChecker:
             if step.fast is not None:  # simple expressions: on the JSON, without the engine
                 if fast_focus is None:
                     fast_focus = focus_items(value, _type_path(visit))
-                    fast_env = environment(visit.resource, visit.root, fast_focus)
+                    fast_env = self._environment(visit, fast_focus)
                 outcome = step.fast(fast_focus, fast_env)
                 if outcome is not UNDECIDED:
                     if VERIFY_FAST_PATH:
