@@ -706,16 +706,8 @@ def _children(items: Items) -> Any:
         for prop, value in data.items():
             if prop.startswith("_"):
                 continue
-            child = "Extension" if prop == "extension" else (f"{path}.{prop}" if path is not None else "")
-            child = elsewhere.get(child, child)
-            child = path2type.get(child, child)
-            for entry in value if isinstance(value, list) else (value,):
-                if entry is None:
-                    return UNDECIDED  # the engine makes a node of a null
-                if _is_object(entry) and "resourceType" in entry:
-                    found.append((entry, entry["resourceType"]))
-                else:
-                    found.append((entry, child))
+            if not _add_entries(value, _child_type(path, prop, elsewhere, path2type), found):
+                return UNDECIDED  # the engine makes a node of a null
     return found
 
 
@@ -724,6 +716,16 @@ def _child_type(path: Any, prop: str, elsewhere: Mapping[str, str], path2type: M
     child = "Extension" if prop == "extension" else (f"{path}.{prop}" if path is not None else "")
     child = elsewhere.get(child, child)
     return path2type.get(child, child)
+
+
+def _add_entries(value: Any, child: str, found: Items) -> bool:
+    """The nodes of one property's value appended to ``found`` (a resource typed by its own
+    resourceType, anything else by ``child``); False at a null, of which the engine makes a node."""
+    for entry in value if isinstance(value, list) else (value,):
+        if entry is None:
+            return False
+        found.append((entry, entry["resourceType"]) if _is_object(entry) and "resourceType" in entry else (entry, child))
+    return True
 
 
 def _descendants(items: Items) -> Any:
@@ -741,14 +743,8 @@ def _descendants(items: Items) -> Any:
             if path is None:
                 return UNDECIDED  # the engine fails on an untyped node (after a union)
             for prop, value in data.items():
-                child = _child_type(path, prop, elsewhere, path2type)
-                for entry in value if isinstance(value, list) else (value,):
-                    if entry is None:
-                        return UNDECIDED  # the engine makes a node of a null
-                    if _is_object(entry) and "resourceType" in entry:
-                        below.append((entry, entry["resourceType"]))
-                    else:
-                        below.append((entry, child))
+                if not _add_entries(value, _child_type(path, prop, elsewhere, path2type), below):
+                    return UNDECIDED  # the engine makes a node of a null
         found += below
         level = below
     return found

@@ -674,10 +674,8 @@ class StructureChecker:
                   expression: str, checked: bool = False) -> Iterator[Issue]:
         """A value of a complex datatype or backbone element: the element checks that apply (unless
         the caller ran them: ``checked``), then its content, without :meth:`_value`'s dispatch."""
-        if not checked and self.element_checks:
-            checks = self._checks_for(element, code)
-            if checks:
-                yield from self._visit(checks, value, element, code, path, expression)
+        if not checked:
+            yield from self._run_checks(value, element, code, path, expression)
         if not isinstance(value, dict):
             yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
                                       path=path, expression=parsed_path(expression))
