@@ -20,7 +20,6 @@ against a guess.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -43,11 +42,12 @@ class Snapshot:
 
 class _Builder:
     def __init__(self, base: list[ElementDefinition], source: SnapshotSource) -> None:
-        self.elements = [copy.deepcopy(e) for e in base]
+        self.elements = [_copy(e) for e in base]
         for element in self.elements:
             element["id"] = element_id(element)
-        self.base = [copy.deepcopy(e) for e in self.elements]
-        """The base as it was: a contentReference takes its children from here, not from the profile."""
+        self.base = base
+        """The base as it was (never changed: what is taken from it is copied): a contentReference
+        takes its children from here, not from the profile."""
         self.source = source
         self.problems: list[str] = []
 
@@ -84,11 +84,11 @@ class _Builder:
         reference = parent.get("contentReference")
         if reference:
             target = reference.split("#", 1)[1]
-            ids = [e["id"] for e in self.base]
+            ids = [element_id(e) for e in self.base]
             if target not in ids:
                 return False
             start = ids.index(target)
-            source = [e for e in self.base[start:] if e["id"] == target or e["id"].startswith(target + ".")]
+            source = [e for e in self.base[start:] if element_id(e) == target or element_id(e).startswith(target + ".")]
             root = target
             parent.pop("contentReference")
             parent["type"] = [{"code": "BackboneElement"}]
@@ -114,7 +114,7 @@ class _Builder:
             old = element_id(element)
             if not old.startswith(root + "."):
                 continue
-            child = copy.deepcopy(element)
+            child = _copy(element)
             child["id"] = parent["id"] + old[len(root):]
             child["path"] = parent["path"] + str(element.get("path", old))[len(str(source[0].get("path", root))):]
             children.append(child)
@@ -133,7 +133,7 @@ class _Builder:
         new_id = f"{base_id}:{slice_name}"
         copies = []
         for element in block:
-            item = copy.deepcopy(element)
+            item = _copy(element)
             item["id"] = new_id + item["id"][len(base_id):]
             copies.append(item)
         copies[0]["sliceName"] = slice_name.rsplit("/", 1)[-1]
@@ -199,12 +199,26 @@ class _Builder:
             if key in _ADDITIVE:
                 merged = {_merge_key(c): c for c in target.get(key) or []}
                 for item in value:
-                    merged[_merge_key(item)] = copy.deepcopy(item)
+                    merged[_merge_key(item)] = _copy(item)
                 target[key] = list(merged.values())
             else:
-                target[key] = copy.deepcopy(value)
+                target[key] = _copy(value)
         if diff.get("sliceName"):
             target["sliceName"] = diff["sliceName"]
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON tree (its dicts and lists new, its scalars shared: they are immutable),
+    several times faster than :func:`copy.deepcopy`, which keeps a memo for cycles JSON cannot have."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) if type(item) in _CONTAINERS else item for item in value]
+    return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def _merge_key(item: Any) -> str:
