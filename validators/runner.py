@@ -461,6 +461,7 @@ class Validator:
     def _validate_fhir(self, document: Document, result: Result) -> list[Issue]:
         from .fhir.validate import FhirOptions, profiles_walked, validate_resource
         from .fhir.xmlformat import read_fhir_xml
+        from .jsontree import objects_in
 
         definitions = self.definitions()
         issues: list[Issue] = []
@@ -477,8 +478,9 @@ class Validator:
             hl7_paths=self.options.hl7_paths, security_checks=self.options.security_checks,
             html_in_markdown=self.options.html_in_markdown, reference_policy=self.options.reference_policy,
             reference_targets=self._reference_targets(definitions))
-        result.profiles = profiles_walked(resource, definitions, options)
-        found = validate_resource(resource, definitions, options)
+        objects = objects_in(resource)  # every object of the document, listed once for the checks that ask
+        result.profiles = profiles_walked(resource, definitions, options, objects)
+        found = validate_resource(resource, definitions, options, objects)
         if document.format == "xml":
             found = _without_emptied(found, issues)
         if not self.options.check_contained:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from ..issues import Issue, Path
+from ..jsontree import objects_in
 from ..national_ids import identifier_issues, scheme_for
 
 
@@ -24,25 +25,19 @@ def _identifiers(tree: Any) -> Iterator[tuple[dict[str, Any], Path]]:
                          if isinstance(child, (dict, list)))
 
 
-def _holds_identifier(tree: Any) -> bool:
-    """Whether some object has a national identifier ``system`` (not a Coding): asked one level at
-    a time with no paths made, so the resources without one (nearly all of them outside Norway)
-    skip :func:`_identifiers`, which makes a path for every object it enters."""
-    level = [tree]
-    while level:
-        objects = [node for node in level if isinstance(node, dict)]
-        for node in [node for node in objects if "system" in node]:
-            system = node["system"]
-            if isinstance(system, str) and "code" not in node and scheme_for(system) is not None:
-                return True
-        level = [child for node in objects for child in node.values() if isinstance(child, (dict, list))] + [
-            child for node in level if isinstance(node, list) for child in node if isinstance(child, (dict, list))]
-    return False
+def _holds_identifier(objects: list[dict[str, Any]]) -> bool:
+    """Whether some object has a national identifier ``system`` (not a Coding): asked of the
+    document's objects, listed once, so the resources without one (nearly all of them outside
+    Norway) skip :func:`_identifiers`, which makes a path for every object it enters."""
+    return any(isinstance(node["system"], str) and "code" not in node and scheme_for(node["system"]) is not None
+               for node in [node for node in objects if "system" in node])
 
 
-def check_identifiers(resource: dict[str, Any], *, production: bool = False) -> Iterator[Issue]:
-    """Issues for every Norwegian identifier in ``resource`` (a resource or a Bundle)."""
-    if not _holds_identifier(resource):
+def check_identifiers(resource: dict[str, Any], *, production: bool = False,
+                      objects: list[dict[str, Any]] | None = None) -> Iterator[Issue]:
+    """Issues for every Norwegian identifier in ``resource`` (a resource or a Bundle); ``objects``:
+    its :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them."""
+    if not _holds_identifier(objects_in(resource) if objects is None else objects):
         return
     for identifier, path in _identifiers(resource):
         value_path = (*path, "value") if "value" in identifier else path

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..issues import Issue
+from ..jsontree import objects_in
 from ..rules import declared
 from .definitions import Definitions
 from .attachments import AttachmentChecker
@@ -59,30 +60,24 @@ class FhirOptions:
     """What raw HTML in markdown is: ``none`` (not reported), ``warning`` or ``error``."""
 
 
-def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions) -> list[str]:
+def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions,
+                    objects: list[dict[str, Any]] | None = None) -> list[str]:
     """The profiles a resource is validated against: asked for (``--profile``), declared in ``meta.profile``
-    (its own and those of the resources inside it) or implied by a loaded IG's ``global``."""
+    (its own and those of the resources inside it) or implied by a loaded IG's ``global``. ``objects``:
+    the resource's :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them."""
     found: dict[str, None] = {}
     if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
         found.update(dict.fromkeys([*options.profiles, *definitions.global_profiles(resource["resourceType"])]))
-    stack = [resource]
-    pop, push = stack.pop, stack.append
-    while stack:  # (containers only are pushed: this runs over every object of large Bundles)
-        node = pop()
-        if isinstance(node, list):
-            for value in node:
-                if isinstance(value, (dict, list)):
-                    push(value)
-        elif isinstance(node, dict):
-            if "resourceType" in node and isinstance(node["resourceType"], str):
-                found.update(dict.fromkeys(p for p in (node.get("meta") or {}).get("profile") or [] if isinstance(p, str)))
-            for value in node.values():
-                if isinstance(value, (dict, list)):
-                    push(value)
+    for node in objects_in(resource) if objects is None else objects:
+        if "resourceType" in node and isinstance(node["resourceType"], str):
+            found.update(dict.fromkeys(p for p in (node.get("meta") or {}).get("profile") or [] if isinstance(p, str)))
     return list(found)
 
 
-def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions) -> Iterator[Issue]:
+def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions,
+                      objects: list[dict[str, Any]] | None = None) -> Iterator[Issue]:
+    """Every issue of one resource (a Bundle with its entries); ``objects``: the resource's
+    :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them."""
     resource_type = resource.get("resourceType")
     if resource_type not in definitions.resource_types:
         yield FHIR_UNKNOWN_TYPE.issue(
@@ -142,4 +137,4 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     for issue in displays:
         if (issue.expression or "").removesuffix(".display") not in bindings.displays_from_value_sets:
             yield issue
-    yield from check_identifiers(resource, production=options.production)
+    yield from check_identifiers(resource, production=options.production, objects=objects)
