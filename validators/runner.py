@@ -477,7 +477,7 @@ class Validator:
             assume_valid_rest_references=self.options.assume_valid_rest_references,
             hl7_paths=self.options.hl7_paths, security_checks=self.options.security_checks,
             html_in_markdown=self.options.html_in_markdown, reference_policy=self.options.reference_policy,
-            reference_targets=self._reference_targets(definitions))
+            reference_targets=self._reference_targets(definitions), as_json_parsed=document.format == "json")
         objects = objects_in(resource)  # every object of the document, listed once for the checks that ask
         result.profiles = profiles_walked(resource, definitions, options, objects)
         found = validate_resource(resource, definitions, options, objects)

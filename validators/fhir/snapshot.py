@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..jsontree import copy_tree
 from .elements import ElementDefinition, element_id, type_profiles
 
 SnapshotSource = Callable[[str], "list[ElementDefinition] | None"]
@@ -42,7 +43,7 @@ class Snapshot:
 
 class _Builder:
     def __init__(self, base: list[ElementDefinition], source: SnapshotSource) -> None:
-        self.elements = [_copy(e) for e in base]
+        self.elements = [copy_tree(e) for e in base]
         for element in self.elements:
             element["id"] = element_id(element)
         self.base = base
@@ -114,7 +115,7 @@ class _Builder:
             old = element_id(element)
             if not old.startswith(root + "."):
                 continue
-            child = _copy(element)
+            child = copy_tree(element)
             child["id"] = parent["id"] + old[len(root):]
             child["path"] = parent["path"] + str(element.get("path", old))[len(str(source[0].get("path", root))):]
             children.append(child)
@@ -133,7 +134,7 @@ class _Builder:
         new_id = f"{base_id}:{slice_name}"
         copies = []
         for element in block:
-            item = _copy(element)
+            item = copy_tree(element)
             item["id"] = new_id + item["id"][len(base_id):]
             copies.append(item)
         copies[0]["sliceName"] = slice_name.rsplit("/", 1)[-1]
@@ -199,26 +200,12 @@ class _Builder:
             if key in _ADDITIVE:
                 merged = {_merge_key(c): c for c in target.get(key) or []}
                 for item in value:
-                    merged[_merge_key(item)] = _copy(item)
+                    merged[_merge_key(item)] = copy_tree(item)
                 target[key] = list(merged.values())
             else:
-                target[key] = _copy(value)
+                target[key] = copy_tree(value)
         if diff.get("sliceName"):
             target["sliceName"] = diff["sliceName"]
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a JSON tree (its dicts and lists new, its scalars shared: they are immutable),
-    several times faster than :func:`copy.deepcopy`, which keeps a memo for cycles JSON cannot have."""
-    kind = type(value)
-    if kind is dict:
-        return {key: _copy(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
-    if kind is list:
-        return [_copy(item) if type(item) in _CONTAINERS else item for item in value]
-    return value
-
-
-_CONTAINERS = (dict, list)
 
 
 def _merge_key(item: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..issues import Issue
-from ..jsontree import objects_in
+from ..jsontree import copy_tree, objects_in
 from ..rules import declared
 from .definitions import Definitions
 from .attachments import AttachmentChecker
@@ -58,6 +58,10 @@ class FhirOptions:
     """Text that looks like HTML in a string is an error (HL7's ``-security-checks``), not a hint."""
     html_in_markdown: str = "warning"
     """What raw HTML in markdown is: ``none`` (not reported), ``warning`` or ``error``."""
+    as_json_parsed: bool = True
+    """The resource was read from JSON: constraints and cardinality are also judged on it as HL7's
+    JSON parser reads it (see :func:`validate_resource`); False for XML, whose reader makes its
+    own findings and keeps an element that has none of its children, as HL7's XML parser does."""
 
 
 def profiles_walked(resource: Any, definitions: Definitions, options: FhirOptions,
@@ -77,7 +81,79 @@ def profiles_walked(resource: Any, definitions: Definitions, options: FhirOption
 def validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions,
                       objects: list[dict[str, Any]] | None = None) -> Iterator[Issue]:
     """Every issue of one resource (a Bundle with its entries); ``objects``: the resource's
-    :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them."""
+    :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them.
+
+    HL7's validator judges constraints and cardinality on the resource as its JSON parser read
+    it: a property with a shape error (an array where one value belongs, a primitive of the
+    wrong JSON type, an object that is not one, an unknown property, an empty object or array)
+    is left out, and an object left empty by that is absent. So when the walk finds such errors,
+    the constraints and cardinality are judged again on that reading (:func:`as_parsed`), and
+    what they find there besides is reported too: ``actor: {"display": [...]}`` leaves the
+    participant without an actor, and app-1 fails, as in HL7."""
+    found: set[tuple[str, str | None, str]] = set()
+    dropped: list[tuple[Any, ...]] = []
+    for issue in _validate_resource(resource, definitions, options, objects):
+        found.add((issue.rule, issue.expression, issue.message))
+        if _left_out_by_parser(issue) and issue.path and isinstance(issue.path[-1], str):
+            dropped.append(tuple(issue.path))
+        yield issue
+    if not dropped or not options.as_json_parsed:
+        return
+    # constraints see an object the parser left empty as absent (FHIRPath finds no node there);
+    # cardinality still counts it, as HL7's does
+    for rules, prune in ((_CONSTRAINTS, True), (_CARDINALITY, False)):
+        parsed = as_parsed(resource, dropped, prune)
+        if parsed is None:
+            return
+        for issue in _validate_resource(parsed, definitions, options, None):
+            key = (issue.rule, issue.expression, issue.message)
+            if issue.rule in rules and key not in found:
+                found.add(key)
+                yield issue
+
+
+def _left_out_by_parser(issue: Issue) -> bool:
+    """A finding whose property HL7's JSON parser leaves out of what it validates: an array where
+    one value belongs, something else where an object belongs, an object with no content."""
+    return (issue.rule == "FHIR-STRUCT-004" and "must be a single value" in issue.message) \
+        or issue.rule == "FHIR-STRUCT-008" \
+        or (issue.rule == "FHIR-STRUCT-009" and issue.message.startswith("Object must have some content"))
+
+
+_CONSTRAINTS = frozenset({"FHIR-INV-001"})
+_CARDINALITY = frozenset({"FHIR-STRUCT-002"})
+"""What is judged again on the resource as parsed: constraints and minimum cardinality."""
+
+
+def as_parsed(resource: dict[str, Any], dropped: list[tuple[Any, ...]], prune: bool = True) -> dict[str, Any] | None:
+    """A copy of ``resource`` without the properties at ``dropped`` (paths ending in a property
+    name) and, with ``prune``, without the objects that leaves empty; None when nothing is left out."""
+    copy = copy_tree(resource)
+    changed = False
+    for path in sorted(set(dropped), key=len, reverse=True):
+        parents = [copy]
+        for step in path[:-1]:
+            node = parents[-1]
+            child = node.get(step) if isinstance(node, dict) and isinstance(step, str) else \
+                node[step] if isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node) else None
+            if not isinstance(child, (dict, list)):
+                break
+            parents.append(child)
+        else:
+            if not isinstance(parents[-1], dict) or path[-1] not in parents[-1]:
+                continue
+            del parents[-1][path[-1]]
+            changed = True
+            # an object left empty is absent too, up to the nearest one that is not
+            for depth in range(len(parents) - 1, 0, -1) if prune else ():
+                if parents[depth] or not isinstance(path[depth - 1], str) or not isinstance(parents[depth - 1], dict):
+                    break
+                del parents[depth - 1][path[depth - 1]]
+    return copy if changed else None
+
+
+def _validate_resource(resource: dict[str, Any], definitions: Definitions, options: FhirOptions,
+                       objects: list[dict[str, Any]] | None = None) -> Iterator[Issue]:
     resource_type = resource.get("resourceType")
     if resource_type not in definitions.resource_types:
         yield FHIR_UNKNOWN_TYPE.issue(
