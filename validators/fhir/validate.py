@@ -94,7 +94,7 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     dropped: list[tuple[Any, ...]] = []
     for issue in _validate_resource(resource, definitions, options, objects):
         found.add((issue.rule, issue.expression, issue.message))
-        if _left_out_by_parser(issue) and issue.path and isinstance(issue.path[-1], str):
+        if issue.path and isinstance(issue.path[-1], str) and _left_out_by_parser(issue, resource):
             dropped.append(tuple(issue.path))
         yield issue
     if not dropped or not options.as_json_parsed:
@@ -112,12 +112,27 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
                 yield issue
 
 
-def _left_out_by_parser(issue: Issue) -> bool:
+def _left_out_by_parser(issue: Issue, resource: dict[str, Any]) -> bool:
     """A finding whose property HL7's JSON parser leaves out of what it validates: an array where
-    one value belongs, something else where an object belongs, an object with no content."""
+    one value belongs, something else where an object belongs, an object with no content, a
+    primitive given as an object ("must be a simple value, not an Object"; a primitive of
+    another JSON type, ``true`` for a code, is read as its text and kept)."""
     return (issue.rule == "FHIR-STRUCT-004" and "must be a single value" in issue.message) \
         or issue.rule == "FHIR-STRUCT-008" \
-        or (issue.rule == "FHIR-STRUCT-009" and issue.message.startswith("Object must have some content"))
+        or (issue.rule == "FHIR-STRUCT-009" and issue.message.startswith("Object must have some content")) \
+        or (issue.rule == "FHIR-STRUCT-005" and isinstance(_value_at(resource, issue.path or ()), dict))
+
+
+def _value_at(tree: Any, path: tuple[Any, ...] | list[Any]) -> Any:
+    """The value at a JSON path, or None."""
+    for step in path:
+        if isinstance(tree, dict) and isinstance(step, str):
+            tree = tree.get(step)
+        elif isinstance(tree, list) and isinstance(step, int) and 0 <= step < len(tree):
+            tree = tree[step]
+        else:
+            return None
+    return tree
 
 
 _CONSTRAINTS = frozenset({"FHIR-INV-001"})
