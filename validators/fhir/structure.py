@@ -680,10 +680,14 @@ class StructureChecker:
             yield NOT_AN_OBJECT.issue(f"{element['path']} must be a JSON object, not {_json_kind(value)}",
                                       path=path, expression=parsed_path(expression))
             return
+        plan = self._datatype_plan(ctx, element, code)
         if not value:
             yield EMPTY.issue("Object must have some content", path=path, expression=parsed_path(expression))
+            # as HL7's validator, what must be inside it is still missing (a repeating element given
+            # as one empty object is read as one item without its required children)
+            if plan.child is not None and not self.shape_only:
+                yield from self._cardinality(plan.child, {}, expression, path)
             return
-        plan = self._datatype_plan(ctx, element, code)
         for url in plan.unknown_profiles:
             yield UNKNOWN_TYPE_PROFILE.issue(
                 f"Unknown profile {url}: the element must conform to it, but it is not in the loaded "
