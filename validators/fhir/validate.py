@@ -84,12 +84,12 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
     :func:`~samsvar.validators.jsontree.objects_in`, when the caller has them.
 
     HL7's validator judges constraints and cardinality on the resource as its JSON parser read
-    it: a property with a shape error (an array where one value belongs, a primitive of the
-    wrong JSON type, an object that is not one, an unknown property, an empty object or array)
-    is left out, and an object left empty by that is absent. So when the walk finds such errors,
-    the constraints and cardinality are judged again on that reading (:func:`as_parsed`), and
-    what they find there besides is reported too: ``actor: {"display": [...]}`` leaves the
-    participant without an actor, and app-1 fails, as in HL7."""
+    it: a property with a shape error (see :func:`_left_out_by_parser`) is left out, and to
+    FHIRPath an object left empty by that is absent. So when the walk of JSON input finds such
+    errors, constraints and minimum cardinality are judged again on that reading
+    (:func:`as_parsed`), and what they find there besides is reported too: ``actor: {"display":
+    [...]}`` leaves the participant without an actor, and app-1 fails, as in HL7. Only a
+    resource with such findings pays for it: one more walk, two when an object is left empty."""
     found: set[tuple[str, str | None, str]] = set()
     dropped: list[tuple[Any, ...]] = []
     for issue in _validate_resource(resource, definitions, options, objects):
@@ -99,12 +99,14 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
         yield issue
     if not dropped or not options.as_json_parsed:
         return
+    kept = as_parsed(resource, dropped, prune=False)
+    if kept is None:
+        return
     # constraints see an object the parser left empty as absent (FHIRPath finds no node there);
     # cardinality still counts it, as HL7's does
-    for rules, prune in ((_CONSTRAINTS, True), (_CARDINALITY, False)):
-        parsed = as_parsed(resource, dropped, prune)
-        if parsed is None:
-            return
+    pruned = as_parsed(resource, dropped, prune=True)
+    readings = [(_CONSTRAINTS | _CARDINALITY, kept)] if pruned == kept else [(_CONSTRAINTS, pruned), (_CARDINALITY, kept)]
+    for rules, parsed in readings:
         for issue in _validate_resource(parsed, definitions, options, None):
             key = (issue.rule, issue.expression, issue.message)
             if issue.rule in rules and key not in found:
