@@ -37,7 +37,7 @@ def test_published_text_is_core_and_correction_compiles(key: str) -> None:
 
 
 def test_a_profile_constraint_with_another_text_is_left_as_written() -> None:
-    assert _effective_expression("dom-6", "text.exists()") == "text.exists()"
+    assert _effective_expression("opd-3", "targetProfile.exists()") == "targetProfile.exists()"
 
 
 _CORE: dict[str, dict[str, set[str]]] = {}
