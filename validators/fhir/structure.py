@@ -8,6 +8,7 @@ elements as ``value.ofType(Quantity)``, errors about missing or extra children o
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -856,10 +857,13 @@ def _json_kind(value: Any) -> str:
 
 
 def _json_literal(value: Any) -> str:
+    """A value as the JSON it was written as (objects, arrays and null included), cut at 100 characters."""
     if isinstance(value, str):
         return f"'{value[:100]}'"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None or isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)[:100]
     return str(value)[:100]
 
 
