@@ -818,78 +818,64 @@ def _iif(criterion: Fn, then: Fn, otherwise: Fn | None = None) -> Fn:
     return evaluate
 
 
-def _matches_full(regex: str) -> Fn:
-    """samsvar's ``matchesFull()``: one string, the whole of it matching (DOTALL)."""
-    try:
-        pattern = re.compile(regex, re.DOTALL)
-    except re.error:
-        raise _Unsupported("regex") from None
-
+def _on_one_string(on_string: Callable[[str], Any]) -> Fn:
+    """A function of one string: no answer for an empty input, ``on_string(value)`` for one
+    string, and for anything else (several items, not a string) UNDECIDED: the engine's error
+    or answer."""
     def evaluate(items: Items, _this: Any, _env: Any) -> Any:
         if not items:
             return []
         if len(items) == 1:
             value = _data(items[0])
             if isinstance(value, str):
-                return [pattern.fullmatch(value) is not None]
-        return UNDECIDED  # not one string: an error in the engine
+                return on_string(value)
+        return UNDECIDED
     return evaluate
 
 
-def _matches(regex: str) -> Fn:
-    """fhirpathpy's ``matches()``: a search (not a whole-string match) in one string, DOTALL."""
+def _pattern(regex: str, flags: int = 0) -> re.Pattern[str]:
+    """A literal regular expression compiled once; one Python cannot read leaves the expression to the engine."""
     try:
-        pattern = re.compile(regex, re.DOTALL) if regex else None
+        return re.compile(regex, flags)
     except re.error:
         raise _Unsupported("regex") from None
 
-    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
-        if not items or pattern is None:
-            return []
-        if len(items) == 1:
-            value = _data(items[0])
-            if isinstance(value, str):
-                return [pattern.search(value) is not None]
-        return UNDECIDED  # not one string: an error in the engine
-    return evaluate
+
+def _matches_full(regex: str) -> Fn:
+    """samsvar's ``matchesFull()``: one string, the whole of it matching (DOTALL)."""
+    pattern = _pattern(regex, re.DOTALL)
+    return _on_one_string(lambda value: [pattern.fullmatch(value) is not None])
+
+
+def _matches(regex: str) -> Fn:
+    """fhirpathpy's ``matches()``: a search (not a whole-string match) in one string, DOTALL; an
+    empty pattern answers nothing, whatever the input."""
+    if not regex:
+        return lambda _items, _this, _env: []
+    pattern = _pattern(regex, re.DOTALL)
+    return _on_one_string(lambda value: [pattern.search(value) is not None])
 
 
 def _replace_matches(regex: str, substitution: str) -> Fn:
     """samsvar's ``replaceMatches()``: an empty pattern leaves the string; ``$1`` is a group."""
-    try:
-        pattern = re.compile(regex) if regex else None
-    except re.error:
-        raise _Unsupported("regex") from None
+    pattern = _pattern(regex) if regex else None
     replacement = re.sub(r"\$(\d+)", r"\\\1", substitution)
 
-    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
-        if not items:
-            return []
-        if len(items) == 1:
-            value = _data(items[0])
-            if isinstance(value, str):
-                try:
-                    result = value if pattern is None else pattern.sub(replacement, value)
-                except (re.error, IndexError):
-                    return UNDECIDED  # a bad group reference: the engine's error
-                return [result]
-        return UNDECIDED
-    return evaluate
+    def replaced(value: str) -> Any:
+        try:
+            return [value if pattern is None else pattern.sub(replacement, value)]
+        except (re.error, IndexError):
+            return UNDECIDED  # a bad group reference: the engine's error
+    return _on_one_string(replaced)
 
 
 def _substring(start: int, length: int | None = None) -> Fn:
     """fhirpathpy's ``substring()`` on one string, with literal integer arguments."""
-    def evaluate(items: Items, _this: Any, _env: Any) -> Any:
-        if not items:
+    def cut(value: str) -> Any:
+        if start >= len(value):
             return []
-        if len(items) == 1:
-            value = _data(items[0])
-            if isinstance(value, str):
-                if start >= len(value):
-                    return []
-                return [value[start:] if length is None else value[start:start + length]]
-        return UNDECIDED
-    return evaluate
+        return [value[start:] if length is None else value[start:start + length]]
+    return _on_one_string(cut)
 
 
 def _intersect(other: Fn) -> Fn:
