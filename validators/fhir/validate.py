@@ -115,26 +115,36 @@ def validate_resource(resource: dict[str, Any], definitions: Definitions, option
 
 
 def _left_out_by_parser(issue: Issue, resource: dict[str, Any]) -> bool:
-    """A finding whose property HL7's JSON parser leaves out of what it validates: an array where
-    one value belongs, something else where an object belongs, an object with no content, a
-    primitive given as an object ("must be a simple value, not an Object"; a primitive of
-    another JSON type, ``true`` for a code, is read as its text and kept)."""
-    return (issue.rule == "FHIR-STRUCT-004" and "must be a single value" in issue.message) \
-        or issue.rule == "FHIR-STRUCT-008" \
-        or (issue.rule == "FHIR-STRUCT-009" and issue.message.startswith("Object must have some content")) \
-        or (issue.rule == "FHIR-STRUCT-005" and isinstance(_value_at(resource, issue.path or ()), dict))
+    """A finding whose property HL7's JSON parser leaves out of what it validates, told by the
+    value written there: an array where one value belongs (an array-shape finding on an array),
+    something else where an object belongs, an empty object, a primitive given as an object
+    ("must be a simple value, not an Object"; a primitive of another JSON type, ``true`` for a
+    code, is read as its text and kept)."""
+    if issue.rule == "FHIR-STRUCT-008":
+        return True
+    if issue.rule not in ("FHIR-STRUCT-004", "FHIR-STRUCT-005", "FHIR-STRUCT-009"):
+        return False
+    values = _along(resource, issue.path or ())
+    if len(values) != len(issue.path or ()) + 1:
+        return False
+    value = values[-1]
+    if issue.rule == "FHIR-STRUCT-004":
+        return isinstance(value, list)
+    return isinstance(value, dict) and (issue.rule == "FHIR-STRUCT-005" or not value)
 
 
-def _value_at(tree: Any, path: tuple[Any, ...] | list[Any]) -> Any:
-    """The value at a JSON path, or None."""
+def _along(tree: Any, path: tuple[Any, ...] | list[Any]) -> list[Any]:
+    """The values met going down ``path`` from ``tree`` (``tree`` first), as far as the path exists."""
+    found = [tree]
     for step in path:
-        if isinstance(tree, dict) and isinstance(step, str):
-            tree = tree.get(step)
-        elif isinstance(tree, list) and isinstance(step, int) and 0 <= step < len(tree):
-            tree = tree[step]
+        node = found[-1]
+        if isinstance(node, dict) and isinstance(step, str) and step in node:
+            found.append(node[step])
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            found.append(node[step])
         else:
-            return None
-    return tree
+            break
+    return found
 
 
 _CONSTRAINTS = frozenset({"FHIR-INV-001"})
@@ -148,24 +158,16 @@ def as_parsed(resource: dict[str, Any], dropped: list[tuple[Any, ...]], prune: b
     copy = copy_tree(resource)
     changed = False
     for path in sorted(set(dropped), key=len, reverse=True):
-        parents = [copy]
-        for step in path[:-1]:
-            node = parents[-1]
-            child = node.get(step) if isinstance(node, dict) and isinstance(step, str) else \
-                node[step] if isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node) else None
-            if not isinstance(child, (dict, list)):
+        parents = _along(copy, path[:-1])
+        if len(parents) != len(path) or not isinstance(parents[-1], dict) or path[-1] not in parents[-1]:
+            continue
+        del parents[-1][path[-1]]
+        changed = True
+        # an object left empty is absent too, up to the nearest one that is not
+        for depth in range(len(parents) - 1, 0, -1) if prune else ():
+            if parents[depth] or not isinstance(path[depth - 1], str) or not isinstance(parents[depth - 1], dict):
                 break
-            parents.append(child)
-        else:
-            if not isinstance(parents[-1], dict) or path[-1] not in parents[-1]:
-                continue
-            del parents[-1][path[-1]]
-            changed = True
-            # an object left empty is absent too, up to the nearest one that is not
-            for depth in range(len(parents) - 1, 0, -1) if prune else ():
-                if parents[depth] or not isinstance(path[depth - 1], str) or not isinstance(parents[depth - 1], dict):
-                    break
-                del parents[depth - 1][path[depth - 1]]
+            del parents[depth - 1][path[depth - 1]]
     return copy if changed else None
 
 
