@@ -113,6 +113,7 @@ class _Constraint(NamedTuple):
     constraint: dict[str, Any]
     fast: Any  # the compiled expression's fast path, or None
     twin: str | None  # "_" + guard: the guard's primitive extensions
+    root_only: bool  # in ROOT_ONLY: not evaluated on a contained resource
 
 VERIFY_FAST_PATH = os.environ.get("SAMSVAR_VERIFY_FAST_PATH", "") not in ("", "0")
 """Evaluate simple expressions both ways and fail on a difference (benches and tests set it)."""
@@ -191,7 +192,7 @@ class InvariantChecker:
                     guard = _guard(expression)
                     steps.append(_Constraint(key, expression, compiled, guard, constraint,
                                              None if isinstance(compiled, Exception) else compiled.fast,
-                                             None if guard is None else "_" + guard))
+                                             None if guard is None else "_" + guard, key in ROOT_ONLY))
             plan = self._plans[id(element)] = (element, tuple(steps))
         return plan[1]
 
@@ -209,7 +210,7 @@ class InvariantChecker:
         value = visit.value
         is_object = isinstance(value, dict)
         for step in plan:
-            if step.key in ROOT_ONLY and value is not visit.root:
+            if step.root_only and value is not visit.root:
                 continue
             guard = step.guard
             if guard is not None and is_object and guard not in value and step.twin not in value \
