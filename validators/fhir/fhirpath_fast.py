@@ -379,9 +379,10 @@ def _router(name: str) -> tuple[dict[Any, Route], Callable[[Any], Route]]:
         child = f"{path}.{name}" if path else f"_.{name}"
         child = elsewhere.get(child, child)
         types = choices.get(child)
+        found: Route
         if types:
-            found = routes[path] = (None, tuple((name + t, underscore + t, path2type.get(child + t, child + t))
-                                                for t in types))
+            found = (None, tuple((name + t, underscore + t, path2type.get(child + t, child + t)) for t in types))
+            routes[path] = found
         else:
             child = "Extension" if name == "extension" else child
             found = routes[path] = (path2type.get(child, child), ())

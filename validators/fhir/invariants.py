@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, cast
 
 from ..issues import Issue, Severity
 from ..rules import declared
@@ -191,7 +191,7 @@ class InvariantChecker:
                     compiled = self._compile(expression)
                     guard = _guard(expression)
                     steps.append(_Constraint(key, expression, compiled, guard, constraint,
-                                             None if isinstance(compiled, Exception) else compiled.fast,
+                                             None if isinstance(compiled, Exception) else cast(Any, compiled).fast,
                                              None if guard is None else "_" + guard, key in ROOT_ONLY))
             plan = self._plans[id(element)] = (element, tuple(steps))
         return plan[1]
@@ -217,7 +217,7 @@ class InvariantChecker:
                     and _no_choice_of(guard, value):
                 continue  # "X.empty() or ..." / "X.exists() implies ..." without X: true
             compiled, expression = step.compiled, step.expression
-            outcome: list[Any] | Exception = UNDECIDED
+            outcome: Any = UNDECIDED
             if step.fast is not None:  # simple expressions: on the JSON, without the engine
                 if fast_focus is None:
                     fast_focus = focus_items(value, _type_path(visit))
@@ -288,7 +288,7 @@ class InvariantChecker:
             return None
         self._conforming.add(key)
         try:
-            checks = [BindingChecker(self.definitions), self, FixedPatternChecker()]
+            checks: list[Any] = [BindingChecker(self.definitions), self, FixedPatternChecker()]
             walker = StructureChecker(self.definitions, checks, root_profile=profile)
             return not any(i.severity >= Severity.ERROR for i in walker.check_resource(resource, (), ""))
         finally:

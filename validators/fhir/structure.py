@@ -90,7 +90,7 @@ class _Datatype(NamedTuple):
 
 class _CardinalityPlan(NamedTuple):
     entries: tuple[tuple[str, ElementDefinition, int, int | None, bool, bool], ...]
-    index: dict[str, int]
+    slots: dict[str, int]
     absent: tuple[int, ...]
     """Positions that can say something when absent: a minimum, or slices (which may be required)."""
     absent_support: tuple[int, ...]
@@ -189,7 +189,7 @@ class StructureChecker:
         return _chain(nested._run_checks(value, root, code, path, expression),
                       nested._object(value, ctx, path, expression) if isinstance(value, dict) else iter(()))
 
-    def _no_match(self, value: Any, profiles: list[tuple[str, str | None]], code: str | None, path: Path,
+    def _no_match(self, value: Any, profiles: Sequence[tuple[str, str | None]], code: str | None, path: Path,
                   expression: str) -> Iterator[Issue]:
         """None of the choices of profiles fits: say so, then what each profile found, at its place
         and marked with the profile (HL7's validator reports the findings of every profile tried)."""
@@ -334,7 +334,7 @@ class StructureChecker:
         found = self._relevant.get(key)
         if found is None or found[0] is not element:
             chosen = tuple(i for i, check in enumerate(self.element_checks)
-                           if getattr(check, "relevant", None) is None or check.relevant(element, code))
+                           if (relevant := getattr(check, "relevant", None)) is None or relevant(element, code))
             found = self._relevant[key] = (element, chosen)
         result = self._subsets.get(found[1])
         if result is None:
@@ -370,7 +370,7 @@ class StructureChecker:
     def _wants(self, checks: tuple[ElementCheck, ...]) -> Callable[[Any], bool] | None:
         """Whether a primitive value is worth a visit, when every check of ``checks`` can say so from
         the value alone (an optional ``wants(value)``); None: always visit. Kept per set of checks."""
-        found = self._wanting.get(checks, _UNSET)
+        found: Any = self._wanting.get(checks, _UNSET)
         if found is _UNSET:
             tests = [getattr(check, "wants", None) for check in checks]
             if any(test is None for test in tests):
@@ -453,7 +453,7 @@ class StructureChecker:
                                 unreadable += 1
                             if checks and (wants is None or wants(item)):
                                 yield from self._visit(checks, item, element, code, (*path, key, i), f"{shown}[{i}]")
-                            problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")
+                            problems = self._primitive(item, code, (*path, key, i), f"{shown}[{i}]")  # type: ignore[arg-type]  # primitive: code is set
                             if problems:
                                 yield from problems
                         elif plan.datatype:
@@ -470,7 +470,7 @@ class StructureChecker:
                             wants = self._wants(checks)
                             if wants is None or wants(value):
                                 yield from self._visit(checks, value, element, code, (*path, key), shown)
-                        problems = self._primitive(value, code, (*path, key), shown)
+                        problems = self._primitive(value, code, (*path, key), shown)  # type: ignore[arg-type]  # primitive: code is set
                         if problems:
                             yield from problems
                         readable = type(value) is not dict
@@ -608,7 +608,7 @@ class StructureChecker:
         # only present elements and those that may be missing can say something: their positions,
         # in definition order (the order the issues come in)
         absent = plan.absent_support if self.must_support else plan.absent
-        index = plan.index
+        index = plan.slots
         positions: Any = absent
         if counts:
             positions = sorted({*absent, *(index[key] for key in counts if key in index)})
@@ -742,7 +742,7 @@ class StructureChecker:
                 parsed_path(_INDEX_AT_END.sub("", expression) if path and isinstance(path[-1], int) else expression)
             found = [PRIMITIVE_TYPE.issue(f"The value {_json_literal(value)} {problem} ({code})", path=path,
                                           expression=parsed)]
-            regex = self.definitions.primitive_regex(code) if isinstance(value, str) and code in NUMBER_TYPES else None
+            regex: Any = self.definitions.primitive_regex(code) if isinstance(value, str) and code in NUMBER_TYPES else None
             if regex is not None and not re.fullmatch(regex, value):
                 # a number written as a string is read as text: HL7's validator also judges that text
                 found.append(PRIMITIVE_FORMAT.issue(f"The value '{value[:100]}' is not a valid {code}", path=path,
@@ -831,7 +831,7 @@ def _as_parsed(issues: Iterator[Issue], item_expression: str, shown: str) -> Ite
             yield issue
 
 
-def _chain(*iterators: Iterator[Issue]) -> Iterator[Issue]:
+def _chain(*iterators: Iterable[Issue]) -> Iterator[Issue]:
     for iterator in iterators:
         yield from iterator
 
