@@ -126,10 +126,14 @@ def embed_into(target: Path) -> dict[str, object]:
 
 
 class EmbeddingBuildPy(build_py):
-    """``build_py`` that also embeds the pinned FHIR packages (not in editable installs)."""
+    """``build_py`` that also embeds the pinned FHIR packages and compiles the engine's hottest
+    modules (``build_support/compiled.py``); neither in editable installs."""
 
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
             return
         embed_into(Path(self.build_lib) / "samsvar" / "embedded")
+        from .compiled import compile_into
+
+        compile_into(Path(self.build_lib))

@@ -18,8 +18,16 @@ from typing import Any
 import click
 
 from .. import __version__
-from .common import (EXIT_CLEAN, EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_NOTHING_TO_CHECK, EXIT_USAGE,
-                     EnvironmentFailure, InternalFailure, NothingChecked)
+from .common import (
+    EXIT_CLEAN,
+    EXIT_ENVIRONMENT,
+    EXIT_FINDINGS,
+    EXIT_NOTHING_TO_CHECK,
+    EXIT_USAGE,
+    EnvironmentFailure,
+    InternalFailure,
+    NothingChecked,
+)
 
 __all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ENVIRONMENT", "EXIT_FINDINGS", "EXIT_NOTHING_TO_CHECK", "EXIT_USAGE",
            "cli", "main"]
@@ -77,8 +85,18 @@ class Samsvar(click.Group):
             ) from None
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from ..validators.compiled import describe
+
+    click.echo(f"samsvar, version {__version__}\n{describe()}")
+    ctx.exit()
+
+
 @click.group(cls=Samsvar, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", "-V", prog_name="samsvar")
+@click.option("--version", "-V", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version, and whether the engine runs compiled, and exit.")
 def cli() -> None:
     """samsvar: conformance checks for Norwegian health interoperability.
 

@@ -192,9 +192,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     packages = shared_path("fhir-packages")
     source = source_copy(tmp / "src")
-    built, log = _build(source, tmp / "dist", clean_env(tmp, SAMSVAR_EMBED_FROM=str(packages)))
+    # pure Python (the compiled engine is test_wheel_plugin's): the wheel any platform installs
+    built, log = _build(source, tmp / "dist", clean_env(tmp, SAMSVAR_EMBED_FROM=str(packages), SAMSVAR_PURE="1"))
     for pin in PINS:
         assert f"embedding {pin.ref}" in log
+    assert "SAMSVAR_PURE is set" in log and built.name.endswith("-py3-none-any.whl")
     return built
 
 
@@ -225,7 +227,8 @@ def test_the_wheel_carries_the_pinned_packages_and_nothing_else_from_shared(whee
 @pytest.mark.slow
 def test_a_build_without_the_packages_works_and_says_what_is_missing(tmp_path: Path) -> None:
     source = source_copy(tmp_path / "src")
-    built, log = _build(source, tmp_path / "dist", clean_env(tmp_path, SAMSVAR_EMBED_FROM=str(tmp_path / "none")))
+    built, log = _build(source, tmp_path / "dist", clean_env(tmp_path, SAMSVAR_EMBED_FROM=str(tmp_path / "none"),
+                                                              SAMSVAR_PURE="1"))
     for pin in PINS:
         assert f"NOT embedding {pin.ref}" in log
     with zipfile.ZipFile(built) as archive:
