@@ -21,6 +21,7 @@ from .extensions import ExtensionChecker
 from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
+from .operation_definitions import OperationDefinitionChecker
 from .profile_definitions import ProfileDefinitionChecker
 from .measure import MeasureChecker
 from .questionnaire import QuestionnaireChecker
@@ -190,7 +191,8 @@ def _validate_resource(resource: dict[str, Any], definitions: Definitions, optio
               NarrativeChecker(),
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
-              ProfileDefinitionChecker(definitions), UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
+              ProfileDefinitionChecker(definitions), OperationDefinitionChecker(definitions, options.hl7_paths),
+              UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
               ObservationChecker()]
     seen: set[tuple[str, str | None, str]] = set()
