@@ -22,6 +22,8 @@ from .identifiers import check_identifiers
 from .invariants import InvariantChecker
 from .narrative import NarrativeChecker
 from .operation_definitions import OperationDefinitionChecker
+from .code_systems import CodeSystemChecker
+from .value_sets import ValueSetChecker
 from .profile_definitions import ProfileDefinitionChecker
 from .measure import MeasureChecker
 from .questionnaire import QuestionnaireChecker
@@ -192,6 +194,7 @@ def _validate_resource(resource: dict[str, Any], definitions: Definitions, optio
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), OperationDefinitionChecker(definitions, options.hl7_paths),
+              CodeSystemChecker(definitions), ValueSetChecker(definitions),
               UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
               ObservationChecker()]

@@ -1,0 +1,24 @@
+"""ValueSet resources as artifacts, checked as HL7's validator checks them (work in progress: nothing
+is checked yet; the rules will be FHIR-VS-NNN)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..issues import Issue
+from .definitions import Definitions
+from .visit import Visit
+
+
+class ValueSetChecker:
+    """An element check on ValueSet resources (their root element)."""
+
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+
+    @staticmethod
+    def relevant(element: dict[str, Any], _code: str | None) -> bool:
+        return element.get("path") == "ValueSet"
+
+    def __call__(self, visit: Visit) -> Iterator[Issue]:
+        return iter(())
