@@ -351,6 +351,11 @@ class Definitions:
         package = entry.package if entry else None
         return getattr(package, "ref", None) if package is not None else None
 
+    def package_of(self, url: str) -> PackageLike | None:
+        """The package a canonical resource came from, or None for a loose file or an unknown URL."""
+        entry = self._by_url.get(url.split("|", 1)[0])
+        return entry.package if entry is not None else None
+
     def requirement_hint(self, url: str) -> str | None:
         """What the package of ``url`` needs that may be missing (samsvar's own profiles name the
         package they build on), or None."""
