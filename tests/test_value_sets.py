@@ -111,6 +111,15 @@ def test_an_example_system_that_is_not_loaded_is_information_only(fhir_cache: Pa
     assert _findings(fhir_cache, resource) == [("FHIR-VS-002", "information", "ValueSet.compose.include[0]")]
 
 
+def test_an_example_system_is_an_error_where_example_urls_are_not_allowed(fhir_cache: Path) -> None:
+    """As HL7's VALUESET_EXAMPLE_SYSTEM_ERROR: ``--no-example-urls`` (HL7's examples setting off)."""
+    resource = _value_set({"system": "http://example.org/kodeverk", "concept": [{"code": "A"}]})
+    validator = Validator(Options(cache_root=fhir_cache, igs=(str(DEFINITIONS),), allow_example_urls=False))
+    result = validator.validate_bytes("vs.json", json.dumps(resource).encode())
+    found = [(i.rule, i.severity.code, i.expression) for i in result.issues if i.rule.startswith("FHIR-VS")]
+    assert found == [("FHIR-VS-002", "error", "ValueSet.compose.include[0]")]
+
+
 def test_an_identifier_with_concepts_is_also_unchecked_as_hl7_reports(fhir_cache: Path) -> None:
     resource = _value_set({"system": "urn:oid:2.16.578.1.12.4.1.9999.1", "concept": [{"code": "hjemme"}]})
     assert _findings(fhir_cache, resource) == [("FHIR-VS-007", "error", "ValueSet.compose.include[0]"),

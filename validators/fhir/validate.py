@@ -194,7 +194,7 @@ def _validate_resource(resource: dict[str, Any], definitions: Definitions, optio
               QuestionnaireChecker(definitions), MeasureChecker(definitions), SearchParameterChecker(definitions),
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), OperationDefinitionChecker(definitions, options.hl7_paths),
-              CodeSystemChecker(definitions), ValueSetChecker(definitions),
+              CodeSystemChecker(definitions), ValueSetChecker(definitions, options.allow_example_urls),
               UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
               ObservationChecker()]

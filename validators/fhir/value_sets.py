@@ -109,8 +109,10 @@ class FilterRules(NamedTuple):
 class ValueSetChecker:
     """An element check on ValueSet resources (their root element)."""
 
-    def __init__(self, definitions: Definitions) -> None:
+    def __init__(self, definitions: Definitions, allow_example_urls: bool = True) -> None:
         self.definitions = definitions
+        self.allow_example_urls = allow_example_urls
+        """False (``--no-example-urls``): an example code system in an include is an error, as in HL7."""
         self._by_identifier: dict[str, list[dict[str, Any]]] | None = None
 
     @staticmethod
@@ -226,6 +228,10 @@ class ValueSetChecker:
                     if problem:
                         yield where.at("concept", position).issue(UNKNOWN_CODE, f"The code '{code}' is not a code of "
                                                                                 f"{named}: {problem}")
+            elif is_example_url(system) and not self.allow_example_urls:
+                yield where.issue(SYSTEM_NOT_LOADED, f"The include system '{named}' is an example code system, which "
+                                                     "this run does not allow (--no-example-urls): use the real code "
+                                                     "system", severity=Severity.ERROR)
             elif is_example_url(system):
                 yield where.issue(SYSTEM_NOT_LOADED, f"The include system '{named}' is an example code system, so its "
                                                      "concepts were not checked", severity=Severity.INFORMATION)
