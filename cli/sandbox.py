@@ -82,9 +82,15 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
     except SandboxStartError as exc:
         raise EnvironmentProblem(str(exc)) from None
 
-    def _stop(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    # Ctrl-C and SIGTERM only ask the loop below to stop: an exception raised wherever the signal
+    # lands could interrupt the thread bookkeeping of Thread.is_alive()/join() itself and leave the
+    # server's thread marked stopped while it still runs (seen once as a sandbox that did not exit).
+    stopping: list[int] = []
 
+    def _stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     click.echo(f"samsvar sandbox at {running.base_url}")
     click.echo(f"  FHIR R4:    {running.fhir_url}  (CapabilityStatement: {running.fhir_url}/metadata)")
@@ -103,10 +109,8 @@ def sandbox(host: str, port: int, data_dir: Path | None, faults: tuple[str, ...]
     click.echo(f"  faults:     {', '.join(sorted(chosen)) or 'none (conformant)'}")
     click.echo("Ctrl-C to stop.")
     try:
-        while running.alive:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        while running.alive and not stopping:
+            time.sleep(0.2)
     finally:
         running.stop()
     if not running.alive:
