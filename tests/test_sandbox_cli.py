@@ -77,8 +77,11 @@ def test_serves_until_interrupted(fhir_cache: Path, tmp_path: Path) -> None:
     env = dict(os.environ, SAMSVAR_FHIR_HOME=str(fhir_cache))
     command = [sys.executable, "-c", "from samsvar.cli import main; main()", "sandbox", "--port", "0",
                "--fault", "no-paging", "--client", f"test-client={key_file}", "--data", str(tmp_path / "data")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               cwd=tmp_path)
+    # stderr to a file, not an unread pipe (a full pipe would block the server); shown if the test fails
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as error_file:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=error_file, text=True, env=env,
+                                   cwd=tmp_path)
     try:
         lines = _lines(process.stdout)
         printed = [lines.get(timeout=60)]
@@ -92,7 +95,11 @@ def test_serves_until_interrupted(fhir_cache: Path, tmp_path: Path) -> None:
         assert statement.status_code == 200 and "security" in statement.json()["rest"][0]  # --client: auth on
         assert requests.get(base + "/fhir/Patient", timeout=TIMEOUT).status_code == 401
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the sandbox still runs 30 s after Ctrl-C; its stderr:\n{errors.read_text()[-4000:]}")
+        assert code == 0, errors.read_text()[-4000:]
         assert lines.get(timeout=10).startswith("sandbox stopped")
     finally:
         if process.poll() is None:
