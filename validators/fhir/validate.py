@@ -24,6 +24,8 @@ from .narrative import NarrativeChecker
 from .operation_definitions import OperationDefinitionChecker
 from .code_systems import CodeSystemChecker
 from .value_sets import ValueSetChecker
+from .structure_definitions import StructureDefinitionChecker
+from .element_constraints import ElementConstraintChecker
 from .profile_definitions import ProfileDefinitionChecker
 from .measure import MeasureChecker
 from .questionnaire import QuestionnaireChecker
@@ -195,6 +197,7 @@ def _validate_resource(resource: dict[str, Any], definitions: Definitions, optio
               CodingChecker(definitions),
               ProfileDefinitionChecker(definitions), OperationDefinitionChecker(definitions, options.hl7_paths),
               CodeSystemChecker(definitions), ValueSetChecker(definitions, options.allow_example_urls),
+              StructureDefinitionChecker(definitions), ElementConstraintChecker(definitions),
               UrlChecker(definitions, options.allow_example_urls, options.resolve_urls),
               AttachmentChecker(), TextContentChecker(options.security_checks, options.html_in_markdown),
               ObservationChecker()]
