@@ -83,25 +83,9 @@ def fhirpath_errors(expression: str) -> list[str]:
     fhirpathpy's own parser recovers silently from syntax errors (``name.exists(`` compiles),
     so the grammar is run here with a listener that keeps them and must consume the whole text.
     """
-    from antlr4.error.ErrorListener import ErrorListener
-    from fhirpathpy.parser import CommonTokenStream, FHIRPathLexer, FHIRPathParser, InputStream
+    from ..validators.fhir.fhirpath import compile_expression, grammar_errors
 
-    from ..validators.fhir.fhirpath import compile_expression
-
-    errors: list[str] = []
-
-    class Collect(ErrorListener):
-        def syntaxError(self, recognizer: Any, offendingSymbol: Any, line: int, column: int,
-                        msg: str, e: Any) -> None:
-            errors.append(f"column {column + 1}: {msg}")
-
-    lexer = FHIRPathLexer(InputStream(expression))
-    lexer.removeErrorListeners()
-    lexer.addErrorListener(Collect())
-    parser = FHIRPathParser(CommonTokenStream(lexer))
-    parser.removeErrorListeners()
-    parser.addErrorListener(Collect())
-    parser.entireExpression()
+    errors = grammar_errors(expression)
     if errors:
         return errors
     try:

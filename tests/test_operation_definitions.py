@@ -42,15 +42,24 @@ def test_findings_are_located_at_the_parameter_or_as_hl7_writes_them(fhir_cache:
     assert _findings(fhir_cache, operation) == [("FHIR-OPDEF-006", "error", "OperationDefinition.parameter[1]")]
     assert _findings(fhir_cache, operation, hl7_paths=True) == [
         ("FHIR-OPDEF-006", "error", "OperationDefinition.inputProfile.parameter[1]")]
-    circular = _fixture("circular-base.json")
-    assert _findings(fhir_cache, circular) == [("FHIR-OPDEF-001", "error", "OperationDefinition.base")]
-    assert _findings(fhir_cache, circular, hl7_paths=True) == [("FHIR-OPDEF-001", "error", "OperationDefinition")]
+    circular = _fixture("circular-base.json")  # loaded too, as inputs are in a run (the chain goes through definitions)
+    loaded = (str(DEFINITIONS), str(FOLDER / "circular-base.json"))
+    assert _findings(fhir_cache, circular, igs=loaded) == [("FHIR-OPDEF-001", "error", "OperationDefinition.base")]
+    assert _findings(fhir_cache, circular, igs=loaded, hl7_paths=True) == [
+        ("FHIR-OPDEF-001", "error", "OperationDefinition")]
 
 
-def test_a_base_that_is_the_definition_itself_is_circular_without_loading_it(fhir_cache: Path) -> None:
+def test_a_base_that_is_the_definition_itself_is_circular_once_it_is_loaded(fhir_cache: Path, tmp_path: Path) -> None:
+    """As HL7 follows the chain: through loaded definitions. Validated alone, a definition based on
+    itself finds no base (HL7's test case ext-derived-circle: no circularity error)."""
     operation = _fixture("valid-operation.json")
     operation["base"] = operation["url"] + "|1.0.0"
-    assert _findings(fhir_cache, operation) == [("FHIR-OPDEF-001", "error", "OperationDefinition.base")]
+    assert _findings(fhir_cache, operation) == []
+    for name in DEFINITIONS.glob("StructureDefinition-*.json"):
+        (tmp_path / name.name).write_bytes(name.read_bytes())
+    (tmp_path / "self.json").write_text(json.dumps(operation), encoding="utf-8")
+    assert _findings(fhir_cache, operation, igs=(str(tmp_path),)) == [
+        ("FHIR-OPDEF-001", "error", "OperationDefinition.base")]
 
 
 def test_a_loop_among_other_definitions_ends_and_is_not_this_ones_finding(fhir_cache: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 
@@ -387,3 +387,26 @@ class Definitions:
 
     def canonicals(self) -> list[str]:
         return sorted(self._by_url)
+
+
+def loops_back(url: str, base: Any, lookup: Callable[[str], dict[str, Any] | None], field: str) -> str | None:
+    """Whether following ``field`` (``base``, ``baseDefinition``) from definition to definition,
+    starting at ``base``, comes back to ``url``: the canonical that points back at it (``url``
+    itself for a definition based on itself), else None. The chain goes through loaded
+    definitions only, as HL7's validator follows it: ``lookup`` gives the definition of a
+    canonical (None: not loaded, the chain ends, and a definition based on itself that is not
+    loaded is not found circular here); a loop among other definitions ends it too."""
+    last = url
+    seen: set[str] = set()
+    while isinstance(base, str):
+        key = base.split("|", 1)[0]
+        if key in seen:
+            return None
+        seen.add(key)
+        found = lookup(key)
+        if found is None:
+            return None
+        if found.get("url") == url:
+            return last
+        last, base = key, found.get(field)
+    return None

@@ -22,7 +22,7 @@ from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal,
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER, Hooks
 
 __all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathMalformedTemporal", "FhirPathUnsupported", "Hooks", "compile_expression",
-           "failure_kind", "parser_version"]
+           "failure_kind", "grammar_errors", "parser_version"]
 
 
 # --- Compiling and evaluating ------------------------------------------------------------------
@@ -129,6 +129,36 @@ def _is_value_member(node: dict[str, Any]) -> bool:
         return False
     identifier = (node.get("children") or [{}])[0]
     return identifier.get("type") == "Identifier" and identifier.get("text") == "value"
+
+
+def grammar_errors(expression: str) -> list[str]:
+    """What the FHIRPath grammar finds wrong with ``expression`` (the whole text must be one
+    expression), first error first; empty when it is grammatical. fhirpathpy's own parse recovers
+    from syntax errors silently (``name.exists() and`` compiles), so its generated parser is run
+    here with a listener that keeps them."""
+    from antlr4 import CommonTokenStream, InputStream  # type: ignore[import-untyped]
+    from antlr4.error.ErrorListener import ErrorListener  # type: ignore[import-untyped]
+    from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer  # type: ignore[import-untyped]
+    from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser  # type: ignore[import-untyped]
+
+    errors: list[str] = []
+
+    class Collect(ErrorListener):  # type: ignore[misc]
+        def syntaxError(self, _recognizer: Any, _symbol: Any, line: int, column: int, message: str,
+                        _error: Any) -> None:
+            errors.append(f"at {line}:{column + 1}: {message}")
+
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(Collect())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(Collect())
+    try:
+        parser.entireExpression()
+    except Exception as failure:  # noqa: BLE001 - the grammar's own rejection
+        errors.append(str(failure))
+    return errors
 
 
 def compile_expression(expression: str) -> Compiled:

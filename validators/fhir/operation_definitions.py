@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from ..issues import Issue, Path
 from ..rules import Rule, declared
-from .definitions import Definitions, ElementDefinition
+from .definitions import Definitions, ElementDefinition, loops_back
 from .visit import Visit
 
 CIRCULAR_BASE = declared("FHIR-OPDEF-001")
@@ -72,23 +72,16 @@ class OperationDefinitionChecker:
         url, base = definition.get("url"), definition.get("base")
         if not isinstance(url, str) or not isinstance(base, str):
             return
-        last = url
-        seen: set[str] = set()
-        while isinstance(base, str):
-            key = base.split("|", 1)[0]
-            if key == url:
-                yield CIRCULAR_BASE.issue(
-                    f"The definition of the operation is circular: it depends on itself (url = '{url}', "
-                    f"from '{last}')", path=visit.path if self.hl7_paths else (*visit.path, "base"),
-                    expression=visit.expression if self.hl7_paths else f"{visit.expression}.base")
-                return
-            if key in seen:
-                return  # a loop among other definitions: theirs to report
-            seen.add(key)
-            found = self.definitions.get(key)
-            if found is None or found.get("resourceType") != "OperationDefinition":
-                return
-            last, base = key, found.get("base")
+        last = loops_back(url, base, self._operation, "base")
+        if last is not None:
+            yield CIRCULAR_BASE.issue(
+                f"The definition of the operation is circular: it depends on itself (url = '{url}', from '{last}')",
+                path=visit.path if self.hl7_paths else (*visit.path, "base"),
+                expression=visit.expression if self.hl7_paths else f"{visit.expression}.base")
+
+    def _operation(self, url: str) -> dict[str, Any] | None:
+        found = self.definitions.get(url)
+        return found if found is not None and found.get("resourceType") == "OperationDefinition" else None
 
     # -- inputProfile and outputProfile -----------------------------------------------------------
 
