@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -391,3 +392,39 @@ def test_single_iif_now_and_today_on_valid_input() -> None:
     assert evaluate("iif(active, 'yes', 'no')", PATIENT) == ["yes"]
     assert evaluate("now() is DateTime and today() is Date and timeOfDay() is Time") == [True]
     assert evaluate("birthDate < today()", PATIENT) == [True]
+
+
+# -- what the grammar rejects is not evaluated in a repaired form ---------------------------------
+
+@pytest.mark.parametrize("expression", ["name.exists() and", "((name", "name.where(use = 'official'"])
+def test_an_expression_the_grammar_rejects_does_not_compile(expression: str) -> None:
+    """fhirpathpy's parser silently repairs these (``name.exists() and`` would evaluate as
+    ``name.exists()``); samsvar refuses them, saying where the grammar stopped."""
+    from samsvar.validators.fhir.fhirpath import failure_kind
+    from samsvar.validators.fhir.fhirpath_errors import FhirPathSyntaxError
+
+    with pytest.raises(FhirPathSyntaxError, match="not valid FHIRPath") as raised:
+        compile_expression(expression)
+    assert failure_kind(raised.value) == "unsupported"  # the constraint is not checked, and says so
+
+
+def test_a_profile_constraint_the_grammar_rejects_is_reported_not_checked(fhir_cache: Path, tmp_path: Path) -> None:
+    """An instance validated against a profile whose constraint does not parse: the constraint is
+    reported as not evaluated (FHIR-INV-002, a not-checked finding), never silently passed."""
+    import json
+
+    from samsvar.validators import Options, Validator
+
+    profile = {"resourceType": "StructureDefinition", "id": "broken", "url": "http://samsvar.no/fhir/test/broken",
+               "name": "Broken", "status": "draft", "kind": "resource", "abstract": False, "type": "Patient",
+               "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient", "derivation": "constraint",
+               "differential": {"element": [{"id": "Patient", "path": "Patient", "constraint": [
+                   {"key": "brk-1", "severity": "error", "human": "a name, and", "expression": "name.exists() and"}]}]}}
+    (tmp_path / "profile.json").write_text(json.dumps(profile), encoding="utf-8")
+    validator = Validator(Options(cache_root=fhir_cache, igs=(str(tmp_path / "profile.json"),),
+                                  profiles=("http://samsvar.no/fhir/test/broken",)))
+    patient = {"resourceType": "Patient", "id": "p", "name": [{"family": "Nordmann"}]}
+    result = validator.validate_bytes("p.json", json.dumps(patient).encode())
+    found = [(i.rule, i.message) for i in result.issues if i.rule.startswith("FHIR-INV-00") and "brk-1" in i.message]
+    assert [rule for rule, _ in found] == ["FHIR-INV-002"], result.issues
+    assert "not valid FHIRPath" in found[0][1]

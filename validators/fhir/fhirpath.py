@@ -18,7 +18,7 @@ from typing import Any
 
 from ..cache import parsed_fhirpath
 from .fhirpath_fast import FHIR_CONSTANTS, compile_fast
-from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal, FhirPathUnsupported
+from .fhirpath_errors import FhirPathEvaluationError, FhirPathMalformedTemporal, FhirPathSyntaxError, FhirPathUnsupported
 from .fhirpath_hooks import HOOKS, VALUE_MEMBER, Hooks
 
 __all__ = ["HOOKS", "Compiled", "FhirPathEvaluationError", "FhirPathMalformedTemporal", "FhirPathUnsupported", "Hooks", "compile_expression",
@@ -73,8 +73,14 @@ def parser_version() -> str:
 
 
 def _parse(expression: str) -> Any:
+    """The parse tree (kept in the disk cache); an expression the grammar rejects is not parsed
+    into a repaired tree, it raises :class:`FhirPathSyntaxError` (checked once per expression:
+    only a tree that parsed cleanly is cached)."""
     from fhirpathpy.parser import parse
 
+    errors = grammar_errors(expression)
+    if errors:
+        raise FhirPathSyntaxError(errors[0])
     return parse(expression)
 
 
@@ -87,7 +93,7 @@ class Compiled:
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self._tree = parsed_fhirpath(expression, _parse, parser_version())["children"][0]  # disk cache
+        self._tree = parsed_fhirpath(expression, _parse, parser_version() + "/grammar-checked")["children"][0]  # disk cache
         if _VALUE_NAVIGATION.search(expression):
             self._tree = _with_value_member(self._tree)
         self._constants = _fhir_constants(expression)

@@ -13,6 +13,16 @@ class FhirPathUnsupported(Exception):
         self.feature = feature
 
 
+class FhirPathSyntaxError(FhirPathUnsupported):
+    """An expression the FHIRPath grammar rejects (fhirpathpy's parser would silently evaluate a
+    repaired version of it): like an unsupported feature, the constraint is not checked, and the
+    message says where the grammar stopped."""
+
+    def __init__(self, problem: str) -> None:
+        Exception.__init__(self, f"not valid FHIRPath ({problem})")
+        self.feature = problem
+
+
 class FhirPathEvaluationError(ValueError):
     """The expression is in error on this data as FHIRPath defines it (one item expected where the
     data has several, a value of the wrong type): the data, not samsvar, decides it."""
