@@ -28,6 +28,7 @@ from ..issues import Issue, Path, Severity
 from ..rules import declared
 from .bindings import partial_own_list, terminology
 from .definitions import Definitions
+from .artifact_check import ArtifactCheck
 from .visit import Visit
 
 DUPLICATE_CODE = declared("FHIR-CS-001")
@@ -65,20 +66,11 @@ ERROR_CODES, WARNING_CODES = "error", "warning"
 (parent, child, partOf, synonym) makes it an error, any other unbound ``code`` property a warning."""
 
 
-class CodeSystemChecker:
+class CodeSystemChecker(ArtifactCheck):
     """An element check on CodeSystem resources (their root element)."""
+    resource_type = "CodeSystem"
 
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-
-    @staticmethod
-    def relevant(element: dict[str, Any], _code: str | None) -> bool:
-        return element.get("path") == "CodeSystem"
-
-    def __call__(self, visit: Visit) -> Iterator[Issue]:
-        system = visit.value
-        if system is not visit.resource or not isinstance(system, dict) or system.get("resourceType") != "CodeSystem":
-            return
+    def check(self, visit: Visit, system: dict[str, Any]) -> Iterator[Issue]:
         concepts = list(_concepts(system, visit.path, visit.expression))
         yield from _supplement_declaration(visit, system)
         yield from self._counts(visit, system, len(concepts))

@@ -43,9 +43,10 @@ from typing import Any, Iterator
 
 from ..issues import Issue, Path, Severity
 from ..rules import declared
-from .definitions import Definitions, ElementDefinition
+from .definitions import FHIR_SD, ElementDefinition
 from .elements import type_code
 from .fhirpath import compile_expression, failure_kind, grammar_errors
+from .artifact_check import ArtifactCheck
 from .visit import Visit
 
 CONSTRAINT_INCOMPLETE = declared("FHIR-SD-050")
@@ -60,7 +61,6 @@ CONTEXT_BETTER_STATED = declared("FHIR-SD-058")
 CONTEXT_INVARIANT_NOT_FHIRPATH = declared("FHIR-SD-059")
 EXPRESSION_NOT_CHECKED = declared("FHIR-SD-060")
 
-CORE = "http://hl7.org/fhir/StructureDefinition/"
 _BOUND = ("code", "Coding", "CodeableConcept", "Quantity", "CodeableReference")
 _BINDABLE = ("string", "uri", "CodeableConcept", "Quantity", "CodeableReference")
 _LISTED_BINDABLE = ("code", "string", "url", "uri", "Coding", "CodeableConcept", "Quantity", "CodeableReference")
@@ -73,21 +73,11 @@ _ALL_CODES = {"http://loinc.org/vs": "LOINC", "http://snomed.info/sct?fhir_vs": 
               "http://hl7.org/fhir/ValueSet/cpt-all": "CPT"}
 
 
-class ElementConstraintChecker:
+class ElementConstraintChecker(ArtifactCheck):
     """An element check on StructureDefinition resources (their root element)."""
+    resource_type = "StructureDefinition"
 
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-
-    @staticmethod
-    def relevant(element: dict[str, Any], _code: str | None) -> bool:
-        return element.get("path") == "StructureDefinition"
-
-    def __call__(self, visit: Visit) -> Iterator[Issue]:
-        definition = visit.value
-        if definition is not visit.resource or not isinstance(definition, dict) \
-                or definition.get("resourceType") != "StructureDefinition":
-            return
+    def check(self, visit: Visit, definition: dict[str, Any]) -> Iterator[Issue]:
         for part, snapshot in (("differential", False), ("snapshot", True)):
             holder = definition.get(part)
             elements = holder.get("element") if isinstance(holder, dict) else None
@@ -192,7 +182,7 @@ class ElementConstraintChecker:
         if found is None:
             found = {}
             for url in sorted(self.definitions.canonicals()):
-                if not url.startswith(CORE):
+                if not url.startswith(FHIR_SD):
                     continue
                 sd = self.definitions.get(url)
                 if sd is None or sd.get("resourceType") != "StructureDefinition" \
@@ -240,9 +230,9 @@ class ElementConstraintChecker:
         cannot follow (a choice, a type without a loaded definition) the element is taken as found."""
         local = path.split("#", 1)[1] if "#" in path else path
         names = local.split(".")
-        url = path.split("#", 1)[0] if "#" in path else CORE + names[0]
-        if url == CORE + names[0] and names[0] in _STAND_INS:
-            url = CORE + _STAND_INS[names[0]]
+        url = path.split("#", 1)[0] if "#" in path else FHIR_SD + names[0]
+        if url == FHIR_SD + names[0] and names[0] in _STAND_INS:
+            url = FHIR_SD + _STAND_INS[names[0]]
         ctx = self.definitions.context(url)
         if ctx is None:
             return False

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 from ..issues import Issue, Path
 from ..rules import Rule, declared
 from .definitions import Definitions, ElementDefinition, loops_back
+from .artifact_check import ArtifactCheck
 from .visit import Visit
 
 CIRCULAR_BASE = declared("FHIR-OPDEF-001")
@@ -42,24 +43,17 @@ _PROFILES = (("in", "inputProfile"), ("out", "outputProfile"))
 _UNBOUNDED = 1 << 62
 
 
-class OperationDefinitionChecker:
+class OperationDefinitionChecker(ArtifactCheck):
     """An element check on OperationDefinition resources (their root element)."""
+    resource_type = "OperationDefinition"
 
     def __init__(self, definitions: Definitions, hl7_paths: bool = False) -> None:
-        self.definitions = definitions
+        super().__init__(definitions)
         self.hl7_paths = hl7_paths
         """Locate the findings where HL7's validator does: a parameter's under the profile's element
         (``OperationDefinition.inputProfile.parameter[1]``), a circular base on the definition."""
 
-    @staticmethod
-    def relevant(element: dict[str, Any], _code: str | None) -> bool:
-        return element.get("path") == "OperationDefinition"
-
-    def __call__(self, visit: Visit) -> Iterator[Issue]:
-        definition = visit.value
-        if definition is not visit.resource or not isinstance(definition, dict) \
-                or definition.get("resourceType") != "OperationDefinition":
-            return
+    def check(self, visit: Visit, definition: dict[str, Any]) -> Iterator[Issue]:
         yield from self._base_chain(visit, definition)
         for use, key in _PROFILES:
             if isinstance(definition.get(key), str):

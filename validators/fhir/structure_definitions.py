@@ -33,8 +33,9 @@ from typing import Any, Iterator
 
 from ..issues import Issue, Severity
 from ..rules import declared
-from .definitions import Definitions, loops_back
+from .definitions import FHIR_SD, loops_back
 from .urls import is_absolute_url
+from .artifact_check import ArtifactCheck
 from .visit import Visit
 
 CIRCULAR_BASE = declared("FHIR-SD-006")
@@ -56,28 +57,17 @@ REPEATING_VALUE = declared("FHIR-SD-020")
 FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 """The extension on a type whose code is a FHIRPath system type, naming the FHIR type it stands for."""
 
-FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
-
 EXTENSION_BASE = "http://hl7.org/fhir/StructureDefinition/Extension"
 JSON_NAMES = ("http://hl7.org/fhir/tools/StructureDefinition/json-name",
               "http://hl7.org/fhir/StructureDefinition/elementdefinition-jsonname")
 """The root element extension that lets a definition that is not of Extension be used as one."""
 
 
-class StructureDefinitionChecker:
+class StructureDefinitionChecker(ArtifactCheck):
     """An element check on StructureDefinition resources (their root element)."""
+    resource_type = "StructureDefinition"
 
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-
-    @staticmethod
-    def relevant(element: dict[str, Any], _code: str | None) -> bool:
-        return element.get("path") == "StructureDefinition"
-
-    def __call__(self, visit: Visit) -> Iterator[Issue]:
-        sd = visit.value
-        if sd is not visit.resource or not isinstance(sd, dict) or sd.get("resourceType") != "StructureDefinition":
-            return
+    def check(self, visit: Visit, sd: dict[str, Any]) -> Iterator[Issue]:
         yield from self._circular(visit, sd)
         yield from self._type(visit, sd)
         yield from _contexts(visit, sd)

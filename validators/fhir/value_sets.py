@@ -33,6 +33,7 @@ from ..terminology.formats import SYNTAX_CHECKS
 from .bindings import partial_own_list, terminology
 from .definitions import Definitions
 from .urls import is_absolute_url, is_example_url
+from .artifact_check import ArtifactCheck
 from .visit import Visit
 
 UNKNOWN_CODE = declared("FHIR-VS-001")
@@ -106,24 +107,17 @@ class FilterRules(NamedTuple):
     code_rule: Severity | None = None
 
 
-class ValueSetChecker:
+class ValueSetChecker(ArtifactCheck):
     """An element check on ValueSet resources (their root element)."""
+    resource_type = "ValueSet"
 
     def __init__(self, definitions: Definitions, allow_example_urls: bool = True) -> None:
-        self.definitions = definitions
+        super().__init__(definitions)
         self.allow_example_urls = allow_example_urls
         """False (``--no-example-urls``): an example code system in an include is an error, as in HL7."""
         self._by_identifier: dict[str, list[dict[str, Any]]] | None = None
 
-    @staticmethod
-    def relevant(element: dict[str, Any], _code: str | None) -> bool:
-        return element.get("path") == "ValueSet"
-
-    def __call__(self, visit: Visit) -> Iterator[Issue]:
-        value_set = visit.value
-        if value_set is not visit.resource or not isinstance(value_set, dict) \
-                or value_set.get("resourceType") != "ValueSet":
-            return
+    def check(self, visit: Visit, value_set: dict[str, Any]) -> Iterator[Issue]:
         compose = value_set.get("compose")
         if not isinstance(compose, dict):
             return
